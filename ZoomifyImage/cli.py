@@ -1,0 +1,107 @@
+"""Command-line entry points.
+
+zoomify-tile INPUT OUTDIR: cut an image into a Zoomify tile directory.
+"""
+
+import argparse
+import sys
+
+from .pyramid import DirectorySink, TilingError, tile_image
+from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS
+from .pyramid.tiler import parse_colour
+
+
+def _colour(text):
+    try:
+        parse_colour(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return text
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a whole number: %r" % text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be positive: %r" % text)
+    return value
+
+
+def tile_parser():
+    parser = argparse.ArgumentParser(
+        prog="zoomify-tile",
+        description="Cut an image of any size into a Zoomify tile set "
+        "(TileGroupN/T-C-R.jpg and ImageProperties.xml) with memory that "
+        "does not grow with the image's height.")
+    parser.add_argument("input", metavar="INPUT",
+                        help="the image file (JPEG, PNG, TIFF, PPM, BMP, ...)")
+    parser.add_argument("outdir", metavar="OUTDIR",
+                        help="the directory to write; an existing tile set "
+                        "there is replaced only when the new one is complete")
+    parser.add_argument("--tile-size", type=_positive, default=256,
+                        metavar="N", help="tile width and height in pixels "
+                        "(default 256)")
+    parser.add_argument("--quality", type=_positive, default=80,
+                        metavar="Q", help="JPEG quality, 1 to 100 "
+                        "(default 80)")
+    parser.add_argument("--engine", choices=("auto", "vips", "pillow"),
+                        default="auto", help="decoder: vips (any format "
+                        "libvips reads, streamed), pillow (streams PPM, BMP "
+                        "and uncompressed TIFF, decodes others whole), auto "
+                        "(vips when installed; default)")
+    parser.add_argument("--background", type=_colour, default="#ffffff",
+                        metavar="COLOUR", help="colour under transparent "
+                        "pixels, as #rrggbb (default #ffffff)")
+    parser.add_argument("--max-megapixels", type=_positive,
+                        default=DEFAULT_MAX_MEGAPIXELS, metavar="MP",
+                        help="refuse larger images, a guard against "
+                        "decompression bombs (default %d)"
+                        % DEFAULT_MAX_MEGAPIXELS)
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar and no summary")
+    return parser
+
+
+def tile_main(argv=None):
+    args = tile_parser().parse_args(argv)
+    bar = None
+    progress = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+        bar = tqdm(unit="tile", desc="tiling", leave=False)
+
+        def progress(done, total):
+            if bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+    try:
+        result = tile_image(args.input, DirectorySink(args.outdir),
+                            tile_size=args.tile_size, quality=args.quality,
+                            engine=args.engine, background=args.background,
+                            progress=progress,
+                            max_megapixels=args.max_megapixels)
+    except TilingError as e:
+        if bar is not None:
+            bar.close()
+        print("zoomify-tile: error: %s" % e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        print("zoomify-tile: interrupted; %s left as it was" % args.outdir,
+              file=sys.stderr)
+        return 130
+    if bar is not None:
+        bar.close()
+    if not args.quiet:
+        print("%s: %dx%d, %d tiers, %d tiles, %.1f MB, %.1f s (%s)"
+              % (args.outdir, result.width, result.height, result.tiers,
+                 result.tiles, result.bytes / 1e6, result.seconds,
+                 result.engine))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(tile_main())

@@ -1,0 +1,491 @@
+"""Strip readers: open an image file and hand out full-width bands of rows.
+
+Every source yields numpy arrays of shape (rows, width, channels), uint8,
+top to bottom, already converted to what the tiles need: 8-bit sRGB
+(3 channels) or 8-bit greyscale (1 channel), EXIF orientation applied,
+transparency flattened over the background colour.
+
+Two engines:
+- ``vips`` (pyvips): any format libvips reads, decoded sequentially.
+- ``pillow``: streams the formats whose rows sit uncompressed in the file
+  (PPM/PGM, uncompressed BMP, uncompressed stripped TIFF) by reading only
+  the rows of each band; any other format is decoded whole, which is only
+  allowed under a pixel budget.
+"""
+
+import io
+import os
+import stat
+import threading
+
+import numpy as np
+from PIL import Image, ImageCms, UnidentifiedImageError
+
+from .errors import TilingError
+
+DEFAULT_MAX_MEGAPIXELS = 20000        # any engine: a decompression bomb guard
+DEFAULT_WHOLE_DECODE_MEGAPIXELS = 100  # pillow engine, formats it cannot stream
+
+GREY_MODES = {"1", "L", "LA", "La", "I", "F"}
+
+
+class UnknownFormat(TilingError):
+    """libvips has no loader for the file."""
+
+
+def vips_available():
+    try:
+        import pyvips  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+def open_source(path, engine="auto", background=(255, 255, 255),
+                max_megapixels=DEFAULT_MAX_MEGAPIXELS,
+                whole_decode_megapixels=DEFAULT_WHOLE_DECODE_MEGAPIXELS):
+    """Open ``path`` with the chosen engine; raise TilingError if unfit."""
+    check_readable_file(path)
+    if engine == "auto":
+        source = None
+        if vips_available():
+            try:
+                source = VipsSource(path, background)
+            except UnknownFormat:
+                pass  # libvips lacks a loader for it (PPM, BMP): try Pillow
+        if source is None:
+            source = PillowSource(path, background, whole_decode_megapixels)
+    elif engine == "vips":
+        if not vips_available():
+            raise TilingError(path, "the vips engine needs pyvips: "
+                              "install the 'vips' extra (pip install "
+                              "'ZoomifyImage[vips]')")
+        source = VipsSource(path, background)
+    elif engine == "pillow":
+        source = PillowSource(path, background, whole_decode_megapixels)
+    else:
+        raise TilingError(path, "unknown engine %r (auto, vips or pillow)"
+                          % (engine,))
+    try:
+        check_size(path, source.width, source.height, max_megapixels)
+    except TilingError:
+        source.close()
+        raise
+    return source
+
+
+def check_readable_file(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise TilingError(path, "no such file")
+    except OSError as e:
+        raise TilingError(path, "cannot read the file (%s)" % e.strerror)
+    if not stat.S_ISREG(st.st_mode):
+        raise TilingError(path, "not a regular file")
+    if st.st_size == 0:
+        raise TilingError(path, "the file is empty")
+    if not os.access(path, os.R_OK):
+        raise TilingError(path, "cannot read the file (permission denied)")
+
+
+def check_size(path, width, height, max_megapixels):
+    if width < 1 or height < 1:
+        raise TilingError(path, "the image has a zero side (%dx%d)"
+                          % (width, height))
+    if max_megapixels and width * height > max_megapixels * 1e6:
+        raise TilingError(
+            path, "the image is %dx%d, %.0f megapixels, over the limit of "
+            "%s megapixels (a decompression bomb guard; raise max-megapixels "
+            "if the image is genuine)"
+            % (width, height, width * height / 1e6, max_megapixels))
+
+
+def flatten(rgba, background):
+    """Blend an (n, w, c+1) array with alpha over a background colour."""
+    colour = rgba[..., :-1].astype(np.uint16)
+    alpha = rgba[..., -1:].astype(np.uint16)
+    bg = np.array(background, dtype=np.uint16)
+    out = colour * alpha + bg * (255 - alpha) + 127
+    out //= 255
+    return out.astype(np.uint8)
+
+
+def grey_background(background):
+    r, g, b = background
+    return (round(0.299 * r + 0.587 * g + 0.114 * b),)
+
+
+class BandSource:
+    """Base: width, height, channels (1 or 3), bands(rows), close()."""
+
+    width = height = 0
+    channels = 3
+    streaming = True
+
+    @property
+    def mode(self):
+        return "L" if self.channels == 1 else "RGB"
+
+    def band_rows(self, tile_size):
+        """How many rows to hand out at a time."""
+        return tile_size
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# --------------------------------------------------------------------- vips
+
+class VipsSource(BandSource):
+    """libvips decodes the file sequentially; each band is a crop of it.
+
+    The file is read through a custom source (our own reads), not mapped
+    whole into memory, which keeps the peak memory flat for big files.
+    """
+
+    def __init__(self, path, background):
+        import pyvips
+        # libvips' operation cache would keep every band we fetched
+        pyvips.cache_set_max(0)
+        self.pyvips = pyvips
+        self.path = path
+        self.file = open(path, "rb")
+        try:
+            image = self._load("sequential")
+            orientation = self._orientation(image)
+            if image.get("vips-loader").startswith("tiffload"):
+                # TIFF strips are read on demand in random mode, without
+                # decoding the rest; sequential mode fails on our bands
+                # ("out of order read") when strips and bands disagree
+                image = self._load("random")
+                if orientation not in (0, 1):
+                    image = image.autorot()
+            elif orientation not in (0, 1):
+                # rotating needs random access: libvips decodes to a
+                # temporary buffer (memory or disc) before it can turn it
+                image = self._load("random").autorot()
+            self.image = self._to_output(image, background)
+        except pyvips.Error as e:
+            self.close()
+            message = vips_message(e)
+            if "not a known" in message or "not in a known" in message:
+                raise UnknownFormat(path, "not an image file, or a format "
+                                    "that libvips cannot read")
+            raise TilingError(path, "cannot read the image: %s" % message)
+        self.width = self.image.width
+        self.height = self.image.height
+        self.channels = self.image.bands
+
+    def _load(self, access):
+        pyvips = self.pyvips
+        try:
+            return self._load_from_source(access)
+        except pyvips.Error:
+            # some loaders (PPM, for one) only read from a named file
+            return pyvips.Image.new_from_file(self.path, access=access,
+                                              fail_on="truncated")
+
+    def _load_from_source(self, access):
+        pyvips = self.pyvips
+        self.file.seek(0)
+        source = pyvips.SourceCustom()
+        source.on_read(self.file.read)
+        source.on_seek(lambda offset, whence: self.file.seek(offset, whence))
+        self._source = source  # keep the callbacks alive
+        return pyvips.Image.new_from_source(source, "", access=access,
+                                            fail_on="truncated")
+
+    @staticmethod
+    def _orientation(image):
+        if "orientation" in image.get_fields():
+            return image.get("orientation")
+        return 1
+
+    def _to_output(self, image, background):
+        fields = image.get_fields()
+        if "icc-profile-data" in fields:
+            try:
+                image = image.icc_transform("srgb", embedded=True,
+                                            intent="relative")
+            except self.pyvips.Error:
+                pass  # a broken profile: keep the pixels as they are
+        elif image.interpretation == "cmyk":
+            image = image.colourspace("srgb")
+        grey = image.interpretation in ("b-w", "grey16") or (
+            image.bands - int(image.hasalpha()) == 1)
+        if grey:
+            if image.interpretation != "b-w" or image.format != "uchar":
+                image = image.colourspace("b-w")
+        elif image.interpretation != "srgb" or image.format != "uchar":
+            image = image.colourspace("srgb")
+        if image.hasalpha():
+            bg = grey_background(background) if grey else background
+            image = image.flatten(background=list(bg))
+        elif image.bands > (1 if grey else 3):
+            image = image.extract_band(0, n=1 if grey else 3)
+        if image.format != "uchar":
+            image = image.cast("uchar")
+        return image
+
+    def band_rows(self, tile_size):
+        # libvips' memory grows with the band height: a quarter tile is
+        # about as fast as a whole one at half the memory
+        return max(16, tile_size // 4)
+
+    def bands(self, rows):
+        image = self.image
+        w, c = self.width, self.channels
+        try:
+            for top in range(0, self.height, rows):
+                n = min(rows, self.height - top)
+                data = image.crop(0, top, w, n).write_to_memory()
+                yield np.frombuffer(data, dtype=np.uint8).reshape(n, w, c)
+        except self.pyvips.Error as e:
+            raise TilingError(self.path, "cannot decode the image "
+                              "(truncated or corrupt?): %s" % vips_message(e))
+
+    def close(self):
+        self.image = None
+        self._source = None
+        self.file.close()
+
+
+def vips_message(error):
+    text = (getattr(error, "detail", None) or str(error)).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else "unknown libvips error"
+
+
+# ------------------------------------------------------------------- pillow
+
+# bits per pixel of the raw modes we can read row by row
+RAW_BITS = {
+    "1": 1, "1;I": 1, "L": 8, "L;I": 8, "P": 8, "P;1": 1, "P;2": 2, "P;4": 4,
+    "RGB": 24, "BGR": 24, "RGBX": 32, "RGBA": 32, "BGRX": 32, "BGRA": 32,
+    "RGBa": 32, "CMYK": 32, "CMYK;I": 32, "LA": 16, "PA": 16,
+    "I;16": 16, "I;16B": 16, "I;16L": 16, "I;16N": 16,
+    "RGB;16B": 48, "RGB;16L": 48, "RGBA;16B": 64, "RGBA;16L": 64,
+    "RGBX;16B": 64, "RGBX;16L": 64, "LA;16B": 32,
+}
+
+_bomb_lock = threading.Lock()
+
+
+def pillow_open(path):
+    """Image.open without Pillow's own pixel limit: we apply ours."""
+    with _bomb_lock:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            return Image.open(path)
+        except UnidentifiedImageError:
+            raise TilingError(path, "not an image file, or a format that "
+                              "Pillow cannot read")
+        except (OSError, ValueError, SyntaxError) as e:
+            raise TilingError(path, "cannot read the image header: %s" % e)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+class PillowSource(BandSource):
+
+    def __init__(self, path, background, whole_decode_megapixels):
+        self.path = path
+        self.background = background
+        im = self.im = pillow_open(path)
+        self.file = None
+        try:
+            self.width, self.height = im.size
+            if self._orientation(im) in (5, 6, 7, 8):  # turned a quarter
+                self.width, self.height = self.height, self.width
+            self.channels = 1 if (im.mode in GREY_MODES
+                                  or im.mode.startswith("I;")) else 3
+            self.icc = self._icc_transform(im)
+            self.strips = self._raw_strips(im)
+            self.streaming = self.strips is not None
+            if not self.streaming and whole_decode_megapixels and (
+                    self.width * self.height > whole_decode_megapixels * 1e6):
+                raise TilingError(
+                    path, "the image is %dx%d (%.0f megapixels) in a format "
+                    "that Pillow must decode whole, over the limit of %s "
+                    "megapixels: install the 'vips' extra (pip install "
+                    "'ZoomifyImage[vips]') to tile it with bounded memory"
+                    % (self.width, self.height,
+                       self.width * self.height / 1e6,
+                       whole_decode_megapixels))
+            if self.streaming:
+                self.file = open(path, "rb")
+        except BaseException:
+            self.close()
+            raise
+
+    def _orientation(self, im):
+        try:
+            return im.getexif().get(0x0112, 1)
+        except Exception:
+            return 1
+
+    def _raw_strips(self, im):
+        """The file's row layout if its rows can be read directly, else None.
+
+        A list of (top, bottom, offset, rawmode, stride, orientation).
+        """
+        if self._orientation(im) not in (0, 1):
+            return None
+        strips = []
+        for tile in im.tile:
+            codec, extents, offset, args = tile[0], tile[1], tile[2], tile[3]
+            if codec != "raw":
+                return None
+            if isinstance(args, str):
+                args = (args,)
+            rawmode = args[0]
+            stride = args[1] if len(args) > 1 else 0
+            orientation = args[2] if len(args) > 2 else 1
+            x0, y0, x1, y1 = extents
+            if (x0, x1) != (0, im.size[0]) or rawmode not in RAW_BITS:
+                return None
+            if not stride:
+                stride = (RAW_BITS[rawmode] * im.size[0] + 7) // 8
+            strips.append((y0, y1, offset, rawmode, stride, orientation))
+        strips.sort()
+        top = 0
+        for y0, y1, *rest in strips:
+            if y0 != top:
+                return None
+            top = y1
+        return strips if top == im.size[1] else None
+
+    def _icc_transform(self, im):
+        profile = im.info.get("icc_profile")
+        if not profile:
+            return None
+        mode = {"RGB": "RGB", "RGBA": "RGB", "CMYK": "CMYK",
+                "L": "L", "LA": "L"}.get(im.mode)
+        if mode is None:
+            return None
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+            out = "L" if mode == "L" else "RGB"
+            dst = ImageCms.createProfile("sRGB")
+            if out == "L":
+                return None  # a grey profile: keep the grey values
+            return mode, ImageCms.buildTransform(src, dst, mode, out)
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            return None  # a broken profile: keep the pixels as they are
+
+    def bands(self, rows):
+        if self.streaming:
+            for top in range(0, self.height, rows):
+                n = min(rows, self.height - top)
+                yield self._convert(self._read_rows(top, top + n))
+        else:
+            im = self._decode_whole()
+            for top in range(0, self.height, rows):
+                n = min(rows, self.height - top)
+                yield self._convert(im.crop((0, top, self.width, top + n)))
+
+    def _decode_whole(self):
+        from PIL import ImageOps
+        try:
+            self.im.load()
+            im = ImageOps.exif_transpose(self.im)
+        except (OSError, ValueError, SyntaxError) as e:
+            raise TilingError(self.path, "cannot decode the image "
+                              "(truncated or corrupt?): %s" % e)
+        if im.size != (self.width, self.height):
+            self.width, self.height = im.size
+        return im
+
+    def _read_rows(self, top, bottom):
+        """Rows [top, bottom) as an image in the file's mode."""
+        pieces = []
+        for y0, y1, offset, rawmode, stride, orientation in self.strips:
+            a, b = max(top, y0), min(bottom, y1)
+            if a >= b:
+                continue
+            if orientation < 0:  # stored bottom-up
+                first = (y1 - y0) - (b - y0)
+            else:
+                first = a - y0
+            self.file.seek(offset + first * stride)
+            data = self.file.read((b - a) * stride)
+            if len(data) < (b - a) * stride:
+                raise TilingError(self.path, "the file is truncated (rows "
+                                  "%d to %d are missing)" % (a, b))
+            piece = Image.frombytes(self.im.mode, (self.width, b - a), data,
+                                    "raw", rawmode, stride, orientation)
+            pieces.append(piece)
+        if len(pieces) == 1:
+            band = pieces[0]
+        else:
+            band = Image.new(self.im.mode, (self.width, bottom - top))
+            y = 0
+            for piece in pieces:
+                band.paste(piece, (0, y))
+                y += piece.size[1]
+        if self.im.mode in ("P", "PA"):
+            # the palette read with the header (getpalette() would decode)
+            palette = self.im.palette
+            if palette.rawmode:  # still as stored in the file (BMP: BGRX)
+                band.putpalette(palette.palette, palette.rawmode)
+            else:
+                band.putpalette(palette.tobytes(), palette.mode)
+            if "transparency" in self.im.info:
+                band.info["transparency"] = self.im.info["transparency"]
+        return band
+
+    def _convert(self, band):
+        """An image band in any mode -> (n, w, 1 or 3) uint8 array."""
+        mode = band.mode
+        bg = self.background
+        if mode == "P":
+            band = band.convert("RGBA" if "transparency" in band.info
+                                else "RGB")
+        elif mode == "PA":
+            band = band.convert("RGBA")
+        elif mode == "1":
+            band = band.convert("L")
+        elif mode == "La":
+            band = band.convert("LA")
+        elif mode == "RGBa":
+            band = band.convert("RGBA")
+        elif mode.startswith("I;16") or mode in ("I", "F"):
+            arr = np.asarray(band)
+            if mode == "F":
+                arr = np.clip(arr, 0, 255).astype(np.uint8)
+            else:  # 16-bit values: keep the top 8 bits
+                arr = (np.clip(arr, 0, 65535).astype(np.uint32) >> 8)
+                arr = arr.astype(np.uint8)
+            return arr.reshape(arr.shape[0], arr.shape[1], 1)
+        if self.icc is not None and band.mode in ("RGB", "RGBA", "CMYK"):
+            alpha = band.getchannel("A") if band.mode == "RGBA" else None
+            colour = band.convert("RGB") if band.mode == "RGBA" else band
+            band = ImageCms.applyTransform(colour, self.icc[1])
+            if alpha is not None:
+                band.putalpha(alpha)
+        if band.mode not in ("L", "LA", "RGB", "RGBA"):
+            band = band.convert("RGB")
+        arr = np.asarray(band)
+        if arr.ndim == 2:
+            arr = arr.reshape(arr.shape[0], arr.shape[1], 1)
+        if band.mode == "LA":
+            return flatten(arr, grey_background(bg))
+        if band.mode == "RGBA":
+            return flatten(arr, bg)
+        return arr
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        if self.im is not None:
+            self.im.close()
+            self.im = None

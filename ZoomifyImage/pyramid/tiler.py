@@ -1,0 +1,159 @@
+"""Cut an image file into a Zoomify tile set: file -> bands -> tiers -> tiles.
+"""
+
+import queue
+import threading
+import time
+
+from .builder import build_tiers
+from .encode import TileEncoder
+from .errors import TilingError
+from .layout import Layout
+from .sources import (DEFAULT_MAX_MEGAPIXELS, DEFAULT_WHOLE_DECODE_MEGAPIXELS,
+                      open_source)
+
+
+class TilingResult:
+    def __init__(self, width, height, tiers, tiles, bytes, seconds, engine,
+                 tile_size):
+        self.width = width
+        self.height = height
+        self.tiers = tiers
+        self.tiles = tiles
+        self.bytes = bytes
+        self.seconds = seconds
+        self.engine = engine
+        self.tile_size = tile_size
+
+    def __repr__(self):
+        return ("<TilingResult %dx%d, %d tiers, %d tiles, %.1f s>"
+                % (self.width, self.height, self.tiers, self.tiles,
+                   self.seconds))
+
+
+def parse_colour(text):
+    """'#rrggbb', 'rrggbb', '#rgb' or 'r,g,b' -> (r, g, b)."""
+    if isinstance(text, (tuple, list)):
+        colour = tuple(int(v) for v in text)
+    else:
+        t = text.strip().lstrip("#")
+        try:
+            if "," in t:
+                colour = tuple(int(v) for v in t.split(","))
+            elif len(t) == 3:
+                colour = tuple(int(c * 2, 16) for c in t)
+            elif len(t) == 6:
+                colour = tuple(int(t[i:i + 2], 16) for i in (0, 2, 4))
+            else:
+                colour = ()
+        except ValueError:
+            colour = ()
+    if len(colour) != 3 or not all(0 <= v <= 255 for v in colour):
+        raise ValueError("not a colour: %r (use #rrggbb)" % (text,))
+    return colour
+
+
+def prefetch(iterator, depth=2):
+    """Run an iterator in its own thread, ``depth`` items ahead.
+
+    Decoding (libvips, file reads) releases the GIL, so the next band is
+    decoded while this one is cut and shrunk.
+    """
+    items = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    DONE = object()
+
+    def run():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        pass
+                if stop.is_set():
+                    return
+            items.put((DONE, None))
+        except BaseException as e:  # handed to the consumer
+            items.put((DONE, e))
+
+    thread = threading.Thread(target=run, name="zoomify-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = items.get()
+            if error is not None:
+                raise error
+            if item is DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def read_size(path, engine="auto"):
+    """(width, height) as the tiles will have them (orientation applied)."""
+    with open_source(path, engine, max_megapixels=0,
+                     whole_decode_megapixels=0) as source:
+        return source.width, source.height
+
+
+def tile_image(path, sink, tile_size=256, quality=80, engine="auto",
+               background=(255, 255, 255), progress=None,
+               max_megapixels=DEFAULT_MAX_MEGAPIXELS,
+               whole_decode_megapixels=DEFAULT_WHOLE_DECODE_MEGAPIXELS,
+               threads=None):
+    """Write every tile of ``path`` and ImageProperties.xml into ``sink``.
+
+    ``progress(done, total)`` is called after each tile. Raises
+    TilingError for bad input; the sink is then aborted, so the
+    destination stays as it was.
+    """
+    started = time.monotonic()
+    if not 1 <= int(quality) <= 100:
+        raise TilingError(path, "JPEG quality must be 1 to 100, not %s"
+                          % quality)
+    if tile_size < 16:
+        raise TilingError(path, "tile size must be at least 16, not %s"
+                          % tile_size)
+    background = parse_colour(background)
+    encoder = None
+    try:
+        with open_source(path, engine, background, max_megapixels,
+                         whole_decode_megapixels) as source:
+            layout = Layout(source.width, source.height, tile_size)
+            encoder = TileEncoder(sink, int(quality), threads, progress,
+                                  layout.num_tiles)
+
+            def emit(tier, col, row, pixels):
+                encoder.submit(layout.tile_name(tier, col, row), pixels)
+
+            top = build_tiers(layout, source.channels, emit)
+            rows = 0
+            for band in prefetch(source.bands(source.band_rows(tile_size))):
+                top.push(band)
+                rows += len(band)
+            if rows != layout.height:
+                raise TilingError(path, "the image ended after %d of its %d "
+                                  "rows (truncated?)" % (rows, layout.height))
+            encoder.finish()
+            engine_used = type(source).__name__.replace("Source", "").lower()
+        sink.put("ImageProperties.xml", layout.properties_xml())
+        sink.finish()
+    except BaseException as e:
+        if encoder is not None:
+            encoder.cancel()
+        sink.abort()
+        if isinstance(e, (TilingError, KeyboardInterrupt, SystemExit)):
+            raise
+        if isinstance(e, MemoryError):
+            raise TilingError(path, "out of memory while tiling") from e
+        if isinstance(e, (OSError, ValueError, SyntaxError)):
+            raise TilingError(path, "cannot decode the image (truncated or "
+                              "corrupt?): %s" % e) from e
+        raise
+    return TilingResult(layout.width, layout.height, layout.num_tiers,
+                        encoder.done, encoder.bytes,
+                        time.monotonic() - started, engine_used, tile_size)

@@ -1,0 +1,40 @@
+from setuptools import find_packages, setup
+
+with open("README.txt") as f:
+    long_description = f.read()
+
+setup(
+    name="ZoomifyImage",
+    version="2.0.dev0",
+    description="Deep-zoom Zoomify tiles for very large images in Zope",
+    long_description=long_description,
+    long_description_content_type="text/plain",
+    license="ZPL-2.1",
+    classifiers=[
+        "Framework :: Zope",
+        "Framework :: Zope :: 6",
+        "License :: OSI Approved :: Zope Public License",
+        "Programming Language :: Python :: 3",
+    ],
+    packages=find_packages(exclude=["tests", "benchmarks"]),
+    include_package_data=True,
+    zip_safe=False,
+    python_requires=">=3.10",
+    install_requires=[
+        "Pillow>=10",
+        "numpy>=1.24",
+        "tqdm",
+    ],
+    extras_require={
+        "vips": ["pyvips[binary]>=2.2"],
+        "test": [
+            "pytest",
+            "psutil",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "zoomify-tile = ZoomifyImage.cli:tile_main",
+        ],
+    },
+)

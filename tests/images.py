@@ -1,0 +1,91 @@
+"""Test images made on the fly, and helpers to read tile sets back."""
+
+import io
+import os
+import re
+
+import numpy as np
+from PIL import Image
+
+from ZoomifyImage.pyramid import Layout
+from ZoomifyImage.pyramid.sources import vips_available
+
+ENGINES = ["pillow"] + (["vips"] if vips_available() else [])
+
+# formats the libvips of the pyvips binary wheel has no loader for; the
+# auto engine hands them to Pillow
+VIPS_LACKS = {"ppm", "bmp"}
+
+
+def engine_formats(formats):
+    """(engine, format) pairs that the engine reads."""
+    return [(e, f) for e in ENGINES for f in formats
+            if not (e == "vips" and f in VIPS_LACKS)]
+
+
+def smooth(width, height, seed=0):
+    """A smooth RGB test image: gradients and slow waves, no two rows alike
+    and no two columns alike, so a misplaced tile shows."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    r = 40 + 170 * x / max(width - 1, 1)
+    g = 40 + 170 * y / max(height - 1, 1)
+    b = 128 + 90 * np.sin((x + 2 * y) / 37.0 + seed)
+    return np.clip(np.stack([r, g, b], axis=-1), 0, 255).astype(np.uint8)
+
+
+def save(array_or_image, path, **options):
+    image = array_or_image
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    image.save(path, **options)
+    return str(path)
+
+
+def box_reduce(array):
+    """2x2 box mean with floor: the reference for a lower tier."""
+    h, w = array.shape[0] // 2, array.shape[1] // 2
+    a = array[:2 * h, :2 * w].astype(np.float64)
+    return (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]) / 4
+
+
+def tier_images(array, tile_size=256):
+    """The expected pixels of every tier, smallest first."""
+    layout = Layout(array.shape[1], array.shape[0], tile_size)
+    tiers = [array.astype(np.float64)]
+    for _ in range(layout.num_tiers - 1):
+        tiers.append(box_reduce(tiers[-1]))
+    tiers.reverse()
+    return tiers
+
+
+def decode(data):
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+def psnr(a, b):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    mse = np.mean((a - b) ** 2)
+    return 99.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+TILE_RE = re.compile(r"^TileGroup(\d+)/(\d+)-(\d+)-(\d+)\.jpg$")
+
+
+def read_dir(path):
+    """{name: bytes} of a tile directory."""
+    out = {}
+    for folder, _, files in os.walk(path):
+        for f in files:
+            full = os.path.join(folder, f)
+            name = os.path.relpath(full, path).replace(os.sep, "/")
+            with open(full, "rb") as fh:
+                out[name] = fh.read()
+    return out
+
+
+def snapshot(path):
+    """Names, sizes and contents of everything under path (or None)."""
+    if not os.path.exists(path):
+        return None
+    return read_dir(path) if os.path.isdir(path) else open(path, "rb").read()
