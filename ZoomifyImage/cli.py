@@ -70,11 +70,12 @@ def tile_main(argv=None):
     progress = None
     if not args.quiet and sys.stderr.isatty():
         from tqdm import tqdm
-        bar = tqdm(unit="tile", desc="tiling", leave=False)
 
         def progress(done, total):
-            if bar.total != total:
-                bar.total = total
+            nonlocal bar
+            if bar is None:  # made once the total is known
+                bar = tqdm(total=total, unit="tile", desc="tiling",
+                           leave=False, mininterval=0.2)
             bar.update(done - bar.n)
     try:
         result = tile_image(args.input, DirectorySink(args.outdir),

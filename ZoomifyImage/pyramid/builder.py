@@ -3,53 +3,43 @@
 Each tier keeps one buffer of ``tile_size`` rows of its own width. Rows go
 into the full-size tier; whenever a tier's buffer is full (or the tier's
 last row has arrived) it cuts one row of tiles from it, shrinks those rows
-2x into the tier below and empties the buffer. Memory is about
-2 x width x tile_size x channels bytes, whatever the image's height.
+2x into the tier below and starts again at the top of its buffer. Memory
+is about 2 x width x tile_size x 4 bytes, whatever the image's height.
+
+Buffers are Pillow images in mode "RGBX" (Pillow's own layout for colour
+pixels, so nothing is converted on the way) or "L". Copying rows in,
+cutting tiles and the 2x2 box mean (Image.reduce) all run in Pillow's C
+code; measured here, reduce is about three times faster than the same mean
+in numpy.
 """
 
-import numpy as np
-
-
-def shrink(rows, width):
-    """2x2 box mean of a (2n, >=2*width, c) array -> (n, width, c), rounded.
-
-    With the floor rule an odd last column is dropped; the caller passes an
-    even number of rows.
-    """
-    n = len(rows) // 2
-    c = rows.shape[2]
-    # sum row pairs first (each row is contiguous: fast), then column pairs
-    pairs = np.add(rows[0::2, :2 * width], rows[1::2, :2 * width],
-                   dtype=np.uint16)
-    pairs = pairs.reshape(n, width, 2, c)
-    total = pairs[:, :, 0]
-    total += pairs[:, :, 1]
-    total += 2
-    total >>= 2
-    return total.astype(np.uint8)
+from PIL import Image
 
 
 class Tier:
-    def __init__(self, index, width, height, channels, tile_size, emit,
+    def __init__(self, index, width, height, mode, tile_size, emit,
                  below=None):
         self.index = index
         self.width = width
         self.height = height
+        self.mode = mode
         self.tile_size = tile_size
-        self.emit = emit          # emit(tier, col, row, pixels)
+        self.emit = emit          # emit(tier, col, row, tile image)
         self.below = below
-        self.buffer = np.empty((tile_size, width, channels), dtype=np.uint8)
+        self.buffer = Image.new(mode, (width, tile_size))
         self.fill = 0             # rows in the buffer
         self.received = 0         # rows received in all
         self.tile_row = 0
         self.carry = None         # an odd row waiting for its pair
 
     def push(self, rows):
-        """Take full-width rows of this tier, top to bottom."""
-        i, n = 0, len(rows)
+        """Take an image of full-width rows of this tier, top to bottom."""
+        i, n = 0, rows.size[1]
         while i < n:
             k = min(self.tile_size - self.fill, n - i)
-            self.buffer[self.fill:self.fill + k] = rows[i:i + k]
+            part = rows if (i, k) == (0, n) else rows.crop(
+                (0, i, self.width, i + k))
+            self.buffer.paste(part, (0, self.fill))
             self.fill += k
             self.received += k
             i += k
@@ -57,32 +47,36 @@ class Tier:
                 self._flush()
 
     def _flush(self):
-        band = self.buffer[:self.fill]
         t = self.tile_size
         for col, left in enumerate(range(0, self.width, t)):
             right = min(left + t, self.width)
-            # a copy: the buffer is refilled while the tile is being encoded
+            # crop copies: the buffer is refilled while the tile is encoded
             self.emit(self.index, col, self.tile_row,
-                      band[:, left:right].copy())
+                      self.buffer.crop((left, 0, right, self.fill)))
         if self.below is not None:
-            self.below.push_from_above(band)
+            self.below.push_from_above(self.buffer, self.fill)
         self.tile_row += 1
         self.fill = 0
 
-    def push_from_above(self, rows):
-        """Take rows of the tier above; shrink them 2x into this tier."""
+    def push_from_above(self, image, rows):
+        """Take the first ``rows`` rows of an image of the tier above and
+        shrink them 2x into this tier (floor: an odd last row or column of
+        the tier above is dropped)."""
         if self.carry is not None:
-            rows = np.concatenate([self.carry, rows])
+            joined = Image.new(self.mode, (image.size[0], rows + 1))
+            joined.paste(self.carry, (0, 0))
+            joined.paste(image.crop((0, 0, image.size[0], rows)), (0, 1))
+            image, rows = joined, rows + 1
             self.carry = None
-        pairs = min(len(rows) // 2, self.height - self.received)
+        pairs = min(rows // 2, self.height - self.received)
         if pairs <= 0:
             return
-        if len(rows) % 2:
-            self.carry = rows[-1:].copy()
-        self.push(shrink(rows[:2 * pairs], self.width))
+        if rows % 2 and pairs < self.height - self.received:
+            self.carry = image.crop((0, rows - 1, image.size[0], rows))
+        self.push(image.reduce(2, box=(0, 0, 2 * self.width, 2 * pairs)))
 
 
-def build_tiers(layout, channels, emit):
+def build_tiers(layout, mode, emit):
     """The chain of tiers; returns the full-size one.
 
     Tiers with a zero side (a very thin image) have no tiles and are left
@@ -92,5 +86,5 @@ def build_tiers(layout, channels, emit):
     below = None
     for index, (w, h) in enumerate(layout.tiers):
         if w and h:
-            below = Tier(index, w, h, channels, layout.tile_size, emit, below)
+            below = Tier(index, w, h, mode, layout.tile_size, emit, below)
     return below

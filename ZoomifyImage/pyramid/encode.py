@@ -12,21 +12,17 @@ import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
-from PIL import Image
 
 
-def encode_jpeg(pixels, quality):
-    """(h, w, 1 or 3) uint8 array -> JPEG bytes."""
-    h, w, c = pixels.shape
-    mode = "L" if c == 1 else "RGB"
-    image = Image.frombuffer(mode, (w, h), pixels, "raw", mode, 0, 1)
+def encode_jpeg(image, quality):
+    """A tile image (L, RGB or RGBX) -> JPEG bytes."""
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality)
     return out.getvalue()
 
 
 class TileEncoder:
-    """Takes (name, pixels); encodes in threads; puts bytes into the sink."""
+    """Takes (name, tile image); encodes in threads; puts bytes into the sink."""
 
     def __init__(self, sink, quality, threads=None, progress=None, total=0):
         self.sink = sink
@@ -41,8 +37,8 @@ class TileEncoder:
         self.done = 0
         self.bytes = 0
 
-    def submit(self, name, pixels):
-        future = self.pool.submit(encode_jpeg, pixels, self.quality)
+    def submit(self, name, image):
+        future = self.pool.submit(encode_jpeg, image, self.quality)
         self.pending.append((name, future))
         while len(self.pending) > self.limit:
             self._store_oldest()

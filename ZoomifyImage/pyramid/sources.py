@@ -1,9 +1,10 @@
 """Strip readers: open an image file and hand out full-width bands of rows.
 
-Every source yields numpy arrays of shape (rows, width, channels), uint8,
-top to bottom, already converted to what the tiles need: 8-bit sRGB
-(3 channels) or 8-bit greyscale (1 channel), EXIF orientation applied,
-transparency flattened over the background colour.
+Every source yields Pillow images of full-width bands of rows, top to
+bottom, already converted to what the tiles need: 8-bit sRGB in mode
+"RGBX" (Pillow's own memory layout for colour) or 8-bit greyscale in mode
+"L", EXIF orientation applied, transparency flattened over the background
+colour.
 
 Two engines:
 - ``vips`` (pyvips): any format libvips reads, decoded sequentially.
@@ -46,6 +47,7 @@ def open_source(path, engine="auto", background=(255, 255, 255),
                 whole_decode_megapixels=DEFAULT_WHOLE_DECODE_MEGAPIXELS):
     """Open ``path`` with the chosen engine; raise TilingError if unfit."""
     check_readable_file(path)
+    check_tiff_complete(path)
     if engine == "auto":
         source = None
         if vips_available():
@@ -89,6 +91,33 @@ def check_readable_file(path):
         raise TilingError(path, "cannot read the file (permission denied)")
 
 
+def check_tiff_complete(path):
+    """Refuse a TIFF whose strips or tiles run past the end of the file.
+
+    libtiff only warns about a truncated TIFF and libvips then hands out
+    black rows: check the layout that the header declares instead.
+    """
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic not in (b"II*\x00", b"MM\x00*"):
+        return
+    try:
+        with pillow_open(path) as im:
+            tags = im.tag_v2
+            offsets = tags.get(273) or tags.get(324)
+            counts = tags.get(279) or tags.get(325)
+    except TilingError:
+        return  # the engine reports what it makes of the file
+    if not offsets or not counts:
+        return
+    end = max(o + c for o, c in zip(offsets, counts))
+    size = os.path.getsize(path)
+    if end > size:
+        raise TilingError(path, "the TIFF is truncated: its image data runs "
+                          "to byte %d but the file has %d bytes"
+                          % (end, size))
+
+
 def check_size(path, width, height, max_megapixels):
     if width < 1 or height < 1:
         raise TilingError(path, "the image has a zero side (%dx%d)"
@@ -119,13 +148,16 @@ def grey_background(background):
 class BandSource:
     """Base: width, height, channels (1 or 3), bands(rows), close()."""
 
+    # mode of the band images handed out, by channels
+    MODES = {1: "L", 3: "RGBX"}
+
     width = height = 0
     channels = 3
     streaming = True
 
     @property
     def mode(self):
-        return "L" if self.channels == 1 else "RGB"
+        return self.MODES[self.channels]
 
     def band_rows(self, tile_size):
         """How many rows to hand out at a time."""
@@ -182,6 +214,9 @@ class VipsSource(BandSource):
         self.width = self.image.width
         self.height = self.image.height
         self.channels = self.image.bands
+        if self.channels == 3:
+            # a fourth band gives Pillow's RGBX layout: no copy on our side
+            self.image = self.image.bandjoin_const([255])
 
     def _load(self, access):
         pyvips = self.pyvips
@@ -241,12 +276,12 @@ class VipsSource(BandSource):
 
     def bands(self, rows):
         image = self.image
-        w, c = self.width, self.channels
+        w, mode = self.width, self.mode
         try:
             for top in range(0, self.height, rows):
                 n = min(rows, self.height - top)
                 data = image.crop(0, top, w, n).write_to_memory()
-                yield np.frombuffer(data, dtype=np.uint8).reshape(n, w, c)
+                yield Image.frombuffer(mode, (w, n), data, "raw", mode, 0, 1)
         except self.pyvips.Error as e:
             raise TilingError(self.path, "cannot decode the image "
                               "(truncated or corrupt?): %s" % vips_message(e))
@@ -443,44 +478,36 @@ class PillowSource(BandSource):
         return band
 
     def _convert(self, band):
-        """An image band in any mode -> (n, w, 1 or 3) uint8 array."""
+        """An image band in any mode -> an "L" or "RGBX" image."""
         mode = band.mode
-        bg = self.background
-        if mode == "P":
-            band = band.convert("RGBA" if "transparency" in band.info
-                                else "RGB")
-        elif mode == "PA":
-            band = band.convert("RGBA")
-        elif mode == "1":
-            band = band.convert("L")
-        elif mode == "La":
-            band = band.convert("LA")
-        elif mode == "RGBa":
-            band = band.convert("RGBA")
-        elif mode.startswith("I;16") or mode in ("I", "F"):
+        if mode.startswith("I;16") or mode in ("I", "F"):
             arr = np.asarray(band)
             if mode == "F":
-                arr = np.clip(arr, 0, 255).astype(np.uint8)
+                arr = np.clip(arr, 0, 255)
             else:  # 16-bit values: keep the top 8 bits
-                arr = (np.clip(arr, 0, 65535).astype(np.uint32) >> 8)
-                arr = arr.astype(np.uint8)
-            return arr.reshape(arr.shape[0], arr.shape[1], 1)
+                arr = np.clip(arr, 0, 65535).astype(np.uint32) >> 8
+            return Image.fromarray(arr.astype(np.uint8), "L")
+        converts = {"P": "RGBA" if "transparency" in band.info else "RGB",
+                    "PA": "RGBA", "1": "L", "La": "LA", "RGBa": "RGBA"}
+        if mode in converts:
+            band = band.convert(converts[mode])
         if self.icc is not None and band.mode in ("RGB", "RGBA", "CMYK"):
             alpha = band.getchannel("A") if band.mode == "RGBA" else None
             colour = band.convert("RGB") if band.mode == "RGBA" else band
             band = ImageCms.applyTransform(colour, self.icc[1])
             if alpha is not None:
                 band.putalpha(alpha)
-        if band.mode not in ("L", "LA", "RGB", "RGBA"):
-            band = band.convert("RGB")
-        arr = np.asarray(band)
-        if arr.ndim == 2:
-            arr = arr.reshape(arr.shape[0], arr.shape[1], 1)
         if band.mode == "LA":
-            return flatten(arr, grey_background(bg))
+            flat = flatten(np.asarray(band), grey_background(self.background))
+            return Image.fromarray(flat[:, :, 0], "L")
         if band.mode == "RGBA":
-            return flatten(arr, bg)
-        return arr
+            flat = flatten(np.asarray(band), self.background)
+            return Image.fromarray(flat, "RGB").convert("RGBX")
+        if band.mode == "L":
+            return band
+        if band.mode != "RGB":
+            band = band.convert("RGB")
+        return band.convert("RGBX")
 
     def close(self):
         if self.file is not None:

@@ -127,14 +127,14 @@ def tile_image(path, sink, tile_size=256, quality=80, engine="auto",
             encoder = TileEncoder(sink, int(quality), threads, progress,
                                   layout.num_tiles)
 
-            def emit(tier, col, row, pixels):
-                encoder.submit(layout.tile_name(tier, col, row), pixels)
+            def emit(tier, col, row, tile):
+                encoder.submit(layout.tile_name(tier, col, row), tile)
 
-            top = build_tiers(layout, source.channels, emit)
+            top = build_tiers(layout, source.mode, emit)
             rows = 0
             for band in prefetch(source.bands(source.band_rows(tile_size))):
                 top.push(band)
-                rows += len(band)
+                rows += band.size[1]
             if rows != layout.height:
                 raise TilingError(path, "the image ended after %d of its %d "
                                   "rows (truncated?)" % (rows, layout.height))

@@ -1,0 +1,493 @@
+"""Benchmark zoomify-tile against libvips dzsave and the naive Pillow way.
+
+    .venv/bin/python benchmarks/bench_tiler.py [--dir /tmp/zoomify-bench]
+        [--width 30000] [--height 20000] [--flat-height H/2] [--quality 80]
+        [--runs 1] [--skip-naive]
+
+Every contender runs as its own child process; its wall time is measured
+around the child and its peak memory is the child's own ru_maxrss from
+os.wait4. All contenders write 256 px JPEG tiles at the same quality. The
+script prints markdown tables and the targets; it asserts nothing.
+
+The script is also its own helper for the two contenders that are not
+zoomify-tile: "bench_tiler.py --child dzsave|naive INPUT OUT QUALITY".
+"""
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TILE = 256
+GROUP = 256                   # tiles per TileGroup, fixed by the readers
+WHOLE_DECODE_PIXELS = 100e6   # the pillow engine decodes a JPEG whole below this
+
+
+# --------------------------------------------------------------------------
+# The Zoomify layout (floor halving), used by the naive child and the checks
+
+def tier_sizes(width, height, tile=TILE):
+    """Sizes of the tiers, smallest first, halving with floor."""
+    sizes = [(width, height)]
+    while width > tile or height > tile:
+        width, height = width // 2, height // 2
+        sizes.append((width, height))
+    sizes.reverse()
+    return sizes
+
+
+def grid(width, height, tile=TILE):
+    """Columns and rows of one tier (a zero side has no tiles)."""
+    return -(-width // tile), -(-height // tile)
+
+
+def expected_names(width, height, tile=TILE):
+    """The set of tile paths a correct tile set has, relative to its root."""
+    names = set()
+    index = 0
+    for tier, (w, h) in enumerate(tier_sizes(width, height, tile)):
+        cols, rows = grid(w, h, tile)
+        for row in range(rows):
+            for col in range(cols):
+                names.add("TileGroup%d/%d-%d-%d.jpg"
+                          % (index // GROUP, tier, col, row))
+                index += 1
+    return names
+
+
+def properties_xml(width, height, numtiles, tile=TILE):
+    return ('<IMAGE_PROPERTIES WIDTH="%d" HEIGHT="%d" NUMTILES="%d" '
+            'NUMIMAGES="1" VERSION="1.8" TILESIZE="%d" />'
+            % (width, height, numtiles, tile))
+
+
+# --------------------------------------------------------------------------
+# Children
+
+def child_dzsave(source, out, quality):
+    import pyvips
+    image = pyvips.Image.new_from_file(source, access="sequential")
+    # dzsave's default suffix is ".jpeg" at its own default quality
+    image.dzsave(out, layout="zoomify", Q=quality,
+                 suffix=".jpg[Q=%d]" % quality)
+
+
+def child_naive(source, out, quality):
+    """The naive way: the whole image in memory, crop tiles, halve, repeat."""
+    from PIL import Image
+    Image.MAX_IMAGE_PIXELS = None
+    image = Image.open(source)
+    image.load()
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    sizes = tier_sizes(image.width, image.height)
+    counts = [grid(w, h)[0] * grid(w, h)[1] for w, h in sizes]
+    os.makedirs(out)
+    made = set()
+    for tier in range(len(sizes) - 1, -1, -1):
+        w, h = sizes[tier]
+        assert image.size == (w, h), (image.size, w, h)
+        cols, rows = grid(w, h)
+        first = sum(counts[:tier])
+        for row in range(rows):
+            for col in range(cols):
+                index = first + row * cols + col
+                folder = os.path.join(out, "TileGroup%d" % (index // GROUP))
+                if folder not in made:
+                    os.makedirs(folder, exist_ok=True)
+                    made.add(folder)
+                box = (col * TILE, row * TILE,
+                       min(w, (col + 1) * TILE), min(h, (row + 1) * TILE))
+                image.crop(box).save(
+                    os.path.join(folder, "%d-%d-%d.jpg" % (tier, col, row)),
+                    "JPEG", quality=quality)
+        if tier == 0:
+            break
+        if w < 2 or h < 2:
+            # every smaller tier has a zero side: no tiles, nothing to halve
+            image = Image.new("RGB", sizes[tier - 1])
+            continue
+        # drop the odd last row/column, then a 2x2 box mean
+        image = image.reduce(2, box=(0, 0, w // 2 * 2, h // 2 * 2))
+    with open(os.path.join(out, "ImageProperties.xml"), "w") as f:
+        f.write(properties_xml(sizes[-1][0], sizes[-1][1], sum(counts)))
+
+
+def child_main(argv):
+    kind, source, out, quality = argv
+    {"dzsave": child_dzsave, "naive": child_naive}[kind](
+        source, out, int(quality))
+    return 0
+
+
+# --------------------------------------------------------------------------
+# Running and measuring
+
+class Run:
+    def __init__(self, label, kind, source, argv):
+        self.label = label     # the contender's name in the tables
+        self.kind = kind       # "JPEG" or "TIFF"
+        self.source = source
+        self.argv = argv       # with OUT where the output directory goes
+        self.walls = []
+        self.rss = []
+        self.exit = None
+        self.tiles = 0
+        self.bytes = 0
+        self.stderr = ""
+        self.out = None
+        self.strays = []
+
+    @property
+    def ok(self):
+        return self.exit == 0
+
+    @property
+    def wall(self):
+        return statistics.median(self.walls) if self.walls else None
+
+    @property
+    def rss_mb(self):
+        return statistics.median(self.rss) if self.rss else None
+
+
+def measure(run, workdir, key, runs):
+    """Run a contender `runs` times in a fresh directory each time."""
+    rundir = os.path.join(workdir, "runs", key)
+    out = os.path.join(rundir, "tiles")
+    log = os.path.join(workdir, "runs", key + ".stderr")
+    run.out = out
+    for _ in range(runs):
+        shutil.rmtree(rundir, ignore_errors=True)
+        os.makedirs(rundir)
+        argv = [out if a == "OUT" else a for a in run.argv]
+        with open(log, "wb") as err:
+            start = time.monotonic()
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                    stdout=err, stderr=err, cwd=rundir)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        run.exit = proc.returncode
+        run.walls.append(wall)
+        run.rss.append(usage.ru_maxrss / 1024.0)   # KB on Linux
+        with open(log, errors="replace") as f:
+            run.stderr = f.read().strip()
+        if run.exit != 0:
+            break    # a refusal or a failure: once is enough
+    # what the last run wrote: everything under its run directory (dzsave,
+    # for one, drops vips-properties.xml beside the tile directory)
+    run.tiles = run.bytes = 0
+    run.strays = []
+    for root, _, files in os.walk(rundir):
+        for name in files:
+            path = os.path.join(root, name)
+            run.bytes += os.path.getsize(path)
+            if name.endswith(".jpg"):
+                run.tiles += 1
+            if not (root == out or root.startswith(out + os.sep)):
+                run.strays.append(os.path.relpath(path, rundir))
+    return run
+
+
+def warm(paths):
+    """Read the inputs once so no contender pays the first disk read."""
+    for path in paths:
+        with open(path, "rb", buffering=0) as f:
+            chunk = bytearray(1 << 20)   # small: see the note in main()
+            while f.readinto(chunk):
+                pass
+
+
+# --------------------------------------------------------------------------
+# Reporting
+
+def fmt(value, pattern):
+    return "-" if value is None else pattern % value
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def main_table(runs, baseline, pixels):
+    rows = ["| contender | input | wall s | peak RSS MB | tiles | MB written "
+            "| wall / dzsave | RSS / dzsave |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    base_ok = baseline is not None and baseline.ok
+    for run in runs:
+        if run.ok:
+            tiles = "%d" % run.tiles
+            walls = ratio(run.wall, baseline.wall) if base_ok else None
+            rsss = ratio(run.rss_mb, baseline.rss_mb) if base_ok else None
+        else:
+            if run.label.startswith("zoomify-tile --engine pillow") and \
+                    run.kind == "JPEG" and pixels > WHOLE_DECODE_PIXELS and \
+                    run.exit == 1:
+                tiles = "refused (over pixel budget), exit 1"
+            else:
+                tiles = "FAILED, exit %s" % run.exit
+            walls = rsss = None
+        rows.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            run.label, run.kind, fmt(run.wall, "%.1f"),
+            fmt(run.rss_mb, "%.0f"), tiles,
+            fmt(run.bytes / 1e6 if run.ok else None, "%.1f"),
+            fmt(walls, "%.2f"), fmt(rsss, "%.2f")))
+    return "\n".join(rows)
+
+
+def read_numtiles(out):
+    try:
+        with open(os.path.join(out, "ImageProperties.xml")) as f:
+            text = f.read()
+    except OSError:
+        return None, None
+    found = re.search(r'NUMTILES="(\d+)"', text)
+    return (int(found.group(1)) if found else None), text.strip()
+
+
+def checks(runs, width, height):
+    """Compare each tile set with the floor layout of ZOOMIFY.md."""
+    expected = expected_names(width, height)
+    tiers = len(tier_sizes(width, height))
+    wanted = properties_xml(width, height, len(expected))
+    lines = ["Checks against the floor layout (%d tiers, %d tiles, "
+             "NUMTILES=%d):" % (tiers, len(expected), len(expected))]
+    for run in runs:
+        if not run.ok:
+            last = run.stderr.splitlines()[-1] if run.stderr else ""
+            lines.append("- %s on %s: exit %s: %s"
+                         % (run.label, run.kind, run.exit, last))
+            continue
+        found = set()
+        for root, _, files in os.walk(run.out):
+            for name in files:
+                if name.endswith(".jpg"):
+                    found.add(os.path.relpath(os.path.join(root, name),
+                                              run.out).replace(os.sep, "/"))
+        numtiles, text = read_numtiles(run.out)
+        found_tiers = {int(n.split("/")[1].split("-")[0]) for n in found}
+        notes = []
+        if found != expected:
+            notes.append("%d missing, %d extra tile names"
+                         % (len(expected - found), len(found - expected)))
+        if numtiles != len(expected):
+            notes.append("NUMTILES=%s" % numtiles)
+        elif text != wanted:
+            notes.append("ImageProperties.xml differs: %s" % text)
+        if len(found_tiers) != tiers:
+            notes.append("%d tiers" % len(found_tiers))
+        if run.strays:
+            notes.append("also wrote outside the tile directory: %s"
+                         % ", ".join(sorted(run.strays)))
+        lines.append("- %s on %s: %d tiles, NUMTILES=%s%s"
+                     % (run.label, run.kind, len(found), numtiles,
+                        ": " + "; ".join(notes) if notes else ": as expected"))
+    return "\n".join(lines)
+
+
+def verdict(good):
+    return "PASS" if good else "MISS"
+
+
+def targets(vips_jpeg, pillow_tiff, dzsave):
+    lines = ["Targets (reported, not asserted):"]
+    if dzsave.ok and vips_jpeg.ok:
+        w = vips_jpeg.wall / dzsave.wall
+        r = vips_jpeg.rss_mb / dzsave.rss_mb
+        lines.append("- vips on JPEG wall <= 0.8 x dzsave: %.2f x -> %s"
+                     % (w, verdict(w <= 0.8)))
+        lines.append("- vips on JPEG peak RSS <= 0.5 x dzsave: %.2f x -> %s"
+                     % (r, verdict(r <= 0.5)))
+    else:
+        lines.append("- vips on JPEG against dzsave: MISS (a run failed)")
+    if pillow_tiff.ok:
+        lines.append("- pillow on TIFF peak RSS <= 250 MB: %.0f MB -> %s"
+                     % (pillow_tiff.rss_mb, verdict(pillow_tiff.rss_mb <= 250)))
+    else:
+        lines.append("- pillow on TIFF peak RSS <= 250 MB: MISS (exit %s)"
+                     % pillow_tiff.exit)
+    return "\n".join(lines)
+
+
+def flat_table(pairs, width, low, high):
+    rows = ["| contender | input | peak RSS MB at %dx%d | peak RSS MB at %dx%d "
+            "| ratio | |" % (width, low, width, high),
+            "| --- | --- | ---: | ---: | ---: | --- |"]
+    for small, big in pairs:
+        r = ratio(big.rss_mb, small.rss_mb) if small.ok and big.ok else None
+        if r is None:
+            word = "failed (exit %s / %s)" % (small.exit, big.exit)
+        else:
+            word = "flat" if abs(round(r, 2) - 1) <= 0.10 else "grows"
+        rows.append("| %s | %s | %s | %s | %s | %s |" % (
+            small.label, small.kind,
+            fmt(small.rss_mb if small.ok else None, "%.0f"),
+            fmt(big.rss_mb if big.ok else None, "%.0f"),
+            fmt(r, "%.2f"), word))
+    return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------
+
+VERSIONS = """
+import platform, PIL, pyvips
+print("Python %s, libvips %d.%d.%d, pyvips %s, Pillow %s" % (
+    platform.python_version(), pyvips.version(0), pyvips.version(1),
+    pyvips.version(2), pyvips.__version__, PIL.__version__))
+"""
+
+
+def versions():
+    # in a child: the parent must not load pyvips (see the note in main())
+    return subprocess.run([sys.executable, "-c", VERSIONS], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+MAKE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import make_images
+print("\\n".join(make_images.make(sys.argv[2], int(sys.argv[3]),
+                                   int(sys.argv[4]))))
+"""
+
+
+def make(workdir, width, height):
+    """make_images.make(), in a child process (see the note in main())."""
+    out = subprocess.run([sys.executable, "-c", MAKE, HERE, workdir,
+                          str(width), str(height)],
+                         check=True, capture_output=True, text=True).stdout
+    jpeg, tiff = out.split("\n")[:2]
+    return jpeg, tiff
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", default="/tmp/zoomify-bench",
+                        help="work directory for images and outputs "
+                        "(default /tmp/zoomify-bench)")
+    parser.add_argument("--width", type=int, default=30000)
+    parser.add_argument("--height", type=int, default=20000)
+    parser.add_argument("--flat-height", type=int, default=None,
+                        help="the memory-flatness table compares heights "
+                        "FLAT and 2*FLAT (default height // 2)")
+    parser.add_argument("--quality", type=int, default=80)
+    parser.add_argument("--runs", type=int, default=1,
+                        help="runs per contender; the median is reported")
+    parser.add_argument("--skip-naive", action="store_true",
+                        help="skip the naive Pillow run (needs about 4 GB "
+                        "for the default size)")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    flat = args.flat_height or max(1, args.height // 2)
+
+    tiler = os.path.join(os.path.dirname(sys.executable), "zoomify-tile")
+    if not os.path.exists(tiler):
+        parser.error("no %s: run this with the project's venv python "
+                     "(.venv/bin/python)" % tiler)
+    # Linux's ru_maxrss of a child starts from the peak RSS of the process
+    # it was forked from (exec keeps the old address space's high-water
+    # mark), so this parent must stay small: it makes the images and asks
+    # for versions in child processes and reads files in small chunks. Its
+    # own peak is printed as the floor under every RSS figure.
+    workdir = os.path.abspath(args.dir)
+    q = str(args.quality)
+    w, h = args.width, args.height
+    print("Making the images in %s ..." % workdir, flush=True)
+    jpeg, tiff = make(workdir, w, h)
+    heights = [flat, 2 * flat]
+    flat_images = {}
+    for fh in heights:
+        if fh != h:
+            flat_images[fh] = make(workdir, w, fh)
+
+    me = os.path.abspath(__file__)
+    py = sys.executable
+
+    def zt(engine, kind, path):
+        return Run("zoomify-tile --engine %s" % engine, kind, path,
+                   [tiler, "--engine", engine, "--quiet", "--quality", q,
+                    path, "OUT"])
+
+    contenders = [
+        ("vips-jpeg", zt("vips", "JPEG", jpeg)),
+        ("pillow-tiff", zt("pillow", "TIFF", tiff)),
+        ("vips-tiff", zt("vips", "TIFF", tiff)),
+        ("pillow-jpeg", zt("pillow", "JPEG", jpeg)),
+        ("dzsave", Run("libvips dzsave (sequential)", "JPEG", jpeg,
+                       [py, me, "--child", "dzsave", jpeg, "OUT", q])),
+    ]
+    if not args.skip_naive:
+        contenders.append(
+            ("naive", Run("naive Pillow (whole image)", "JPEG", jpeg,
+                          [py, me, "--child", "naive", jpeg, "OUT", q])))
+
+    warm([jpeg, tiff])
+    for key, run in contenders:
+        print("running %s on %s ..." % (run.label, run.kind), flush=True)
+        measure(run, workdir, key, args.runs)
+        print("  %.1f s, %.0f MB, exit %s" % (run.wall, run.rss_mb, run.exit),
+              flush=True)
+    byname = dict(contenders)
+
+    # memory against height: reuse the main runs where the image is the same
+    pairs = []
+    for key in ("vips-jpeg", "vips-tiff", "pillow-tiff"):
+        engine, kind = key.split("-")
+        pair = []
+        for fh in heights:
+            if fh == h:
+                pair.append(byname[key])
+                continue
+            fj, ft = flat_images[fh]
+            path = fj if kind == "jpeg" else ft
+            warm([path])
+            run = zt(engine, kind.upper(), path)
+            print("running %s on %s %dx%d ..." % (run.label, run.kind, w, fh),
+                  flush=True)
+            measure(run, workdir, "%s-%d" % (key, fh), args.runs)
+            print("  %.1f s, %.0f MB, exit %s"
+                  % (run.wall, run.rss_mb, run.exit), flush=True)
+            pair.append(run)
+        pairs.append(pair)
+
+    print()
+    print("Machine: %d CPUs (%d usable by this process); %s"
+          % (os.cpu_count(), len(os.sched_getaffinity(0)), versions()))
+    print("Image %dx%d (%.0f megapixels): JPEG Q85 %.1f MB, TIFF "
+          "uncompressed %.1f MB; tiles at quality %s; %s run(s) each, "
+          "median shown" % (w, h, w * h / 1e6, os.path.getsize(jpeg) / 1e6,
+                             os.path.getsize(tiff) / 1e6, q, args.runs))
+    print()
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print("Peak RSS is each child's own ru_maxrss from os.wait4; it cannot "
+          "be below this script's own peak, %.0f MB." % floor)
+    print()
+    print(main_table([run for _, run in contenders], byname["dzsave"], w * h))
+    print()
+    print("Peak RSS against image height (width %d):" % w)
+    print()
+    print(flat_table(pairs, w, heights[0], heights[1]))
+    print()
+    print(targets(byname["vips-jpeg"], byname["pillow-tiff"],
+                  byname["dzsave"]))
+    print()
+    print(checks([run for _, run in contenders], w, h))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        sys.exit(child_main(sys.argv[2:]))
+    sys.exit(main())

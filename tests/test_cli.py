@@ -1,0 +1,123 @@
+"""The zoomify-tile command as a user runs it."""
+
+import fcntl
+import os
+import pty
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import termios
+
+from PIL import Image
+
+from ZoomifyImage.pyramid import Layout
+
+from tests.images import read_dir, save, smooth
+
+
+def command():
+    # the console script installed by setup.py, next to this Python
+    script = os.path.join(os.path.dirname(sys.executable), "zoomify-tile")
+    assert os.path.exists(script), "zoomify-tile is not installed"
+    return script
+
+
+def test_help_documents_every_option():
+    result = subprocess.run([command(), "--help"], capture_output=True,
+                            text=True)
+    assert result.returncode == 0
+    for option in ["INPUT", "OUTDIR", "--tile-size", "--quality",
+                   "--engine", "--background", "--quiet", "--max-megapixels",
+                   "auto", "vips", "pillow", "default 256", "default 80"]:
+        assert option in result.stdout, option
+
+
+def test_tiles_and_prints_summary(tmp_path):
+    path = save(smooth(1100, 700), tmp_path / "photo.png")
+    out = tmp_path / "photo"
+    result = subprocess.run([command(), path, str(out), "--quality", "70"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    layout = Layout(1100, 700)
+    summary = result.stdout.strip().splitlines()
+    assert len(summary) == 1
+    assert "1100x700" in summary[0]
+    assert "%d tiers" % layout.num_tiers in summary[0]
+    assert "%d tiles" % layout.num_tiles in summary[0]
+    assert re.search(r", \d+\.\d s \((vips|pillow)\)$", summary[0])
+    tiles = read_dir(out)
+    assert set(tiles) == set(layout.tile_names()) | {"ImageProperties.xml"}
+    # no progress bar when stderr is not a terminal
+    assert result.stderr == ""
+
+
+def test_quiet_prints_nothing(tmp_path):
+    path = save(smooth(300, 300), tmp_path / "a.png")
+    result = subprocess.run([command(), "--quiet", path,
+                             str(tmp_path / "a")], capture_output=True,
+                            text=True)
+    assert result.returncode == 0
+    assert result.stdout == result.stderr == ""
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    path = save(smooth(2000, 1500), tmp_path / "a.png")
+    master, slave = pty.openpty()
+    # a terminal 100 columns wide (a new pty has none: no room for a bar)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen([command(), path, str(tmp_path / "a")],
+                               stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    process.wait(timeout=60)
+    os.close(master)
+    assert process.returncode == 0
+    total = Layout(2000, 1500).num_tiles
+    assert b"tiling" in seen and (b"/%d" % total) in seen
+
+
+def test_options_reach_the_tiles(tmp_path):
+    image = Image.new("RGBA", (300, 200), (0, 0, 0, 0))
+    path = save(image, tmp_path / "clear.png")
+    out = tmp_path / "o"
+    result = subprocess.run([command(), path, str(out), "--tile-size", "128",
+                             "--background", "#ff0000", "--engine",
+                             "pillow"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    tiles = read_dir(out)
+    assert b'TILESIZE="128"' in tiles["ImageProperties.xml"]
+    import io
+    tile = Image.open(io.BytesIO(tiles["TileGroup0/2-0-0.jpg"]))
+    assert tile.size == (128, 128)
+    r, g, b = tile.convert("RGB").getpixel((10, 10))
+    assert r > 240 and g < 15 and b < 15
+
+
+def test_runs_without_pyvips(tmp_path):
+    # the Pillow-only installation: pyvips cannot be imported at all
+    path = save(smooth(600, 400), tmp_path / "a.tif")
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "pyvips.py").write_text("raise ImportError('no pyvips')\n")
+    env = dict(os.environ, PYTHONPATH=str(blocker) + os.pathsep + os.getcwd())
+    result = subprocess.run([sys.executable, "-m", "ZoomifyImage.cli", path,
+                             str(tmp_path / "a")], capture_output=True,
+                            text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "(pillow)" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "ZoomifyImage.cli",
+                             "--engine", "vips", path, str(tmp_path / "b")],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    assert "install the 'vips' extra" in result.stderr
+    shutil.rmtree(blocker)
