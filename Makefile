@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test clean
+.PHONY: install test clean start
 
 install: $(STAMP)
 
@@ -21,3 +21,13 @@ test: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# make start: a Zope instance in var/instance, in the foreground
+HOST ?= 127.0.0.1
+PORT ?= 8080
+INSTANCE ?= var/instance
+
+.PHONY: start
+start: install
+	$(BIN)/python -m ZoomifyImage.instance $(INSTANCE) --host $(HOST) --port $(PORT)
+	exec $(BIN)/runwsgi $(INSTANCE)/etc/zope.ini

@@ -24,17 +24,24 @@ setup(
         "Pillow>=10",
         "numpy>=1.24",
         "tqdm",
+        "Zope[wsgi]>=6.0",
+        "ZODB",
+        "BTrees",
+        "transaction",
     ],
     extras_require={
         "vips": ["pyvips[binary]>=2.2"],
         "test": [
             "pytest",
             "psutil",
+            "zope.testbrowser",
+            "WebTest",
         ],
     },
     entry_points={
         "console_scripts": [
             "zoomify-tile = ZoomifyImage.cli:tile_main",
+            "zoomify-import = ZoomifyImage.cli:import_main",
         ],
     },
 )

@@ -104,5 +104,49 @@ def tile_main(argv=None):
     return 0
 
 
+def import_parser():
+    parser = argparse.ArgumentParser(
+        prog="zoomify-import",
+        description="Add an image file to a Zope site as a Zoomify Image "
+        "(the same code path as the ZMI add form), without the ZMI.")
+    parser.add_argument("file", metavar="FILE", help="the image file")
+    parser.add_argument("--zope-conf", required=True, metavar="PATH",
+                        help="the instance's zope.conf, for example "
+                        "var/instance/etc/zope.conf")
+    parser.add_argument("--path", default="/", metavar="/FOLDER",
+                        help="the folder to add the image to (default /)")
+    parser.add_argument("--id", default="", help="the object id (default: "
+                        "the file name)")
+    parser.add_argument("--title", default="", help="the title")
+    parser.add_argument("--storage", choices=("zodb", "filesystem"),
+                        default=None, help="tile storage (default: the "
+                        "site's, from zope.conf)")
+    parser.add_argument("--quality", type=_positive, default=None,
+                        metavar="Q", help="JPEG quality (default: the "
+                        "site's)")
+    parser.add_argument("--user", default=None, help="the Zope user that "
+                        "owns the new image (default: the first manager "
+                        "of the root user folder)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar")
+    return parser
+
+
+def import_main(argv=None):
+    args = import_parser().parse_args(argv)
+    from .importer import ImportError_, import_file
+    try:
+        url = import_file(args.zope_conf, args.path, args.file, id=args.id,
+                          title=args.title, storage=args.storage,
+                          quality=args.quality, user=args.user,
+                          progress=not args.quiet and sys.stderr.isatty())
+    except ImportError_ as e:
+        print("zoomify-import: error: %s" % e, file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print("added %s" % url)
+    return 0
+
+
 if __name__ == "__main__":
     sys.exit(tile_main())

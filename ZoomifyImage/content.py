@@ -1,0 +1,635 @@
+"""The ZoomifyImage content class: an original image in a blob, and its
+Zoomify tiles in a tile store. It orchestrates; it never touches pixels."""
+
+import contextvars
+import email.utils
+import os
+import shutil
+import time
+import uuid
+
+import transaction
+from AccessControl.class_init import InitializeClass
+from AccessControl.Permissions import change_images_and_files
+from AccessControl.Permissions import view as View
+from AccessControl.Permissions import view_management_screens
+from AccessControl.SecurityInfo import ClassSecurityInfo
+from Acquisition import Implicit
+from App.special_dtml import DTMLFile
+from OFS.Image import cookId
+from OFS.PropertyManager import PropertyManager
+from OFS.SimpleItem import Item
+from OFS.SimpleItem import SimpleItem
+from persistent import Persistent
+from zExceptions import BadRequest
+from zExceptions import NotFound
+from zope.event import notify
+from zope.interface import implementer
+from zope.lifecycleevent import ObjectModifiedEvent
+from ZODB.blob import Blob
+from ZPublisher import zpublish
+from ZPublisher.BaseRequest import UseTraversalDefault
+from ZPublisher.Iterators import IStreamIterator
+
+from . import config
+from .interfaces import IZoomifyImage
+from .pyramid import Layout, TilingError, tile_image
+from .pyramid.layout import parse_tile_name
+from .stores import make_store
+
+AddZoomifyImages = "Add Zoomify Images"
+
+# a progress(done, total) callback for the tiling of this context (the
+# import command's progress bar)
+tiling_progress = contextvars.ContextVar("tiling_progress", default=None)
+CHUNK = 1 << 16
+
+manage_addZoomifyImageForm = DTMLFile("www/addForm", globals())
+
+
+def manage_addZoomifyImage(self, id="", file=None, title="", storage="",
+                           quality="", REQUEST=None):
+    """Add a ZoomifyImage from an uploaded image file and tile it."""
+    self = self.this()
+    if not _has_file(file):
+        return _add_failed(self, REQUEST, "Choose an image file to upload.")
+    id, title = cookId(str(id), str(title), file)
+    savepoint = transaction.savepoint()
+    try:
+        image = ZoomifyImage(id, title, storage=storage or None,
+                             quality=quality or None)
+        image._set_original(file)
+        # the added event tiles it (events.py)
+        self._setObject(id, image)
+    except (TilingError, config.ConfigError, ValueError) as e:
+        savepoint.rollback()
+        return _add_failed(self, REQUEST, str(e))
+    except BadRequest as e:  # a bad or taken id
+        savepoint.rollback()
+        return _add_failed(self, REQUEST, str(e))
+    if REQUEST is not None:
+        REQUEST.RESPONSE.redirect(self.absolute_url() + "/manage_main")
+    return id
+
+
+def _add_failed(container, REQUEST, message):
+    if REQUEST is None:
+        raise BadRequest(message)
+    REQUEST.RESPONSE.setStatus(400)
+    return manage_addZoomifyImageForm(container, REQUEST,
+                                      error_message=message)
+
+
+def _has_file(file):
+    if file is None or isinstance(file, str):
+        return bool(file) and isinstance(file, str) and os.path.isfile(file)
+    if isinstance(file, bytes):
+        return bool(file)
+    filename = getattr(file, "filename", None)
+    if filename is not None and not filename:
+        return False  # an empty file input of a form
+    return True
+
+
+@implementer(IStreamIterator)
+class FileRange:
+    """Streams bytes [start, end) of a file, in chunks."""
+
+    def __init__(self, path, start=0, end=None):
+        self.file = open(path, "rb")
+        self.file.seek(start)
+        if end is None:
+            end = os.fstat(self.file.fileno()).st_size
+        self.left = end - start
+        self.length = self.left
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.left <= 0:
+            self.file.close()
+            raise StopIteration
+        data = self.file.read(min(CHUNK * 4, self.left))
+        if not data:
+            self.file.close()
+            raise StopIteration
+        self.left -= len(data)
+        return data
+
+    def __len__(self):
+        return self.length
+
+    def close(self):
+        self.file.close()
+
+
+@zpublish
+@implementer(IZoomifyImage)
+class ZoomifyImage(PropertyManager, SimpleItem):
+    """A high-resolution image served as Zoomify deep-zoom tiles."""
+
+    meta_type = "Zoomify Image"
+    zmi_icon = "fas fa-search-plus"
+
+    security = ClassSecurityInfo()
+    security.declareObjectProtected(View)
+
+    _properties = ({"id": "title", "type": "string", "mode": "w"},)
+
+    manage_options = (
+        {"label": "Edit", "action": "manage_main"},
+        {"label": "View", "action": "view"},
+    ) + PropertyManager.manage_options + SimpleItem.manage_options
+
+    # facts of the image and its tiles
+    width = height = 0
+    tiers = num_tiles = 0
+    tile_size = 256
+    tiles_bytes = 0
+    filename = ""
+    content_type = ""
+    original_size = 0
+    status = "empty"       # empty, ready, failed
+    error = ""
+    tiled_at = 0.0
+    tiles_version = 0
+    tiling_seconds = 0.0
+    engine_used = ""
+    viewer = "openseadragon"
+
+    _original = None
+    _store = None
+    _tiling_needed = False
+
+    def __init__(self, id, title="", storage=None, quality=None):
+        self.id = id
+        self.title = title
+        self.uid = uuid.uuid4().hex
+        self.storage = self._check_storage(storage or config.storage())
+        self.quality = self._check_quality(quality)
+
+    # ------------------------------------------------------------ settings
+
+    @staticmethod
+    def _check_storage(storage):
+        if storage not in config.STORAGES:
+            raise ValueError("unknown tile storage %r (zodb or filesystem)"
+                             % (storage,))
+        return storage
+
+    @staticmethod
+    def _check_quality(quality):
+        if quality in (None, ""):
+            return None
+        try:
+            value = int(quality)
+        except (TypeError, ValueError):
+            raise ValueError("JPEG quality must be a number from 1 to 100, "
+                             "not %r" % (quality,))
+        if not 1 <= value <= 100:
+            raise ValueError("JPEG quality must be from 1 to 100, not %d"
+                             % value)
+        return value
+
+    @security.protected(View)
+    def effective_quality(self):
+        return self.quality or config.quality()
+
+    # ------------------------------------------------------------ original
+
+    def _set_original(self, file):
+        """Stream an upload (or an open file, bytes, a path) into a new
+        blob, never holding it whole in memory; ask for new tiles."""
+        blob = Blob()
+        name = ""
+        with blob.open("w") as out:
+            if isinstance(file, bytes):
+                out.write(file)
+            elif isinstance(file, str):
+                name = os.path.basename(file)
+                with open(file, "rb") as f:
+                    shutil.copyfileobj(f, out, CHUNK * 16)
+            else:
+                if hasattr(file, "seek"):
+                    file.seek(0)
+                shutil.copyfileobj(file, out, CHUNK * 16)
+                name = os.path.basename(
+                    getattr(file, "filename", "") or "").replace("\\", "/")
+                name = name.rsplit("/", 1)[-1]
+            size = out.tell()
+        if size == 0:
+            raise TilingError(name or "upload", "the file is empty")
+        headers = getattr(file, "headers", None)
+        self.content_type = (headers.get("content-type") if headers
+                             else "") or _guess_type(name)
+        self.filename = name
+        self.original_size = size
+        self._original = blob
+        self._tiling_needed = True
+
+    def _original_path(self):
+        if self._original is None:
+            return None
+        with self._original.open("r") as f:
+            return f.name
+
+    # -------------------------------------------------------------- tiling
+
+    def _tile_if_needed(self):
+        if self._tiling_needed:
+            self._make_tiles()
+
+    def _make_tiles(self):
+        """Cut the original into a new tile set and swap it in.
+
+        The one place where tiling happens: it runs in the transaction of
+        the request (a later change moves big images to a worker).
+        Raises TilingError; the caller's transaction then aborts, so the
+        previous tiles and original stay as they were.
+        """
+        path = self._original_path()
+        if path is None:
+            raise TilingError(self.id, "there is no original image to tile")
+        store = self._store
+        if store is None or store.kind != self.storage:
+            store = make_store(self.storage, self.uid)
+        sink = store.writer()
+        result = tile_image(
+            path, sink, tile_size=self.tile_size,
+            quality=self.effective_quality(), engine=config.engine(),
+            progress=tiling_progress.get(),
+            max_megapixels=config.get_int("max-megapixels", 1),
+            whole_decode_megapixels=config.get_int(
+                "whole-decode-megapixels", 1))
+        old = self._store
+        if old is not None and old is not store:
+            old.clear()
+        self._store = store
+        self.width, self.height = result.width, result.height
+        self.tiers, self.num_tiles = result.tiers, result.tiles
+        self.tiles_bytes = result.bytes
+        self.tiling_seconds = result.seconds
+        self.engine_used = result.engine
+        self._tiles_changed()
+        self._tiling_needed = False
+
+    def _tiles_changed(self):
+        self.status = "ready"
+        self.error = ""
+        self.tiled_at = time.time()
+        self.tiles_version += 1
+
+    def _move_tiles(self, storage):
+        """Move the tile set to another kind of store (no re-decoding)."""
+        old = self._store
+        new = make_store(storage, self.uid)
+        if old is not None and self.status == "ready":
+            new.copy_from(old)
+            old.clear()
+        self._store = new
+        self.storage = storage
+        self._tiles_changed()
+
+    def _copied(self):
+        """This object is a fresh copy: give it its own id and tile set."""
+        old = self._store
+        self.uid = uuid.uuid4().hex
+        if old is None:
+            return
+        if old.kind == "filesystem":
+            new = make_store("filesystem", self.uid)
+            new.copy_from(old)
+            self._store = new
+        # a ZODB store came along with the copy (export and import)
+        self._tiles_changed()
+
+    def _removed(self):
+        if self._store is not None and self._store.kind == "filesystem":
+            self._store.clear()
+
+    # ------------------------------------------------------------ editing
+
+    manage_main = DTMLFile("www/editForm", globals())
+    security.declareProtected(view_management_screens, "manage_main")
+    manage = manage_main
+
+    @security.protected(change_images_and_files)
+    @zpublish
+    def manage_edit(self, title=None, storage=None, quality=None,
+                    viewer=None, file=None, REQUEST=None):
+        """Change title and settings; a new image file is tiled anew."""
+        savepoint = transaction.savepoint()
+        try:
+            changed = self._edit(title, storage, quality, viewer, file)
+        except (TilingError, config.ConfigError, ValueError) as e:
+            savepoint.rollback()
+            if REQUEST is None:
+                raise BadRequest(str(e))
+            REQUEST.RESPONSE.setStatus(400)
+            return self.manage_main(self, REQUEST, error_message=str(e))
+        if REQUEST is not None:
+            message = "Saved changes." if changed else "Nothing changed."
+            return self.manage_main(self, REQUEST,
+                                    manage_tabs_message=message)
+
+    def _edit(self, title, storage, quality, viewer, file):
+        changed = False
+        if title is not None and title != self.title:
+            self.title = str(title)
+            changed = True
+        if quality is not None:
+            quality = self._check_quality(quality)
+            if quality != self.quality:
+                self.quality = quality
+                # new JPEGs at the new quality
+                self._tiling_needed = self._original is not None
+                changed = True
+        if viewer:
+            if viewer not in config.VIEWERS:
+                raise ValueError("unknown viewer %r" % (viewer,))
+            if viewer != self.viewer:
+                self.viewer = viewer
+                changed = True
+        if _has_file(file):
+            self._set_original(file)
+            changed = True
+        if storage and storage != self.storage:
+            self._check_storage(storage)
+            if self._tiling_needed:
+                self.storage = storage  # the new tiles go there directly
+            else:
+                self._move_tiles(storage)
+            changed = True
+        if changed:
+            # events.py retiles when a new file (or quality) asks for it
+            notify(ObjectModifiedEvent(self))
+        return changed
+
+    @security.protected(change_images_and_files)
+    @zpublish
+    def manage_upload(self, file=None, REQUEST=None):
+        """Replace the image with a new file and tile it."""
+        return self.manage_edit(file=file, REQUEST=REQUEST)
+
+    # ------------------------------------------------------------ viewing
+
+    view = DTMLFile("www/view", globals())
+    security.declareProtected(View, "view")
+
+    @security.protected(View)
+    @zpublish
+    def index_html(self, REQUEST=None, RESPONSE=None):
+        """The viewer page."""
+        return self.view(self, REQUEST)
+
+    @security.protected(View)
+    def tiles_url(self):
+        return self.absolute_url() + "/"
+
+    @security.protected(View)
+    def get_size(self):
+        return self.original_size
+
+    @security.protected(View)
+    def getContentType(self):
+        return self.content_type
+
+    @security.protected(View)
+    @zpublish
+    def download(self, REQUEST=None, RESPONSE=None):
+        """The original image file (with HTTP Range support)."""
+        if self._original is None:
+            raise NotFound("This image has no original file.")
+        path = self._original_committed_path()
+        size = os.path.getsize(path)
+        RESPONSE.setHeader("Content-Type",
+                           self.content_type or "application/octet-stream")
+        RESPONSE.setHeader("Accept-Ranges", "bytes")
+        RESPONSE.setHeader("Last-Modified", _http_date(self.tiled_at))
+        RESPONSE.setHeader(
+            "Content-Disposition", 'attachment; filename="%s"'
+            % (self.filename or self.id).replace('"', ""))
+        span = _parse_range(REQUEST.get_header("Range", ""), size)
+        if span == "invalid":
+            RESPONSE.setStatus(416)
+            RESPONSE.setHeader("Content-Range", "bytes */%d" % size)
+            return b""
+        start, end = span or (0, size)
+        if span:
+            RESPONSE.setStatus(206)
+            RESPONSE.setHeader("Content-Range", "bytes %d-%d/%d"
+                               % (start, end - 1, size))
+        RESPONSE.setHeader("Content-Length", str(end - start))
+        if REQUEST.get("REQUEST_METHOD") == "HEAD":
+            return b""
+        return FileRange(path, start, end)
+
+    def _original_committed_path(self):
+        try:
+            return self._original.committed()
+        except Exception:  # not committed yet (same transaction)
+            return self._original_path()
+
+    # -------------------------------------------------------- tile serving
+
+    def __bobo_traverse__(self, REQUEST, name):
+        if name == "ImageProperties.xml":
+            return TileFile(name).__of__(self)
+        if name.startswith("TileGroup"):
+            return TileGroup(name).__of__(self)
+        raise UseTraversalDefault
+
+    def _layout(self):
+        if self.status != "ready" or not self.width:
+            return None
+        return Layout(self.width, self.height, self.tile_size)
+
+    def _check_tile_name(self, name):
+        """The name if it is a tile of this image's set, else None."""
+        layout = self._layout()
+        if layout is None:
+            return None
+        if name == "ImageProperties.xml":
+            return name
+        parsed = parse_tile_name(name)
+        if parsed is None:
+            return None
+        group, tier, col, row = parsed
+        if not layout.has_tile(tier, col, row):
+            return None
+        if layout.tile_name(tier, col, row) != name:
+            return None  # right tile, wrong TileGroup
+        return name
+
+    def _etag(self):
+        return '"zi-%s-%d"' % (self.uid, self.tiles_version)
+
+    def _serve_tile(self, name, REQUEST, RESPONSE):
+        name = self._check_tile_name(name)
+        store = self._store
+        if name is None or store is None:
+            raise NotFound(name or "not a tile of this image")
+        etag = self._etag()
+        RESPONSE.setHeader("ETag", etag)
+        RESPONSE.setHeader("Last-Modified", _http_date(self.tiled_at))
+        RESPONSE.setHeader("Cache-Control", "public, max-age=%d"
+                           % config.get_int("cache-max-age", 0))
+        content_type = ("text/xml" if name.endswith(".xml")
+                        else "image/jpeg")
+        if _not_modified(REQUEST, etag, self.tiled_at):
+            RESPONSE.setStatus(304)
+            return b""
+        head = REQUEST.get("REQUEST_METHOD") == "HEAD"
+        if store.kind == "filesystem":
+            path = store.file_path(name)
+            if path is None:
+                raise NotFound(name)
+            RESPONSE.setHeader("Content-Type", content_type)
+            RESPONSE.setHeader("Content-Length", str(os.path.getsize(path)))
+            header = config.get("x-sendfile-header")
+            if header:
+                prefix = config.get("x-sendfile-prefix")
+                relative = os.path.relpath(path, store.root())
+                RESPONSE.setHeader(header, prefix + relative.replace(
+                    os.sep, "/") if prefix else path)
+                return b""
+            return b"" if head else FileRange(path)
+        data = store.get(name)
+        if data is None:
+            raise NotFound(name)
+        RESPONSE.setHeader("Content-Type", content_type)
+        RESPONSE.setHeader("Content-Length", str(len(data)))
+        return b"" if head else data
+
+    # ----------------------------------------------------------- ZMI facts
+
+    @security.protected(View)
+    def facts(self):
+        """What the Edit tab and the view page show."""
+        return {
+            "size": "%d x %d pixels" % (self.width, self.height)
+            if self.width else "-",
+            "megapixels": "%.1f" % (self.width * self.height / 1e6),
+            "tiers": self.tiers,
+            "tiles": self.num_tiles,
+            "tiles_mb": "%.1f" % (self.tiles_bytes / 1e6),
+            "storage": self.storage,
+            "quality": self.effective_quality(),
+            "status": self.status,
+            "error": self.error,
+            "filename": self.filename,
+            "original_mb": "%.1f" % (self.original_size / 1e6),
+            "seconds": "%.1f" % self.tiling_seconds,
+            "engine": self.engine_used,
+        }
+
+
+InitializeClass(ZoomifyImage)
+
+
+class _TileBase(Implicit):
+    """Published sub-objects of an image: the View permission of the image
+    (acquired through the wrapper) guards them."""
+
+    security = ClassSecurityInfo()
+    security.declareObjectProtected(View)
+
+    def _image(self):
+        return self.aq_parent if isinstance(self.aq_parent, ZoomifyImage) \
+            else self.aq_parent.aq_parent
+
+
+@zpublish
+class TileGroup(_TileBase):
+    """A TileGroupN folder of an image."""
+
+    security = ClassSecurityInfo()
+    security.declareObjectProtected(View)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __bobo_traverse__(self, REQUEST, name):
+        return TileFile(self.name + "/" + name).__of__(self)
+
+    @security.protected(View)
+    @zpublish
+    def index_html(self, REQUEST=None, RESPONSE=None):
+        """No listing of tile groups."""
+        raise NotFound(self.name)
+
+
+InitializeClass(TileGroup)
+
+
+@zpublish
+class TileFile(_TileBase):
+    """One tile, or ImageProperties.xml."""
+
+    security = ClassSecurityInfo()
+    security.declareObjectProtected(View)
+
+    def __init__(self, name):
+        self.name = name
+
+    @security.protected(View)
+    @zpublish
+    def index_html(self, REQUEST=None, RESPONSE=None):
+        """The tile's bytes."""
+        return self._image()._serve_tile(self.name, REQUEST, RESPONSE)
+
+    @security.protected(View)
+    @zpublish
+    def HEAD(self, REQUEST=None, RESPONSE=None):
+        """Headers only."""
+        return self._image()._serve_tile(self.name, REQUEST, RESPONSE)
+
+
+InitializeClass(TileFile)
+
+
+def _http_date(timestamp):
+    return email.utils.formatdate(timestamp or 0, usegmt=True)
+
+
+def _not_modified(REQUEST, etag, modified):
+    match = REQUEST.get_header("If-None-Match", "")
+    if match:
+        tags = [t.strip() for t in match.split(",")]
+        tags = [t[2:] if t.startswith("W/") else t for t in tags]
+        return "*" in tags or etag in tags
+    since = REQUEST.get_header("If-Modified-Since", "")
+    if since:
+        try:
+            when = email.utils.parsedate_to_datetime(since.split(";")[0])
+        except (TypeError, ValueError, IndexError):
+            return False
+        return int(modified) <= when.timestamp()
+    return False
+
+
+def _parse_range(header, size):
+    """(start, end) of a single 'bytes=a-b' range, None, or 'invalid'."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None  # no range, or several: send it all
+    spec = header[6:].strip()
+    first, _, last = spec.partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            if length <= 0:
+                return "invalid"
+            return (max(0, size - length), size)
+        start = int(first)
+        end = int(last) + 1 if last else size
+    except ValueError:
+        return None
+    if start >= size or end <= start:
+        return "invalid"
+    return (start, min(end, size))
+
+
+def _guess_type(name):
+    import mimetypes
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"

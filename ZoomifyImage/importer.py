@@ -1,0 +1,116 @@
+"""zoomify-import: add an image file to a Zope site from the shell, through
+the same constructor as the ZMI add form."""
+
+import contextlib
+import os
+
+from .pyramid import TilingError
+
+
+class ImportError_(Exception):
+    """A problem with the import that the command reports in one line."""
+
+
+def open_zope(zope_conf):
+    """The Zope application root of an instance (configures Zope once)."""
+    if not os.path.isfile(zope_conf):
+        raise ImportError_("%s: no such zope.conf" % zope_conf)
+    import Zope2
+    from Zope2.Startup.run import make_wsgi_app
+    make_wsgi_app({}, zope_conf)
+    return Zope2.app()
+
+
+def find_folder(app, path):
+    folder = app
+    for part in [p for p in path.split("/") if p]:
+        child = getattr(folder.aq_base, part, None) if hasattr(
+            folder, "aq_base") else None
+        if child is None or not hasattr(child, "_setObject"):
+            raise ImportError_("%s: no such folder in the site" % path)
+        folder = getattr(folder, part)
+    return folder
+
+
+def find_user(app, name):
+    from AccessControl.users import system
+    users = app.acl_users
+    if name:
+        user = users.getUser(name)
+        if user is None:
+            raise ImportError_("no such user: %s" % name)
+        return user.__of__(users)
+    for user_id in users.getUserNames():
+        user = users.getUser(user_id)
+        if "Manager" in user.getRoles():
+            return user.__of__(users)
+    return system
+
+
+@contextlib.contextmanager
+def progress_bar(show):
+    from .content import tiling_progress
+    if not show:
+        yield
+        return
+    from tqdm import tqdm
+    bar = None
+
+    def report(done, total):
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="tile", desc="tiling", leave=False,
+                       mininterval=0.2)
+        bar.update(done - bar.n)
+
+    token = tiling_progress.set(report)
+    try:
+        yield
+    finally:
+        tiling_progress.reset(token)
+        if bar is not None:
+            bar.close()
+
+
+def import_file(zope_conf, path, filename, id="", title="", storage=None,
+                quality=None, user=None, progress=False):
+    """Add ``filename`` in the folder at ``path``; return its URL path."""
+    import transaction
+    from AccessControl.SecurityManagement import newSecurityManager
+    from AccessControl.SecurityManagement import noSecurityManager
+    from Testing.makerequest import makerequest
+    from zExceptions import BadRequest
+    from zope.globalrequest import clearRequest, setRequest
+
+    from .content import manage_addZoomifyImage
+    from .pyramid.sources import check_readable_file
+
+    try:
+        check_readable_file(filename)
+    except TilingError as e:
+        raise ImportError_(str(e))
+    app = makerequest(open_zope(zope_conf))
+    setRequest(app.REQUEST)
+    try:
+        folder = find_folder(app, path)
+        newSecurityManager(None, find_user(app, user))
+        with open(filename, "rb") as f, progress_bar(progress):
+            try:
+                new_id = manage_addZoomifyImage(
+                    folder, id=id or os.path.basename(filename),
+                    file=f, title=title, storage=storage or "",
+                    quality=quality or "")
+            except BadRequest as e:
+                raise ImportError_("%s: %s" % (filename, e))
+        image = folder._getOb(new_id)
+        url = "/".join(image.getPhysicalPath())
+        transaction.get().note("zoomify-import %s" % url)
+        transaction.commit()
+        return url
+    except BaseException:
+        transaction.abort()
+        raise
+    finally:
+        noSecurityManager()
+        clearRequest()
+        app._p_jar.close()

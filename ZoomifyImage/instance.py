@@ -1,0 +1,159 @@
+"""Create (if missing) and describe a Zope instance that has ZoomifyImage.
+
+    python -m ZoomifyImage.instance var/instance [--host H] [--port P]
+
+writes var/instance/etc/zope.conf (FileStorage with blobs, the product's
+ZCML, upload limits raised for multi-gigabyte images), etc/zope.ini
+(waitress on HOST:PORT) and an admin user from ZOPE_ADMIN=name:password
+(default admin:admin). An existing zope.conf is kept: edit it freely.
+"""
+
+import argparse
+import os
+import sys
+
+ZOPE_CONF = """\
+%%define INSTANCE %(home)s
+instancehome $INSTANCE
+
+<zodb_db main>
+    <filestorage>
+        path $INSTANCE/var/Data.fs
+        blob-dir $INSTANCE/var/blobs
+    </filestorage>
+    mount-point /
+</zodb_db>
+
+<environment>
+    CHAMELEON_CACHE $INSTANCE/var/cache
+</environment>
+
+# big uploads are spooled to disk; allow images of many gigabytes
+<dos_protection>
+    form-memory-limit 4MB
+    form-disk-limit 64GB
+    form-memfile-limit 64KB
+</dos_protection>
+
+<product-config zoomifyimage>
+    # where new images keep their tiles: zodb or filesystem
+    storage zodb
+    # the filesystem store's root directory
+    tile-root $INSTANCE/var/zoomifyimage
+    quality 80
+    engine auto
+    max-megapixels 20000
+</product-config>
+"""
+
+ZOPE_INI = """\
+[app:zope]
+use = egg:Zope#main
+zope_conf = %(home)s/etc/zope.conf
+
+[server:main]
+use = egg:waitress#main
+host = %(host)s
+port = %(port)s
+threads = 4
+# request bodies (uploads) up to 64 GB; waitress spools them to disk
+max_request_body_size = 68719476736
+
+[pipeline:main]
+pipeline =
+    egg:Zope#httpexceptions
+    zope
+
+[loggers]
+keys = root
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = INFO
+handlers = console
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+
+[formatter_generic]
+format = %%(asctime)s %%(levelname)s [%%(name)s] %%(message)s
+"""
+
+SITE_ZCML = """\
+<configure
+    xmlns="http://namespaces.zope.org/zope"
+    xmlns:five="http://namespaces.zope.org/five">
+  <include package="Zope2.App" />
+  <five:loadProducts file="meta.zcml" />
+  <include package="ZoomifyImage" />
+  <five:loadProducts />
+  <five:loadProductsOverrides />
+</configure>
+"""
+
+
+def admin_from_env(environ=os.environ):
+    value = environ.get("ZOPE_ADMIN", "admin:admin")
+    name, sep, password = value.partition(":")
+    if not sep or not name or not password:
+        raise SystemExit("ZOPE_ADMIN must be name:password, not %r" % value)
+    return name, password
+
+
+def write_instance(home, host="127.0.0.1", port=8080, admin=None,
+                   extra_conf=""):
+    """Create the instance files that are missing; return the paths."""
+    home = os.path.abspath(home)
+    etc = os.path.join(home, "etc")
+    for folder in (etc, os.path.join(home, "var", "blobs"),
+                   os.path.join(home, "var", "cache"),
+                   os.path.join(home, "var", "log")):
+        os.makedirs(folder, exist_ok=True)
+    os.chmod(os.path.join(home, "var", "blobs"), 0o700)
+    conf = os.path.join(etc, "zope.conf")
+    if not os.path.exists(conf):
+        with open(conf, "w") as f:
+            f.write(ZOPE_CONF % {"home": home} + extra_conf)
+    with open(os.path.join(etc, "site.zcml"), "w") as f:
+        f.write(SITE_ZCML)
+    ini = os.path.join(etc, "zope.ini")
+    with open(ini, "w") as f:  # host and port may change at every start
+        f.write(ZOPE_INI % {"home": home, "host": host, "port": port})
+    name, password = admin or admin_from_env()
+    data_fs = os.path.join(home, "var", "Data.fs")
+    if not os.path.exists(data_fs):
+        # Zope adds this user to the root acl_users at the first start
+        from AuthEncoding.AuthEncoding import pw_encrypt
+        with open(os.path.join(home, "inituser"), "wb") as f:
+            f.write(name.encode("utf-8") + b":" +
+                    pw_encrypt(password.encode("utf-8"), "SHA"))
+    return conf, ini
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("home", help="the instance directory")
+    parser.add_argument("--host", default=os.environ.get("HOST",
+                                                         "127.0.0.1"))
+    parser.add_argument("--port", type=int,
+                        default=int(os.environ.get("PORT", "8080")))
+    args = parser.parse_args(argv)
+    name, password = admin_from_env()
+    conf, ini = write_instance(args.home, args.host, args.port,
+                               (name, password))
+    print("Zope instance %s\n  config: %s\n  admin user: %s (password from "
+          "ZOPE_ADMIN, default admin)\n  open http://%s:%d/manage"
+          % (os.path.abspath(args.home), conf, name, args.host, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Tiles in the ZODB: an OOBTree from tile name to one small persistent
+record per tile, so serving a tile loads that tile's record only."""
+
+import transaction
+from BTrees.OOBTree import OOBTree
+from persistent import Persistent
+
+from ..pyramid.sinks import TileSink
+
+SAVEPOINT_EVERY = 300  # tiles between savepoints while writing
+
+
+class TileRecord(Persistent):
+    """The bytes of one tile."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+class ZODBTileStore(Persistent):
+    kind = "zodb"
+
+    def __init__(self):
+        self.tiles = OOBTree()
+        self._building = None
+
+    def writer(self):
+        return ZODBTileWriter(self)
+
+    def get(self, name):
+        record = self.tiles.get(name)
+        return None if record is None else record.data
+
+    def size(self, name):
+        data = self.get(name)
+        return None if data is None else len(data)
+
+    def names(self):
+        return list(self.tiles.keys())
+
+    def copy_from(self, other):
+        writer = self.writer()
+        try:
+            for name in other.names():
+                writer.put(name, other.get(name))
+        except BaseException:
+            writer.abort()
+            raise
+        writer.finish()
+
+    def clear(self):
+        self.tiles = OOBTree()
+
+
+class ZODBTileWriter(TileSink):
+    """Builds a new tree beside the current one and swaps it in at the end.
+
+    The new tree hangs off the store while it grows, so that savepoints
+    write its records out and the connection's cache can drop them again:
+    memory stays bounded whatever the number of tiles.
+    """
+
+    def __init__(self, store):
+        self.store = store
+        self.tree = OOBTree()
+        store._building = self.tree
+        self.count = 0
+
+    def put(self, name, data):
+        self.tree[name] = TileRecord(bytes(data))
+        self.count += 1
+        if self.count % SAVEPOINT_EVERY == 0:
+            transaction.savepoint(optimistic=True)
+            jar = self.store._p_jar
+            if jar is not None:
+                jar.cacheGC()
+
+    def finish(self):
+        self.store.tiles = self.tree
+        self.store._building = None
+
+    def abort(self):
+        self.store._building = None
