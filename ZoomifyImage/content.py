@@ -45,6 +45,8 @@ tiling_progress = contextvars.ContextVar("tiling_progress", default=None)
 CHUNK = 1 << 16
 
 manage_addZoomifyImageForm = DTMLFile("www/addForm", globals())
+# the ZMI's add menu links to the form by this name
+manage_addZoomifyImageForm._setName("manage_addZoomifyImageForm")
 
 
 def manage_addZoomifyImage(self, id="", file=None, title="", storage="",
@@ -76,8 +78,8 @@ def _add_failed(container, REQUEST, message):
     if REQUEST is None:
         raise BadRequest(message)
     REQUEST.RESPONSE.setStatus(400)
-    return manage_addZoomifyImageForm(container, REQUEST,
-                                      error_message=message)
+    form = manage_addZoomifyImageForm.__of__(container)
+    return form(container, REQUEST, error_message=message)
 
 
 def _has_file(file):
@@ -255,13 +257,19 @@ class ZoomifyImage(PropertyManager, SimpleItem):
         if store is None or store.kind != self.storage:
             store = make_store(self.storage, self.uid)
         sink = store.writer()
-        result = tile_image(
-            path, sink, tile_size=self.tile_size,
-            quality=self.effective_quality(), engine=config.engine(),
-            progress=tiling_progress.get(),
-            max_megapixels=config.get_int("max-megapixels", 1),
-            whole_decode_megapixels=config.get_int(
-                "whole-decode-megapixels", 1))
+        try:
+            result = tile_image(
+                path, sink, tile_size=self.tile_size,
+                quality=self.effective_quality(), engine=config.engine(),
+                progress=tiling_progress.get(),
+                max_megapixels=config.get_int("max-megapixels", 1),
+                whole_decode_megapixels=config.get_int(
+                    "whole-decode-megapixels", 1))
+        except TilingError as e:
+            if e.path != path:
+                raise
+            # name the file the user uploaded, not the blob's temp file
+            raise TilingError(self.filename or self.id, e.problem) from None
         old = self._store
         if old is not None and old is not store:
             old.clear()
@@ -311,7 +319,9 @@ class ZoomifyImage(PropertyManager, SimpleItem):
     # ------------------------------------------------------------ editing
 
     manage_main = DTMLFile("www/editForm", globals())
+    manage_main._setName("manage_main")
     security.declareProtected(view_management_screens, "manage_main")
+    security.declareProtected(view_management_screens, "manage")
     manage = manage_main
 
     @security.protected(change_images_and_files)

@@ -6,3 +6,5 @@ from tests.images import ENGINES
 @pytest.fixture(params=ENGINES)
 def engine(request):
     return request.param
+
+from tests.zope_fixtures import unique_id  # noqa: E402,F401
