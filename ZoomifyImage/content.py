@@ -216,9 +216,11 @@ class ZoomifyImage(PropertyManager, SimpleItem):
                 if hasattr(file, "seek"):
                     file.seek(0)
                 shutil.copyfileobj(file, out, CHUNK * 16)
-                name = os.path.basename(
-                    getattr(file, "filename", "") or "").replace("\\", "/")
-                name = name.rsplit("/", 1)[-1]
+                # a form upload has .filename (maybe a Windows path); an
+                # open file has .name
+                name = getattr(file, "filename", None) or getattr(
+                    file, "name", "") or ""
+                name = str(name).replace("\\", "/").rsplit("/", 1)[-1]
             size = out.tell()
         if size == 0:
             raise TilingError(name or "upload", "the file is empty")

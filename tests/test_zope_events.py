@@ -1,0 +1,212 @@
+"""Zope's lifecycle events: add, edit, copy, rename, delete, undo, abort."""
+
+import os
+
+import pytest
+import transaction
+
+from ZoomifyImage.pyramid import Layout
+
+from tests.images import save, smooth
+from tests.zope_fixtures import browser, tile_root, zope_root
+
+
+@pytest.fixture
+def folder(unique_id):
+    name = "e" + unique_id
+    with zope_root() as app:
+        from OFS.Folder import manage_addFolder
+        if name in app.objectIds():
+            app.manage_delObjects([name])
+        manage_addFolder(app, name)
+    return name
+
+
+@pytest.fixture
+def photo(tmp_path):
+    return save(smooth(700, 500), tmp_path / "photo.png")
+
+
+def add(folder, path, id="img", storage="zodb"):
+    from ZoomifyImage.content import manage_addZoomifyImage
+    with zope_root() as app:
+        with open(path, "rb") as f:
+            manage_addZoomifyImage(app[folder], id=id, file=f,
+                                   storage=storage)
+
+
+def tile_status(url):
+    b = browser(login=False)
+    b.open(url)
+    body = b.contents
+    if isinstance(body, str):  # text/xml comes back decoded
+        body = body.encode()
+    return int(b.headers["status"].split()[0]), body
+
+
+def tiles_dir(uid):
+    return os.path.join(tile_root(), uid[:2], uid)
+
+
+STORAGES = ["zodb", "filesystem"]
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_added_image_is_tiled(folder, photo, storage):
+    add(folder, photo, storage=storage)
+    with zope_root(commit=False) as app:
+        image = app[folder]["img"]
+        assert image.status == "ready"
+        assert (image.width, image.height) == (700, 500)
+        assert image.num_tiles == Layout(700, 500).num_tiles
+        assert sorted(image._store.names()) == sorted(
+            Layout(700, 500).tile_names() + ["ImageProperties.xml"])
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_copy_gets_its_own_tiles(folder, photo, storage):
+    add(folder, photo, storage=storage)
+    with zope_root() as app:
+        f = app[folder]
+        f.manage_pasteObjects(f.manage_copyObjects(["img"]))
+    with zope_root(commit=False) as app:
+        original, copy = app[folder]["img"], app[folder]["copy_of_img"]
+        assert copy.uid != original.uid
+        assert copy._store is not original._store
+        assert copy.status == "ready" and copy.width == 700
+        if storage == "filesystem":
+            assert os.path.isdir(tiles_dir(copy.uid))
+            assert sorted(os.listdir(tiles_dir(copy.uid))) == sorted(
+                os.listdir(tiles_dir(original.uid)))
+        uid = copy.uid
+    # deleting the original leaves the copy's tiles alone
+    with zope_root() as app:
+        app[folder].manage_delObjects(["img"])
+    url = "http://localhost/%s/copy_of_img/TileGroup0/1-0-0.jpg" % folder
+    code, body = tile_status(url)
+    assert code == 200 and body[:2] == b"\xff\xd8"
+    if storage == "filesystem":
+        assert os.path.isdir(tiles_dir(uid))
+
+
+def test_copy_does_not_decode_again(folder, photo, monkeypatch):
+    add(folder, photo, storage="filesystem")
+    import ZoomifyImage.content as content
+
+    def refuse(*args, **kw):
+        raise AssertionError("a copy must not tile again")
+    monkeypatch.setattr(content, "tile_image", refuse)
+    with zope_root() as app:
+        f = app[folder]
+        f.manage_pasteObjects(f.manage_copyObjects(["img"]))
+        assert f["copy_of_img"].status == "ready"
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_renamed_and_moved_images_keep_serving(folder, photo, storage):
+    add(folder, photo, storage=storage)
+    with zope_root() as app:
+        app[folder].manage_renameObject("img", "renamed")
+    url = "http://localhost/%s/renamed/TileGroup0/2-1-1.jpg" % folder
+    assert tile_status(url)[0] == 200
+    assert tile_status(url.replace("renamed", "img"))[0] == 404
+    # cut and paste into a subfolder
+    with zope_root() as app:
+        from OFS.Folder import manage_addFolder
+        manage_addFolder(app[folder], "sub")
+        cut = app[folder].manage_cutObjects(["renamed"])
+        app[folder]["sub"].manage_pasteObjects(cut)
+    url = "http://localhost/%s/sub/renamed/ImageProperties.xml" % folder
+    code, body = tile_status(url)
+    assert code == 200 and b'WIDTH="700"' in body
+
+
+def test_delete_removes_filesystem_tiles_at_commit(folder, photo):
+    add(folder, photo, storage="filesystem")
+    with zope_root(commit=False) as app:
+        uid = app[folder]["img"].uid
+    assert os.path.isdir(tiles_dir(uid))
+    # an aborted delete loses nothing
+    with zope_root(commit=False) as app:
+        app[folder].manage_delObjects(["img"])
+        assert os.path.isdir(tiles_dir(uid))  # not before the commit
+    assert os.path.isdir(tiles_dir(uid))
+    url = "http://localhost/%s/img/TileGroup0/0-0-0.jpg" % folder
+    assert tile_status(url)[0] == 200
+    # a committed delete removes them
+    with zope_root() as app:
+        app[folder].manage_delObjects(["img"])
+    assert not os.path.exists(tiles_dir(uid))
+    assert tile_status(url)[0] == 404
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_undo_of_delete_brings_tiles_back(folder, photo, storage):
+    add(folder, photo, storage=storage)
+    with zope_root() as app:
+        app[folder].manage_delObjects(["img"])
+        transaction.get().note("delete for undo test " + folder)
+    url = "http://localhost/%s/img/TileGroup0/0-0-0.jpg" % folder
+    assert tile_status(url)[0] == 404
+    with zope_root() as app:
+        db = app._p_jar.db()
+        entry = [e for e in db.undoLog(0, 20)
+                 if ("delete for undo test " + folder) in
+                 (e["description"] if isinstance(e["description"], str)
+                  else e["description"].decode())][0]
+        db.undo(entry["id"])
+    code, body = tile_status(url)
+    assert code == 200 and body[:2] == b"\xff\xd8"
+
+
+def test_modified_with_new_file_retiles(folder, photo, tmp_path):
+    add(folder, photo)
+    other = save(smooth(1200, 300, seed=5), tmp_path / "wide.png")
+    with zope_root() as app:
+        image = app[folder]["img"]
+        version = image.tiles_version
+        with open(other, "rb") as f:
+            image.manage_upload(file=f)
+        assert (image.width, image.height) == (1200, 300)
+        assert image.tiles_version == version + 1
+    with zope_root(commit=False) as app:
+        assert app[folder]["img"].filename == "wide.png"
+
+
+def test_aborted_edit_keeps_old_tiles_on_filesystem(folder, photo, tmp_path):
+    add(folder, photo, storage="filesystem")
+    with zope_root(commit=False) as app:
+        uid = app[folder]["img"].uid
+    before = sorted(os.listdir(os.path.join(tiles_dir(uid), "TileGroup0")))
+    other = save(smooth(3000, 300), tmp_path / "wide.png")
+    with zope_root(commit=False) as app:  # aborted at the end
+        with open(other, "rb") as f:
+            app[folder]["img"].manage_upload(file=f)
+    assert sorted(os.listdir(os.path.join(tiles_dir(uid), "TileGroup0"))) \
+        == before
+    partial = os.path.join(tile_root(), ".partial")
+    assert not [n for n in os.listdir(partial) if n.startswith(uid)]
+    with zope_root(commit=False) as app:
+        assert app[folder]["img"].width == 700
+
+
+def test_conflict_retry_leaves_no_orphans(folder, photo, tmp_path):
+    # a request that is retried after a ConflictError tiles again in a new
+    # transaction; the first attempt's directory must not survive
+    from ZODB.POSException import ConflictError
+    add(folder, photo, storage="filesystem")
+    other = save(smooth(900, 900), tmp_path / "square.png")
+    with zope_root(commit=False) as app:
+        uid = app[folder]["img"].uid
+    with pytest.raises(ConflictError):
+        with zope_root() as app:
+            with open(other, "rb") as f:
+                app[folder]["img"].manage_upload(file=f)
+            raise ConflictError("simulated")
+    partial = os.path.join(tile_root(), ".partial")
+    assert not [n for n in os.listdir(partial) if n.startswith(uid)]
+    with zope_root() as app:
+        with open(other, "rb") as f:
+            app[folder]["img"].manage_upload(file=f)
+    url = "http://localhost/%s/img/ImageProperties.xml" % folder
+    assert b'WIDTH="900"' in tile_status(url)[1]
