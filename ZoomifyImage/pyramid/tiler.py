@@ -1,8 +1,6 @@
 """Cut an image file into a Zoomify tile set: file -> bands -> tiers -> tiles.
 """
 
-import queue
-import threading
 import time
 
 from .builder import build_tiers
@@ -53,46 +51,6 @@ def parse_colour(text):
     return colour
 
 
-def prefetch(iterator, depth=2):
-    """Run an iterator in its own thread, ``depth`` items ahead.
-
-    Decoding (libvips, file reads) releases the GIL, so the next band is
-    decoded while this one is cut and shrunk.
-    """
-    items = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    DONE = object()
-
-    def run():
-        try:
-            for item in iterator:
-                while not stop.is_set():
-                    try:
-                        items.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        pass
-                if stop.is_set():
-                    return
-            items.put((DONE, None))
-        except BaseException as e:  # handed to the consumer
-            items.put((DONE, e))
-
-    thread = threading.Thread(target=run, name="zoomify-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = items.get()
-            if error is not None:
-                raise error
-            if item is DONE:
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
 def read_size(path, engine="auto"):
     """(width, height) as the tiles will have them (orientation applied)."""
     with open_source(path, engine, max_megapixels=0,
@@ -126,18 +84,24 @@ def tile_image(path, sink, tile_size=256, quality=80, engine="auto",
             layout = Layout(source.width, source.height, tile_size)
             encoder = TileEncoder(sink, int(quality), threads, progress,
                                   layout.num_tiles)
-
-            def emit(tier, col, row, tile):
-                encoder.submit(layout.tile_name(tier, col, row), tile)
-
-            top = build_tiers(layout, source.mode, emit)
-            rows = 0
-            for band in prefetch(source.bands(source.band_rows(tile_size))):
-                top.push(band)
-                rows += band.size[1]
-            if rows != layout.height:
-                raise TilingError(path, "the image ended after %d of its %d "
-                                  "rows (truncated?)" % (rows, layout.height))
+            top = build_tiers(layout, source.mode, encoder)
+            band = source.band_rows(tile_size)
+            source.begin()
+            try:
+                # the source writes each band of rows straight into the top
+                # tier's buffer; while it decodes (libvips and file reads
+                # release the GIL) the encoder threads work on the tiles
+                # cut before
+                y = 0
+                while y < layout.height:
+                    # n is cut short where a tile row of the buffer ends
+                    memory, n = top.space(min(band, layout.height - y))
+                    source.read_into(memory, y, n)
+                    del memory  # no view of the buffer outlives the write
+                    top.written(n)
+                    y += n
+            finally:
+                source.end()
             encoder.finish()
             engine_used = type(source).__name__.replace("Source", "").lower()
         sink.put("ImageProperties.xml", layout.properties_xml())
