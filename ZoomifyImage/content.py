@@ -3,6 +3,7 @@ Zoomify tiles in a tile store. It orchestrates; it never touches pixels."""
 
 import contextvars
 import email.utils
+import logging
 import os
 import shutil
 import time
@@ -38,6 +39,9 @@ from .pyramid.layout import parse_tile_name
 from .stores import make_store
 
 AddZoomifyImages = "Add Zoomify Images"
+
+# libvips reports every finished thread pool at INFO: keep the log readable
+logging.getLogger("pyvips").setLevel(logging.WARNING)
 
 # a progress(done, total) callback for the tiling of this context (the
 # import command's progress bar)
