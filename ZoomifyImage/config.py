@@ -29,7 +29,8 @@ DEFAULTS = {
     "x-sendfile-prefix": "",     # URL prefix the front-end maps to tile-root
     "tile-url": "",              # where a front-end serves tile-root
     "flash-viewer-url": "",
-    "background-megapixels": "50",
+    "background-megapixels": "50",   # bigger images tile in a worker
+    "workers": "1",                  # background worker threads
 }
 
 

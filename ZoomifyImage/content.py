@@ -22,6 +22,7 @@ from OFS.PropertyManager import PropertyManager
 from OFS.SimpleItem import Item
 from OFS.SimpleItem import SimpleItem
 from persistent import Persistent
+from ZODB.POSException import ConflictError
 from zExceptions import BadRequest
 from zExceptions import NotFound
 from zope.event import notify
@@ -34,11 +35,12 @@ from ZPublisher.Iterators import IStreamIterator
 
 from . import config
 from .interfaces import IZoomifyImage
-from .pyramid import Layout, TilingError, tile_image
+from .pyramid import Layout, TilingError, read_size, tile_image
 from .pyramid.layout import parse_tile_name
 from .stores import make_store
 
 AddZoomifyImages = "Add Zoomify Images"
+_MISSING = object()
 
 # libvips reports every finished thread pool at INFO: keep the log readable
 logging.getLogger("pyvips").setLevel(logging.WARNING)
@@ -167,6 +169,7 @@ class ZoomifyImage(PropertyManager, SimpleItem):
     _original = None
     _store = None
     _tiling_needed = False
+    _job = None
 
     def __init__(self, id, title="", storage=None, quality=None):
         self.id = id
@@ -244,30 +247,75 @@ class ZoomifyImage(PropertyManager, SimpleItem):
 
     # -------------------------------------------------------------- tiling
 
-    def _tile_if_needed(self):
-        if self._tiling_needed:
+    def _tile_if_needed(self, background=None):
+        """Tile now (in this transaction) or queue a background job for
+        after the commit: images over `background-megapixels` go to a
+        worker so that a request never waits minutes."""
+        if not self._tiling_needed:
+            return
+        if background is None:
+            background = self._is_big()
+        if background:
+            from . import jobs
+            self._tiling_needed = False
+            jobs.new_job(self)
+        else:
             self._make_tiles()
 
-    def _make_tiles(self):
-        """Cut the original into a new tile set and swap it in.
+    def _is_big(self):
+        limit = config.get_int("background-megapixels", 0)
+        return bool(limit) and self._original_size_pixels() > limit * 1e6
 
-        The one place where tiling happens: it runs in the transaction of
-        the request (a later change moves big images to a worker).
+    def _original_size_pixels(self):
+        """Pixels of the original, read from its header only."""
+        path = self._original_path()
+        if path is None:
+            return 0
+        try:
+            width, height = read_size(path, config.engine())
+        except TilingError as e:
+            raise TilingError(self.filename or self.id, e.problem) from None
+        return width * height
+
+    def _make_tiles(self):
+        """Cut the original into a new tile set and swap it in, in the
+        transaction of the request.
+
         Raises TilingError; the caller's transaction then aborts, so the
         previous tiles and original stay as they were.
         """
-        path = self._original_path()
-        if path is None:
-            raise TilingError(self.id, "there is no original image to tile")
+        store = self._target_store()
+        result = self._run_tiler(store.writer(), tiling_progress.get())
+        self._install(store, result)
+
+    def _run_job(self, job, job_sink):
+        """The work of a background job (jobs.py), in a worker's own
+        connection: tiles are committed as they come, the new set is
+        swapped in by the caller's last commit."""
+        store = self._target_store()
+        writer = store.writer()
+        job.temp_dir = getattr(writer, "temp", None)
+        sink = job_sink(writer, job)
+        transaction.commit()
+        result = self._run_tiler(sink, sink.progress)
+        job.temp_dir = None
+        self._install(store, result)
+
+    def _target_store(self):
         store = self._store
         if store is None or store.kind != self.storage:
             store = make_store(self.storage, self.uid)
-        sink = store.writer()
+        return store
+
+    def _run_tiler(self, sink, progress=None):
+        path = self._original_committed_path()
+        if path is None:
+            raise TilingError(self.id, "there is no original image to tile")
         try:
-            result = tile_image(
+            return tile_image(
                 path, sink, tile_size=self.tile_size,
                 quality=self.effective_quality(), engine=config.engine(),
-                progress=tiling_progress.get(),
+                progress=progress,
                 max_megapixels=config.get_int("max-megapixels", 1),
                 whole_decode_megapixels=config.get_int(
                     "whole-decode-megapixels", 1))
@@ -276,6 +324,8 @@ class ZoomifyImage(PropertyManager, SimpleItem):
                 raise
             # name the file the user uploaded, not the blob's temp file
             raise TilingError(self.filename or self.id, e.problem) from None
+
+    def _install(self, store, result):
         old = self._store
         if old is not None and old is not store:
             old.clear()
@@ -287,6 +337,94 @@ class ZoomifyImage(PropertyManager, SimpleItem):
         self.engine_used = result.engine
         self._tiles_changed()
         self._tiling_needed = False
+
+    def _job_failed(self, job):
+        if self.status != "ready":  # no previous set to keep serving
+            self.status = "failed"
+        self.error = job.error
+
+    def job(self):
+        """The current or last background job, or None."""
+        return self._job
+
+    @security.protected(View)
+    def current_status(self):
+        """empty, queued, tiling, ready or failed, as a visitor sees it:
+        while a retile runs the previous set is served and it is ready."""
+        job = self._job
+        if job is not None and self.status != "ready" and (
+                job.status in ("queued", "tiling", "failed")):
+            return job.status
+        return self.status
+
+    @security.protected(View)
+    def progress(self):
+        """(done, total) of the running job, or None."""
+        job = self._job
+        if job is not None and job.status in ("queued", "tiling"):
+            return job.done, job.total
+        return None
+
+    @security.protected(View)
+    @zpublish
+    def status_json(self, REQUEST=None, RESPONSE=None):
+        """{"status", "done", "total"} for pages that follow a job."""
+        import json
+        progress = self.progress() or (0, 0)
+        if RESPONSE is not None:
+            RESPONSE.setHeader("Content-Type", "application/json")
+            RESPONSE.setHeader("Cache-Control", "no-store")
+        return json.dumps({"status": self.current_status(),
+                           "done": progress[0], "total": progress[1],
+                           "tiles_version": self.tiles_version})
+
+    def _progress_text(self):
+        job = self._job
+        if job is None or job.status not in ("queued", "tiling"):
+            return ""
+        text = job.progress_text()
+        return ("%s: %s" % (job.status, text)) if text else job.status
+
+    @security.protected(change_images_and_files)
+    @zpublish
+    def manage_retile(self, REQUEST=None):
+        """Cut the tiles again from the original (in the background for
+        big images)."""
+        if self._original is None:
+            raise BadRequest("This image has no original file to tile.")
+        self._tiling_needed = True
+        try:
+            self._tile_if_needed()
+        except TilingError as e:
+            if REQUEST is None:
+                raise BadRequest(str(e))
+            transaction.doom()
+            REQUEST.RESPONSE.setStatus(400)
+            return self.manage_main(self, REQUEST, error_message=str(e))
+        if REQUEST is not None:
+            job = self._job
+            message = ("Retiling in the background." if job is not None
+                       and job.status == "queued" else "Tiles cut again.")
+            return self.manage_main(self, REQUEST,
+                                    manage_tabs_message=message)
+
+    def _p_resolveConflict(self, old, committed, new):
+        """Merge concurrent changes to different attributes (a manager
+        edits the title while a background job stores its results)."""
+        merged = dict(committed)
+        for key in set(old) | set(committed) | set(new):
+            o = old.get(key, _MISSING)
+            c = committed.get(key, _MISSING)
+            n = new.get(key, _MISSING)
+            if n == o or n == c:
+                continue  # we did not change it, or both made it the same
+            if c != o:
+                raise ConflictError("both changed %s" % key)
+            if n is _MISSING:
+                merged.pop(key, None)
+            else:
+                merged[key] = n
+        return merged
 
     def _tiles_changed(self):
         self.status = "ready"
@@ -442,6 +580,8 @@ class ZoomifyImage(PropertyManager, SimpleItem):
         return FileRange(path, start, end)
 
     def _original_committed_path(self):
+        if self._original is None:
+            return None
         try:
             return self._original.committed()
         except Exception:  # not committed yet (same transaction)
@@ -532,7 +672,10 @@ class ZoomifyImage(PropertyManager, SimpleItem):
             "tiles_mb": "%.1f" % (self.tiles_bytes / 1e6),
             "storage": self.storage,
             "quality": self.effective_quality(),
-            "status": self.status,
+            "status": self.current_status(),
+            "progress": self._progress_text(),
+            "job_error": (self._job.error if self._job is not None
+                          and self._job.status == "failed" else ""),
             "error": self.error,
             "filename": self.filename,
             "original_mb": "%.1f" % (self.original_size / 1e6),
