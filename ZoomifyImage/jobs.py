@@ -171,6 +171,7 @@ class WorkerPool:
                 if self.db is not None:
                     self._safe(scan, self.db)
                 continue
+            self.go.wait()  # paused while we waited for the key
             with self.lock:
                 self.running += 1
             try:
