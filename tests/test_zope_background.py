@@ -220,3 +220,16 @@ def test_title_edit_during_job_does_not_conflict(small_threshold, folder,
         assert image.title == "Edited meanwhile"
         assert image.current_status() == "ready"
         assert image.width == 1500
+
+
+def test_conflict_resolution_merges_different_attributes():
+    from ZODB.POSException import ConflictError
+    from ZoomifyImage.content import ZoomifyImage
+    image = ZoomifyImage.__new__(ZoomifyImage)
+    old = {"title": "a", "width": 0, "status": "empty"}
+    committed = {"title": "edited", "width": 0, "status": "empty"}
+    new = {"title": "a", "width": 1500, "status": "ready"}
+    assert image._p_resolveConflict(old, committed, new) == {
+        "title": "edited", "width": 1500, "status": "ready"}
+    with pytest.raises(ConflictError):
+        image._p_resolveConflict(old, committed, dict(new, title="other"))
