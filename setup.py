@@ -31,11 +31,13 @@ setup(
     ],
     extras_require={
         "vips": ["pyvips[binary]>=2.2"],
+        "zeo": ["ZEO"],
         "test": [
             "pytest",
             "psutil",
             "zope.testbrowser",
             "WebTest",
+            "ZEO",
         ],
     },
     entry_points={

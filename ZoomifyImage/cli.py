@@ -127,6 +127,15 @@ def import_parser():
     parser.add_argument("--user", default=None, help="the Zope user that "
                         "owns the new image (default: the first manager "
                         "of the root user folder)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--foreground", dest="mode", action="store_const",
+                      const="foreground", help="tile now, in this process, "
+                      "with a progress bar (default)")
+    mode.add_argument("--background", dest="mode", action="store_const",
+                      const="background", help="only queue a tiling job: "
+                      "the site's Zope processes run it (at once over ZEO, "
+                      "else at their next start)")
+    parser.set_defaults(mode="foreground")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar")
     return parser
@@ -136,15 +145,17 @@ def import_main(argv=None):
     args = import_parser().parse_args(argv)
     from .importer import ImportError_, import_file
     try:
-        url = import_file(args.zope_conf, args.path, args.file, id=args.id,
-                          title=args.title, storage=args.storage,
-                          quality=args.quality, user=args.user,
-                          progress=not args.quiet and sys.stderr.isatty())
+        url, queued = import_file(
+            args.zope_conf, args.path, args.file, id=args.id,
+            title=args.title, storage=args.storage, quality=args.quality,
+            user=args.user, progress=not args.quiet and sys.stderr.isatty(),
+            mode=args.mode)
     except ImportError_ as e:
         print("zoomify-import: error: %s" % e, file=sys.stderr)
         return 1
     if not args.quiet:
-        print("added %s" % url)
+        print("added %s%s" % (url, " (queued: the site's Zope tiles it)"
+                              if queued else ""))
     return 0
 
 

@@ -31,6 +31,8 @@ DEFAULTS = {
     "flash-viewer-url": "",
     "background-megapixels": "50",   # bigger images tile in a worker
     "workers": "1",                  # background worker threads
+    "job-scan-seconds": "60",        # how often idle workers look for
+                                     # jobs of dead or other processes
 }
 
 

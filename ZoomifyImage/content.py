@@ -48,6 +48,9 @@ logging.getLogger("pyvips").setLevel(logging.WARNING)
 # a progress(done, total) callback for the tiling of this context (the
 # import command's progress bar)
 tiling_progress = contextvars.ContextVar("tiling_progress", default=None)
+# "foreground" or "background" forces where images are tiled (the import
+# command's --foreground/--background); None decides by size
+tiling_mode = contextvars.ContextVar("tiling_mode", default=None)
 CHUNK = 1 << 16
 
 manage_addZoomifyImageForm = DTMLFile("www/addForm", globals())
@@ -253,6 +256,8 @@ class ZoomifyImage(PropertyManager, SimpleItem):
         worker so that a request never waits minutes."""
         if not self._tiling_needed:
             return
+        if background is None and tiling_mode.get():
+            background = tiling_mode.get() == "background"
         if background is None:
             background = self._is_big()
         if background:

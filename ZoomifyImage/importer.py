@@ -73,8 +73,13 @@ def progress_bar(show):
 
 
 def import_file(zope_conf, path, filename, id="", title="", storage=None,
-                quality=None, user=None, progress=False):
-    """Add ``filename`` in the folder at ``path``; return its URL path."""
+                quality=None, user=None, progress=False, mode="foreground"):
+    """Add ``filename`` in the folder at ``path``; return its URL path.
+
+    mode: "foreground" tiles here and now; "background" only queues a job
+    for the Zope processes of the site (over ZEO, or at the next start);
+    "auto" decides by size like the add form.
+    """
     import transaction
     from AccessControl.SecurityManagement import newSecurityManager
     from AccessControl.SecurityManagement import noSecurityManager
@@ -82,7 +87,8 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
     from zExceptions import BadRequest
     from zope.globalrequest import clearRequest, setRequest
 
-    from .content import manage_addZoomifyImage
+    from . import jobs
+    from .content import manage_addZoomifyImage, tiling_mode
     from .pyramid.sources import check_readable_file
 
     try:
@@ -94,6 +100,11 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
     try:
         folder = find_folder(app, path)
         newSecurityManager(None, find_user(app, user))
+        if mode != "foreground":
+            # this process exits after the commit: leave the job queued
+            # for the site's Zope processes instead of starting it here
+            jobs.pool.pause()
+        token = tiling_mode.set(None if mode == "auto" else mode)
         with open(filename, "rb") as f, progress_bar(progress):
             try:
                 new_id = manage_addZoomifyImage(
@@ -102,11 +113,14 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
                     quality=quality or "")
             except BadRequest as e:
                 raise ImportError_("%s: %s" % (filename, e))
+            finally:
+                tiling_mode.reset(token)
         image = folder._getOb(new_id)
         url = "/".join(image.getPhysicalPath())
+        queued = image.current_status() == "queued"
         transaction.get().note("zoomify-import %s" % url)
         transaction.commit()
-        return url
+        return url, queued
     except BaseException:
         transaction.abort()
         raise

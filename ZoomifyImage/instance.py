@@ -15,14 +15,7 @@ import sys
 ZOPE_CONF = """\
 %%define INSTANCE %(home)s
 instancehome $INSTANCE
-
-<zodb_db main>
-    <filestorage>
-        path $INSTANCE/var/Data.fs
-        blob-dir $INSTANCE/var/blobs
-    </filestorage>
-    mount-point /
-</zodb_db>
+%(database)s
 
 <environment>
     CHAMELEON_CACHE $INSTANCE/var/cache
@@ -87,6 +80,29 @@ formatter = generic
 format = %%(asctime)s %%(levelname)s [%%(name)s] %%(message)s
 """
 
+FILESTORAGE = """
+<zodb_db main>
+    <filestorage>
+        path $INSTANCE/var/Data.fs
+        blob-dir $INSTANCE/var/blobs
+    </filestorage>
+    mount-point /
+</zodb_db>
+"""
+
+# several Zope processes share one database through a ZEO server
+ZEOCLIENT = """
+%%import ZEO
+<zodb_db main>
+    <zeoclient>
+        server %(zeo)s
+        blob-dir $INSTANCE/var/blobs
+        shared-blob-dir off
+    </zeoclient>
+    mount-point /
+</zodb_db>
+"""
+
 SITE_ZCML = """\
 <configure
     xmlns="http://namespaces.zope.org/zope"
@@ -109,7 +125,7 @@ def admin_from_env(environ=os.environ):
 
 
 def write_instance(home, host="127.0.0.1", port=8080, admin=None,
-                   extra_conf=""):
+                   extra_conf="", zeo=None):
     """Create the instance files that are missing; return the paths."""
     home = os.path.abspath(home)
     etc = os.path.join(home, "etc")
@@ -121,7 +137,9 @@ def write_instance(home, host="127.0.0.1", port=8080, admin=None,
     conf = os.path.join(etc, "zope.conf")
     if not os.path.exists(conf):
         with open(conf, "w") as f:
-            f.write(ZOPE_CONF % {"home": home} + extra_conf)
+            database = (ZEOCLIENT % {"zeo": zeo}) if zeo else FILESTORAGE
+            f.write(ZOPE_CONF % {"home": home, "database": database} +
+                    extra_conf)
     with open(os.path.join(etc, "site.zcml"), "w") as f:
         f.write(SITE_ZCML)
     ini = os.path.join(etc, "zope.ini")
@@ -129,7 +147,7 @@ def write_instance(home, host="127.0.0.1", port=8080, admin=None,
         f.write(ZOPE_INI % {"home": home, "host": host, "port": port})
     name, password = admin or admin_from_env()
     data_fs = os.path.join(home, "var", "Data.fs")
-    if not os.path.exists(data_fs):
+    if zeo or not os.path.exists(data_fs):
         # Zope adds this user to the root acl_users at the first start
         from AuthEncoding.AuthEncoding import pw_encrypt
         with open(os.path.join(home, "inituser"), "wb") as f:
@@ -145,10 +163,13 @@ def main(argv=None):
                                                          "127.0.0.1"))
     parser.add_argument("--port", type=int,
                         default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument("--zeo", default=os.environ.get("ZEO"),
+                        metavar="HOST:PORT", help="use the database of this "
+                        "ZEO server (for a new instance)")
     args = parser.parse_args(argv)
     name, password = admin_from_env()
     conf, ini = write_instance(args.home, args.host, args.port,
-                               (name, password))
+                               (name, password), zeo=args.zeo)
     print("Zope instance %s\n  config: %s\n  admin user: %s (password from "
           "ZOPE_ADMIN, default admin)\n  open http://%s:%d/manage"
           % (os.path.abspath(args.home), conf, name, args.host, args.port))

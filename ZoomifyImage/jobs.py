@@ -72,6 +72,13 @@ class TilingJob(Persistent):
         return ""
 
 
+def scan_seconds():
+    try:
+        return max(0.2, float(config.get("job-scan-seconds")))
+    except (TypeError, ValueError):
+        return SCAN_SECONDS
+
+
 def owner_is_dead(owner):
     """A worker of this machine whose process has gone (after a kill -9 or
     a crash): its jobs can run again without waiting for the heartbeat."""
@@ -166,7 +173,7 @@ class WorkerPool:
         while not self.stopping:
             self.go.wait()
             try:
-                key = self.queue.get(timeout=SCAN_SECONDS)
+                key = self.queue.get(timeout=scan_seconds())
             except queue.Empty:
                 if self.db is not None:
                     self._safe(scan, self.db)
@@ -364,12 +371,13 @@ def clean_partial(root_dir, max_age=STALE_SECONDS * 10):
 
 
 def database_opened(event):
-    """At startup: find unfinished jobs, clean up after dead ones."""
+    """At startup: find unfinished jobs, clean up after dead ones, and
+    start the workers (they look for jobs of other processes too)."""
     db = event.database
     pool.db = db
     try:
         clean_partial(config.tile_root())
-        if scan(db):
-            return
+        scan(db)
+        pool._ensure_threads()
     except Exception:
         logger.exception("could not look for unfinished tiling jobs")

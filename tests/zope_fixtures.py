@@ -94,22 +94,23 @@ def free_port():
 class ZopeServer:
     """`runwsgi` on an instance of its own, on 127.0.0.1."""
 
-    def __init__(self, storage="zodb"):
+    def __init__(self, storage="zodb", zeo=None, settings=None):
         from ZoomifyImage.instance import write_instance
         self.home = tempfile.mkdtemp(prefix="zoomify-server-")
         self.port = free_port()
         self.conf, self.ini = write_instance(self.home, port=self.port,
-                                             admin=ADMIN)
-        if storage != "zodb":
-            text = open(self.conf).read().replace(
-                "    storage zodb", "    storage " + storage)
-            open(self.conf, "w").write(text)
+                                             admin=ADMIN, zeo=zeo)
+        settings = dict(settings or {}, storage=storage)
+        text = open(self.conf).read()
+        lines = "".join("    %s %s\n" % item for item in settings.items())
+        text = text.replace("    storage zodb\n", lines)
+        open(self.conf, "w").write(text)
         self.url = "http://127.0.0.1:%d" % self.port
         self.process = None
 
     def start(self, timeout=60):
         runwsgi = os.path.join(os.path.dirname(sys.executable), "runwsgi")
-        self.log = open(os.path.join(self.home, "server.log"), "wb")
+        self.log = open(os.path.join(self.home, "server.log"), "ab")
         self.process = subprocess.Popen([runwsgi, self.ini],
                                         stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + timeout
@@ -133,6 +134,16 @@ class ZopeServer:
                 if line.startswith(field + ":"):
                     return int(line.split()[1])
 
+    def log_text(self):
+        with open(os.path.join(self.home, "server.log"), errors="replace") \
+                as f:
+            return f.read()
+
+    def kill(self):
+        """kill -9: no chance to clean up."""
+        self.process.kill()
+        self.process.wait()
+
     def stop(self):
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -146,3 +157,35 @@ class ZopeServer:
 @pytest.fixture
 def unique_id(request):
     return "t%d" % (abs(hash(request.node.nodeid)) % 10 ** 8)
+
+
+class ZEOServer:
+    """A ZEO server (FileStorage with blobs) on 127.0.0.1."""
+
+    def __init__(self):
+        self.home = tempfile.mkdtemp(prefix="zoomify-zeo-")
+        self.port = free_port()
+        self.address = "127.0.0.1:%d" % self.port
+        self.conf = os.path.join(self.home, "zeo.conf")
+        with open(self.conf, "w") as f:
+            f.write("<zeo>\n  address %s\n</zeo>\n<filestorage>\n"
+                    "  path %s/Data.fs\n  blob-dir %s/blobs\n"
+                    "</filestorage>\n" % (self.address, self.home, self.home))
+
+    def start(self, timeout=30):
+        runzeo = os.path.join(os.path.dirname(sys.executable), "runzeo")
+        self.log = open(os.path.join(self.home, "zeo.log"), "wb")
+        self.process = subprocess.Popen([runzeo, "-C", self.conf],
+                                        stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("ZEO did not start")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=20)
