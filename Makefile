@@ -5,10 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# OpenSeadragon from the npm package pinned in package-lock.json, shipped
+# inside the product (not committed: see .gitignore)
+OSD := ZoomifyImage/static/openseadragon
+OSD_STAMP := $(OSD)/openseadragon.min.js
 
 .PHONY: install test clean start
 
-install: $(STAMP)
+install: $(STAMP) $(OSD_STAMP)
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,11 +20,27 @@ $(STAMP): setup.py
 	$(BIN)/pip install -q -e '.[vips,test]'
 	touch $(STAMP)
 
-test: install
+$(OSD_STAMP): package.json package-lock.json
+	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+	npm ci --ignore-scripts --no-audit --no-fund
+	rm -rf $(OSD)
+	mkdir -p $(OSD)
+	cp -r node_modules/openseadragon/build/openseadragon/images $(OSD)/
+	cp node_modules/openseadragon/build/openseadragon/openseadragon.min.js \
+	   node_modules/openseadragon/LICENSE.txt $(OSD)/
+
+# the browser tests drive Debian's Chromium (never a downloaded browser);
+# where it cannot be installed they skip and say why
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium) \
+	  || echo "*** could not install chromium: the browser tests will be skipped"
+
+.PHONY: chromium
+test: install chromium
 	$(BIN)/python -m pytest tests
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info node_modules $(OSD)
 
 # make start: a Zope instance in var/instance, in the foreground
 HOST ?= 127.0.0.1

@@ -38,6 +38,7 @@ setup(
             "zope.testbrowser",
             "WebTest",
             "ZEO",
+            "playwright",
         ],
     },
     entry_points={

@@ -1,0 +1,86 @@
+/* Starts the OpenSeadragon viewers of ZoomifyImage embed snippets.
+ *
+ * Each snippet (ViewerMixin.tag in viewer.py) pushes its settings onto
+ * window.zoomifyImageQueue and loads OpenSeadragon and this script once.
+ * This script starts the queued viewers, and from then on starts each new
+ * one as soon as it is pushed. The viewers are kept in
+ * window.ZoomifyImage.viewers by the id of their element.
+ */
+(function () {
+  "use strict";
+  var OSD = window.OpenSeadragon;
+
+  // OpenSeadragon's Zoomify source halves the tiers with floor (its
+  // gridSize is right) but counts a level's tiles with the generic
+  // ceil(W / 2^k / T): for 513x513, 2049x1025, ... that asks for edge
+  // tiles that no correct Zoomify set has. Use the floor grid throughout.
+  function useFloorGrid(source) {
+    var grid = source.gridSize;
+    source.getNumTiles = function (level) {
+      var g = grid[level];
+      return new OSD.Point(g.x, g.y);
+    };
+    // a point in the last fraction of a pixel of a level lies past the
+    // floor grid: take the last tile instead of a phantom one
+    var tileAtPoint = source.getTileAtPoint;
+    source.getTileAtPoint = function (level, point) {
+      var tile = tileAtPoint.call(this, level, point);
+      var g = grid[level];
+      tile.x = Math.max(0, Math.min(tile.x, g.x - 1));
+      tile.y = Math.max(0, Math.min(tile.y, g.y - 1));
+      return tile;
+    };
+    // the smallest tiers of a very thin image can have a zero side and
+    // no tiles: never draw those levels
+    var level = source.minLevel;
+    while (level < source.maxLevel && !(grid[level].x && grid[level].y)) {
+      level += 1;
+    }
+    source.minLevel = level;
+  }
+
+  function start(settings) {
+    var source = new OSD.ZoomifyTileSource({
+      width: settings.width,
+      height: settings.height,
+      tileSize: settings.tileSize,
+      tilesUrl: settings.tilesUrl
+    });
+    useFloorGrid(source);
+    // tiles keep their URLs when an image is tiled again, and browsers
+    // cache them: ask for the current set by its version
+    var tileUrl = source.getTileUrl;
+    source.getTileUrl = function (level, x, y) {
+      return tileUrl.call(this, level, x, y) + "?v=" + settings.version;
+    };
+    var viewer = OSD({
+      id: settings.id,
+      prefixUrl: settings.prefixUrl,
+      tileSources: source,
+      // the canvas drawer also draws tiles from a tile-url on another
+      // host without CORS headers, where WebGL may not
+      drawer: "canvas",
+      showNavigator: settings.navigator,
+      showRotationControl: false,
+      // keyboard (when the viewer has focus) and mouse-wheel zoom
+      keyboardNavEnabled: true,
+      gestureSettingsMouse: {scrollToZoom: true, clickToZoom: true},
+      visibilityRatio: 0.5,
+      crossOriginPolicy: false
+    });
+    window.ZoomifyImage.viewers[settings.id] = viewer;
+    return viewer;
+  }
+
+  window.ZoomifyImage = window.ZoomifyImage || {viewers: {}};
+  window.ZoomifyImage.start = start;
+  var queue = window.zoomifyImageQueue = window.zoomifyImageQueue || [];
+  queue.loading = true;
+  while (queue.length) {
+    start(queue.shift());
+  }
+  queue.push = function (settings) {
+    start(settings);
+    return 0;
+  };
+}());

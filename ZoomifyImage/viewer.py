@@ -1,0 +1,260 @@
+"""Viewer pages of a ZoomifyImage: the OpenSeadragon deep-zoom page
+(IMAGE and IMAGE/view), embed snippets (tag) and the legacy Zoomify Flash
+markup (flash_tag).
+
+OpenSeadragon and our start-up script are browser resources
+(++resource++zoomifyimage/..., see configure.zcml): a page never loads
+anything from another site.
+
+Phantom edge tiles: OpenSeadragon 6.x halves Zoomify tiers with floor but
+counts a level's tiles with ceil(W / 2^k / 256), so for sizes like 513x513
+or 2049x1025 it asks for tiles that a correct Zoomify set does not have.
+Our script (static/zoomify-viewer.js) gives the tile source the floor grid,
+so our pages ask only for tiles that exist. The server still answers 404
+to such a request from a stock OpenSeadragon elsewhere: see the comment in
+content.py (_check_tile_name).
+"""
+
+import json
+import re
+import uuid
+from urllib.parse import quote
+from urllib.parse import urlsplit
+
+from AccessControl.class_init import InitializeClass
+from AccessControl.Permissions import change_images_and_files
+from AccessControl.Permissions import view as View
+from AccessControl.SecurityInfo import ClassSecurityInfo
+from AccessControl.SecurityManagement import getSecurityManager
+from html import escape
+from Products.PageTemplates.PageTemplateFile import PageTemplateFile
+from ZPublisher import zpublish
+
+from . import config
+
+RESOURCE = "++resource++zoomifyimage"
+FLASH_CLASSID = "clsid:D27CDB6E-AE6D-11cf-96B8-444553540000"
+
+# CSS lengths we put into a style attribute: a number (pixels) or a number
+# with a unit; nothing else, so that an argument cannot add CSS
+_CSS_LENGTH = re.compile(r"^\d+(\.\d+)?(px|%|em|rem|vh|vw|dvh|svh)?$")
+# width/height attributes of <object>: pixels or a percentage
+_HTML_LENGTH = re.compile(r"^\d+%?$")
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+# The snippet's script: queue this viewer's settings and load OpenSeadragon
+# and our start-up script once per page, however many viewers it has.
+_LOADER = (
+    "(function(c){var q=window.zoomifyImageQueue=window.zoomifyImageQueue"
+    "||[];q.push(c);if(!q.loading){q.loading=true;c.scripts.forEach("
+    "function(u){var s=document.createElement('script');s.src=u;"
+    "s.async=false;document.head.appendChild(s);});}})(%s);")
+
+STATUS_TEXT = {
+    "empty": "This image has no tiles yet.",
+    "queued": "This image is waiting to be cut into tiles.",
+    "tiling": "This image is being cut into tiles.",
+    "failed": "This image could not be cut into tiles.",
+}
+
+
+def script_json(value):
+    """JSON that is safe inside an HTML <script> element (and attribute):
+    no character of it can end the script or start markup."""
+    text = json.dumps(value, ensure_ascii=False)
+    for char, code in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
+                       ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, code)
+    return text
+
+
+def css_length(value, default):
+    if value in (None, ""):
+        return default
+    text = str(value).strip()
+    if not _CSS_LENGTH.match(text):
+        raise ValueError("not a CSS length: %r" % (value,))
+    return text + "px" if text[-1].isdigit() else text
+
+
+def html_length(value, default):
+    if value in (None, ""):
+        return default
+    text = str(value).strip()
+    if text.endswith("px"):
+        text = text[:-2]
+    if not _HTML_LENGTH.match(text):
+        raise ValueError("not a width or height: %r" % (value,))
+    return text
+
+
+def _element_id(id):
+    if id in (None, ""):
+        return "zoomify-" + uuid.uuid4().hex[:12]
+    if not _ID.match(str(id)):
+        raise ValueError("not an HTML id: %r" % (id,))
+    return str(id)
+
+
+def _safe_swf_url(url):
+    """Only http(s) or site-relative URLs: never javascript: and friends."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("", "http", "https"):
+        raise ValueError("the Flash viewer URL must be http(s) or relative, "
+                         "not %r" % (url,))
+    return url
+
+
+class ViewerMixin:
+    """Viewer pages and embed markup for ZoomifyImage (content.py)."""
+
+    security = ClassSecurityInfo()
+
+    _viewer_page = PageTemplateFile("www/viewer.pt", globals())
+
+    @security.protected(View)
+    @zpublish
+    def index_html(self, REQUEST=None, RESPONSE=None):
+        """The viewer page."""
+        return self._render_viewer_page(REQUEST, RESPONSE)
+
+    @security.protected(View)
+    @zpublish
+    def view(self, REQUEST=None, RESPONSE=None):
+        """The viewer page."""
+        return self._render_viewer_page(REQUEST, RESPONSE)
+
+    def _render_viewer_page(self, REQUEST, RESPONSE):
+        status = self.current_status()
+        if RESPONSE is not None:
+            # the status changes while tiling: always ask again
+            RESPONSE.setHeader("Cache-Control", "no-cache")
+        viewer_html = ""
+        if status == "ready":
+            if self.viewer == "flash":
+                viewer_html = self.flash_tag(css_class="zoomify-page-viewer",
+                                             width="100%", height="100%")
+            else:
+                viewer_html = self.tag(css_class="zoomify-page-viewer",
+                                       width="100%", height="100%")
+        progress = self._progress_text() if status in (
+            "queued", "tiling") else ""
+        return self._viewer_page(
+            title=self.title_or_id(),
+            status=status,
+            message=STATUS_TEXT.get(status, ""),
+            progress=progress,
+            error=self._error_for_manager(),
+            viewer_html=viewer_html,
+            size=("%d x %d pixels" % (self.width, self.height)
+                  if status == "ready" and self.width else ""),
+            download_url=(self.absolute_url() + "/download"
+                          if self._original is not None else ""),
+            css_url=self._resource_url("zoomify-viewer.css"),
+            refresh=status in ("queued", "tiling"),
+        )
+
+    def _error_for_manager(self):
+        """The last tiling error, for those who may retile; '' otherwise."""
+        job = self.job()
+        error = self.error or (job.error if job is not None
+                               and job.status == "failed" else "")
+        if not error:
+            return ""
+        if not getSecurityManager().checkPermission(
+                change_images_and_files, self):
+            return ""
+        return error
+
+    def _resource_url(self, name):
+        # from the site root, so that all images share the browser's cache
+        return "%s/%s/%s" % (self.getPhysicalRoot().absolute_url(),
+                             RESOURCE, name)
+
+    # --------------------------------------------------------- embedding
+
+    @security.protected(View)
+    @zpublish(False)
+    def tag(self, width=None, height=None, css_class=None, id=None,
+            navigator=True):
+        """HTML for an OpenSeadragon viewer of this image to put into any
+        page: a container div and a script. Several on one page work.
+
+        width, height: CSS lengths (a number means pixels; default 100%
+        by 500px); css_class: more classes for the div; id: the div's id
+        (default: a new unique one).
+        """
+        style = "width:%s;height:%s" % (css_length(width, "100%"),
+                                        css_length(height, "500px"))
+        classes = "zoomify-viewer" + (" " + str(css_class)
+                                      if css_class else "")
+        if self.current_status() != "ready":
+            return ('<div class="%s zoomify-not-ready" style="%s">'
+                    '<p>%s</p></div>'
+                    % (escape(classes), style, escape(
+                        STATUS_TEXT.get(self.current_status(), ""))))
+        element_id = _element_id(id)
+        settings = {
+            "id": element_id,
+            "width": self.width,
+            "height": self.height,
+            "tileSize": self.tile_size,
+            "tilesUrl": self.tiles_url(),
+            "version": self.tiles_version,
+            "navigator": bool(navigator),
+            "prefixUrl": self._resource_url("openseadragon/images/"),
+            "scripts": [self._resource_url("openseadragon/openseadragon.min.js"),
+                        self._resource_url("zoomify-viewer.js")],
+        }
+        return ('<div id="%s" class="%s" style="%s" role="img" '
+                'aria-label="%s"></div>\n<script>%s</script>\n'
+                % (element_id, escape(classes), style,
+                   escape(self.title_or_id()),
+                   _LOADER % script_json(settings)))
+
+    @security.protected(View)
+    @zpublish(False)
+    def flash_tag(self, swf_url=None, width=None, height=None,
+                  css_class=None, id=None, **flashvars):
+        """The classic Zoomify Flash viewer markup (<object> with an inner
+        <embed>) for sites that still own a ZoomifyViewer.swf.
+
+        swf_url: the viewer's URL (default: flash-viewer-url of
+        <product-config zoomifyimage>); width, height: pixels or a
+        percentage; more FlashVars by keyword (zoomifyX=0.5, zoomifyZoom=50,
+        zoomifyToolbar=1, zoomifyNavWindow=0, ...).
+        """
+        swf_url = swf_url or config.get("flash-viewer-url")
+        if not swf_url:
+            return ('<p class="zoomify-flash-missing">No Zoomify Flash '
+                    'viewer is configured: set flash-viewer-url in '
+                    '&lt;product-config zoomifyimage&gt; (the URL of a '
+                    'ZoomifyViewer.swf that the site owns).</p>')
+        swf_url = _safe_swf_url(str(swf_url))
+        width = html_length(width, "100%")
+        height = html_length(height, "600")
+        element_id = _element_id(id)
+        pairs = [("zoomifyImagePath", self.tiles_url())]
+        for name in sorted(flashvars):
+            if not name.startswith("zoomify"):
+                raise TypeError("unknown argument %r" % (name,))
+            pairs.append((name, quote(str(flashvars[name]), safe="")))
+        vars = escape("&".join("%s=%s" % pair for pair in pairs))
+        swf = escape(swf_url)
+        css = (' class="%s"' % escape(str(css_class))) if css_class else ""
+        return (
+            '<object classid="%(classid)s" width="%(w)s" height="%(h)s" '
+            'id="%(id)s"%(css)s>\n'
+            '  <param name="FlashVars" value="%(vars)s" />\n'
+            '  <param name="SRC" value="%(swf)s" />\n'
+            '  <param name="movie" value="%(swf)s" />\n'
+            '  <param name="MENU" value="FALSE" />\n'
+            '  <embed flashvars="%(vars)s" src="%(swf)s" menu="false" '
+            'type="application/x-shockwave-flash" width="%(w)s" '
+            'height="%(h)s" name="%(id)s"></embed>\n'
+            '</object>\n'
+            % {"classid": FLASH_CLASSID, "w": width, "h": height,
+               "id": element_id, "css": css, "vars": vars, "swf": swf})
+
+
+InitializeClass(ViewerMixin)
