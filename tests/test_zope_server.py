@@ -1,8 +1,10 @@
 """End to end over real HTTP on 127.0.0.1: a `runwsgi` Zope process."""
 
+import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -53,6 +55,14 @@ def test_large_upload_keeps_zope_memory_bounded(server, tmp_path):
         server.url + "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage",
         {"id": "big", "title": "Big"}, "file", path, ADMIN)
     assert status == 302, body[:500]
+    # 60 megapixels is over background-megapixels (50): a worker tiles it
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = json.loads(get(server.url + "/big/status_json")[2])
+        if state["status"] in ("ready", "failed"):
+            break
+        time.sleep(0.2)
+    assert state["status"] == "ready", state
     peak = server.memory_kb("VmHWM")
     grown_mb = (peak - idle) / 1024
     # the whole image would be 240 MB of pixels; a streaming tiler and a
