@@ -7,4 +7,4 @@ from tests.images import ENGINES
 def engine(request):
     return request.param
 
-from tests.zope_fixtures import unique_id  # noqa: E402,F401
+from tests.zope_fixtures import folder, unique_id  # noqa: E402,F401

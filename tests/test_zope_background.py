@@ -35,17 +35,6 @@ def small_threshold(monkeypatch):
     assert jobs.pool.wait(60)
 
 
-@pytest.fixture
-def folder(unique_id):
-    name = "b" + unique_id
-    with zope_root() as app:
-        from OFS.Folder import manage_addFolder
-        if name in app.objectIds():
-            app.manage_delObjects([name])
-        manage_addFolder(app, name)
-    return name
-
-
 def add(folder, path, id="big", storage="zodb"):
     from ZoomifyImage.content import manage_addZoomifyImage
     with zope_root() as app:

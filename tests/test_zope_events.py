@@ -12,17 +12,6 @@ from tests.zope_fixtures import browser, tile_root, zope_root
 
 
 @pytest.fixture
-def folder(unique_id):
-    name = "e" + unique_id
-    with zope_root() as app:
-        from OFS.Folder import manage_addFolder
-        if name in app.objectIds():
-            app.manage_delObjects([name])
-        manage_addFolder(app, name)
-    return name
-
-
-@pytest.fixture
 def photo(tmp_path):
     return save(smooth(700, 500), tmp_path / "photo.png")
 

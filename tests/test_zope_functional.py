@@ -17,17 +17,6 @@ BASE = "http://localhost"
 
 
 @pytest.fixture
-def folder(request, tmp_path):
-    name = "f%d" % (abs(hash(request.node.nodeid)) % 10 ** 9)
-    with zope_root() as app:
-        from OFS.Folder import manage_addFolder
-        if name in app.objectIds():
-            app.manage_delObjects([name])
-        manage_addFolder(app, name)
-    return name
-
-
-@pytest.fixture
 def photo(tmp_path):
     return save(smooth(1300, 700), tmp_path / "harbour.jpg", quality=92)
 

@@ -159,6 +159,18 @@ def unique_id(request):
     return "t%d" % (abs(hash(request.node.nodeid)) % 10 ** 8)
 
 
+@pytest.fixture
+def folder(unique_id):
+    """A fresh folder in the site for one test."""
+    name = "f" + unique_id
+    with zope_root() as app:
+        from OFS.Folder import manage_addFolder
+        if name in app.objectIds():
+            app.manage_delObjects([name])
+        manage_addFolder(app, name)
+    return name
+
+
 class ZEOServer:
     """A ZEO server (FileStorage with blobs) on 127.0.0.1."""
 

@@ -80,19 +80,8 @@ class FilesystemTileStore(Persistent):
         return FilesystemTileWriter(self)
 
     def copy_from(self, other):
-        writer = self.writer()
-        try:
-            for name in other.names():
-                source = getattr(other, "file_path", None)
-                path = source(name) if source else None
-                if path:
-                    writer.put_file(name, path)
-                else:
-                    writer.put(name, other.get(name))
-        except BaseException:
-            writer.abort()
-            raise
-        writer.finish()
+        from . import copy_tiles
+        copy_tiles(other, self.writer())
 
     def clear(self):
         """Move the directory to the trash when the transaction commits."""

@@ -39,14 +39,8 @@ class ZODBTileStore(Persistent):
         return list(self.tiles.keys())
 
     def copy_from(self, other):
-        writer = self.writer()
-        try:
-            for name in other.names():
-                writer.put(name, other.get(name))
-        except BaseException:
-            writer.abort()
-            raise
-        writer.finish()
+        from . import copy_tiles
+        copy_tiles(other, self.writer())
 
     def clear(self):
         self.tiles = OOBTree()
@@ -78,6 +72,10 @@ class ZODBTileWriter(TileSink):
     def finish(self):
         self.store.tiles = self.tree
         self.store._building = None
+
+    def put_file(self, name, path):
+        with open(path, "rb") as f:
+            self.put(name, f.read())
 
     def abort(self):
         self.store._building = None
