@@ -86,22 +86,18 @@ def tile_image(path, sink, tile_size=256, quality=80, engine="auto",
                                   layout.num_tiles)
             top = build_tiers(layout, source.mode, encoder)
             band = source.band_rows(tile_size)
-            source.begin()
-            try:
-                # the source writes each band of rows straight into the top
-                # tier's buffer; while it decodes (libvips and file reads
-                # release the GIL) the encoder threads work on the tiles
-                # cut before
-                y = 0
-                while y < layout.height:
-                    # n is cut short where a tile row of the buffer ends
-                    memory, n = top.space(min(band, layout.height - y))
-                    source.read_into(memory, y, n)
-                    del memory  # no view of the buffer outlives the write
-                    top.written(n)
-                    y += n
-            finally:
-                source.end()
+            # the source writes each band of rows straight into the top
+            # tier's buffer; while it decodes (libvips and file reads
+            # release the GIL) the encoder threads work on the tiles cut
+            # before
+            y = 0
+            while y < layout.height:
+                # n is cut short where a tile row of the buffer ends
+                memory, n = top.space(min(band, layout.height - y))
+                source.read_into(memory, y, n)
+                del memory  # no view of the buffer outlives the write
+                top.written(n)
+                y += n
             encoder.finish()
             engine_used = type(source).__name__.replace("Source", "").lower()
         sink.put("ImageProperties.xml", layout.properties_xml())
