@@ -1,0 +1,349 @@
+"""The viewer in a real browser: Debian's Chromium driven by Playwright,
+against this process's Zope served by waitress on 127.0.0.1.
+
+Every tile request must succeed (no phantom edge tiles, no 404), the
+console must stay free of errors, and the canvas must show the image.
+Set ZOOMIFY_SCREENSHOTS=DIR to keep screenshots of the pages.
+"""
+
+import base64
+import io
+import os
+import re
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ZoomifyImage.pyramid import Layout
+
+from tests.images import save, smooth
+from tests.zope_fixtures import wsgi_app, zope_root
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync",
+        "--disable-quic"]
+TILE = re.compile(r"/TileGroup(\d+)/(\d+)-(\d+)-(\d+)\.jpg(\?v=\d+)?$")
+SHOTS = os.environ.get("ZOOMIFY_SCREENSHOTS")
+
+
+def _browser_missing():
+    if not os.path.exists(CHROMIUM):
+        return "Chromium is not installed (%s); make test installs it " \
+               "with apt-get" % CHROMIUM
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[test]')"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_browser_missing() is not None,
+                                reason=_browser_missing() or "")
+
+
+@pytest.fixture(scope="module")
+def server():
+    from waitress import create_server
+    httpd = create_server(wsgi_app(), host="127.0.0.1", port=0, threads=4,
+                          clear_untrusted_proxy_headers=True)
+    thread = threading.Thread(target=httpd.run, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%s" % httpd.effective_port
+    httpd.close()
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def folder():
+    name = "browser%d" % os.getpid()
+    with zope_root() as app:
+        from OFS.Folder import manage_addFolder
+        if name in app.objectIds():
+            app.manage_delObjects([name])
+        manage_addFolder(app, name)
+    return name
+
+
+def add_image(folder, id, array, tmp_path, title="", storage="zodb"):
+    from ZoomifyImage.content import manage_addZoomifyImage
+    path = save(array, tmp_path / (id + ".jpg"), quality=90)
+    with zope_root() as app:
+        manage_addZoomifyImage(app[folder], id=id, file=path, title=title,
+                               storage=storage)
+    return "/%s/%s" % (folder, id)
+
+
+def colourful(width, height, seed):
+    """smooth() with a colour cast per seed, so two images differ."""
+    array = smooth(width, height, seed).astype(np.int16)
+    array[..., seed % 3] = array[..., seed % 3] // 3
+    return array.astype(np.uint8)
+
+
+class Page:
+    """A page with every response and console message watched."""
+
+    def __init__(self, chromium, viewport=(1000, 700)):
+        self.context = chromium.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]})
+        self.page = self.context.new_page()
+        self.failures, self.errors, self.urls = [], [], []
+        self.page.on("response", self._response)
+        self.page.on("requestfailed", lambda r: self.failures.append(
+            "%s: %s" % (r.url, r.failure)))
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def _console(self, message):
+        # the browser's own favicon request is not the page's business
+        if message.type == "error" and not message.location.get(
+                "url", "").endswith("/favicon.ico"):
+            self.errors.append("%s (%s)" % (message.text,
+                                            message.location.get("url")))
+
+    def _response(self, response):
+        self.urls.append(response.url)
+        if response.status >= 400:
+            self.failures.append("%s: HTTP %d" % (response.url,
+                                                  response.status))
+
+    def open(self, url):
+        self.page.goto(url)
+        self.page.wait_for_function(
+            "window.ZoomifyImage && Object.keys(ZoomifyImage.viewers)"
+            ".length && Object.values(ZoomifyImage.viewers).every("
+            "v => v.world.getItemCount())", timeout=20000)
+        return self.viewer_ids()
+
+    def viewer_ids(self):
+        return self.page.evaluate("Object.keys(ZoomifyImage.viewers)")
+
+    def settle(self, id):
+        """Wait until the viewer has drawn all it needs at this view."""
+        self.page.evaluate(SETTLE, id)
+
+    def move(self, id, image_zoom=None, point=None):
+        self.page.evaluate(MOVE, [id, image_zoom, point])
+        self.settle(id)
+
+    def canvas(self, id):
+        """What the viewer drew, and the image's box on it."""
+        data = self.page.evaluate(CANVAS, id)
+        png = base64.b64decode(data["png"].split(",", 1)[1])
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), \
+            data["box"]
+
+    def check_clean(self):
+        assert not self.failures, self.failures
+        assert not self.errors, self.errors
+
+    def close(self):
+        self.context.close()
+
+
+# OpenSeadragon's API, in the page
+SETTLE = """async (id) => {
+  const v = ZoomifyImage.viewers[id];
+  const frame = () => new Promise(r => requestAnimationFrame(r));
+  for (let i = 0; i < 3; i++) await frame();
+  const t0 = performance.now();
+  while (performance.now() - t0 < 15000) {
+    const item = v.world.getItemAt(0);
+    if (item && item.getFullyLoaded() && v.imageLoader.jobsInProgress === 0) {
+      await frame();
+      if (item.getFullyLoaded()) return;
+    }
+    await frame();
+  }
+  throw new Error("viewer " + id + " did not finish loading");
+}"""
+
+MOVE = """([id, imageZoom, point]) => {
+  const v = ZoomifyImage.viewers[id];
+  if (imageZoom !== null) {
+    v.viewport.zoomTo(v.viewport.imageToViewportZoom(imageZoom), null, true);
+  }
+  if (point !== null) {
+    const item = v.world.getItemAt(0);
+    v.viewport.panTo(item.imageToViewportCoordinates(point[0], point[1]),
+                     true);
+  }
+  v.viewport.applyConstraints(true);
+}"""
+
+CANVAS = """(id) => {
+  const v = ZoomifyImage.viewers[id];
+  const item = v.world.getItemAt(0);
+  const box = v.viewport.viewportToViewerElementRectangle(item.getBounds());
+  const ratio = OpenSeadragon.pixelDensityRatio;
+  return {png: v.drawer.canvas.toDataURL("image/png"),
+          box: [box.x * ratio, box.y * ratio,
+                (box.x + box.width) * ratio, (box.y + box.height) * ratio]};
+}"""
+
+
+def requested_tiles(urls, path):
+    tiles = set()
+    for url in urls:
+        if path + "/TileGroup" in url:
+            match = TILE.search(url)
+            assert match, url
+            tiles.add(tuple(int(g) for g in match.groups()[:4]))
+    return tiles
+
+
+def assert_looks_like(drawn, box, array, tolerance=24):
+    """The image's box on the canvas shows the image, roughly."""
+    h, w = drawn.shape[:2]
+    left, top = max(0, int(box[0]) + 2), max(0, int(box[1]) + 2)
+    right, bottom = min(w, int(box[2]) - 2), min(h, int(box[3]) - 2)
+    assert right - left > 4 and bottom - top > 4, box
+    shown = drawn[top:bottom, left:right].astype(np.float64)
+    assert shown.std() > 3, "blank canvas"
+    # the image as the browser should show it at that size
+    sx, sy = array.shape[1] / (box[2] - box[0]), \
+        array.shape[0] / (box[3] - box[1])
+    crop = (max(0, (left - box[0]) * sx), max(0, (top - box[1]) * sy),
+            min(array.shape[1], (right - box[0]) * sx),
+            min(array.shape[0], (bottom - box[1]) * sy))
+    expected = np.asarray(Image.fromarray(array).resize(
+        (right - left, bottom - top), Image.BILINEAR, box=crop)
+    ).astype(np.float64)
+    difference = np.abs(shown - expected).mean()
+    assert difference < tolerance, difference
+    return difference
+
+
+def screenshot(page, name):
+    if SHOTS:
+        os.makedirs(SHOTS, exist_ok=True)
+        page.page.screenshot(path=os.path.join(SHOTS, name + ".png"))
+
+
+@pytest.mark.parametrize("size", [(513, 513), (2049, 1025), (3000, 40),
+                                  (1300, 700)])
+def test_every_level_and_corner_without_a_failed_tile(
+        server, chromium, folder, tmp_path, size):
+    width, height = size
+    array = colourful(width, height, seed=width % 7)
+    path = add_image(folder, "i%dx%d" % size, array, tmp_path,
+                     title="Test %dx%d" % size)
+    layout = Layout(width, height)
+    page = Page(chromium)
+    try:
+        (id,) = page.open(server + path)
+        page.settle(id)
+        drawn, box = page.canvas(id)
+        assert_looks_like(drawn, box, array)
+        screenshot(page, "viewer-%dx%d" % size)
+
+        levels = [t for t in range(layout.num_tiers)
+                  if layout.grids[t][0] and layout.grids[t][1]]
+        for tier in levels:
+            tier_width = layout.tiers[tier][0]
+            page.move(id, image_zoom=tier_width / width)
+            for corner in [(0, 0), (width, 0), (0, height), (width, height),
+                           (width / 2, height / 2)]:
+                page.move(id, point=corner)
+        page.check_clean()
+
+        asked = requested_tiles(page.urls, path)
+        exists = set()
+        for tier, col, row in layout.all_tiles():
+            name = layout.tile_name(tier, col, row)
+            exists.add((int(name[9:name.index("/")]), tier, col, row))
+        # nothing but real tiles; every tier; the four corners at full size
+        assert asked <= exists, sorted(asked - exists)
+        assert {t for _, t, _, _ in asked} == set(levels)
+        top = layout.num_tiers - 1
+        cols, rows = layout.grids[top]
+        corners = {(top, 0, 0), (top, cols - 1, 0), (top, 0, rows - 1),
+                   (top, cols - 1, rows - 1)}
+        assert corners <= {(t, c, r) for _, t, c, r in asked}
+
+        # back home: the whole image is drawn
+        page.page.evaluate("(id) => ZoomifyImage.viewers[id].viewport"
+                           ".goHome(true)", id)
+        page.settle(id)
+        drawn, box = page.canvas(id)
+        assert_looks_like(drawn, box, array)
+        page.check_clean()
+    finally:
+        page.close()
+
+
+def test_two_viewers_on_one_page(server, chromium, folder, tmp_path):
+    from OFS.DTMLDocument import addDTMLDocument
+    red = colourful(900, 600, seed=0)
+    blue = colourful(700, 1100, seed=2)
+    add_image(folder, "left", red, tmp_path)
+    add_image(folder, "right", blue, tmp_path)
+    with zope_root() as app:
+        addDTMLDocument(app[folder], "two", file=(
+            "<!DOCTYPE html><html><head><title>Two</title></head><body>\n"
+            "<h1>Two viewers</h1>\n"
+            "<dtml-var \"left.tag(width=420, height=320, id='one')\">\n"
+            "<dtml-var \"right.tag(width=420, height=320, id='two', "
+            "css_class='second')\">\n</body></html>\n"))
+    page = Page(chromium)
+    try:
+        ids = page.open(server + "/%s/two" % folder)
+        assert sorted(ids) == ["one", "two"]
+        for id, array in (("one", red), ("two", blue)):
+            page.settle(id)
+            drawn, box = page.canvas(id)
+            assert_looks_like(drawn, box, array)
+        # each viewer shows its own image, not the other's
+        drawn, box = page.canvas("two")
+        with pytest.raises(AssertionError):
+            assert_looks_like(drawn, box, red)
+        screenshot(page, "two-viewers")
+        page.check_clean()
+        assert sum(u.endswith("/openseadragon.min.js")
+                   for u in page.urls) == 1
+    finally:
+        page.close()
+
+
+def test_phone_sized_page(server, chromium, folder, tmp_path):
+    array = colourful(2400, 1600, seed=4)
+    path = add_image(folder, "phone", array, tmp_path,
+                     title="A long title that has to wrap on a phone screen")
+    page = Page(chromium, viewport=(390, 740))
+    try:
+        (id,) = page.open(server + path)
+        page.settle(id)
+        box = page.page.evaluate(
+            "(id) => document.getElementById(id).getBoundingClientRect()"
+            ".toJSON()", id)
+        assert box["width"] == 390 and box["height"] > 500
+        assert page.page.evaluate(
+            "document.documentElement.scrollWidth") <= 390
+        assert page.page.locator("#zoomify-download").is_visible()
+        drawn, box = page.canvas(id)
+        assert_looks_like(drawn, box, array)
+        # the controls: zoom in by the button, full page, keyboard
+        before = page.page.evaluate(
+            "(id) => ZoomifyImage.viewers[id].viewport.getZoom(true)", id)
+        page.page.locator("#%s div[title='Zoom in']" % id).first.click()
+        page.settle(id)
+        after = page.page.evaluate(  # where the animation goes
+            "(id) => ZoomifyImage.viewers[id].viewport.getZoom(false)", id)
+        assert after > before * 1.5
+        screenshot(page, "phone")
+        page.check_clean()
+    finally:
+        page.close()
