@@ -66,3 +66,27 @@ def test_pillow_whole_decode_does_grow(tmp_path):
     tall = striped(4000, 10000, str(tmp_path / "tall.png"))
     small, big = peak_kb(short, "pillow"), peak_kb(tall, "pillow")
     assert big - small > 2 * 25_000, (small, big)
+
+
+@pytest.mark.skipif("vips" not in ENGINES, reason="pyvips not installed")
+def test_vips_reading_leaves_nothing_behind(tmp_path):
+    # a JPEG is fed to libvips through a pipe by a thread, and libvips is
+    # asked for one worker: after the run, success or failure, the thread
+    # and the descriptors are gone and the setting is back
+    import threading
+    import pyvips
+    from ZoomifyImage.pyramid import MemorySink, TilingError, tile_image
+    good = striped(600, 500, str(tmp_path / "good.jpg"))
+    bad = str(tmp_path / "bad.jpg")
+    with open(good, "rb") as f:
+        data = f.read()
+    with open(bad, "wb") as f:
+        f.write(data[:len(data) // 2])
+    before = len(os.listdir("/proc/self/fd"))
+    workers = pyvips.concurrency_get()
+    tile_image(good, MemorySink(), engine="vips")
+    with pytest.raises(TilingError):
+        tile_image(bad, MemorySink(), engine="vips")
+    assert not [t for t in threading.enumerate() if t.name == "zoomify-feed"]
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert pyvips.concurrency_get() == workers
