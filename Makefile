@@ -37,7 +37,7 @@ chromium:
 
 .PHONY: chromium
 test: install chromium
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -rs tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info node_modules $(OSD)
