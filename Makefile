@@ -32,7 +32,7 @@ $(OSD_STAMP): package.json package-lock.json
 # the browser tests drive Debian's Chromium (never a downloaded browser);
 # where it cannot be installed they skip and say why
 chromium:
-	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium) \
+	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
 	  || echo "*** could not install chromium: the browser tests will be skipped"
 
 .PHONY: chromium
