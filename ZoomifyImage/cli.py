@@ -66,8 +66,7 @@ def tile_parser():
 
 def tile_main(argv=None):
     args = tile_parser().parse_args(argv)
-    bar = None
-    progress = None
+    bar = progress = None
     if not args.quiet and sys.stderr.isatty():
         from tqdm import tqdm
 

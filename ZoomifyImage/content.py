@@ -2,7 +2,6 @@
 Zoomify tiles in a tile store. It orchestrates; it never touches pixels."""
 
 import contextvars
-import email.utils
 import logging
 import os
 import shutil
@@ -15,13 +14,10 @@ from AccessControl.Permissions import change_images_and_files
 from AccessControl.Permissions import view as View
 from AccessControl.Permissions import view_management_screens
 from AccessControl.SecurityInfo import ClassSecurityInfo
-from Acquisition import Implicit
 from App.special_dtml import DTMLFile
 from OFS.Image import cookId
 from OFS.PropertyManager import PropertyManager
-from OFS.SimpleItem import Item
 from OFS.SimpleItem import SimpleItem
-from persistent import Persistent
 from ZODB.POSException import ConflictError
 from zExceptions import BadRequest
 from zExceptions import NotFound
@@ -31,10 +27,11 @@ from zope.lifecycleevent import ObjectModifiedEvent
 from ZODB.blob import Blob
 from ZPublisher import zpublish
 from ZPublisher.BaseRequest import UseTraversalDefault
-from ZPublisher.Iterators import IStreamIterator
 
 from . import config
 from .interfaces import IZoomifyImage
+from .serving import FileRange, TileFile, TileGroup
+from .serving import http_date, not_modified, parse_range
 from .pyramid import Layout, TilingError, read_size, tile_image
 from .pyramid.layout import parse_tile_name
 from .stores import make_store
@@ -52,7 +49,7 @@ tiling_progress = contextvars.ContextVar("tiling_progress", default=None)
 # "foreground" or "background" forces where images are tiled (the import
 # command's --foreground/--background); None decides by size
 tiling_mode = contextvars.ContextVar("tiling_mode", default=None)
-CHUNK = 1 << 16
+CHUNK = 1 << 20  # copying uploads into blobs
 
 manage_addZoomifyImageForm = DTMLFile("www/addForm", globals())
 # the ZMI's add menu links to the form by this name
@@ -101,39 +98,6 @@ def _has_file(file):
     if filename is not None and not filename:
         return False  # an empty file input of a form
     return True
-
-
-@implementer(IStreamIterator)
-class FileRange:
-    """Streams bytes [start, end) of a file, in chunks."""
-
-    def __init__(self, path, start=0, end=None):
-        self.file = open(path, "rb")
-        self.file.seek(start)
-        if end is None:
-            end = os.fstat(self.file.fileno()).st_size
-        self.left = end - start
-        self.length = self.left
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self.left <= 0:
-            self.file.close()
-            raise StopIteration
-        data = self.file.read(min(CHUNK * 4, self.left))
-        if not data:
-            self.file.close()
-            raise StopIteration
-        self.left -= len(data)
-        return data
-
-    def __len__(self):
-        return self.length
-
-    def close(self):
-        self.file.close()
 
 
 @zpublish
@@ -222,11 +186,11 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
             elif isinstance(file, str):
                 name = os.path.basename(file)
                 with open(file, "rb") as f:
-                    shutil.copyfileobj(f, out, CHUNK * 16)
+                    shutil.copyfileobj(f, out, CHUNK)
             else:
                 if hasattr(file, "seek"):
                     file.seek(0)
-                shutil.copyfileobj(file, out, CHUNK * 16)
+                shutil.copyfileobj(file, out, CHUNK)
                 # a form upload has .filename (maybe a Windows path); an
                 # open file has .name
                 name = getattr(file, "filename", None) or getattr(
@@ -566,11 +530,11 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         RESPONSE.setHeader("Content-Type",
                            self.content_type or "application/octet-stream")
         RESPONSE.setHeader("Accept-Ranges", "bytes")
-        RESPONSE.setHeader("Last-Modified", _http_date(self.tiled_at))
+        RESPONSE.setHeader("Last-Modified", http_date(self.tiled_at))
         RESPONSE.setHeader(
             "Content-Disposition", 'attachment; filename="%s"'
             % (self.filename or self.id).replace('"', ""))
-        span = _parse_range(REQUEST.get_header("Range", ""), size)
+        span = parse_range(REQUEST.get_header("Range", ""), size)
         if span == "invalid":
             RESPONSE.setStatus(416)
             RESPONSE.setHeader("Content-Range", "bytes */%d" % size)
@@ -642,12 +606,12 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
             raise NotFound(name or "not a tile of this image")
         etag = self._etag()
         RESPONSE.setHeader("ETag", etag)
-        RESPONSE.setHeader("Last-Modified", _http_date(self.tiled_at))
+        RESPONSE.setHeader("Last-Modified", http_date(self.tiled_at))
         RESPONSE.setHeader("Cache-Control", "public, max-age=%d"
                            % config.get_int("cache-max-age", 0))
         content_type = ("text/xml" if name.endswith(".xml")
                         else "image/jpeg")
-        if _not_modified(REQUEST, etag, self.tiled_at):
+        if not_modified(REQUEST, etag, self.tiled_at):
             RESPONSE.setStatus(304)
             return b""
         head = REQUEST.get("REQUEST_METHOD") == "HEAD"
@@ -699,108 +663,6 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
 
 
 InitializeClass(ZoomifyImage)
-
-
-class _TileBase(Implicit):
-    """Published sub-objects of an image: the View permission of the image
-    (acquired through the wrapper) guards them."""
-
-    security = ClassSecurityInfo()
-    security.declareObjectProtected(View)
-
-    def _image(self):
-        return self.aq_parent if isinstance(self.aq_parent, ZoomifyImage) \
-            else self.aq_parent.aq_parent
-
-
-@zpublish
-class TileGroup(_TileBase):
-    """A TileGroupN folder of an image."""
-
-    security = ClassSecurityInfo()
-    security.declareObjectProtected(View)
-
-    def __init__(self, name):
-        self.name = name
-
-    def __bobo_traverse__(self, REQUEST, name):
-        return TileFile(self.name + "/" + name).__of__(self)
-
-    @security.protected(View)
-    @zpublish
-    def index_html(self, REQUEST=None, RESPONSE=None):
-        """No listing of tile groups."""
-        raise NotFound(self.name)
-
-
-InitializeClass(TileGroup)
-
-
-@zpublish
-class TileFile(_TileBase):
-    """One tile, or ImageProperties.xml."""
-
-    security = ClassSecurityInfo()
-    security.declareObjectProtected(View)
-
-    def __init__(self, name):
-        self.name = name
-
-    @security.protected(View)
-    @zpublish
-    def index_html(self, REQUEST=None, RESPONSE=None):
-        """The tile's bytes."""
-        return self._image()._serve_tile(self.name, REQUEST, RESPONSE)
-
-    @security.protected(View)
-    @zpublish
-    def HEAD(self, REQUEST=None, RESPONSE=None):
-        """Headers only."""
-        return self._image()._serve_tile(self.name, REQUEST, RESPONSE)
-
-
-InitializeClass(TileFile)
-
-
-def _http_date(timestamp):
-    return email.utils.formatdate(timestamp or 0, usegmt=True)
-
-
-def _not_modified(REQUEST, etag, modified):
-    match = REQUEST.get_header("If-None-Match", "")
-    if match:
-        tags = [t.strip() for t in match.split(",")]
-        tags = [t[2:] if t.startswith("W/") else t for t in tags]
-        return "*" in tags or etag in tags
-    since = REQUEST.get_header("If-Modified-Since", "")
-    if since:
-        try:
-            when = email.utils.parsedate_to_datetime(since.split(";")[0])
-        except (TypeError, ValueError, IndexError):
-            return False
-        return int(modified) <= when.timestamp()
-    return False
-
-
-def _parse_range(header, size):
-    """(start, end) of a single 'bytes=a-b' range, None, or 'invalid'."""
-    if not header or not header.startswith("bytes=") or "," in header:
-        return None  # no range, or several: send it all
-    spec = header[6:].strip()
-    first, _, last = spec.partition("-")
-    try:
-        if first == "":
-            length = int(last)
-            if length <= 0:
-                return "invalid"
-            return (max(0, size - length), size)
-        start = int(first)
-        end = int(last) + 1 if last else size
-    except ValueError:
-        return None
-    if start >= size or end <= start:
-        return "invalid"
-    return (start, min(end, size))
 
 
 def _guess_type(name):

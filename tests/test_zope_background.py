@@ -6,7 +6,6 @@ import os
 import threading
 
 import pytest
-import transaction
 
 from ZoomifyImage import jobs
 from ZoomifyImage.pyramid import Layout
