@@ -59,12 +59,20 @@ class ZODBTileWriter(TileSink):
         self.tree = OOBTree()
         store._building = self.tree
         self.count = 0
+        self.recent = []
 
     def put(self, name, data):
-        self.tree[name] = TileRecord(bytes(data))
+        record = TileRecord(bytes(data))
+        self.tree[name] = record
+        self.recent.append(record)
         self.count += 1
         if self.count % SAVEPOINT_EVERY == 0:
             transaction.savepoint(optimistic=True)
+            # the records are written out now: let their bytes go (the
+            # cache would keep thousands of them, counted as objects)
+            for record in self.recent:
+                record._p_deactivate()
+            self.recent = []
             jar = self.store._p_jar
             if jar is not None:
                 jar.cacheGC()
