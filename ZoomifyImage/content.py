@@ -620,9 +620,11 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
             if path is None:
                 raise NotFound(name)
             RESPONSE.setHeader("Content-Type", content_type)
-            RESPONSE.setHeader("Content-Length", str(os.path.getsize(path)))
             header = config.get("x-sendfile-header")
-            if header:
+            if not header:
+                RESPONSE.setHeader("Content-Length",
+                                   str(os.path.getsize(path)))
+            else:  # the front-end sends the file (and its length)
                 prefix = config.get("x-sendfile-prefix")
                 relative = os.path.relpath(path, store.root())
                 RESPONSE.setHeader(header, prefix + relative.replace(

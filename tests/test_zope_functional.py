@@ -278,3 +278,23 @@ def test_quality_override_retiles(folder, photo):
     b.getControl(name="quality").value = "20"
     b.getControl("Save Changes").click()
     assert len(fetch(url).contents) < size * 0.8
+
+
+def test_x_sendfile_header_for_a_front_end(folder, photo, monkeypatch):
+    add_through_form(folder, photo, id="p", storage="filesystem")
+    from App.config import getConfiguration
+    section = getConfiguration().product_config["zoomifyimage"]
+    monkeypatch.setitem(section, "x-sendfile-header", "X-Accel-Redirect")
+    monkeypatch.setitem(section, "x-sendfile-prefix", "/protected-tiles/")
+    b = fetch("%s/%s/p/TileGroup0/1-0-0.jpg" % (BASE, folder))
+    assert status(b) == 200 and not b.contents
+    with zope_root(commit=False) as app:
+        uid = app[folder]["p"].uid
+    assert b.headers["X-Accel-Redirect"] == (
+        "/protected-tiles/%s/%s/TileGroup0/1-0-0.jpg" % (uid[:2], uid))
+    assert b.headers["Content-Type"] == "image/jpeg"
+    # the permission check still happens in Zope first
+    with zope_root() as app:
+        app[folder]["p"].manage_permission("View", ["Manager"], acquire=0)
+    assert status(fetch("%s/%s/p/TileGroup0/1-0-0.jpg" % (BASE, folder))) \
+        in (401, 403)
