@@ -138,6 +138,7 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
     _store = None
     _tiling_needed = False
     _job = None
+    _next_store = None
 
     def __init__(self, id, title="", storage=None, quality=None):
         self.id = id
@@ -275,6 +276,9 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         store = self._store
         if store is None or store.kind != self.storage:
             store = make_store(self.storage, self.uid)
+            # reachable from the start, so that savepoints and commits
+            # write the new tiles out while the current set is served
+            self._next_store = store
         return store
 
     def _run_tiler(self, sink, progress=None):
@@ -300,6 +304,7 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         if old is not None and old is not store:
             old.clear()
         self._store = store
+        self._next_store = None
         self.width, self.height = result.width, result.height
         self.tiers, self.num_tiles = result.tiers, result.tiles
         self.tiles_bytes = result.bytes
@@ -405,11 +410,12 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
     def _move_tiles(self, storage):
         """Move the tile set to another kind of store (no re-decoding)."""
         old = self._store
-        new = make_store(storage, self.uid)
+        new = self._next_store = make_store(storage, self.uid)
         if old is not None and self.status == "ready":
             new.copy_from(old)
             old.clear()
         self._store = new
+        self._next_store = None
         self.storage = storage
         self._tiles_changed()
 

@@ -199,3 +199,21 @@ def test_conflict_retry_leaves_no_orphans(folder, photo, tmp_path):
             app[folder]["img"].manage_upload(file=f)
     url = "http://localhost/%s/img/ImageProperties.xml" % folder
     assert b'WIDTH="900"' in tile_status(url)[1]
+
+
+def test_new_zodb_tiles_are_written_out_while_tiling(folder, tmp_path,
+                                                     monkeypatch):
+    # savepoints can only write out (and let go of) tiles that are
+    # reachable: the new store must hang off the image from the start
+    import ZoomifyImage.stores.zodb as zodb
+    monkeypatch.setattr(zodb, "SAVEPOINT_EVERY", 10)
+    stored = []
+    put = zodb.ZODBTileWriter.put
+
+    def watch(self, name, data):
+        put(self, name, data)
+        if self.count == 50:
+            stored.append(self.tree._p_jar is not None)
+    monkeypatch.setattr(zodb.ZODBTileWriter, "put", watch)
+    add(folder, save(smooth(2000, 1500), tmp_path / "p.png"))
+    assert stored == [True]
