@@ -261,6 +261,9 @@ def _claim(connection, key):
     if job.temp_dir:  # left by a worker that died
         shutil.rmtree(job.temp_dir, ignore_errors=True)
         job.temp_dir = None
+    if job.attempts:
+        # a worker that died before it could record its directory
+        remove_partials(config.tile_root(), image.uid)
     job.status = "tiling"
     job.owner = worker_name()
     job.started = job.heartbeat = time.time()
@@ -351,6 +354,18 @@ def scan(db):
             logger.info("queueing tiling job %s again", key)
             pool.submit(db, key)
     return waiting
+
+
+def remove_partials(root_dir, uid):
+    """Remove the temporary tile directories of one image."""
+    partial = os.path.join(root_dir, ".partial")
+    try:
+        names = os.listdir(partial)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(uid + "-"):
+            shutil.rmtree(os.path.join(partial, name), ignore_errors=True)
 
 
 def clean_partial(root_dir, max_age=STALE_SECONDS * 10):

@@ -113,6 +113,10 @@ def test_job_of_a_dead_worker_runs_again(small_threshold, folder, tmp_path):
         job.temp_dir = os.path.join(tile_root(), ".partial",
                                     image.uid + "-dead")
         os.makedirs(os.path.join(job.temp_dir, "TileGroup0"))
+        job.attempts = 1
+        # and one it made but had no time to record before it died
+        os.makedirs(os.path.join(tile_root(), ".partial",
+                                 image.uid + "-unrecorded"))
         uid = image.uid
     assert status(folder)["status"] == "tiling"
     assert not os.path.exists(os.path.join(tile_root(), uid[:2], uid))
@@ -125,8 +129,9 @@ def test_job_of_a_dead_worker_runs_again(small_threshold, folder, tmp_path):
     jobs.pool.resume()
     assert jobs.pool.wait(60)
     assert status(folder)["status"] == "ready"
-    assert not os.path.exists(os.path.join(tile_root(), ".partial",
-                                           uid + "-dead"))
+    for name in ("-dead", "-unrecorded"):
+        assert not os.path.exists(os.path.join(tile_root(), ".partial",
+                                               uid + name))
     assert fetch("%s/%s/big/TileGroup0/2-0-0.jpg" % (BASE, folder))[0] == 200
 
 
