@@ -38,6 +38,10 @@ chromium:
 .PHONY: chromium
 test: install chromium
 	$(BIN)/python -m pytest -rs tests
+	# again without pyvips, as installed without the `vips` extra
+	PYTHONPATH=tests/without_pyvips $(BIN)/python -m pytest -q -rs \
+	    tests/test_layout.py tests/test_pixels.py tests/test_errors.py \
+	    tests/test_cli.py tests/test_streaming.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info node_modules $(OSD)
