@@ -182,3 +182,15 @@ class TestFilesystemTileStore:
         again = ZODBTileStore()
         again.copy_from(fs)
         assert again.get("TileGroup0/0-0-3.jpg") == b"tile 3"
+
+
+def test_old_trash_is_emptied(tmp_path):
+    import time
+    from ZoomifyImage.stores.filesystem import TRASH, empty_trash
+    trash = tmp_path / TRASH
+    old = trash / ("a" * 32 + "-%.6f" % (time.time() - 40 * 86400))
+    new = trash / ("b" * 32 + "-%.6f" % (time.time() - 86400))
+    for folder in (old, new):
+        (folder / "TileGroup0").mkdir(parents=True)
+    assert empty_trash(str(tmp_path), 30) == [old.name]
+    assert not old.exists() and new.exists()

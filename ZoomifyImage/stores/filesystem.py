@@ -211,3 +211,24 @@ def restore_from_trash(root, uid, target):
         return os.path.isdir(target)
     logger.info("restored the tiles of %s from the trash", uid)
     return True
+
+
+def empty_trash(root, max_age_days):
+    """Remove trashed tile sets older than ``max_age_days`` (their images
+    were deleted that long ago: an undo is no longer expected)."""
+    trash = os.path.join(root, TRASH)
+    try:
+        names = os.listdir(trash)
+    except OSError:
+        return []
+    limit = time.time() - max_age_days * 86400
+    removed = []
+    for name in names:
+        try:
+            when = float(name.rsplit("-", 1)[1])
+        except (IndexError, ValueError):
+            continue
+        if when < limit:
+            shutil.rmtree(os.path.join(trash, name), ignore_errors=True)
+            removed.append(name)
+    return removed
