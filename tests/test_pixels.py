@@ -204,3 +204,14 @@ def test_progress_is_reported(tmp_path, engine):
     total = Layout(1000, 700).num_tiles
     assert calls[-1] == (total, total)
     assert [d for d, _ in calls] == list(range(1, total + 1))
+
+
+def test_auto_engine_picks_the_streaming_reader_for_tiff(tmp_path):
+    from ZoomifyImage.pyramid import vips_available
+    pixels = smooth(600, 400)
+    plain = save(pixels, tmp_path / "plain.tif")
+    packed = save(pixels, tmp_path / "packed.tif", compression="tiff_lzw")
+    sink = MemorySink()
+    assert tile_image(plain, sink, engine="auto").engine == "pillow"
+    expected = "vips" if vips_available() else "pillow"
+    assert tile_image(packed, MemorySink(), engine="auto").engine == expected

@@ -51,7 +51,18 @@ def open_source(path, engine="auto", background=(255, 255, 255),
     check_tiff_complete(path)
     if engine == "auto":
         source = None
-        if vips_available():
+        if is_tiff(path) and vips_available():
+            # an uncompressed TIFF streams from its rows: Pillow reads it
+            # in about half the time and memory of libvips (measured);
+            # libvips takes every other TIFF
+            try:
+                source = PillowSource(path, background, 0)
+            except TilingError:
+                source = None
+            if source is not None and not source.streaming:
+                source.close()
+                source = None
+        if source is None and vips_available():
             try:
                 source = VipsSource(path, background)
             except UnknownFormat:
@@ -90,6 +101,11 @@ def check_readable_file(path):
         raise TilingError(path, "the file is empty")
     if not os.access(path, os.R_OK):
         raise TilingError(path, "cannot read the file (permission denied)")
+
+
+def is_tiff(path):
+    with open(path, "rb") as f:
+        return f.read(4) in (b"II*\x00", b"MM\x00*")
 
 
 def check_tiff_complete(path):
