@@ -90,8 +90,10 @@ def _add_failed(container, REQUEST, message):
 
 
 def _has_file(file):
-    if file is None or isinstance(file, str):
-        return bool(file) and isinstance(file, str) and os.path.isfile(file)
+    if file is None:
+        return False
+    if isinstance(file, str):
+        return os.path.isfile(file)
     if isinstance(file, bytes):
         return bool(file)
     filename = getattr(file, "filename", None)

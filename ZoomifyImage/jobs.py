@@ -250,13 +250,12 @@ def _claim(connection, key):
         del registry(connection)[key]
         transaction.commit()
         return None
-    if job is None or job.key != key or job.status not in ACTIVE or (
-            job.status == "tiling" and not job.stale()):
-        if job is None or job.key != key or job.status not in ACTIVE:
-            del registry(connection)[key]
-            transaction.commit()
-        else:
-            transaction.abort()
+    if job is None or job.key != key or job.status not in ACTIVE:
+        del registry(connection)[key]  # done, or replaced by a newer job
+        transaction.commit()
+        return None
+    if job.status == "tiling" and not job.stale():
+        transaction.abort()  # its worker is alive
         return None
     if job.temp_dir:  # left by a worker that died
         shutil.rmtree(job.temp_dir, ignore_errors=True)

@@ -53,10 +53,11 @@ class FileRange:
 
 class _TileBase(Implicit):
     """Published sub-objects of an image: the View permission of the image
-    (acquired through the wrapper) guards them."""
+    (acquired through the wrapper) guards them; each subclass declares
+    it for itself, as InitializeClass reads a class's own security."""
 
-    security = ClassSecurityInfo()
-    security.declareObjectProtected(View)
+    def __init__(self, name):
+        self.name = name  # a tile name, relative to the image
 
     def _image(self):
         parent = self.aq_parent
@@ -70,9 +71,6 @@ class TileGroup(_TileBase):
 
     security = ClassSecurityInfo()
     security.declareObjectProtected(View)
-
-    def __init__(self, name):
-        self.name = name
 
     def __bobo_traverse__(self, REQUEST, name):
         return TileFile(self.name + "/" + name).__of__(self)
@@ -93,9 +91,6 @@ class TileFile(_TileBase):
 
     security = ClassSecurityInfo()
     security.declareObjectProtected(View)
-
-    def __init__(self, name):
-        self.name = name
 
     @security.protected(View)
     @zpublish

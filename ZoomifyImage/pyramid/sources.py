@@ -114,9 +114,7 @@ def check_tiff_complete(path):
     libtiff only warns about a truncated TIFF and libvips then hands out
     black rows: check the layout that the header declares instead.
     """
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic not in (b"II*\x00", b"MM\x00*"):
+    if not is_tiff(path):
         return
     try:
         with pillow_open(path) as im:
