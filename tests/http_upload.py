@@ -1,4 +1,5 @@
-"""A multipart/form-data POST that streams the file from disk."""
+"""HTTP for the end-to-end tests: a GET, and a multipart/form-data POST
+that streams the file from disk."""
 
 import base64
 import os
@@ -46,3 +47,12 @@ def post_form(url, fields, file_field, path, auth, content_type="image/jpeg",
             return response.status, response.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
+
+
+def get(url, timeout=60):
+    """(status, headers, body) of a GET; HTTP errors are answers too."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()

@@ -89,3 +89,18 @@ def snapshot(path):
     if not os.path.exists(path):
         return None
     return read_dir(path) if os.path.isdir(path) else open(path, "rb").read()
+
+
+def big_jpeg(path, width, height):
+    """A large, detailed JPEG, made by libvips in bands when it is there
+    (the test stays small)."""
+    if vips_available():
+        import pyvips
+        image = pyvips.Image.perlin(width, height, cell_size=64, seed=1)
+        image = (image * 100 + 128).cast("uchar")
+        image = image.bandjoin([image.rot180(), image.flip("horizontal")])
+        image.jpegsave(path, Q=85)
+    else:
+        Image.effect_noise((width, height), 60).convert("RGB").save(
+            path, quality=85)
+    return path

@@ -1,55 +1,18 @@
 """Background jobs in real Zope processes: kill -9 in the middle of a job,
 jobs queued from the shell, and two Zope processes on one ZEO server."""
 
-import json
 import os
 import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from ZoomifyImage.pyramid import Layout
 
-from tests.http_upload import post_form
-from tests.test_zope_server import big_jpeg
-from tests.zope_fixtures import ADMIN, ZEOServer, ZopeServer
+from tests.http_upload import get
+from tests.images import big_jpeg
+from tests.zope_fixtures import ZEOServer, ZopeServer, import_command
 
 FAST = {"background-megapixels": "1", "job-scan-seconds": "1"}
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=60) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def job_status(server, id):
-    code, body = get("%s/%s/status_json" % (server.url, id))
-    return json.loads(body) if code == 200 else {"status": "missing"}
-
-
-def wait_for(server, id, wanted, timeout=120, interval=0.05):
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        state = job_status(server, id)["status"]
-        if not seen or seen[-1] != state:
-            seen.append(state)
-        if state in wanted:
-            return seen
-        time.sleep(interval)
-    raise AssertionError("no %s after %s s: %s" % (wanted, timeout, seen))
-
-
-def add(server, path, id):
-    status, body = post_form(
-        server.url + "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage",
-        {"id": id}, "file", path, ADMIN)
-    assert status == 302, body[:300]
 
 
 @pytest.mark.parametrize("storage", ["filesystem", "zodb"])
@@ -57,23 +20,23 @@ def test_kill_9_mid_job_then_restart(tmp_path, storage):
     path = big_jpeg(str(tmp_path / "big.jpg"), 9000, 6000)
     server = ZopeServer(storage=storage, settings=FAST).start()
     try:
-        add(server, path, "big")
-        wait_for(server, "big", ["tiling", "ready"])
-        state = job_status(server, "big")
+        server.add(path, "big")
+        server.wait_for("big", ["tiling", "ready"])
+        state = server.job_status("big")
         assert state["status"] == "tiling", "the job ended before the kill"
         server.kill()
         # the next start finds the job of the dead process and runs it
         server.start()
-        assert job_status(server, "big")["status"] in ("queued", "tiling")
+        assert server.job_status("big")["status"] in ("queued", "tiling")
         # nothing half-built is served meanwhile
         assert get(server.url + "/big/ImageProperties.xml")[0] == 404
-        wait_for(server, "big", ["ready", "failed"])
-        assert job_status(server, "big")["status"] == "ready"
+        server.wait_for("big", ["ready", "failed"])
+        assert server.job_status("big")["status"] == "ready"
         layout = Layout(9000, 6000)
-        code, body = get(server.url + "/big/ImageProperties.xml")
+        code, _, body = get(server.url + "/big/ImageProperties.xml")
         assert code == 200
         assert ('NUMTILES="%d"' % layout.num_tiles).encode() in body
-        code, body = get(server.url + "/big/" + layout.tile_name(
+        code, _, body = get(server.url + "/big/" + layout.tile_name(
             layout.num_tiers - 1, 35, 23))
         assert code == 200 and body[:2] == b"\xff\xd8"
         # and the dead job's temporary tiles are gone
@@ -88,7 +51,7 @@ def test_kill_9_mid_job_then_restart(tmp_path, storage):
 def test_import_in_background_runs_at_next_start(tmp_path):
     server = ZopeServer(settings=FAST)
     photo = big_jpeg(str(tmp_path / "photo.jpg"), 2000, 1500)
-    script = os.path.join(os.path.dirname(sys.executable), "zoomify-import")
+    script = import_command()
     result = subprocess.run([script, "--zope-conf", server.conf,
                              "--background", "--id", "later", photo],
                             capture_output=True, text=True)
@@ -96,8 +59,8 @@ def test_import_in_background_runs_at_next_start(tmp_path):
     assert "queued" in result.stdout
     server.start()
     try:
-        wait_for(server, "later", ["ready", "failed"])
-        assert job_status(server, "later")["status"] == "ready"
+        server.wait_for("later", ["ready", "failed"])
+        assert server.job_status("later")["status"] == "ready"
         assert get(server.url + "/later/TileGroup0/0-0-0.jpg")[0] == 200
     finally:
         server.stop()
@@ -112,15 +75,14 @@ def test_two_zope_processes_on_one_zeo_server(tmp_path):
         b.start()
         # queue a job from the shell: both processes look for it, one runs it
         photo = big_jpeg(str(tmp_path / "shared.jpg"), 3000, 2000)
-        script = os.path.join(os.path.dirname(sys.executable),
-                              "zoomify-import")
+        script = import_command()
         importer = ZopeServer(zeo=zeo.address)
         result = subprocess.run([script, "--zope-conf", importer.conf,
                                  "--background", "--id", "shared", photo],
                                 capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
-        wait_for(a, "shared", ["ready", "failed"])
-        assert job_status(a, "shared")["status"] == "ready"
+        a.wait_for("shared", ["ready", "failed"])
+        assert a.job_status("shared")["status"] == "ready"
         layout = Layout(3000, 2000)
         for server in (a, b):
             for name in ["ImageProperties.xml", layout.tile_name(4, 11, 7),
@@ -131,8 +93,8 @@ def test_two_zope_processes_on_one_zeo_server(tmp_path):
         runs = [s.log_text().count("tiled ") for s in (a, b)]
         assert sorted(runs) == [0, 1], runs
         # and an image added through one is served by the other
-        add(b, photo, "via_b")
-        wait_for(a, "via_b", ["ready", "failed"])
+        b.add(photo, "via_b")
+        a.wait_for("via_b", ["ready", "failed"])
         assert get(a.url + "/via_b/TileGroup0/0-0-0.jpg")[0] == 200
     finally:
         a.stop()

@@ -1,35 +1,15 @@
 """End to end over real HTTP on 127.0.0.1: a `runwsgi` Zope process."""
 
-import json
 import os
 import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
-from PIL import Image
 
 from ZoomifyImage.pyramid import Layout
-from ZoomifyImage.pyramid.sources import vips_available
 
-from tests.http_upload import post_form
-from tests.images import save, smooth
-from tests.zope_fixtures import ADMIN, ZopeServer
-
-
-def big_jpeg(path, width, height):
-    """A large, detailed JPEG, made in bands (the test stays small)."""
-    if vips_available():
-        import pyvips
-        image = pyvips.Image.perlin(width, height, cell_size=64, seed=1)
-        image = (image * 100 + 128).cast("uchar")
-        image = image.bandjoin([image.rot180(), image.flip("horizontal")])
-        image.jpegsave(path, Q=85)
-    else:
-        Image.effect_noise((width, height), 60).convert("RGB").save(
-            path, quality=85)
-    return path
+from tests.http_upload import get, post_form
+from tests.images import big_jpeg, save, smooth
+from tests.zope_fixtures import ADMIN, ZopeServer, import_command
 
 
 @pytest.fixture(scope="module")
@@ -39,29 +19,14 @@ def server():
     s.stop()
 
 
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=60) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
-
-
 def test_large_upload_keeps_zope_memory_bounded(server, tmp_path):
     width, height = 10000, 6000          # 60 megapixels, 240 MB decoded
     path = big_jpeg(str(tmp_path / "big.jpg"), width, height)
     idle = server.memory_kb("VmRSS")
-    status, body = post_form(
-        server.url + "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage",
-        {"id": "big", "title": "Big"}, "file", path, ADMIN)
-    assert status == 302, body[:500]
+    server.add(path, "big")
     # 60 megapixels is over background-megapixels (50): a worker tiles it
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        state = json.loads(get(server.url + "/big/status_json")[2])
-        if state["status"] in ("ready", "failed"):
-            break
-        time.sleep(0.2)
+    server.wait_for("big", ["ready", "failed"], interval=0.2)
+    state = server.job_status("big")
     assert state["status"] == "ready", state
     peak = server.memory_kb("VmHWM")
     grown_mb = (peak - idle) / 1024
@@ -97,7 +62,7 @@ def test_bad_upload_over_http_is_a_clear_400(server, tmp_path):
 def test_zoomify_import_command(tmp_path):
     s = ZopeServer()  # not started: the command opens its Data.fs
     photo = save(smooth(900, 600), tmp_path / "import me.png")
-    script = os.path.join(os.path.dirname(sys.executable), "zoomify-import")
+    script = import_command()
     folder = subprocess.run(
         [script, "--zope-conf", s.conf, "--path", "/no/such", photo],
         capture_output=True, text=True)

@@ -5,6 +5,7 @@ loopback port."""
 
 import base64
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -85,6 +86,11 @@ def tile_root():
     return os.path.join(instance_home(), "var", "zoomifyimage")
 
 
+def import_command():
+    """The zoomify-import console script beside this Python."""
+    return os.path.join(os.path.dirname(sys.executable), "zoomify-import")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -133,6 +139,35 @@ class ZopeServer:
             for line in f:
                 if line.startswith(field + ":"):
                     return int(line.split()[1])
+
+    def add(self, path, id):
+        """Add an image through the ZMI add form, over HTTP."""
+        from tests.http_upload import post_form
+        status, body = post_form(
+            self.url + "/manage_addProduct/ZoomifyImage/"
+            "manage_addZoomifyImage", {"id": id}, "file", path, ADMIN)
+        assert status == 302, body[:300]
+
+    def job_status(self, id):
+        """status_json of an image, or status "missing"."""
+        from tests.http_upload import get
+        code, headers, body = get("%s/%s/status_json" % (self.url, id))
+        return json.loads(body) if code == 200 else {"status": "missing"}
+
+    def wait_for(self, id, wanted, timeout=120, interval=0.05):
+        """Poll until the image's status is one of ``wanted``; the states
+        seen on the way."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            state = self.job_status(id)["status"]
+            if not seen or seen[-1] != state:
+                seen.append(state)
+            if state in wanted:
+                return seen
+            time.sleep(interval)
+        raise AssertionError("no %s after %s s: %s"
+                             % (wanted, timeout, seen))
 
     def log_text(self):
         with open(os.path.join(self.home, "server.log"), errors="replace") \
