@@ -205,7 +205,16 @@ def test_bad_options(tmp_path):
         tile_image(good, DirectorySink(str(tmp_path / "o")), quality=101)
     with pytest.raises(TilingError, match="unknown engine"):
         tile_image(good, DirectorySink(str(tmp_path / "o")), engine="magic")
+    # a pair of rows to shrink must never span two rows of tiles
+    for size in (255, 8):
+        with pytest.raises(TilingError, match="tile size must be an even "
+                           "number of at least 16, not %d" % size):
+            tile_image(good, DirectorySink(str(tmp_path / "o")),
+                       tile_size=size)
     assert not (tmp_path / "o").exists()
+    result = run_cli(good, str(tmp_path / "o"), "--tile-size", "129")
+    assert result.returncode == 1 and "tile size must be an even" in (
+        result.stderr)
     result = run_cli(good, str(tmp_path / "o"), "--background", "#zz0000")
     assert result.returncode == 2 and "not a colour" in result.stderr
 

@@ -1,24 +1,28 @@
 """The streaming pyramid: rows in, tiles out.
 
 Each tier keeps one buffer of ``tile_size`` rows of its own width. Rows go
-into the full-size tier; whenever a tier's buffer is full (or the tier's
-last row has arrived) it hands one row of tiles to the encoder, shrinks
-those rows 2x into the tier below and starts again at the top of its
-buffer. Memory is about 2 x width x tile_size x 4 bytes, whatever the
-image's height.
+into the full-size tier; as soon as a pair of rows is in a tier, a job on
+the encoder's pool shrinks it 2x into the tier below, so the shrinking runs
+beside the decoding instead of after it. Whenever a tier's buffer is full
+(or the tier's last row is in) its row of tiles goes to the encoder and
+the buffer starts again at the top. Memory is about 2 x width x tile_size
+x 4 bytes, whatever the image's height.
 
 A buffer is our own bytearray seen as a Pillow image in mode "RGBX"
 (Pillow's own layout for colour pixels) or "L". The source writes rows
-straight into the top tier's memory, the encoder threads cut their tiles
-from a buffer while the next steps go on, and the 2x2 box mean
-(Image.reduce, about three times faster than numpy here) reads it in place.
-A buffer is written again only once the encoder has finished with the
-tiles of its last row (``wait_free``): one buffer per tier, no copies.
+straight into the top tier's memory; the jobs cut tiles from a buffer and
+shrink it (Image.reduce, about three times faster than numpy) in place.
+All the bookkeeping stays on the calling thread: a job only reads rows
+that are complete, or waits for the jobs that write them (``writers``),
+and a buffer is written again only once every job that reads it has
+finished (``wait_free``): one buffer per tier, no copies.
 """
 
 from PIL import Image
 
 from .sources import image_on
+
+BYTES = {"L": 1, "RGB": 3, "RGBX": 4}   # a pixel, in a tier's memory
 
 
 class Tier:
@@ -32,45 +36,67 @@ class Tier:
         self.encoder = encoder
         self.name = name          # name(tier, col, row) of a tile
         self.below = below
-        self.line = width * (1 if mode == "L" else 4)   # bytes per row
+        self.line = width * BYTES[mode]   # bytes per row
         self.memory = bytearray(self.line * tile_size)
-        self.buffer = image_on(self.memory, mode, width, tile_size)
+        if mode == "RGB":
+            self.buffer = PackedRGB(self.memory, width)
+        else:
+            self.buffer = image_on(self.memory, mode, width, tile_size)
         self.fill = 0             # rows in the buffer
+        self.shrunk = 0           # rows of the buffer sent to the tier below
         self.received = 0         # rows received in all
         self.tile_row = 0
-        self.carry = None         # an odd row waiting for its pair
-        self.jobs = []            # encoder jobs still reading the buffer
+        self.readers = []         # jobs that read the buffer
+        self.writers = []         # jobs that write rows into the buffer
 
     def wait_free(self):
-        """Wait until no encoder job reads the buffer any more."""
-        if self.jobs:
-            self.encoder.wait(self.jobs)
-            self.jobs = []
+        """Wait until no job reads the buffer any more."""
+        if self.readers:
+            self.encoder.wait(self.readers)
+            self.readers = []
+            self.writers = []    # they came before the readers
 
     def space(self, rows):
         """(memory, n): where the next n <= rows rows go, once free."""
-        self.wait_free()
+        if self.fill == 0:
+            self.wait_free()
         n = min(rows, self.tile_size - self.fill, self.height - self.received)
         start = self.fill * self.line
         return memoryview(self.memory)[start:start + n * self.line], n
 
-    def written(self, n):
-        """n rows were written into the memory that space() gave."""
+    def written(self, n, writer=None):
+        """n rows are in the memory that space() gave (or will be, once the
+        job ``writer`` has run)."""
+        if writer is not None:
+            self.writers.append(writer)
         self.fill += n
         self.received += n
-        if self.fill == self.tile_size or self.received == self.height:
+        last = self.received == self.height
+        if self.below is not None:
+            self._shrink(last)
+        if self.fill == self.tile_size or last:
             self._flush()
 
-    def push(self, rows):
-        """Take an image of full-width rows of this tier, top to bottom."""
-        i, n = 0, rows.size[1]
-        while i < n:
-            _, k = self.space(n - i)
-            part = rows if (i, k) == (0, n) else rows.crop(
-                (0, i, self.width, i + k))
-            self.buffer.paste(part, (0, self.fill))
-            i += k
-            self.written(k)
+    def _shrink(self, last):
+        """Send the complete pairs of rows not yet shrunk to the tier below
+        (floor: an odd last row of the tier is dropped)."""
+        below = self.below
+        while below.received < below.height:
+            pairs = (self.fill - self.shrunk) // 2
+            if pairs == 0:
+                return
+            # in pieces of at most an eighth of a tile and about 2 MB:
+            # small temporary images, and work for both cores
+            piece = min(self.tile_size // 8, (1 << 21) // (8 * self.width))
+            memory, n = below.space(min(pairs, max(1, piece)))
+            del memory
+            top = self.shrunk
+            job = self.encoder.call(shrink_rows, self.buffer, self.width,
+                                    top, n, below.buffer, below.fill,
+                                    list(self.writers))
+            self.readers.append(job)
+            self.shrunk += 2 * n
+            below.written(n, job)
 
     def _flush(self):
         t = self.tile_size
@@ -78,47 +104,58 @@ class Tier:
         for col, left in enumerate(range(0, self.width, t)):
             tiles.append((self.name(self.index, col, self.tile_row),
                           (left, 0, min(left + t, self.width), self.fill)))
-        # the encoder starts on the tiles while this thread shrinks
-        self.jobs = self.encoder.submit(self.buffer, tiles)
-        if self.below is not None:
-            self.below.push_from_above(self.buffer, self.fill)
+        self.readers.extend(self.encoder.submit(self.buffer, tiles,
+                                                list(self.writers)))
         self.tile_row += 1
-        self.fill = 0
+        self.fill = self.shrunk = 0
 
-    def push_from_above(self, image, rows):
-        """Take the first ``rows`` rows of an image of the tier above and
-        shrink them 2x into this tier (floor: an odd last row or column of
-        the tier above is dropped)."""
-        if self.carry is not None:
-            joined = Image.new(self.mode, (image.size[0], rows + 1))
-            joined.paste(self.carry, (0, 0))
-            joined.paste(image.crop((0, 0, image.size[0], rows)), (0, 1))
-            image, rows = joined, rows + 1
-            self.carry = None
-        pairs = min(rows // 2, self.height - self.received)
-        if pairs <= 0:
-            return
-        if rows % 2 and pairs < self.height - self.received:
-            self.carry = image.crop((0, rows - 1, image.size[0], rows))
-        # in pieces: a small temporary image instead of one of half the
-        # buffer (7.7 MB at width 30000), for the same speed
-        step = max(1, self.tile_size // 8)
-        for first in range(0, pairs, step):
-            last = min(pairs, first + step)
-            self.push(image.reduce(2, box=(0, 2 * first, 2 * self.width,
-                                           2 * last)))
+
+class PackedRGB:
+    """A buffer of 8-bit RGB rows, 3 bytes a pixel as libvips hands them
+    out (a quarter smaller than Pillow's 4), with the two calls the
+    pyramid makes on a buffer. Pillow cannot work on such memory in
+    place, so both unpack the rows they need into a small image."""
+
+    def __init__(self, memory, width):
+        self.memory = memory
+        self.width = width
+        self.line = 3 * width
+
+    def crop(self, box):
+        left, top, right, bottom = box
+        start = top * self.line + 3 * left
+        end = (bottom - 1) * self.line + 3 * right
+        return Image.frombuffer("RGB", (right - left, bottom - top),
+                                memoryview(self.memory)[start:end],
+                                "raw", "RGB", self.line, 1)
+
+    def reduce(self, factor, box):
+        return self.crop(box).reduce(factor)
+
+
+def shrink_rows(source, width, top, pairs, target, at, writers):
+    """(A job) 2x2 box mean of ``pairs`` row pairs of ``source`` from row
+    ``top``, pasted into ``target`` at row ``at``."""
+    for job in writers:
+        job.result()
+    target.paste(source.reduce(2, box=(0, top, 2 * (width // 2),
+                                       top + 2 * pairs)), (0, at))
 
 
 def build_tiers(layout, mode, encoder):
-    """The chain of tiers; returns the full-size one.
+    """The chain of tiers; returns the full-size one. ``mode`` is the
+    source's layout of rows ("L", "RGB" packed or "RGBX"); the smaller
+    tiers are "L" or "RGBX", which Pillow shrinks in place.
 
     Tiers with a zero side (a very thin image) have no tiles and are left
     out: they are always the smallest ones, so the chain simply ends above
     them.
     """
     below = None
+    top = layout.num_tiers - 1
     for index, (w, h) in enumerate(layout.tiers):
         if w and h:
-            below = Tier(index, w, h, mode, layout.tile_size, encoder,
+            tier_mode = mode if index == top or mode == "L" else "RGBX"
+            below = Tier(index, w, h, tier_mode, layout.tile_size, encoder,
                          layout.tile_name, below)
     return below

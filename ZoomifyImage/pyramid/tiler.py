@@ -73,9 +73,10 @@ def tile_image(path, sink, tile_size=256, quality=80, engine="auto",
     if not 1 <= int(quality) <= 100:
         raise TilingError(path, "JPEG quality must be 1 to 100, not %s"
                           % quality)
-    if tile_size < 16:
-        raise TilingError(path, "tile size must be at least 16, not %s"
-                          % tile_size)
+    if tile_size < 16 or tile_size % 2:
+        # even: a pair of rows to shrink never spans two rows of tiles
+        raise TilingError(path, "tile size must be an even number of at "
+                          "least 16, not %s" % tile_size)
     background = parse_colour(background)
     encoder = None
     try:
