@@ -320,8 +320,9 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
             self.status = "failed"
         self.error = job.error
 
-    def job(self):
-        """The current or last background job, or None."""
+    def _current_job(self):
+        # the current or last background job, or None (not published: the
+        # facts a visitor may see come from current_status and status_json)
         return self._job
 
     @security.protected(View)

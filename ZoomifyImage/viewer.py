@@ -156,7 +156,7 @@ class ViewerMixin:
 
     def _error_for_manager(self):
         """The last tiling error, for those who may retile; '' otherwise."""
-        job = self.job()
+        job = self._current_job()
         error = self.error or (job.error if job is not None
                                and job.status == "failed" else "")
         if not error:

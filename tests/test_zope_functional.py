@@ -164,6 +164,14 @@ def test_bad_tile_names_are_404(folder, photo, storage):
         assert status(b) == 404, name
 
 
+def test_internal_methods_are_not_published(folder, photo):
+    add_through_form(folder, photo, id="p")
+    base = "%s/%s/p/" % (BASE, folder)
+    assert status(fetch(base + "status_json")) == 200
+    for name in ["job", "_current_job", "_install", "_store", "_original"]:
+        assert status(fetch(base + name, login=True)) == 404, name
+
+
 def test_no_reading_other_images_tiles(folder, photo, tmp_path):
     add_through_form(folder, photo, id="a", storage="filesystem")
     small = save(smooth(100, 100), tmp_path / "small.png")
