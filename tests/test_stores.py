@@ -141,12 +141,28 @@ class TestFilesystemTileStore:
         transaction.commit()
         folder = os.path.join(tile_root(), "ab", "ab" + unique_id)
         assert store.directory() == folder
-        assert sorted(os.listdir(folder)) == ["ImageProperties.xml",
+        # .set names the set, for Undo (see stores/filesystem.py)
+        assert sorted(os.listdir(folder)) == [".set", "ImageProperties.xml",
                                               "TileGroup0"]
+        with open(os.path.join(folder, ".set")) as f:
+            assert f.read() == store.set_id
         with open(os.path.join(folder, "TileGroup0", "0-0-1.jpg"),
                   "rb") as f:
             assert f.read() == b"tile 1"
         assert store.get("TileGroup0/0-0-1.jpg") == b"tile 1"
+
+    def test_stores_from_before_set_ids_serve_the_set_in_place(
+            self, unique_id):
+        store = self._makeOne("ef" + unique_id)
+        fill(store, 2)
+        transaction.commit()
+        del store.set_id   # as unpickled from an older version: the class's
+        assert store.set_id is None
+        assert store.get("TileGroup0/0-0-1.jpg") == b"tile 1"
+        store.clear()      # and a delete still goes to the trash
+        transaction.commit()
+        assert not os.path.exists(store.directory())
+        assert store.get("TileGroup0/0-0-1.jpg") == b"tile 1"  # restored
 
     def test_nothing_visible_before_commit(self, unique_id):
         store = self._makeOne("cd" + unique_id)

@@ -148,6 +148,47 @@ def test_undo_of_delete_brings_tiles_back(folder, photo, storage):
     assert code == 200 and body[:2] == b"\xff\xd8"
 
 
+def undo(note):
+    with zope_root() as app:
+        db = app._p_jar.db()
+        entry = [e for e in db.undoLog(0, 50)
+                 if note in (e["description"] if isinstance(
+                     e["description"], str) else e["description"].decode())]
+        db.undo(entry[0]["id"])
+        transaction.get().note("undo of " + note)
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_undo_of_a_new_file_brings_the_old_tiles_back(folder, photo,
+                                                      storage, tmp_path):
+    add(folder, photo, storage=storage)
+    base = "http://localhost/%s/img/" % folder
+    old_tile = tile_status(base + "TileGroup0/0-0-0.jpg")[1]
+    wide = save(smooth(1200, 300, seed=5), tmp_path / "wide.png")
+    with zope_root() as app:
+        with open(wide, "rb") as f:
+            app[folder]["img"].manage_upload(file=f)
+        transaction.get().note("new file for undo test " + folder)
+    code, xml = tile_status(base + "ImageProperties.xml")
+    assert code == 200 and b'WIDTH="1200"' in xml
+    new_tile = tile_status(base + "TileGroup0/0-0-0.jpg")[1]
+    assert new_tile != old_tile
+    # Undo: the old facts and the old tiles, served together
+    undo("new file for undo test " + folder)
+    code, xml = tile_status(base + "ImageProperties.xml")
+    assert code == 200 and b'WIDTH="700"' in xml and b'HEIGHT="500"' in xml
+    assert tile_status(base + "TileGroup0/0-0-0.jpg") == (200, old_tile)
+    assert tile_status(base + "TileGroup0/2-2-1.jpg")[0] == 200
+    assert tile_status(base + "TileGroup0/3-4-0.jpg")[0] == 404
+    # and undoing the undo brings the new file's tiles back again
+    undo("undo of new file for undo test " + folder)
+    code, xml = tile_status(base + "ImageProperties.xml")
+    assert code == 200 and b'WIDTH="1200"' in xml
+    assert tile_status(base + "TileGroup0/0-0-0.jpg") == (200, new_tile)
+    assert tile_status(base + "TileGroup0/3-4-0.jpg")[0] == 200
+    assert tile_status(base + "TileGroup0/2-2-1.jpg")[0] == 404
+
+
 def test_modified_with_new_file_retiles(folder, photo, tmp_path):
     add(folder, photo)
     other = save(smooth(1200, 300, seed=5), tmp_path / "wide.png")
