@@ -222,6 +222,9 @@ class JobSink(TileSink):
     def put(self, name, data):
         self.writer.put(name, data)
 
+    def file_for(self, name):
+        return self.writer.file_for(name)
+
     def progress(self, done, total):
         now = time.monotonic()
         if now - self.last >= HEARTBEAT_SECONDS or done == total:

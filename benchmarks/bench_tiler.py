@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/bench_tiler.py [--dir /tmp/zoomify-bench]
         [--width 30000] [--height 20000] [--flat-height H/2] [--quality 80]
-        [--runs 1] [--skip-naive]
+        [--runs 1] [--out DIR/runs] [--skip-naive]
 
 Every contender runs as its own child process; its wall time is measured
 around the child and its peak memory is the child's own ru_maxrss from
-os.wait4. All contenders write 256 px JPEG tiles at the same quality. The
+os.wait4. All contenders write 256 px JPEG tiles at the same quality. With
+--runs N the contenders take turns, round by round, and each starts after
+a sync, so that the disc's writing of earlier runs falls on nobody. The
 script prints markdown tables and the targets; it asserts nothing.
 
 The script is also its own helper for the two contenders that are not
@@ -159,13 +161,16 @@ class Run:
 
 def measure(run, workdir, key, runs):
     """Run a contender `runs` times in a fresh directory each time."""
-    rundir = os.path.join(workdir, "runs", key)
+    rundir = os.path.join(workdir, key)
     out = os.path.join(rundir, "tiles")
-    log = os.path.join(workdir, "runs", key + ".stderr")
+    log = os.path.join(workdir, key + ".stderr")
     run.out = out
     for _ in range(runs):
         shutil.rmtree(rundir, ignore_errors=True)
         os.makedirs(rundir)
+        # the disc writes what earlier runs left (and this removal) now,
+        # not during the timed run
+        os.sync()
         argv = [out if a == "OUT" else a for a in run.argv]
         with open(log, "wb") as err:
             start = time.monotonic()
@@ -382,6 +387,10 @@ def main(argv=None):
                         help="the memory-flatness table compares heights "
                         "FLAT and 2*FLAT (default height // 2)")
     parser.add_argument("--quality", type=int, default=80)
+    parser.add_argument("--out", default=None,
+                        help="where the tiles are written (default DIR/runs;"
+                        " a tmpfs such as /dev/shm takes the disc's own "
+                        "speed out of the figures)")
     parser.add_argument("--runs", type=int, default=1,
                         help="runs per contender; the median is reported")
     parser.add_argument("--skip-naive", action="store_true",
@@ -402,6 +411,8 @@ def main(argv=None):
     # for versions in child processes and reads files in small chunks. Its
     # own peak is printed as the floor under every RSS figure.
     workdir = os.path.abspath(args.dir)
+    outdir = os.path.abspath(args.out or os.path.join(workdir, "runs"))
+    os.makedirs(outdir, exist_ok=True)
     q = str(args.quality)
     w, h = args.width, args.height
     print("Making the images in %s ..." % workdir, flush=True)
@@ -434,11 +445,17 @@ def main(argv=None):
                           [py, me, "--child", "naive", jpeg, "OUT", q])))
 
     warm([jpeg, tiff])
-    for key, run in contenders:
-        print("running %s on %s ..." % (run.label, run.kind), flush=True)
-        measure(run, workdir, key, args.runs)
-        print("  %.1f s, %.0f MB, exit %s" % (run.wall, run.rss_mb, run.exit),
-              flush=True)
+    # round by round, so that a slow spell of the machine or its disc is
+    # shared by all contenders instead of falling on one
+    for round in range(args.runs):
+        for key, run in contenders:
+            if run.exit not in (None, 0):
+                continue    # a refusal or a failure: once is enough
+            print("running %s on %s (run %d) ..."
+                  % (run.label, run.kind, round + 1), flush=True)
+            measure(run, outdir, key, 1)
+            print("  %.1f s, %.0f MB, exit %s"
+                  % (run.walls[-1], run.rss[-1], run.exit), flush=True)
     byname = dict(contenders)
 
     # memory against height: reuse the main runs where the image is the same
@@ -456,7 +473,7 @@ def main(argv=None):
             run = zt(engine, kind.upper(), path)
             print("running %s on %s %dx%d ..." % (run.label, run.kind, w, fh),
                   flush=True)
-            measure(run, workdir, "%s-%d" % (key, fh), args.runs)
+            measure(run, outdir, "%s-%d" % (key, fh), args.runs)
             print("  %.1f s, %.0f MB, exit %s"
                   % (run.wall, run.rss_mb, run.exit), flush=True)
             pair.append(run)
@@ -467,8 +484,9 @@ def main(argv=None):
           % (os.cpu_count(), len(os.sched_getaffinity(0)), versions()))
     print("Image %dx%d (%.0f megapixels): JPEG Q85 %.1f MB, TIFF "
           "uncompressed %.1f MB; tiles at quality %s; %s run(s) each, "
-          "median shown" % (w, h, w * h / 1e6, os.path.getsize(jpeg) / 1e6,
-                             os.path.getsize(tiff) / 1e6, q, args.runs))
+          "median shown; tiles written under %s"
+          % (w, h, w * h / 1e6, os.path.getsize(jpeg) / 1e6,
+             os.path.getsize(tiff) / 1e6, q, args.runs, outdir))
     print()
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("Peak RSS is each child's own ru_maxrss from os.wait4; it cannot "

@@ -184,17 +184,38 @@ def test_new_parent_folders_are_removed_after_failure(tmp_path):
     assert not (tmp_path / "a").exists()
 
 
-def test_failure_midway_leaves_previous_set(tmp_path, existing_set, engine):
+class FailingPut(DirectorySink):
+    """Tiles come as bytes to put(), which fails midway."""
+
+    def file_for(self, name):
+        return None
+
+    def put(self, name, data):
+        if name.startswith("TileGroup0/2-"):
+            raise TilingError(self.path, "disk full (simulated)")
+        super().put(name, data)
+
+
+class FailingFile(DirectorySink):
+    """The encoder threads write the files; some cannot be written."""
+
+    def file_for(self, name):
+        path = super().file_for(name)
+        if name.startswith("TileGroup0/2-"):
+            return os.path.join(path, "no such folder", "tile.jpg")
+        return path
+
+
+@pytest.mark.parametrize("sink, message", [
+    (FailingPut, "disk full"),
+    (FailingFile, "cannot write the tile .No such file or directory")])
+def test_failure_midway_leaves_previous_set(tmp_path, existing_set, engine,
+                                            sink, message):
     # the sink fails after some tiles were written: nothing may change
-    class Failing(DirectorySink):
-        def put(self, name, data):
-            if name.startswith("TileGroup0/2-"):
-                raise TilingError(self.path, "disk full (simulated)")
-            super().put(name, data)
     before = snapshot(existing_set)
-    with pytest.raises(TilingError, match="disk full"):
+    with pytest.raises(TilingError, match=message):
         tile_image(good_jpeg(tmp_path, size=(900, 900)),
-                   Failing(existing_set), engine=engine)
+                   sink(existing_set), engine=engine)
     assert snapshot(existing_set) == before
     assert os.listdir(os.path.dirname(existing_set)) == ["tiles"]
 

@@ -3,9 +3,10 @@ threads.
 
 A job is a run of tiles of one tile row: the thread cuts each tile from
 the tier's buffer and encodes it, so the thread that drives the tiler does
-little per tile. The encoded tiles reach the sink in the order they were
-cut, always from the thread that drives the tiler (sinks such as a ZODB
-connection are not thread-safe).
+little per tile. A sink whose tiles are files names each tile's path
+beforehand and the threads write the files themselves; other sinks get
+the encoded tiles in the order they were cut, always from the thread that
+drives the tiler (sinks such as a ZODB connection are not thread-safe).
 """
 
 import os
@@ -13,6 +14,8 @@ import tempfile
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+
+from .errors import TilingError
 
 TILES_PER_JOB = 8  # few enough futures; small enough to share out evenly
 
@@ -37,18 +40,32 @@ def encode_jpeg(image, quality):
     return os.pread(out.fileno(), out.tell(), 0)
 
 
+def save_jpeg(image, quality, path):
+    """Write a tile image straight to its file; returns the size."""
+    try:
+        with open(path, "wb", buffering=0) as out:
+            image.save(out, "JPEG", quality=quality)
+            return out.tell()
+    except OSError as e:
+        raise TilingError(path, "cannot write the tile (%s)"
+                          % (e.strerror or e)) from e
+
+
 def scratch_file():
     if hasattr(os, "memfd_create"):
         return open(os.memfd_create("zoomify-tile"), "w+b", buffering=0)
     return tempfile.TemporaryFile(buffering=0)
 
 
-def encode_tiles(image, boxes, quality, writers):
+def encode_tiles(image, boxes, paths, quality, writers):
     """Cut tiles from an image and encode them (in a pool thread), once
-    the jobs that write its rows have run."""
+    the jobs that write its rows have run: into their files where the
+    sink gave paths (their sizes are returned), else as bytes."""
     for job in writers:
         job.result()
-    return [encode_jpeg(image.crop(box), quality) for box in boxes]
+    return [save_jpeg(image.crop(box), quality, path) if path
+            else encode_jpeg(image.crop(box), quality)
+            for box, path in zip(boxes, paths)]
 
 
 class TileEncoder:
@@ -77,8 +94,10 @@ class TileEncoder:
         for i in range(0, len(tiles), size):
             chunk = tiles[i:i + size]
             future = self.pool.submit(encode_tiles, image,
-                                      [box for _, box in chunk], self.quality,
-                                      writers)
+                                      [box for _, box in chunk],
+                                      [self.sink.file_for(name)
+                                       for name, _ in chunk],
+                                      self.quality, writers)
             self.pending.append(([name for name, _ in chunk], future))
             jobs.append(future)
         self.drain()
@@ -108,9 +127,12 @@ class TileEncoder:
     def _store_oldest(self):
         names, future = self.pending.popleft()
         for name, data in zip(names, future.result() or ()):
-            self.sink.put(name, data)
+            if isinstance(data, int):   # written to its file already
+                self.bytes += data
+            else:
+                self.sink.put(name, data)
+                self.bytes += len(data)
             self.done += 1
-            self.bytes += len(data)
             if self.progress is not None:
                 self.progress(self.done, self.total)
 

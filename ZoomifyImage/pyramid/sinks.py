@@ -4,6 +4,10 @@ A sink takes ``put(name, data)`` for every tile and for ImageProperties.xml
 (names are relative, with '/' separators), then ``finish()`` on success or
 ``abort()`` on failure. Nothing written may be visible as a tile set
 before ``finish()``; after ``abort()`` the destination is as it was.
+
+A sink whose tiles are files may also answer ``file_for(name)`` with the
+path to write a tile to: the encoder threads then write the file
+themselves, instead of the calling thread writing the bytes.
 """
 
 import os
@@ -18,6 +22,10 @@ class TileSink:
 
     def put(self, name, data):
         raise NotImplementedError
+
+    def file_for(self, name):
+        """A path to write the tile to directly, or None: then put()."""
+        return None
 
     def finish(self):
         pass
@@ -56,13 +64,21 @@ class DirectorySink(TileSink):
                               "(%s)" % (e.strerror or e))
         self.made = set()
 
-    def put(self, name, data):
+    def file_for(self, name):
         target = os.path.join(self.temp, *name.split("/"))
         folder = os.path.dirname(target)
-        try:
-            if folder not in self.made:
+        if folder not in self.made:
+            try:
                 os.makedirs(folder, exist_ok=True)
-                self.made.add(folder)
+            except OSError as e:
+                raise TilingError(self.path, "cannot write %s (%s)"
+                                  % (name, e.strerror or e))
+            self.made.add(folder)
+        return target
+
+    def put(self, name, data):
+        target = self.file_for(name)
+        try:
             with open(target, "wb") as f:
                 f.write(data)
         except OSError as e:

@@ -136,6 +136,13 @@ class FilesystemTileWriter(TileSink):
             self.made.add(folder)
         return path
 
+    def file_for(self, name):
+        try:
+            return self._target(name)
+        except OSError as e:
+            raise TilingError(self.root, "cannot write %s (%s)"
+                              % (name, e.strerror or e))
+
     def put(self, name, data):
         try:
             with open(self._target(name), "wb") as f:
