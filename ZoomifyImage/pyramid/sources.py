@@ -380,9 +380,9 @@ def wait_for_idle_workers(limit=0.005):
     has not yet gone back to sleep, which is what happens when our encoder
     threads keep both cores busy. Each worker keeps about 25 MB of
     buffers at width 30000 (measured: about 256 rows' worth), so a second
-    worker costs as much again: 145 MB peak instead of 122. Linux only (it reads
-    /proc); elsewhere it returns at once. Measured cost: 0.13 s in 313
-    reads.
+    worker costs as much again: 145 MB peak instead of 122. Linux only
+    (it reads /proc); elsewhere it returns at once. Measured cost: 0.13 s
+    in 313 reads.
     """
     deadline = time.monotonic() + limit
     while True:
