@@ -29,6 +29,14 @@ def _positive(text):
     return value
 
 
+def _tile_size(text):
+    value = _positive(text)
+    if value < 16 or value % 2:
+        raise argparse.ArgumentTypeError(
+            "must be an even number of at least 16: %r" % text)
+    return value
+
+
 def tile_parser():
     parser = argparse.ArgumentParser(
         prog="zoomify-tile",
@@ -40,9 +48,9 @@ def tile_parser():
     parser.add_argument("outdir", metavar="OUTDIR",
                         help="the directory to write; an existing tile set "
                         "there is replaced only when the new one is complete")
-    parser.add_argument("--tile-size", type=_positive, default=256,
-                        metavar="N", help="tile width and height in pixels "
-                        "(default 256)")
+    parser.add_argument("--tile-size", type=_tile_size, default=256,
+                        metavar="N", help="tile width and height in pixels, "
+                        "even (default 256)")
     parser.add_argument("--quality", type=_positive, default=80,
                         metavar="Q", help="JPEG quality, 1 to 100 "
                         "(default 80)")

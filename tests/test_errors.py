@@ -233,9 +233,11 @@ def test_bad_options(tmp_path):
             tile_image(good, DirectorySink(str(tmp_path / "o")),
                        tile_size=size)
     assert not (tmp_path / "o").exists()
-    result = run_cli(good, str(tmp_path / "o"), "--tile-size", "129")
-    assert result.returncode == 1 and "tile size must be an even" in (
-        result.stderr)
+    for size in ("129", "8"):
+        result = run_cli(good, str(tmp_path / "o"), "--tile-size", size)
+        assert result.returncode == 2 and "must be an even number of at " \
+            "least 16" in result.stderr
+    assert not (tmp_path / "o").exists()
     result = run_cli(good, str(tmp_path / "o"), "--background", "#zz0000")
     assert result.returncode == 2 and "not a colour" in result.stderr
 
