@@ -20,9 +20,7 @@ finished (``wait_free``): one buffer per tier, no copies.
 
 from PIL import Image
 
-from .sources import image_on
-
-BYTES = {"L": 1, "RGB": 3, "RGBX": 4}   # a pixel, in a tier's memory
+from .sources import PIXEL_BYTES, image_on
 
 
 class Tier:
@@ -36,7 +34,7 @@ class Tier:
         self.encoder = encoder
         self.name = name          # name(tier, col, row) of a tile
         self.below = below
-        self.line = width * BYTES[mode]   # bytes per row
+        self.line = width * PIXEL_BYTES[mode]   # bytes per row
         self.memory = bytearray(self.line * tile_size)
         if mode == "RGB":
             self.buffer = PackedRGB(self.memory, width)
@@ -73,11 +71,11 @@ class Tier:
         self.received += n
         last = self.received == self.height
         if self.below is not None:
-            self._shrink(last)
+            self._shrink()
         if self.fill == self.tile_size or last:
             self._flush()
 
-    def _shrink(self, last):
+    def _shrink(self):
         """Send the complete pairs of rows not yet shrunk to the tier below
         (floor: an odd last row of the tier is dropped)."""
         below = self.below
@@ -88,11 +86,9 @@ class Tier:
             # in pieces of at most an eighth of a tile and about 2 MB:
             # small temporary images, and work for both cores
             piece = min(self.tile_size // 8, (1 << 21) // (8 * self.width))
-            memory, n = below.space(min(pairs, max(1, piece)))
-            del memory
-            top = self.shrunk
+            n = below.space(min(pairs, max(1, piece)))[1]
             job = self.encoder.call(shrink_rows, self.buffer, self.width,
-                                    top, n, below.buffer, below.fill,
+                                    self.shrunk, n, below.buffer, below.fill,
                                     list(self.writers))
             self.readers.append(job)
             self.shrunk += 2 * n

@@ -17,6 +17,17 @@ import tempfile
 from .errors import TilingError
 
 
+def tile_path(folder, name, made):
+    """The path of tile ``name`` under ``folder``, its directory made once
+    (``made``: the directories made so far). Raises OSError."""
+    path = os.path.join(folder, *name.split("/"))
+    parent = os.path.dirname(path)
+    if parent not in made:
+        os.makedirs(parent, exist_ok=True)
+        made.add(parent)
+    return path
+
+
 class TileSink:
     """The interface (the Zope stores implement the same three methods)."""
 
@@ -65,16 +76,11 @@ class DirectorySink(TileSink):
         self.made = set()
 
     def file_for(self, name):
-        target = os.path.join(self.temp, *name.split("/"))
-        folder = os.path.dirname(target)
-        if folder not in self.made:
-            try:
-                os.makedirs(folder, exist_ok=True)
-            except OSError as e:
-                raise TilingError(self.path, "cannot write %s (%s)"
-                                  % (name, e.strerror or e))
-            self.made.add(folder)
-        return target
+        try:
+            return tile_path(self.temp, name, self.made)
+        except OSError as e:
+            raise TilingError(self.path, "cannot write %s (%s)"
+                              % (name, e.strerror or e))
 
     def put(self, name, data):
         target = self.file_for(name)

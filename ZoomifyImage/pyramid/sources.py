@@ -168,6 +168,10 @@ def grey_background(background):
     return (round(0.299 * r + 0.587 * g + 0.114 * b),)
 
 
+# bytes a pixel, by layout of rows: Pillow's "L" and "RGBX", packed "RGB"
+PIXEL_BYTES = {"L": 1, "RGB": 3, "RGBX": 4}
+
+
 def image_on(memory, mode, width, rows):
     """A Pillow image whose pixels are ``memory`` (a writable buffer of
     rows x width pixels in Pillow's own layout for ``mode``): writing into
@@ -195,7 +199,7 @@ class BandSource:
 
     @property
     def pixel_bytes(self):
-        return {"L": 1, "RGB": 3, "RGBX": 4}[self.mode]
+        return PIXEL_BYTES[self.mode]
 
     def band_rows(self, tile_size):
         """How many rows to read at a time: a quarter tile keeps the

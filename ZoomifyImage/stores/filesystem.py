@@ -30,7 +30,7 @@ from zope.interface import implementer
 
 from .. import config
 from ..pyramid.errors import TilingError
-from ..pyramid.sinks import TileSink
+from ..pyramid.sinks import TileSink, tile_path
 
 logger = logging.getLogger("ZoomifyImage")
 
@@ -129,12 +129,7 @@ class FilesystemTileWriter(TileSink):
         self.set_id = uuid.uuid4().hex
 
     def _target(self, name):
-        path = os.path.join(self.temp, *name.split("/"))
-        folder = os.path.dirname(path)
-        if folder not in self.made:
-            os.makedirs(folder, exist_ok=True)
-            self.made.add(folder)
-        return path
+        return tile_path(self.temp, name, self.made)
 
     def file_for(self, name):
         try:
@@ -203,8 +198,9 @@ class DirectoryChange:
     def tpc_finish(self, txn):
         try:
             found = set_of(self.target)
-            if found is not None and (self.new is not None or found in (
-                    "", self.set_id) or self.set_id is None):
+            replaced = self.new is not None
+            ours = self.set_id is None or found in ("", self.set_id)
+            if found is not None and (replaced or ours):
                 # kept in the trash for an Undo, until trash-days
                 to_trash(self.root, self.uid, self.target)
             if self.new is not None:
