@@ -29,9 +29,10 @@ from ZPublisher import zpublish
 from ZPublisher.BaseRequest import UseTraversalDefault
 
 from . import config
+from .csrf import POST, check_same_origin
 from .interfaces import IZoomifyImage
 from .serving import FileRange, TileFile, TileGroup
-from .serving import http_date, not_modified, parse_range
+from .serving import cache_control, http_date, not_modified, send_original
 from .pyramid import Layout, TilingError, read_size, tile_image
 from .pyramid.layout import parse_tile_name
 from .stores import make_store
@@ -56,11 +57,17 @@ manage_addZoomifyImageForm = DTMLFile("www/addForm", globals())
 manage_addZoomifyImageForm._setName("manage_addZoomifyImageForm")
 
 
+@zpublish(methods=POST)
 def manage_addZoomifyImage(self, id="", file=None, title="", storage="",
                            quality="", REQUEST=None):
     """Add a ZoomifyImage from an uploaded image file and tile it."""
+    check_same_origin(REQUEST)
     self = self.this()
-    if not _has_file(file):
+    try:
+        has_file = _has_file(file)
+    except ValueError as e:
+        return _add_failed(self, REQUEST, str(e))
+    if not has_file:
         return _add_failed(self, REQUEST, "Choose an image file to upload.")
     id, title = cookId(str(id), str(title), file)
     savepoint = transaction.savepoint()
@@ -89,11 +96,18 @@ def _add_failed(container, REQUEST, message):
     return form(container, REQUEST, error_message=message)
 
 
+NOT_AN_UPLOAD = ("The image file must be uploaded with the form (a file "
+                 "field), not named as text.")
+
+
 def _has_file(file):
-    if file is None:
+    """True for an upload, an open file or bytes; False for none (an empty
+    file input). Text is refused: from the web it would name a file on the
+    server (zoomify-import passes an open file)."""
+    if file is None or file == "":
         return False
     if isinstance(file, str):
-        return os.path.isfile(file)
+        raise ValueError(NOT_AN_UPLOAD)
     if isinstance(file, bytes):
         return bool(file)
     filename = getattr(file, "filename", None)
@@ -128,6 +142,7 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
     filename = ""
     content_type = ""
     original_size = 0
+    original_id = ""
     status = "empty"       # empty, ready, failed
     error = ""
     tiled_at = 0.0
@@ -173,23 +188,22 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         return value
 
     @security.protected(View)
+    @zpublish(False)
     def effective_quality(self):
         return self.quality or config.quality()
 
     # ------------------------------------------------------------ original
 
     def _set_original(self, file):
-        """Stream an upload (or an open file, bytes, a path) into a new
-        blob, never holding it whole in memory; ask for new tiles."""
+        """Stream an upload (or an open file, or bytes) into a new blob,
+        never holding it whole in memory; ask for new tiles."""
+        if isinstance(file, str):
+            raise ValueError(NOT_AN_UPLOAD)
         blob = Blob()
         name = ""
         with blob.open("w") as out:
             if isinstance(file, bytes):
                 out.write(file)
-            elif isinstance(file, str):
-                name = os.path.basename(file)
-                with open(file, "rb") as f:
-                    shutil.copyfileobj(f, out, CHUNK)
             else:
                 if hasattr(file, "seek"):
                     file.seek(0)
@@ -207,6 +221,7 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
                              else "") or _guess_type(name)
         self.filename = name
         self.original_size = size
+        self.original_id = uuid.uuid4().hex[:16]  # the download's ETag
         self._original = blob
         self._tiling_needed = True
 
@@ -326,6 +341,7 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         return self._job
 
     @security.protected(View)
+    @zpublish(False)
     def current_status(self):
         """empty, queued, tiling, ready or failed, as a visitor sees it:
         while a retile runs the previous set is served and it is ready."""
@@ -336,6 +352,7 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         return self.status
 
     @security.protected(View)
+    @zpublish(False)
     def progress(self):
         """(done, total) of the running job, or None."""
         job = self._job
@@ -364,10 +381,11 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         return ("%s: %s" % (job.status, text)) if text else job.status
 
     @security.protected(change_images_and_files)
-    @zpublish
+    @zpublish(methods=POST)
     def manage_retile(self, REQUEST=None):
         """Cut the tiles again from the original (in the background for
         big images)."""
+        check_same_origin(REQUEST)
         if self._original is None:
             raise BadRequest("This image has no original file to tile.")
         self._tiling_needed = True
@@ -424,11 +442,32 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
 
     def _copied(self):
         """This object is a fresh copy: give it its own id and tile set."""
+        self._v_own_uid = True  # for _added, later in this request
+        self._take_own_tiles()
+
+    def _added(self):
+        """Added to a container: tile a new image. An object that already
+        has a database record and was not just copied comes from a .zexp
+        import: it still carries the stable id of the image it was
+        exported from, whose tile directory it must not share."""
+        if self._p_jar is not None and not getattr(self, "_v_own_uid",
+                                                   False):
+            self._take_own_tiles()
+        self._tile_if_needed()
+
+    def _take_own_tiles(self):
         old = self._store
         self.uid = uuid.uuid4().hex
         if old is None:
             return
         if old.kind == "filesystem":
+            if old.file_path("ImageProperties.xml") is None:
+                # the set stayed behind (another site's tile root): cut
+                # the tiles anew from the original that came along
+                self._store = None
+                self.status = "empty"
+                self._tiling_needed = self._original is not None
+                return
             new = make_store("filesystem", self.uid)
             new.copy_from(old)
             self._store = new
@@ -448,10 +487,11 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
     manage = manage_main
 
     @security.protected(change_images_and_files)
-    @zpublish
+    @zpublish(methods=POST)
     def manage_edit(self, title=None, storage=None, quality=None,
                     viewer=None, file=None, REQUEST=None):
         """Change title and settings; a new image file is tiled anew."""
+        check_same_origin(REQUEST)
         savepoint = transaction.savepoint()
         try:
             changed = self._edit(title, storage, quality, viewer, file)
@@ -500,7 +540,7 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         return changed
 
     @security.protected(change_images_and_files)
-    @zpublish
+    @zpublish(methods=POST)
     def manage_upload(self, file=None, REQUEST=None):
         """Replace the image with a new file and tile it."""
         return self.manage_edit(file=file, REQUEST=REQUEST)
@@ -509,6 +549,7 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
     # the viewer pages (index_html, view, tag, flash_tag) are in viewer.py
 
     @security.protected(View)
+    @zpublish(False)
     def tiles_url(self):
         """The URL of the tile set's folder (ImageProperties.xml and the
         TileGroups), ending with a slash: tile-url of the product config
@@ -521,10 +562,12 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         return self.absolute_url() + "/"
 
     @security.protected(View)
+    @zpublish(False)
     def get_size(self):
         return self.original_size
 
     @security.protected(View)
+    @zpublish(False)
     def getContentType(self):
         return self.content_type
 
@@ -534,29 +577,11 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         """The original image file (with HTTP Range support)."""
         if self._original is None:
             raise NotFound("This image has no original file.")
-        path = self._original_committed_path()
-        size = os.path.getsize(path)
-        RESPONSE.setHeader("Content-Type",
-                           self.content_type or "application/octet-stream")
-        RESPONSE.setHeader("Accept-Ranges", "bytes")
-        RESPONSE.setHeader("Last-Modified", http_date(self.tiled_at))
-        RESPONSE.setHeader(
-            "Content-Disposition", 'attachment; filename="%s"'
-            % (self.filename or self.id).replace('"', ""))
-        span = parse_range(REQUEST.get_header("Range", ""), size)
-        if span == "invalid":
-            RESPONSE.setStatus(416)
-            RESPONSE.setHeader("Content-Range", "bytes */%d" % size)
-            return b""
-        start, end = span or (0, size)
-        if span:
-            RESPONSE.setStatus(206)
-            RESPONSE.setHeader("Content-Range", "bytes %d-%d/%d"
-                               % (start, end - 1, size))
-        RESPONSE.setHeader("Content-Length", str(end - start))
-        if REQUEST.get("REQUEST_METHOD") == "HEAD":
-            return b""
-        return FileRange(path, start, end)
+        etag = '"zo-%s-%s"' % (self.uid, self.original_id or
+                               int(self.tiled_at))
+        return send_original(
+            self, self._original_committed_path(), self.filename or self.id,
+            self.content_type, etag, self.tiled_at, REQUEST, RESPONSE)
 
     def _original_committed_path(self):
         if self._original is None:
@@ -616,8 +641,8 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         etag = self._etag()
         RESPONSE.setHeader("ETag", etag)
         RESPONSE.setHeader("Last-Modified", http_date(self.tiled_at))
-        RESPONSE.setHeader("Cache-Control", "public, max-age=%d"
-                           % config.get_int("cache-max-age", 0))
+        RESPONSE.setHeader("Cache-Control", cache_control(
+            self, REQUEST, self.tiles_version))
         content_type = ("text/xml" if name.endswith(".xml")
                         else "image/jpeg")
         if not_modified(REQUEST, etag, self.tiled_at):
@@ -650,6 +675,7 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
     # ----------------------------------------------------------- ZMI facts
 
     @security.protected(View)
+    @zpublish(False)
     def facts(self):
         """What the Edit tab and the view page show."""
         return {

@@ -1,6 +1,6 @@
 """Zope's lifecycle events drive the tiles (subscribers in configure.zcml).
 
-- added: tile the new image
+- added: tile the new image; an imported one gets its own tiles
 - modified: retile when a new file (or quality) asks for it
 - copied: the copy gets its own tile set, copied from the original's
 - moved or renamed: nothing to do (tile paths use a stable id)
@@ -12,7 +12,7 @@ from zope.lifecycleevent.interfaces import IObjectRemovedEvent
 
 
 def added(image, event):
-    image._tile_if_needed()
+    image._added()
 
 
 def modified(image, event):

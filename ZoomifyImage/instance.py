@@ -3,9 +3,10 @@
     python -m ZoomifyImage.instance var/instance [--host H] [--port P]
 
 writes var/instance/etc/zope.conf (FileStorage with blobs, the product's
-ZCML, upload limits raised for multi-gigabyte images), etc/zope.ini
-(waitress on HOST:PORT) and an admin user from ZOPE_ADMIN=name:password
-(default admin:admin). An existing zope.conf is kept: edit it freely.
+ZCML), etc/zope.ini (waitress on HOST:PORT, request bodies up to
+--max-body, default 100MB) and an admin user from ZOPE_ADMIN=name:password
+(default admin:admin). An existing zope.conf is kept: edit it freely;
+zope.ini is written anew at each start.
 """
 
 import argparse
@@ -21,7 +22,8 @@ instancehome $INSTANCE
     CHAMELEON_CACHE $INSTANCE/var/cache
 </environment>
 
-# big uploads are spooled to disk; allow images of many gigabytes
+# uploads are spooled to disk; what a request may send at all is
+# max_request_body_size in zope.ini (the --max-body of make start)
 <dos_protection>
     form-memory-limit 4MB
     form-disk-limit 64GB
@@ -49,8 +51,9 @@ use = egg:waitress#main
 host = %(host)s
 port = %(port)s
 threads = 4
-# request bodies (uploads) up to 64 GB; waitress spools them to disk
-max_request_body_size = 68719476736
+# what any request may send, before anyone is authenticated: waitress
+# spools the whole body to disk first, then answers 413 beyond this
+max_request_body_size = %(max_body)d
 
 [pipeline:main]
 pipeline =
@@ -124,8 +127,28 @@ def admin_from_env(environ=os.environ):
     return name, password
 
 
+DEFAULT_MAX_BODY = "100MB"
+_UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30,
+          "TB": 1 << 40}
+
+
+def parse_size(text):
+    """Bytes of "100MB", "2GB", "1048576" (binary units, as zope.conf)."""
+    value = str(text).strip().upper()
+    number = value.rstrip("KMGTB")
+    unit = value[len(number):]
+    try:
+        size = int(number) * _UNITS[unit]
+    except (KeyError, ValueError):
+        raise ValueError("not a size: %r (for example 100MB or 2GB)"
+                         % (text,)) from None
+    if size < 1:
+        raise ValueError("a size must be positive: %r" % (text,))
+    return size
+
+
 def write_instance(home, host="127.0.0.1", port=8080, admin=None,
-                   extra_conf="", zeo=None):
+                   extra_conf="", zeo=None, max_body=DEFAULT_MAX_BODY):
     """Create the instance files that are missing; return the paths."""
     home = os.path.abspath(home)
     etc = os.path.join(home, "etc")
@@ -144,7 +167,8 @@ def write_instance(home, host="127.0.0.1", port=8080, admin=None,
         f.write(SITE_ZCML)
     ini = os.path.join(etc, "zope.ini")
     with open(ini, "w") as f:  # host and port may change at every start
-        f.write(ZOPE_INI % {"home": home, "host": host, "port": port})
+        f.write(ZOPE_INI % {"home": home, "host": host, "port": port,
+                            "max_body": parse_size(max_body)})
     name, password = admin or admin_from_env()
     data_fs = os.path.join(home, "var", "Data.fs")
     if zeo or not os.path.exists(data_fs):
@@ -166,10 +190,19 @@ def main(argv=None):
     parser.add_argument("--zeo", default=os.environ.get("ZEO"),
                         metavar="HOST:PORT", help="use the database of this "
                         "ZEO server (for a new instance)")
+    parser.add_argument("--max-body", default=os.environ.get(
+        "MAX_BODY", DEFAULT_MAX_BODY), metavar="SIZE", help="the biggest "
+        "request body (upload) anyone may send, like 100MB or 2GB "
+        "(default %s; MAX_BODY=... make start)" % DEFAULT_MAX_BODY)
     args = parser.parse_args(argv)
+    try:
+        parse_size(args.max_body)
+    except ValueError as e:
+        parser.error("--max-body: %s" % e)
     name, password = admin_from_env()
     conf, ini = write_instance(args.home, args.host, args.port,
-                               (name, password), zeo=args.zeo)
+                               (name, password), zeo=args.zeo,
+                               max_body=args.max_body)
     print("Zope instance %s\n  config: %s\n  admin user: %s (password from "
           "ZOPE_ADMIN, default admin)\n  open http://%s:%d/manage"
           % (os.path.abspath(args.home), conf, name, args.host, args.port))

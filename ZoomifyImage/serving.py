@@ -6,16 +6,23 @@ import os
 
 from AccessControl.class_init import InitializeClass
 from AccessControl.Permissions import view as View
+from AccessControl.PermissionRole import rolesForPermissionOn
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from Acquisition import Implicit
 from zExceptions import NotFound
 from zope.interface import implementer
 from ZPublisher import zpublish
+from ZPublisher.HTTPRangeSupport import expandRanges
+from ZPublisher.HTTPRangeSupport import parseRange
+from ZPublisher.HTTPResponse import make_content_disposition
 from ZPublisher.Iterators import IStreamIterator
 
+from . import config
 from .interfaces import IZoomifyImage
 
 CHUNK = 1 << 18
+# a URL that names the tile set's version (?v=) never changes its bytes
+IMMUTABLE_MAX_AGE = 365 * 86400
 
 
 @implementer(IStreamIterator)
@@ -128,22 +135,76 @@ def not_modified(REQUEST, etag, modified):
     return False
 
 
-def parse_range(header, size):
-    """(start, end) of a single 'bytes=a-b' range, None, or 'invalid'."""
-    if not header or not header.startswith("bytes=") or "," in header:
-        return None  # no range, or several: send it all
-    spec = header[6:].strip()
-    first, _, last = spec.partition("-")
+def anonymous_may_view(obj):
+    """True if a visitor who is not logged in may view ``obj``."""
+    return "Anonymous" in rolesForPermissionOn(View, obj)
+
+
+def cache_control(obj, REQUEST=None, version=None):
+    """Cache-Control for what ``obj`` serves: ``private`` when anonymous
+    may not view it (a shared cache must never hand it to others);
+    ``public`` otherwise, and ``immutable`` for a year when the URL names
+    the current ``version`` of the tile set (the viewer adds ?v=)."""
+    max_age = config.get_int("cache-max-age", 0)
+    if not anonymous_may_view(obj):
+        return "private, max-age=%d" % max_age
+    asked = REQUEST.form.get("v") if REQUEST is not None else None
+    if version is not None and asked == str(version):
+        return "public, max-age=%d, immutable" % IMMUTABLE_MAX_AGE
+    return "public, max-age=%d" % max_age
+
+
+def _file_name(name):
+    # a header value: no quotes, backslashes or control characters
+    return "".join(c for c in name if c not in '"\\' and c.isprintable()) \
+        or "download"
+
+
+def send_original(obj, path, filename, content_type, etag, modified,
+                  REQUEST, RESPONSE):
+    """The original file with Range and If-Range (one range; several are
+    answered with the whole file, as HTTP allows)."""
+    size = os.path.getsize(path)
+    RESPONSE.setHeader("Content-Type",
+                       content_type or "application/octet-stream")
+    RESPONSE.setHeader("Accept-Ranges", "bytes")
+    RESPONSE.setHeader("ETag", etag)
+    RESPONSE.setHeader("Last-Modified", http_date(modified))
+    RESPONSE.setHeader("Cache-Control", cache_control(obj))
+    RESPONSE.setHeader("Content-Disposition", make_content_disposition(
+        "attachment", _file_name(filename)))
+    if not_modified(REQUEST, etag, modified):
+        RESPONSE.setStatus(304)
+        return b""
+    start, end = 0, size
+    ranges = parseRange(REQUEST.get_header("Range", "") or "")
+    if ranges and _if_range(REQUEST, etag, modified):
+        spans = expandRanges(ranges, size)
+        if not spans:
+            RESPONSE.setStatus(416)
+            RESPONSE.setHeader("Content-Range", "bytes */%d" % size)
+            return b""
+        if len(spans) == 1:
+            start, end = spans[0]
+            RESPONSE.setStatus(206)
+            RESPONSE.setHeader("Content-Range", "bytes %d-%d/%d"
+                               % (start, end - 1, size))
+    RESPONSE.setHeader("Content-Length", str(end - start))
+    if REQUEST.get("REQUEST_METHOD") == "HEAD":
+        return b""
+    return FileRange(path, start, end)
+
+
+def _if_range(REQUEST, etag, modified):
+    """True when a Range may be served: no If-Range, or it names the
+    current file (its strong ETag, or exactly its date)."""
+    condition = REQUEST.get_header("If-Range", "").strip()
+    if not condition:
+        return True
+    if condition.startswith(('"', "W/")):
+        return condition == etag
     try:
-        if first == "":
-            length = int(last)
-            if length <= 0:
-                return "invalid"
-            return (max(0, size - length), size)
-        start = int(first)
-        end = int(last) + 1 if last else size
-    except ValueError:
-        return None
-    if start >= size or end <= start:
-        return "invalid"
-    return (start, min(end, size))
+        when = email.utils.parsedate_to_datetime(condition)
+    except (TypeError, ValueError, IndexError):
+        return False
+    return int(when.timestamp()) == int(modified)

@@ -31,6 +31,7 @@ from Products.PageTemplates.PageTemplateFile import PageTemplateFile
 from ZPublisher import zpublish
 
 from . import config
+from .serving import anonymous_may_view
 
 RESOURCE = "++resource++zoomifyimage"
 FLASH_CLASSID = "clsid:D27CDB6E-AE6D-11cf-96B8-444553540000"
@@ -127,8 +128,11 @@ class ViewerMixin:
     def _render_viewer_page(self, REQUEST, RESPONSE):
         status = self.current_status()
         if RESPONSE is not None:
-            # the status changes while tiling: always ask again
-            RESPONSE.setHeader("Cache-Control", "no-cache")
+            # the status changes while tiling: always ask again; a page
+            # that anonymous may not see stays out of shared caches
+            RESPONSE.setHeader("Cache-Control", "no-cache" if
+                               anonymous_may_view(self) else
+                               "private, no-cache")
         viewer_html = ""
         if status == "ready":
             if self.viewer == "flash":

@@ -107,8 +107,9 @@ class Zope:
                                  "--dir" % self.home)
             shutil.rmtree(self.home)
         self.port = free_port()
+        # the upload is bigger than the default cap of request bodies
         self.conf, self.ini = write_instance(self.home, port=self.port,
-                                             admin=AUTH)
+                                             admin=AUTH, max_body="1GB")
         with open(self.conf) as f:
             text = f.read()
         if "    storage zodb\n" not in text:

@@ -80,8 +80,8 @@ def folder():
 def add_image(folder, id, array, tmp_path, title="", storage="zodb"):
     from ZoomifyImage.content import manage_addZoomifyImage
     path = save(array, tmp_path / (id + ".jpg"), quality=90)
-    with zope_root() as app:
-        manage_addZoomifyImage(app[folder], id=id, file=path, title=title,
+    with zope_root() as app, open(path, "rb") as f:
+        manage_addZoomifyImage(app[folder], id=id, file=f, title=title,
                                storage=storage)
     return "/%s/%s" % (folder, id)
 

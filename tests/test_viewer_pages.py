@@ -35,8 +35,8 @@ def photo(tmp_path):
 
 def add_image(folder, path, id="img", title="", **settings):
     from ZoomifyImage.content import manage_addZoomifyImage
-    with zope_root() as app:
-        manage_addZoomifyImage(app[folder], id=id, file=path, title=title,
+    with zope_root() as app, open(path, "rb") as f:
+        manage_addZoomifyImage(app[folder], id=id, file=f, title=title,
                                **settings)
     return "%s/%s/%s" % (BASE, folder, id)
 

@@ -89,3 +89,51 @@ def test_zoomify_import_command(tmp_path):
         assert status == 200
     finally:
         s.stop()
+
+
+def _send_head(url, path, length, auth=None):
+    """Send only the head of a POST that announces ``length`` bytes; the
+    status line of the answer (the body is never sent)."""
+    import base64
+    import socket
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    head = ("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: "
+            "multipart/form-data; boundary=x\r\nContent-Length: %d\r\n"
+            % (path, parts.netloc, length))
+    if auth:
+        head += "Authorization: Basic %s\r\n" % base64.b64encode(
+            ("%s:%s" % auth).encode()).decode()
+    with socket.create_connection((parts.hostname, parts.port), 10) as s:
+        s.sendall((head + "\r\n").encode())
+        s.settimeout(10)
+        answer = s.recv(4096)
+    return answer.split(b"\r\n", 1)[0], answer
+
+
+def test_request_bodies_are_capped_before_anyone_logs_in(server):
+    from ZoomifyImage.instance import DEFAULT_MAX_BODY, parse_size
+    limit = parse_size(DEFAULT_MAX_BODY)
+    assert limit <= 100 << 20
+    ini = open(server.ini).read()
+    assert "max_request_body_size = %d" % limit in ini
+    add = "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage"
+    # anonymous, 64 GB announced: refused at once, nothing is read
+    line, answer = _send_head(server.url, add, 64 << 30)
+    assert line.startswith(b"HTTP/1.1 413"), answer
+    line, answer = _send_head(server.url, add, limit + 1)
+    assert line.startswith(b"HTTP/1.1 413"), answer
+    # the limit is the same for managers: big files go by zoomify-import
+    line, answer = _send_head(server.url, add, limit + 1, ADMIN)
+    assert line.startswith(b"HTTP/1.1 413"), answer
+    assert get(server.url + "/")[0] == 200
+
+
+def test_max_body_is_a_setting_of_the_instance(tmp_path):
+    from ZoomifyImage.instance import main
+    home = tmp_path / "inst"
+    assert main([str(home), "--max-body", "2GB"]) == 0
+    ini = (home / "etc" / "zope.ini").read_text()
+    assert "max_request_body_size = %d" % (2 << 30) in ini
+    with pytest.raises(SystemExit):
+        main([str(home), "--max-body", "lots"])

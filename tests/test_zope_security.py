@@ -1,0 +1,295 @@
+"""Issue 9, the web side: what a hostile or a careless visitor can do
+through the real publisher (zope.testbrowser), and what they must not."""
+
+import os
+import tempfile
+import urllib.parse
+
+import pytest
+
+from tests.images import save, smooth
+from tests.zope_fixtures import browser, tile_root, zope_root
+
+BASE = "http://localhost"
+ADD = "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage"
+
+
+@pytest.fixture
+def photo(tmp_path):
+    return save(smooth(600, 400), tmp_path / "harbour.jpg", quality=92)
+
+
+def add(folder, path, id="p", storage="zodb"):
+    from ZoomifyImage.content import manage_addZoomifyImage
+    with zope_root() as app:
+        with open(path, "rb") as f:
+            manage_addZoomifyImage(app[folder], id=id, file=f,
+                                   storage=storage)
+
+
+def status(b):
+    return int(b.headers["status"].split()[0])
+
+
+def get(url, login=False, headers=()):
+    b = browser(login=login)
+    for name, value in headers:
+        b.addHeader(name, value)
+    b.open(url)
+    return b
+
+
+def post(url, data, login=True, headers=()):
+    b = browser(login=login)
+    for name, value in headers:
+        b.addHeader(name, value)
+    b.post(url, urllib.parse.urlencode(data),
+           "application/x-www-form-urlencoded")
+    return b
+
+
+def facts(folder, id="p"):
+    with zope_root(commit=False) as app:
+        image = app[folder][id]
+        return {"title": image.title, "storage": image.storage,
+                "version": image.tiles_version, "quality": image.quality,
+                "filename": image.filename}
+
+
+# 1. nothing from the web names a server path --------------------------------
+
+def test_a_server_path_in_the_file_field_is_refused(folder, tmp_path):
+    secret = save(smooth(300, 200), tmp_path / "server-only.png")
+    b = post(BASE + "/" + folder + ADD, {"id": "x", "file": str(secret)})
+    assert status(b) == 400
+    with zope_root(commit=False) as app:
+        assert "x" not in app[folder].objectIds()
+    # a path that exists and one that does not get the same answer
+    missing = post(BASE + "/" + folder + ADD,
+                   {"id": "y", "file": str(tmp_path / "no-such.png")})
+    assert status(missing) == 400
+    assert _message(b.contents) == _message(missing.contents)
+    assert str(tmp_path) not in b.contents
+
+
+def _message(html):
+    start = html.index('class="alert')
+    return html[start:html.index("</div>", start)]
+
+
+def test_a_server_path_in_the_edit_form_is_refused(folder, photo, tmp_path):
+    add(folder, photo)
+    secret = save(smooth(300, 200), tmp_path / "server-only.png")
+    before = facts(folder)
+    for method in ("manage_edit", "manage_upload"):
+        b = post("%s/%s/p/%s" % (BASE, folder, method),
+                 {"file": str(secret)})
+        assert status(b) == 400, method
+        assert facts(folder) == before
+    download = get("%s/%s/p/download" % (BASE, folder))
+    assert download.contents == open(photo, "rb").read()
+
+
+# 2. changes answer POST only, and not from another site ---------------------
+
+def test_changes_refuse_get(folder, photo):
+    add(folder, photo)
+    before = facts(folder)
+    url = "%s/%s/p/" % (BASE, folder)
+    for query in ["manage_edit?title=hacked",
+                  "manage_edit?storage=filesystem",
+                  "manage_edit?quality=10",
+                  "manage_retile",
+                  "manage_upload"]:
+        b = get(url + query, login=True)
+        # Zope answers a refused method as it answers a name it hides
+        assert status(b) in (403, 404, 405), query
+        assert facts(folder) == before, query
+    b = get(BASE + "/" + folder + ADD + "?id=new", login=True)
+    assert status(b) in (403, 404, 405)
+    with zope_root(commit=False) as app:
+        assert "new" not in app[folder].objectIds()
+    # the same change by POST works
+    b = post(url + "manage_edit", {"title": "changed"})
+    assert status(b) == 200
+    assert facts(folder)["title"] == "changed"
+
+
+def test_changes_refuse_other_sites(folder, photo):
+    add(folder, photo)
+    before = facts(folder)
+    url = "%s/%s/p/" % (BASE, folder)
+    for headers in ([("Origin", "http://evil.example")],
+                    [("Sec-Fetch-Site", "cross-site")],
+                    [("Origin", "null")]):
+        b = post(url + "manage_edit", {"title": "hacked"}, headers=headers)
+        assert status(b) == 403, headers
+        b = post(url + "manage_retile", {}, headers=headers)
+        assert status(b) == 403, headers
+        assert facts(folder) == before
+    # the ZMI's own forms send their own origin
+    b = post(url + "manage_edit", {"title": "mine"},
+             headers=[("Origin", BASE), ("Sec-Fetch-Site", "same-origin")])
+    assert status(b) == 200 and facts(folder)["title"] == "mine"
+
+
+# 4. only what visitors need is published ------------------------------------
+
+VISITOR_NAMES = {"index_html", "view", "status_json", "download",
+                 "ImageProperties.xml", "HEAD"}
+
+
+def our_names():
+    from ZoomifyImage.content import ZoomifyImage
+    names = set()
+    for cls in ZoomifyImage.__mro__:
+        if not cls.__module__.startswith("ZoomifyImage"):
+            continue
+        names.update(n for n in vars(cls) if not n.startswith("_"))
+    for name in ("uid", "title"):
+        names.add(name)
+    return sorted(names)
+
+
+def test_only_visitor_names_are_published(folder, photo):
+    add(folder, photo)
+    with zope_root() as app:
+        image = app[folder]["p"]
+        image.error = "/srv/secret/path failed"
+    url = "%s/%s/p/" % (BASE, folder)
+    seen = {}
+    for name in our_names():
+        b = get(url + name)
+        seen[name] = status(b)
+        body = b.contents
+        if isinstance(body, bytes):
+            body = body.decode("latin-1")
+        assert "/srv/secret" not in body, name
+    published = {n for n, code in seen.items() if code == 200}
+    assert published <= VISITOR_NAMES, published - VISITOR_NAMES
+    for name in ("facts", "current_status", "progress", "tiles_url",
+                 "effective_quality", "get_size", "getContentType",
+                 "error", "uid", "filename", "width"):
+        assert seen[name] in (401, 403, 404), (name, seen[name])
+    for name in [n for n in seen if n.startswith("manage")]:
+        assert seen[name] in (401, 403, 404), name
+
+
+# 5. private tiles are never cached publicly ---------------------------------
+
+@pytest.mark.parametrize("storage", ["zodb", "filesystem"])
+def test_cache_control_follows_who_may_view(folder, photo, storage):
+    add(folder, photo, storage=storage)
+    tile = "%s/%s/p/TileGroup0/0-0-0.jpg" % (BASE, folder)
+    with zope_root(commit=False) as app:
+        version = app[folder]["p"].tiles_version
+    public = get(tile).headers["Cache-Control"]
+    assert "public" in public and "immutable" not in public
+    versioned = get(tile + "?v=%d" % version).headers["Cache-Control"]
+    assert "public" in versioned and "immutable" in versioned
+    assert int(versioned.split("max-age=")[1].split(",")[0]) >= 86400 * 30
+    # an old version's URL is not promised to stay
+    stale = get(tile + "?v=%d" % (version + 7)).headers["Cache-Control"]
+    assert "immutable" not in stale
+    with zope_root() as app:
+        app[folder]["p"].manage_permission("View", ["Manager"], acquire=0)
+    for url in (tile, tile + "?v=%d" % version,
+                "%s/%s/p/ImageProperties.xml" % (BASE, folder),
+                "%s/%s/p/download" % (BASE, folder),
+                "%s/%s/p" % (BASE, folder)):
+        b = get(url, login=True)
+        assert status(b) == 200, url
+        control = b.headers["Cache-Control"]
+        assert "private" in control and "public" not in control, url
+        assert "immutable" not in control
+
+
+# 6. an imported copy gets its own tiles --------------------------------------
+
+def export_import(folder, id, target):
+    with zope_root() as app:
+        image = app[folder][id]
+        path = os.path.join(tempfile.mkdtemp(), "img.zexp")
+        image._p_jar.exportFile(image._p_oid, path)
+    with zope_root() as app:
+        from OFS.Folder import manage_addFolder
+        if target not in app[folder].objectIds():
+            manage_addFolder(app[folder], target)
+        app[folder][target]._importObjectFromFile(path, set_owner=0)
+
+
+@pytest.mark.parametrize("storage", ["zodb", "filesystem"])
+def test_imported_zexp_gets_its_own_tiles(folder, photo, storage):
+    add(folder, photo, storage=storage)
+    export_import(folder, "p", "other")
+    with zope_root(commit=False) as app:
+        first = app[folder]["p"]
+        second = app[folder]["other"]["p"]
+        assert first.uid != second.uid
+        assert second.status == "ready"
+    tile = "TileGroup0/0-0-0.jpg"
+    one = get("%s/%s/p/%s" % (BASE, folder, tile))
+    two = get("%s/%s/other/p/%s" % (BASE, folder, tile))
+    assert one.contents == two.contents
+    assert one.headers["ETag"] != two.headers["ETag"]
+    # deleting the first leaves the second whole
+    with zope_root() as app:
+        app[folder].manage_delObjects(["p"])
+    again = get("%s/%s/other/p/%s" % (BASE, folder, tile))
+    assert status(again) == 200 and again.contents == two.contents
+    if storage == "filesystem":
+        with zope_root(commit=False) as app:
+            uid = app[folder]["other"]["p"].uid
+        assert os.path.isfile(os.path.join(tile_root(), uid[:2], uid,
+                                           "ImageProperties.xml"))
+
+
+def test_imported_zexp_without_the_tiles_is_tiled_again(folder, photo):
+    add(folder, photo, storage="filesystem")
+    with zope_root(commit=False) as app:
+        uid = app[folder]["p"].uid
+    # as in another site: the zexp came, its tile directory did not
+    with zope_root() as app:
+        path = os.path.join(tempfile.mkdtemp(), "img.zexp")
+        app[folder]["p"]._p_jar.exportFile(app[folder]["p"]._p_oid, path)
+        app[folder].manage_delObjects(["p"])
+    with zope_root() as app:
+        app[folder]._importObjectFromFile(path, set_owner=0)
+    with zope_root(commit=False) as app:
+        image = app[folder]["p"]
+        assert image.uid != uid and image.status == "ready"
+    b = get("%s/%s/p/TileGroup0/0-0-0.jpg" % (BASE, folder))
+    assert status(b) == 200
+
+
+# 7. the original's download ---------------------------------------------------
+
+def test_download_any_file_name(folder, tmp_path):
+    photo = save(smooth(300, 200), tmp_path / "Hafen Ærø \"1\" 東京.png")
+    add(folder, photo)
+    b = get("%s/%s/p/download" % (BASE, folder))
+    disposition = b.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert "filename*=UTF-8''" in disposition
+    assert urllib.parse.quote("Hafen Ærø") in disposition
+    assert "東京".encode("utf-8") not in disposition.encode("latin-1",
+                                                            "replace")
+    disposition.encode("latin-1")  # a header must be Latin-1
+
+
+def test_download_if_range(folder, photo):
+    add(folder, photo)
+    data = open(photo, "rb").read()
+    url = "%s/%s/p/download" % (BASE, folder)
+    whole = get(url)
+    etag = whole.headers["ETag"]
+    assert etag
+    b = get(url, headers=[("Range", "bytes=0-9"), ("If-Range", etag)])
+    assert status(b) == 206 and b.headers["Content-Length"] == "10"
+    # a changed file: the whole new file, not a piece of it
+    b = get(url, headers=[("Range", "bytes=0-9"), ("If-Range", '"old"')])
+    assert status(b) == 200
+    assert b.headers["Content-Length"] == str(len(data))
+    b = get(url, headers=[("Range", "bytes=0-9"),
+                          ("If-Range", "Sat, 01 Jan 2000 00:00:00 GMT")])
+    assert status(b) == 200
