@@ -47,7 +47,9 @@ def tile_parser():
                         help="the image file (JPEG, PNG, TIFF, PPM, BMP, ...)")
     parser.add_argument("outdir", metavar="OUTDIR",
                         help="the directory to write; an existing tile set "
-                        "there is replaced only when the new one is complete")
+                        "there is replaced only when the new one is "
+                        "complete; a directory that holds anything else is "
+                        "refused")
     parser.add_argument("--tile-size", type=_tile_size, default=256,
                         metavar="N", help="tile width and height in pixels, "
                         "even (default 256)")
@@ -67,6 +69,9 @@ def tile_parser():
                         help="refuse larger images, a guard against "
                         "decompression bombs (default %d)"
                         % DEFAULT_MAX_MEGAPIXELS)
+    parser.add_argument("--force", action="store_true",
+                        help="replace OUTDIR even when it holds other "
+                        "files than a tile set (they are deleted)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar and no summary")
     return parser
@@ -85,7 +90,8 @@ def tile_main(argv=None):
                            leave=False, mininterval=0.2)
             bar.update(done - bar.n)
     try:
-        result = tile_image(args.input, DirectorySink(args.outdir),
+        result = tile_image(args.input,
+                            DirectorySink(args.outdir, force=args.force),
                             tile_size=args.tile_size, quality=args.quality,
                             engine=args.engine, background=args.background,
                             progress=progress,

@@ -14,7 +14,7 @@ from PIL import Image
 
 from ZoomifyImage.pyramid import Layout
 
-from tests.images import read_dir, save, smooth
+from tests.images import read_dir, save, smooth, snapshot
 
 
 def command():
@@ -33,7 +33,8 @@ def test_help_documents_every_option():
     assert result.returncode == 0
     for option in ["INPUT", "OUTDIR", "--tile-size", "--quality",
                    "--engine", "--background", "--quiet", "--max-megapixels",
-                   "auto", "vips", "pillow", "default 256", "default 80"]:
+                   "--force", "auto", "vips", "pillow", "default 256",
+                   "default 80"]:
         assert option in result.stdout, option
 
 
@@ -126,3 +127,57 @@ def test_runs_without_pyvips(tmp_path):
     assert result.returncode == 1
     assert "install the 'vips' extra" in result.stderr
     shutil.rmtree(blocker)
+
+
+def test_refuses_a_directory_that_is_not_a_tile_set(tmp_path):
+    # zoomify-tile photo.tif ~/www must not delete ~/www
+    path = save(smooth(300, 200), tmp_path / "photo.png")
+    www = tmp_path / "www"
+    (www / "css").mkdir(parents=True)
+    (www / "index.html").write_text("<h1>home</h1>")
+    (www / "css" / "site.css").write_text("body {}")
+    before = snapshot(str(www))
+    result = subprocess.run([command(), path, str(www)], capture_output=True,
+                            text=True)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("zoomify-tile: error: %s: " % www)
+    assert "not a tile set" in lines[0] and "--force" in lines[0]
+    assert snapshot(str(www)) == before
+    assert sorted(os.listdir(tmp_path)) == ["photo.png", "www"]
+    # a tile set with anything else in it is not a tile set either
+    out = tmp_path / "set"
+    assert subprocess.run([command(), "--quiet", path, str(out)]).returncode \
+        == 0
+    (out / "TileGroup0" / "notes.txt").write_text("mine")
+    before = snapshot(str(out))
+    result = subprocess.run([command(), path, str(out)], capture_output=True,
+                            text=True)
+    assert result.returncode == 1 and "not a tile set" in result.stderr
+    assert snapshot(str(out)) == before
+    # --force replaces it all the same
+    result = subprocess.run([command(), "--quiet", "--force", path,
+                             str(www)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert set(read_dir(www)) == set(Layout(300, 200).tile_names()) | {
+        "ImageProperties.xml"}
+    assert sorted(os.listdir(tmp_path)) == ["photo.png", "set", "www"]
+
+
+def test_replaces_a_tile_set_and_fills_an_empty_directory(tmp_path):
+    path = save(smooth(300, 200), tmp_path / "photo.png")
+    big = save(smooth(900, 700), tmp_path / "big.png")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "set"
+    for target, image, size in [(empty, path, (300, 200)),
+                                (out, big, (900, 700)),
+                                (out, path, (300, 200))]:
+        result = subprocess.run([command(), "--quiet", image, str(target)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert set(read_dir(target)) == set(Layout(*size).tile_names()) | {
+            "ImageProperties.xml"}
+    assert sorted(os.listdir(tmp_path)) == ["big.png", "empty", "photo.png",
+                                            "set"]

@@ -11,10 +11,14 @@ themselves, instead of the calling thread writing the bytes.
 """
 
 import os
+import re
+import secrets
 import shutil
-import tempfile
 
 from .errors import TilingError
+
+TILE_GROUP = re.compile(r"TileGroup\d+$")
+TILE = re.compile(r"\d+-\d+-\d+\.jpg$")
 
 
 def tile_path(folder, name, made):
@@ -26,6 +30,40 @@ def tile_path(folder, name, made):
         os.makedirs(parent, exist_ok=True)
         made.add(parent)
     return path
+
+
+def new_directory(parent, prefix):
+    """A new directory with a unique name under ``parent``, made with the
+    umask's modes: tempfile.mkdtemp makes 0700, and a web server running
+    as another user could then read no tile."""
+    for _ in range(100):
+        path = os.path.join(parent, prefix + secrets.token_hex(6))
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError("no free name for a directory in %s" % parent)
+
+
+def foreign_entry(folder):
+    """The first thing in ``folder`` that a Zoomify tile set does not
+    hold (ImageProperties.xml, TileGroupN/T-C-R.jpg), or None."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name == "ImageProperties.xml" and entry.is_file(
+                    follow_symlinks=False):
+                continue
+            if TILE_GROUP.match(entry.name) and entry.is_dir(
+                    follow_symlinks=False):
+                with os.scandir(entry.path) as tiles:
+                    for tile in tiles:
+                        if not (TILE.match(tile.name) and tile.is_file(
+                                follow_symlinks=False)):
+                            return entry.name + "/" + tile.name
+                continue
+            return entry.name
+    return None
 
 
 class TileSink:
@@ -50,15 +88,19 @@ class DirectorySink(TileSink):
 
     The tiles go into a temporary directory beside the destination, which
     is renamed into place at the end; a failed run leaves the destination
-    as it was (including a previous tile set there).
+    as it was (including a previous tile set there). An existing
+    destination is replaced only when it is empty or holds a tile set and
+    nothing else, unless ``force`` is true.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, force=False):
         self.path = os.path.abspath(path)
+        self.force = force
         parent = os.path.dirname(self.path)
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise TilingError(path, "the output exists and is not a "
                               "directory")
+        self.check_replaceable()
         # parents we create are removed again if the run fails
         self.new_parents = []
         folder = parent
@@ -67,13 +109,27 @@ class DirectorySink(TileSink):
             folder = os.path.dirname(folder)
         try:
             os.makedirs(parent, exist_ok=True)
-            self.temp = tempfile.mkdtemp(
-                prefix=".%s.partial-" % os.path.basename(self.path),
-                dir=parent)
+            self.temp = new_directory(
+                parent, ".%s.partial-" % os.path.basename(self.path))
         except OSError as e:
             raise TilingError(path, "cannot write the output directory "
                               "(%s)" % (e.strerror or e))
         self.made = set()
+
+    def check_replaceable(self):
+        """Refuse to replace a directory that holds anything but a tile
+        set: OUTDIR may be a user's folder given by mistake."""
+        if self.force or not os.path.isdir(self.path):
+            return
+        try:
+            found = foreign_entry(self.path)
+        except OSError as e:
+            raise TilingError(self.path, "cannot read the output directory "
+                              "(%s)" % (e.strerror or e))
+        if found is not None:
+            raise TilingError(self.path, "the output directory is not a "
+                              "tile set (it holds %s); give a new or empty "
+                              "directory, or --force to replace it" % found)
 
     def file_for(self, name):
         try:
@@ -94,10 +150,15 @@ class DirectorySink(TileSink):
     def finish(self):
         old = None
         try:
+            self.check_replaceable()  # again: tiling may have taken hours
+        except TilingError:
+            self.abort()
+            raise
+        try:
             if os.path.exists(self.path):
-                old = tempfile.mkdtemp(
-                    prefix=".%s.old-" % os.path.basename(self.path),
-                    dir=os.path.dirname(self.path))
+                old = new_directory(
+                    os.path.dirname(self.path),
+                    ".%s.old-" % os.path.basename(self.path))
                 os.rename(self.path, os.path.join(old, "set"))
             os.rename(self.temp, self.path)
         except OSError as e:
