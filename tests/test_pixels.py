@@ -215,3 +215,27 @@ def test_auto_engine_picks_the_streaming_reader_for_tiff(tmp_path):
     assert tile_image(plain, sink, engine="auto").engine == "pillow"
     expected = "vips" if vips_available() else "pillow"
     assert tile_image(packed, MemorySink(), engine="auto").engine == expected
+
+
+@pytest.mark.parametrize("quality,limit", [(92, 35), (100, 40)])
+def test_high_quality_keeps_full_colour_resolution(tmp_path, engine,
+                                                   quality, limit):
+    # a hue ramp one pixel a step: 4:2:0 chroma subsampling would halve
+    # its colour resolution (28.5 dB at Q92); at Q90 and above the tiles
+    # keep every chroma sample, as libvips' own JPEG writer does
+    x = np.arange(255)
+    row = np.stack([x, 255 - x, (x * 7) % 256], axis=-1)
+    pixels = np.repeat(row[None], 3, axis=0).astype(np.uint8)
+    path = save(pixels, tmp_path / "ramp.png")
+    tiles = tiles_of(path, engine=engine, quality=quality)
+    got = decode(tiles["TileGroup0/0-0-0.jpg"])
+    assert psnr(got, pixels) >= limit, psnr(got, pixels)
+
+
+def test_lower_quality_keeps_chroma_subsampling(tmp_path):
+    # below Q90 the tiles stay 4:2:0, smaller
+    path = save(smooth(300, 200), tmp_path / "a.png")
+    tile = tiles_of(path, engine="pillow", quality=80)["TileGroup0/0-0-0.jpg"]
+    from PIL import JpegImagePlugin
+    image = Image.open(io.BytesIO(tile))
+    assert JpegImagePlugin.get_sampling(image) == 2
