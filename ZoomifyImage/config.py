@@ -29,7 +29,8 @@ DEFAULTS = {
     "x-sendfile-prefix": "",     # URL prefix the front-end maps to tile-root
     "tile-url": "",              # where a front-end serves tile-root
     "flash-viewer-url": "",
-    "trash-days": "30",              # keep deleted images' tiles (undo)
+    "trash-days": "30",              # keep unused tile sets (undo)
+    "sweep-minutes": "60",           # how often unused sets are looked for
     "background-megapixels": "50",   # bigger images tile in a worker
     "workers": "1",                  # background worker threads
     "job-scan-seconds": "60",        # how often idle workers look for

@@ -273,7 +273,12 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         previous tiles and original stay as they were.
         """
         store = self._target_store()
-        result = self._run_tiler(store.writer(), tiling_progress.get())
+        writer = store.writer()
+        try:
+            result = self._run_tiler(writer, tiling_progress.get())
+        except BaseException:
+            writer.abort()  # whatever failed, no partial set is left
+            raise
         self._install(store, result)
 
     def _run_job(self, job, job_sink):
@@ -558,8 +563,17 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         base = config.get("tile-url")
         store = self._store
         if base and store is not None and store.kind == "filesystem":
-            return "%s/%s/%s/" % (base.rstrip("/"), self.uid[:2], self.uid)
+            return "%s/%s/" % (base.rstrip("/"), store.relative_directory())
         return self.absolute_url() + "/"
+
+    @security.protected(View)
+    @zpublish(False)
+    def tiles_set(self):
+        """The id of the tile set being served: the ETag and the viewer's
+        ?v= change with it (and only with it)."""
+        store = self._store
+        set_id = getattr(store, "set_id", None)
+        return set_id or "v%d" % self.tiles_version
 
     @security.protected(View)
     @zpublish(False)
@@ -631,7 +645,7 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         return name
 
     def _etag(self):
-        return '"zi-%s-%d"' % (self.uid, self.tiles_version)
+        return '"zi-%s-%s"' % (self.uid, self.tiles_set())
 
     def _serve_tile(self, name, REQUEST, RESPONSE):
         name = self._check_tile_name(name)
@@ -642,7 +656,7 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         RESPONSE.setHeader("ETag", etag)
         RESPONSE.setHeader("Last-Modified", http_date(self.tiled_at))
         RESPONSE.setHeader("Cache-Control", cache_control(
-            self, REQUEST, self.tiles_version))
+            self, REQUEST, self.tiles_set()))
         content_type = ("text/xml" if name.endswith(".xml")
                         else "image/jpeg")
         if not_modified(REQUEST, etag, self.tiled_at):
@@ -660,9 +674,9 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
                                    str(os.path.getsize(path)))
             else:  # the front-end sends the file (and its length)
                 prefix = config.get("x-sendfile-prefix")
-                relative = os.path.relpath(path, store.root())
-                RESPONSE.setHeader(header, prefix + relative.replace(
-                    os.sep, "/") if prefix else path)
+                relative = "%s/%s" % (store.relative_directory(), name)
+                RESPONSE.setHeader(header, prefix.rstrip("/") + "/" +
+                                   relative if prefix else path)
                 return b""
             return b"" if head else FileRange(path)
         data = store.get(name)

@@ -394,8 +394,6 @@ def database_opened(event):
     pool.db = db
     try:
         clean_partial(config.tile_root())
-        from .stores.filesystem import empty_trash
-        empty_trash(config.tile_root(), config.get_int("trash-days", 0))
         scan(db)
         pool._ensure_threads()
     except Exception:

@@ -204,7 +204,7 @@ class ViewerMixin:
             "height": self.height,
             "tileSize": self.tile_size,
             "tilesUrl": self.tiles_url(),
-            "version": self.tiles_version,
+            "version": self.tiles_set(),
             "navigator": bool(navigator),
             "prefixUrl": self._resource_url("openseadragon/images/"),
             "scripts": [self._resource_url("openseadragon/openseadragon.min.js"),

@@ -10,10 +10,11 @@ from ZODB.blob import BlobStorage
 from ZODB.DemoStorage import DemoStorage
 from ZODB.MappingStorage import MappingStorage
 
+from ZoomifyImage import config
 from ZoomifyImage.stores.zodb import SAVEPOINT_EVERY, TileRecord, \
     ZODBTileStore
 
-from tests.zope_fixtures import tile_root, wsgi_app
+from tests.zope_fixtures import wsgi_app
 
 
 @pytest.fixture
@@ -125,71 +126,106 @@ class TestZODBTileStore:
             a.tiles["TileGroup0/0-0-4.jpg"]
 
 
+@pytest.fixture
+def own_tile_root(tmp_path, monkeypatch):
+    """A tile root of the test's own: these stores live in a database of
+    their own, whose sweep must not judge the Zope tests' sets."""
+    from App.config import getConfiguration
+    wsgi_app()
+    section = getConfiguration().product_config["zoomifyimage"]
+    monkeypatch.setitem(section, "tile-root", str(tmp_path / "tiles"))
+    return str(tmp_path / "tiles")
+
+
 class TestFilesystemTileStore:
 
     @pytest.fixture(autouse=True)
-    def zope_config(self):
-        wsgi_app()  # zope.conf's tile-root
+    def zope_config(self, own_tile_root):
+        pass
 
-    def _makeOne(self, uid):
+    def _makeOne(self, uid, root):
         from ZoomifyImage.stores.filesystem import FilesystemTileStore
-        return FilesystemTileStore(uid)
+        root[uid] = store = FilesystemTileStore(uid)
+        return store
 
-    def test_layout_on_disk_is_zoomify(self, unique_id):
-        store = self._makeOne("ab" + unique_id)
+    def test_layout_on_disk_is_zoomify(self, unique_id, root):
+        store = self._makeOne("ab" + unique_id, root)
         fill(store, 2)
         transaction.commit()
-        folder = os.path.join(tile_root(), "ab", "ab" + unique_id)
+        folder = os.path.join(config.tile_root(), "ab", "ab" + unique_id,
+                              store.set_id)
         assert store.directory() == folder
-        # .set names the set, for Undo (see stores/filesystem.py)
-        assert sorted(os.listdir(folder)) == [".set", "ImageProperties.xml",
+        # .owner names the store, for the sweep (see sweep.py)
+        assert sorted(os.listdir(folder)) == [".owner", "ImageProperties.xml",
                                               "TileGroup0"]
-        with open(os.path.join(folder, ".set")) as f:
-            assert f.read() == store.set_id
+        with open(os.path.join(folder, ".owner")) as f:
+            assert f.read() == "%s %s" % (store._p_oid.hex(),
+                                          store._p_jar.db().database_name)
         with open(os.path.join(folder, "TileGroup0", "0-0-1.jpg"),
                   "rb") as f:
             assert f.read() == b"tile 1"
         assert store.get("TileGroup0/0-0-1.jpg") == b"tile 1"
+        assert store.names() == ["ImageProperties.xml",
+                                 "TileGroup0/0-0-0.jpg",
+                                 "TileGroup0/0-0-1.jpg"]
 
-    def test_stores_from_before_set_ids_serve_the_set_in_place(
-            self, unique_id):
-        store = self._makeOne("ef" + unique_id)
+    def test_files_and_folders_follow_the_umask(self, unique_id, root):
+        # a front-end running as another user must read them (issue 9)
+        store = self._makeOne("ac" + unique_id, root)
         fill(store, 2)
         transaction.commit()
-        del store.set_id   # as unpickled from an older version: the class's
-        assert store.set_id is None
-        assert store.get("TileGroup0/0-0-1.jpg") == b"tile 1"
-        store.clear()      # and a delete still goes to the trash
-        transaction.commit()
-        assert not os.path.exists(store.directory())
-        assert store.get("TileGroup0/0-0-1.jpg") == b"tile 1"  # restored
+        for here, dirs, files in os.walk(store.image_directory()):
+            assert os.stat(here).st_mode & 0o777 == 0o755, here
+            for name in files:
+                mode = os.stat(os.path.join(here, name)).st_mode & 0o777
+                assert mode == 0o644, name
 
-    def test_nothing_visible_before_commit(self, unique_id):
-        store = self._makeOne("cd" + unique_id)
+    def test_nothing_visible_before_commit(self, unique_id, root):
+        store = self._makeOne("cd" + unique_id, root)
         fill(store, 2)
-        assert store.get("TileGroup0/0-0-1.jpg") is None
-        assert not os.path.exists(store.directory())
+        assert not os.path.exists(store.image_directory())
         transaction.abort()
-        assert not os.path.exists(store.directory())
-        partial = os.path.join(tile_root(), ".partial")
+        assert not os.path.exists(store.image_directory())
+        partial = os.path.join(config.tile_root(), ".partial")
         assert not [n for n in os.listdir(partial)
                     if n.startswith(store.uid)]
 
-    def test_replace_and_clear(self, unique_id):
-        store = self._makeOne("ef" + unique_id)
+    def test_a_new_set_never_moves_the_old_one(self, unique_id, root):
+        store = self._makeOne("ef" + unique_id, root)
         fill(store, 3)
         transaction.commit()
+        first = store.directory()
+        listing = sorted(os.walk(first))
         fill(store, 1, prefix="TileGroup0/1-0-")
         transaction.commit()
+        assert store.directory() != first
         assert store.get("TileGroup0/1-0-0.jpg") == b"tile 0"
         assert store.get("TileGroup0/0-0-2.jpg") is None  # not merged
+        assert sorted(os.walk(first)) == listing  # untouched, for Undo
         store.clear()
-        assert store.get("TileGroup0/1-0-0.jpg") == b"tile 0"
         transaction.commit()
-        assert not os.path.exists(store.directory())
+        assert store.get("TileGroup0/1-0-0.jpg") == b"tile 0"
+
+    def test_failed_vote_leaves_nothing(self, unique_id, root, tmp_path):
+        # the set is placed when the transaction votes: a failure there
+        # aborts the transaction and removes the set
+        store = self._makeOne("fa" + unique_id, root)
+        fill(store, 2)
+        blocker = os.path.join(store.image_directory())
+        os.makedirs(os.path.dirname(blocker), exist_ok=True)
+        with open(blocker, "w") as f:  # a file where the folder must go
+            f.write("in the way")
+        with pytest.raises(OSError):
+            transaction.commit()
+        transaction.abort()
+        os.remove(blocker)
+        assert store._p_oid is None or store.set_id is None
+        partial = os.path.join(config.tile_root(), ".partial")
+        assert not [n for n in os.listdir(partial)
+                    if n.startswith(store.uid)]
 
     def test_copy_from_zodb_and_back(self, unique_id, root):
-        fs = self._makeOne("gh" + unique_id)
+        fs = self._makeOne("gh" + unique_id, root)
         root["z"] = z = ZODBTileStore()
         fill(z, 4)
         fs.copy_from(z)
@@ -200,13 +236,101 @@ class TestFilesystemTileStore:
         assert again.get("TileGroup0/0-0-3.jpg") == b"tile 3"
 
 
-def test_old_trash_is_emptied(tmp_path):
+class TestSweep:
+
+    @pytest.fixture(autouse=True)
+    def zope_config(self, own_tile_root):
+        pass
+
+    def sweep(self, db, **kw):
+        from ZoomifyImage.sweep import sweep
+        kw.setdefault("grace", 0)
+        return sweep(db, config.tile_root(), **kw)
+
+    def test_unused_sets_go_after_trash_days(self, unique_id, root, db):
+        import time
+        from ZoomifyImage.stores.filesystem import FilesystemTileStore
+        root["s"] = store = FilesystemTileStore("sw" + unique_id)
+        fill(store, 2)
+        transaction.commit()
+        first = store.directory()
+        fill(store, 3)
+        transaction.commit()
+        second = store.directory()
+        # the replaced set waits for an Undo
+        assert self.sweep(db, trash_days=30) == []
+        assert os.path.isdir(first) and os.path.isdir(second)
+        later = time.time() + 31 * 86400
+        assert self.sweep(db, trash_days=30, now=later) == [first]
+        assert os.path.isdir(second)
+        # the image lets go of its store: its set goes too
+        store.clear()
+        transaction.commit()
+        assert self.sweep(db, trash_days=30, now=later) == []
+        assert self.sweep(db, trash_days=30, now=later + 31 * 86400) == [
+            second]
+        assert not os.path.exists(store.image_directory())
+
+    def test_a_set_pointed_at_again_is_kept(self, unique_id, root, db):
+        import time
+        from ZoomifyImage.stores.filesystem import FilesystemTileStore
+        root["s"] = store = FilesystemTileStore("sx" + unique_id)
+        fill(store, 2)
+        transaction.commit()
+        first_id, first = store.set_id, store.directory()
+        fill(store, 3)
+        transaction.commit()
+        self.sweep(db, trash_days=30)   # marks the first set
+        store.set_id = first_id         # as an Undo does
+        transaction.commit()
+        later = time.time() + 31 * 86400
+        assert self.sweep(db, trash_days=30) == []
+        assert not os.path.exists(os.path.join(first, ".unreferenced"))
+        removed = self.sweep(db, trash_days=30, now=later)
+        assert first not in removed and os.path.isdir(first)
+
+    def test_sets_of_uncommitted_transactions_go(self, unique_id, root, db):
+        # a process killed after the vote, before the commit, leaves a set
+        # that names a store which never pointed at it
+        from ZoomifyImage.stores.filesystem import FilesystemTileStore
+        root["s"] = store = FilesystemTileStore("sy" + unique_id)
+        fill(store, 2)
+        transaction.commit()
+        orphan = os.path.join(store.image_directory(), "0123456789abcdef")
+        os.makedirs(orphan)
+        with open(os.path.join(orphan, ".owner"), "w") as f:
+            f.write(store._p_oid.hex())  # without a name: the main one
+        assert self.sweep(db, trash_days=0) == [orphan]
+        assert os.path.isdir(store.directory())
+        # a young set is left alone: its transaction may be committing
+        os.makedirs(orphan)
+        with open(os.path.join(orphan, ".owner"), "w") as f:
+            f.write(store._p_oid.hex())  # without a name: the main one
+        assert self.sweep(db, trash_days=0, grace=600) == []
+
+
+def test_the_first_layout_is_moved_once(tmp_path):
     import time
-    from ZoomifyImage.stores.filesystem import TRASH, empty_trash
-    trash = tmp_path / TRASH
-    old = trash / ("a" * 32 + "-%.6f" % (time.time() - 40 * 86400))
-    new = trash / ("b" * 32 + "-%.6f" % (time.time() - 86400))
-    for folder in (old, new):
-        (folder / "TileGroup0").mkdir(parents=True)
-    assert empty_trash(str(tmp_path), 30) == [old.name]
-    assert not old.exists() and new.exists()
+    from ZoomifyImage.sweep import migrate_layout, MARK_FILE
+    root = tmp_path
+    uid = "ab" * 16
+    live = root / uid[:2] / uid
+    (live / "TileGroup0").mkdir(parents=True)
+    (live / "ImageProperties.xml").write_text("<IMAGE_PROPERTIES />")
+    (live / ".set").write_text("1234")
+    gone = "cd" * 16
+    trashed = root / ".trash" / ("%s-%.6f" % (gone, time.time() - 86400))
+    (trashed / "TileGroup0").mkdir(parents=True)
+    (trashed / "ImageProperties.xml").write_text("<IMAGE_PROPERTIES />")
+    moves = migrate_layout(str(root))
+    assert sorted(moves) == sorted([str(live / "1234"),
+                                    str(root / gone[:2] / gone / "0")])
+    assert (live / "1234" / "ImageProperties.xml").is_file()
+    assert (root / gone[:2] / gone / "0" / MARK_FILE).is_file()
+    assert not (root / ".trash").exists()
+    assert migrate_layout(str(root)) == []
+    from ZoomifyImage.stores.filesystem import FilesystemTileStore
+    store = FilesystemTileStore(uid)
+    store.set_id = "1234"
+    store.root = lambda: str(root)
+    assert store.get("ImageProperties.xml") == b"<IMAGE_PROPERTIES />"

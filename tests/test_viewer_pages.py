@@ -269,8 +269,9 @@ def test_tiles_url_follows_tile_url_for_filesystem_store(folder, photo):
     with product_config(**{"tile-url": "https://tiles.example.org/z/"}):
         with zope_root(commit=False) as app:
             fs, db = app[folder]["fs"], app[folder]["db"]
-            assert fs.tiles_url() == "https://tiles.example.org/z/%s/%s/" % (
-                fs.uid[:2], fs.uid)
+            assert fs.tiles_url() == (
+                "https://tiles.example.org/z/%s/%s/%s/"
+                % (fs.uid[:2], fs.uid, fs._store.set_id))
             assert db.tiles_url() == db.absolute_url() + "/"
             settings = settings_of(Elements(fs.tag()).scripts[0])
             assert settings["tilesUrl"] == fs.tiles_url()

@@ -1,6 +1,7 @@
 """Zope's lifecycle events: add, edit, copy, rename, delete, undo, abort."""
 
 import os
+import time
 
 import pytest
 import transaction
@@ -34,7 +35,16 @@ def tile_status(url):
 
 
 def tiles_dir(uid):
+    """The directory of an image's sets (TILE-ROOT/ab/UID)."""
     return os.path.join(tile_root(), uid[:2], uid)
+
+
+def sweep_now():
+    """The sweep, with no trash-days to wait for."""
+    from ZoomifyImage.sweep import sweep
+    with zope_root(commit=False) as app:
+        db = app._p_jar.db()
+    return sweep(db, tile_root(), trash_days=0, grace=0)
 
 
 STORAGES = ["zodb", "filesystem"]
@@ -64,9 +74,8 @@ def test_copy_gets_its_own_tiles(folder, photo, storage):
         assert copy._store is not original._store
         assert copy.status == "ready" and copy.width == 700
         if storage == "filesystem":
-            assert os.path.isdir(tiles_dir(copy.uid))
-            assert sorted(os.listdir(tiles_dir(copy.uid))) == sorted(
-                os.listdir(tiles_dir(original.uid)))
+            assert os.path.isdir(copy._store.directory())
+            assert copy._store.names() == original._store.names()
         uid = copy.uid
     # deleting the original leaves the copy's tiles alone
     with zope_root() as app:
@@ -75,6 +84,7 @@ def test_copy_gets_its_own_tiles(folder, photo, storage):
     code, body = tile_status(url)
     assert code == 200 and body[:2] == b"\xff\xd8"
     if storage == "filesystem":
+        sweep_now()
         assert os.path.isdir(tiles_dir(uid))
 
 
@@ -110,23 +120,29 @@ def test_renamed_and_moved_images_keep_serving(folder, photo, storage):
     assert code == 200 and b'WIDTH="700"' in body
 
 
-def test_delete_removes_filesystem_tiles_at_commit(folder, photo):
+def test_delete_removes_filesystem_tiles_after_trash_days(folder, photo):
+    from ZoomifyImage.sweep import sweep
     add(folder, photo, storage="filesystem")
     with zope_root(commit=False) as app:
         uid = app[folder]["img"].uid
+        db = app._p_jar.db()
     assert os.path.isdir(tiles_dir(uid))
     # an aborted delete loses nothing
     with zope_root(commit=False) as app:
         app[folder].manage_delObjects(["img"])
-        assert os.path.isdir(tiles_dir(uid))  # not before the commit
+    sweep_now()
     assert os.path.isdir(tiles_dir(uid))
     url = "http://localhost/%s/img/TileGroup0/0-0-0.jpg" % folder
     assert tile_status(url)[0] == 200
-    # a committed delete removes them
+    # a committed delete: the set waits trash-days for an Undo, then goes
     with zope_root() as app:
         app[folder].manage_delObjects(["img"])
-    assert not os.path.exists(tiles_dir(uid))
     assert tile_status(url)[0] == 404
+    assert sweep(db, tile_root(), trash_days=30, grace=0) == []
+    assert os.path.isdir(tiles_dir(uid))
+    assert sweep(db, tile_root(), trash_days=30, grace=0,
+                 now=time.time() + 31 * 86400)
+    assert not os.path.exists(tiles_dir(uid))
 
 
 @pytest.mark.parametrize("storage", STORAGES)
@@ -207,13 +223,12 @@ def test_aborted_edit_keeps_old_tiles_on_filesystem(folder, photo, tmp_path):
     add(folder, photo, storage="filesystem")
     with zope_root(commit=False) as app:
         uid = app[folder]["img"].uid
-    before = sorted(os.listdir(os.path.join(tiles_dir(uid), "TileGroup0")))
+    before = sorted(os.walk(tiles_dir(uid)))
     other = save(smooth(3000, 300), tmp_path / "wide.png")
     with zope_root(commit=False) as app:  # aborted at the end
         with open(other, "rb") as f:
             app[folder]["img"].manage_upload(file=f)
-    assert sorted(os.listdir(os.path.join(tiles_dir(uid), "TileGroup0"))) \
-        == before
+    assert sorted(os.walk(tiles_dir(uid))) == before
     partial = os.path.join(tile_root(), ".partial")
     assert not [n for n in os.listdir(partial) if n.startswith(uid)]
     with zope_root(commit=False) as app:

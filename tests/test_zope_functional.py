@@ -80,9 +80,11 @@ def test_add_through_zmi_and_serve_tiles(folder, photo, storage):
             right - left, bottom - top)
     if storage == "filesystem":
         with zope_root(commit=False) as app:
-            uid = app[folder]["harbour"].uid
+            image = app[folder]["harbour"]
+            uid, set_id = image.uid, image._store.set_id
+        # TILE-ROOT/ab/UID/SETID/, a front-end can serve it as it is
         assert os.path.isfile(os.path.join(
-            tile_root(), uid[:2], uid, "TileGroup0", "0-0-0.jpg"))
+            tile_root(), uid[:2], uid, set_id, "TileGroup0", "0-0-0.jpg"))
 
 
 def test_caching_headers_and_304(folder, photo):
@@ -265,15 +267,20 @@ def test_switching_storage_moves_tiles(folder, photo):
     assert ">filesystem<" in b.contents
     with zope_root(commit=False) as app:
         image = app[folder]["p"]
-        uid = image.uid
         assert image._store.kind == "filesystem"
-    path = os.path.join(tile_root(), uid[:2], uid, "TileGroup0", "1-0-0.jpg")
+        path = os.path.join(image._store.directory(), "TileGroup0",
+                            "1-0-0.jpg")
     assert open(path, "rb").read() == before  # moved, not re-encoded
     assert fetch(url).contents == before
     # and back
     b.getControl(name="storage").value = ["zodb"]
     b.getControl("Save Changes").click()
     assert fetch(url).contents == before
+    # the filesystem set is no longer used: the sweep removes it
+    from ZoomifyImage.sweep import sweep
+    with zope_root(commit=False) as app:
+        db = app._p_jar.db()
+    sweep(db, tile_root(), trash_days=0, grace=0)
     assert not os.path.exists(path)
 
 
@@ -297,9 +304,11 @@ def test_x_sendfile_header_for_a_front_end(folder, photo, monkeypatch):
     b = fetch("%s/%s/p/TileGroup0/1-0-0.jpg" % (BASE, folder))
     assert status(b) == 200 and not b.contents
     with zope_root(commit=False) as app:
-        uid = app[folder]["p"].uid
+        image = app[folder]["p"]
+        uid, set_id = image.uid, image._store.set_id
     assert b.headers["X-Accel-Redirect"] == (
-        "/protected-tiles/%s/%s/TileGroup0/1-0-0.jpg" % (uid[:2], uid))
+        "/protected-tiles/%s/%s/%s/TileGroup0/1-0-0.jpg"
+        % (uid[:2], uid, set_id))
     assert b.headers["Content-Type"] == "image/jpeg"
     # the permission check still happens in Zope first
     with zope_root() as app:

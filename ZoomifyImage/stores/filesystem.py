@@ -1,26 +1,29 @@
-"""Tiles on the filesystem, laid out exactly as Zoomify expects:
+"""Tiles on the filesystem, laid out exactly as Zoomify expects, one
+directory per tile set:
 
-    TILE-ROOT/ab/abcdef.../ImageProperties.xml
-    TILE-ROOT/ab/abcdef.../TileGroup0/0-0-0.jpg
+    TILE-ROOT/ab/abcdef.../SETID/ImageProperties.xml
+    TILE-ROOT/ab/abcdef.../SETID/TileGroup0/0-0-0.jpg
 
-The directory is named by the image's stable id (not its Zope path, which
-changes on rename), so a front-end web server can serve TILE-ROOT as is.
+``abcdef...`` is the image's stable id (not its Zope path, which changes
+on rename) and SETID the id of one complete set. A set is never renamed
+or rewritten once it is in place: a retile or a new file writes a new set
+beside the old one, and the store's ``set_id`` (in the ZODB, changed in
+the same transaction as the image's facts) is the one pointer that says
+which set is served. Undo switches the pointer back; a GET never touches
+a file. A front-end can serve TILE-ROOT as it is, and cache a set's URLs
+for ever.
 
-Changes follow the ZODB transaction: a new set is written into a
-temporary directory and renamed into place when the transaction commits;
-an aborted transaction (or a ConflictError retry) removes it. A removed
-image's directory, or one replaced by a retile, is moved to
-TILE-ROOT/.trash at commit. Each set carries its id in a small file,
-``.set``, and the store in the ZODB knows the id of its own set: when an
-Undo has brought back an older store, the first request swaps its set
-back in from the trash.
+A new set is written under TILE-ROOT/.partial and moved to its place
+when the transaction votes (an aborted transaction removes it), with a
+file ``.owner`` naming the store's database record. Sets that no store
+points at any more are removed by the sweep (sweep.py) after trash-days,
+so that an Undo finds them until then.
 """
 
 import logging
 import os
 import shutil
 import tempfile
-import time
 import uuid
 
 import transaction
@@ -35,45 +38,45 @@ from ..pyramid.sinks import TileSink, tile_path
 logger = logging.getLogger("ZoomifyImage")
 
 PARTIAL = ".partial"
-TRASH = ".trash"
-SET_FILE = ".set"
+# the store that wrote the set: its oid (hex) and its database's name
+# (a site may mount several databases over one tile root)
+OWNER_FILE = ".owner"
+# the set of a store from before sets had ids (see migrate_layout)
+LEGACY_SET = "0"
 
 
 class FilesystemTileStore(Persistent):
     kind = "filesystem"
-    set_id = None    # stores made before sets had ids: never swapped
+    set_id = None    # stores made before sets had ids: LEGACY_SET
+    released = 0.0   # when the image let go of this store (sweep.py)
 
     def __init__(self, uid):
         self.uid = uid
-        self.set_id = uuid.uuid4().hex
+        self.set_id = None
 
     # where things are; the root comes from zope.conf each time, so that
     # a site can move its tile root
     def root(self):
         return config.tile_root()
 
-    def directory(self):
+    def image_directory(self):
         return os.path.join(self.root(), self.uid[:2], self.uid)
 
-    def current_directory(self):
-        """The directory, holding this store's own set: after an Undo it
-        may hold another set of the image, or none, and this store's set
-        is then brought back from the trash."""
-        folder = self.directory()
-        found = set_of(folder)
-        if self.set_id is None:   # an older store: any set will do
-            if found is None:
-                restore_from_trash(self.root(), self.uid, folder)
-        elif found != self.set_id:
-            restore_from_trash(self.root(), self.uid, folder, self.set_id)
-        return folder
+    def set_name(self):
+        return self.set_id or LEGACY_SET
+
+    def directory(self):
+        """The directory of the set this store points at."""
+        return os.path.join(self.image_directory(), self.set_name())
+
+    def relative_directory(self):
+        """directory() relative to the tile root, with '/' (tile-url,
+        X-Accel-Redirect)."""
+        return "%s/%s/%s" % (self.uid[:2], self.uid, self.set_name())
 
     def file_path(self, name):
         """The file of a tile (name already validated), or None."""
-        # should our set be gone from the trash too (trash-days), the set
-        # in place is served: better than none
-        folder = self.current_directory()
-        path = os.path.join(folder, *name.split("/"))
+        path = os.path.join(self.directory(), *name.split("/"))
         return path if os.path.isfile(path) else None
 
     def get(self, name):
@@ -88,11 +91,11 @@ class FilesystemTileStore(Persistent):
         return None if path is None else os.path.getsize(path)
 
     def names(self):
-        folder = self.current_directory()
+        folder = self.directory()
         out = []
         for here, dirs, files in os.walk(folder):
             for f in files:
-                if here == folder and f == SET_FILE:
+                if here == folder and f.startswith("."):
                     continue
                 full = os.path.join(here, f)
                 out.append(os.path.relpath(full, folder).replace(os.sep, "/"))
@@ -106,27 +109,37 @@ class FilesystemTileStore(Persistent):
         copy_tiles(other, self.writer())
 
     def clear(self):
-        """Move this store's set to the trash when the transaction
-        commits."""
-        transaction.get().join(DirectoryChange(
-            self.root(), None, self.directory(), self.uid, self.set_id))
+        """The image lets go of this store (deleted, or its tiles moved to
+        another store): its sets wait for the sweep, for an Undo."""
+        self.released = _now()
+        claim(self.directory(), self)
+
+
+
+def _now():
+    import time
+    return time.time()
 
 
 class FilesystemTileWriter(TileSink):
+    """Writes a new set under .partial; finish() points the store at it
+    and has it moved to its place when the transaction votes."""
 
     def __init__(self, store):
         self.store = store
         self.root = store.root()
-        self.target = store.directory()
         partial = os.path.join(self.root, PARTIAL)
         try:
             os.makedirs(partial, exist_ok=True)
             self.temp = tempfile.mkdtemp(prefix=store.uid + "-", dir=partial)
+            # mkdtemp makes 0700; a front-end reads the set as another user
+            os.chmod(self.temp, 0o777 & ~_umask())
         except OSError as e:
             raise TilingError(self.root, "cannot write tiles under the tile "
                               "root (%s)" % (e.strerror or e))
         self.made = set()
-        self.set_id = uuid.uuid4().hex
+        self.set_id = uuid.uuid4().hex[:16]
+        self.done = False
 
     def _target(self, name):
         return tile_path(self.temp, name, self.made)
@@ -147,40 +160,48 @@ class FilesystemTileWriter(TileSink):
                               % (name, e.strerror or e))
 
     def put_file(self, name, path):
-        shutil.copyfile(path, self._target(name))
+        try:
+            shutil.copyfile(path, self._target(name))
+        except OSError as e:
+            raise TilingError(self.root, "cannot write %s (%s)"
+                              % (name, e.strerror or e))
 
     def finish(self):
-        with open(os.path.join(self.temp, SET_FILE), "w") as f:
-            f.write(self.set_id)
-        # in the same transaction as the new facts: an Undo of it brings
-        # back the old id, and with it the old set
+        # a set from before owners were written (migrated) gets one now,
+        # so that the sweep can tell when nothing points at it
+        claim(self.store.directory(), self.store)
+        # the pointer moves in the same transaction as the new facts: an
+        # Undo of it brings back the old id, and with it the old set
         self.store.set_id = self.set_id
-        transaction.get().join(DirectoryChange(self.root, self.temp,
-                                               self.target, self.store.uid))
+        self.store.released = 0.0
+        self.done = True
+        transaction.get().join(SetPlacement(
+            self.store, self.temp,
+            os.path.join(self.store.image_directory(), self.set_id)))
 
     def abort(self):
-        shutil.rmtree(self.temp, ignore_errors=True)
+        if not self.done:
+            shutil.rmtree(self.temp, ignore_errors=True)
 
 
 @implementer(IDataManager)
-class DirectoryChange:
-    """Puts a new directory in place, the one it replaces going to the
-    trash, when the transaction commits; removes the new one if it aborts.
-    Without a new directory it moves the set ``set_id`` to the trash, if
-    that is the one in place (a retile's new set may already be)."""
+class SetPlacement:
+    """Moves a new set from .partial to its own directory when the
+    transaction votes, so that a failure there aborts the transaction
+    (nothing on disc changes after the commit); removes it if the
+    transaction aborts."""
 
-    def __init__(self, root, new, target, uid, set_id=None):
-        self.root = root
-        self.new = new
+    def __init__(self, store, temp, target):
+        self.store = store
+        self.temp = temp
         self.target = target
-        self.uid = uid
-        self.set_id = set_id
+        self.placed = False
         self.transaction_manager = transaction.manager
 
     def sortKey(self):
-        # after the ZODB's own data managers: the database has the change
-        # before the files move
-        return "~zoomifyimage:%s:%s" % (self.target, self.new)
+        # after the ZODB's own data managers: by our vote the store has
+        # its oid
+        return "~zoomifyimage:%s" % self.target
 
     def abort(self, txn):
         self._discard()
@@ -192,32 +213,31 @@ class DirectoryChange:
         pass
 
     def tpc_vote(self, txn):
-        if self.new is not None and not os.path.isdir(self.new):
-            raise OSError("the new tile directory %s has gone" % self.new)
+        owner = owner_text(self.store)
+        if owner is None:
+            raise ValueError("the tile store of %s is not in the database"
+                             % self.target)
+        with open(os.path.join(self.temp, OWNER_FILE), "w") as f:
+            f.write(owner)
+        os.makedirs(os.path.dirname(self.target), exist_ok=True)
+        os.rename(self.temp, self.target)
+        self.placed = True
 
     def tpc_finish(self, txn):
-        try:
-            found = set_of(self.target)
-            replaced = self.new is not None
-            ours = self.set_id is None or found in ("", self.set_id)
-            if found is not None and (replaced or ours):
-                # kept in the trash for an Undo, until trash-days
-                to_trash(self.root, self.uid, self.target)
-            if self.new is not None:
-                os.makedirs(os.path.dirname(self.target), exist_ok=True)
-                os.rename(self.new, self.target)
-        except OSError:
-            logger.exception("could not move tiles into %s", self.target)
+        pass  # nothing left to do: the set is in place since the vote
 
     def tpc_abort(self, txn):
         self._discard()
 
     def savepoint(self):
+        # a rollback to a savepoint made after finish() keeps the set;
+        # one made before it aborts us (AbortSavepoint) and removes it
         return NoRollback()
 
     def _discard(self):
-        if self.new is not None:
-            shutil.rmtree(self.new, ignore_errors=True)
+        shutil.rmtree(self.target if self.placed else self.temp,
+                      ignore_errors=True)
+        self.placed = False
 
 
 class NoRollback:
@@ -225,68 +245,47 @@ class NoRollback:
         pass
 
 
-def set_of(folder):
-    """The id of the set in ``folder``; "" for a set from before sets had
-    ids; None when there is no directory."""
+def _umask():
+    """The process's umask, read without changing it (os.umask would
+    change it for every thread for a moment)."""
     try:
-        with open(os.path.join(folder, SET_FILE)) as f:
-            return f.read().strip()
-    except FileNotFoundError:
-        return "" if os.path.isdir(folder) else None
-    except OSError:
-        return ""
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
-def to_trash(root, uid, folder):
-    trash = os.path.join(root, TRASH)
-    os.makedirs(trash, exist_ok=True)
-    os.rename(folder, os.path.join(trash, "%s-%.6f" % (uid, time.time())))
+def owner_text(store):
+    """"OID-HEX DATABASE-NAME" of a store in the database, else None."""
+    jar = store._p_jar
+    if store._p_oid is None or jar is None:
+        return None
+    return "%s %s" % (store._p_oid.hex(), jar.db().database_name)
 
 
-def restore_from_trash(root, uid, target, set_id=None):
-    """Bring back a trashed set of ``uid`` (after an Undo): the one with
-    ``set_id``, or the newest when that is None. Whatever set is in the
-    way goes to the trash."""
-    trash = os.path.join(root, TRASH)
+def owner_of(set_dir):
+    """(oid, database name) of the store that wrote a set, or None."""
     try:
-        candidates = sorted(n for n in os.listdir(trash)
-                            if n.rsplit("-", 1)[0] == uid)
-    except OSError:
-        return False
-    if set_id is not None:
-        candidates = [n for n in candidates
-                      if set_of(os.path.join(trash, n)) == set_id]
-    if not candidates:
-        return False
-    try:
-        if os.path.exists(target):
-            to_trash(root, uid, target)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        os.rename(os.path.join(trash, candidates[-1]), target)
-    except OSError:
-        # another thread may have swapped it in first
-        found = set_of(target)
-        return found is not None and set_id in (None, found)
-    logger.info("restored the tiles of %s from the trash", uid)
-    return True
+        with open(os.path.join(set_dir, OWNER_FILE)) as f:
+            oid, _, name = f.read().strip().partition(" ")
+        return bytes.fromhex(oid), name
+    except (OSError, ValueError):
+        return None
 
 
-def empty_trash(root, max_age_days):
-    """Remove trashed tile sets older than ``max_age_days`` (their images
-    were deleted that long ago: an undo is no longer expected)."""
-    trash = os.path.join(root, TRASH)
-    try:
-        names = os.listdir(trash)
-    except OSError:
-        return []
-    limit = time.time() - max_age_days * 86400
-    removed = []
-    for name in names:
+def claim(set_dir, store):
+    """Write the owner of a set that has none (sets from the first
+    layout); harmless if the set is not there or the store is new."""
+    owner = owner_text(store)
+    if owner is None or not os.path.isdir(set_dir):
+        return
+    path = os.path.join(set_dir, OWNER_FILE)
+    if not os.path.exists(path):
         try:
-            when = float(name.rsplit("-", 1)[1])
-        except (IndexError, ValueError):
-            continue
-        if when < limit:
-            shutil.rmtree(os.path.join(trash, name), ignore_errors=True)
-            removed.append(name)
-    return removed
+            with open(path, "w") as f:
+                f.write(owner)
+        except OSError:
+            logger.warning("cannot write %s", path)

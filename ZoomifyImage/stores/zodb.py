@@ -1,6 +1,8 @@
 """Tiles in the ZODB: an OOBTree from tile name to one small persistent
 record per tile, so serving a tile loads that tile's record only."""
 
+import uuid
+
 import transaction
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
@@ -19,6 +21,7 @@ class TileRecord(Persistent):
 
 class ZODBTileStore(Persistent):
     kind = "zodb"
+    set_id = None  # the id of the tree in ``tiles`` (ETag, the viewer's ?v=)
 
     def __init__(self):
         self.tiles = OOBTree()
@@ -44,6 +47,7 @@ class ZODBTileStore(Persistent):
 
     def clear(self):
         self.tiles = OOBTree()
+        self.set_id = None
 
 
 class ZODBTileWriter(TileSink):
@@ -78,7 +82,9 @@ class ZODBTileWriter(TileSink):
                 jar.cacheGC()
 
     def finish(self):
+        # one pointer swaps the whole set in (and an Undo back out)
         self.store.tiles = self.tree
+        self.store.set_id = uuid.uuid4().hex[:16]
         self.store._building = None
 
     def put_file(self, name, path):

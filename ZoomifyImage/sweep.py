@@ -1,0 +1,261 @@
+"""The sweep: removes the filesystem tile sets that nothing points at.
+
+A set (TILE-ROOT/ab/UID/SETID, see stores/filesystem.py) names the store
+that wrote it in ``.owner``. The sweep reads that store's last committed
+state: while it points at the set and the image has not let go of it, the
+set is kept. Otherwise (a retile or a new file replaced it, the image was
+deleted, or the transaction that made it never committed) the sweep
+writes the time into ``.unreferenced`` and removes the set once that is
+``trash-days`` old; an Undo within that window points at the set again,
+and the mark goes. Nothing else ever removes a complete set.
+
+It runs when the database opens and then every ``sweep-minutes``. The
+first start of this version also moves the sets of the first layout
+(TILE-ROOT/ab/UID/ImageProperties.xml, and TILE-ROOT/.trash) into set
+directories, once.
+"""
+
+import logging
+import os
+import shutil
+import threading
+import time
+
+import transaction
+from ZODB.POSException import POSKeyError
+
+from . import config
+from .stores.filesystem import LEGACY_SET, OWNER_FILE
+from .stores.filesystem import FilesystemTileStore, owner_of
+
+logger = logging.getLogger("ZoomifyImage")
+
+MARK_FILE = ".unreferenced"
+OLD_TRASH = ".trash"
+OLD_SET_FILE = ".set"
+# a set younger than this is never removed: its transaction may still be
+# committing (it is placed when the transaction votes)
+GRACE_SECONDS = 600
+
+
+def set_directories(root):
+    """(uid, set name, path) of every set under the tile root."""
+    try:
+        prefixes = sorted(os.listdir(root))
+    except OSError:
+        return
+    for prefix in prefixes:
+        if prefix.startswith(".") or len(prefix) != 2:
+            continue
+        base = os.path.join(root, prefix)
+        try:
+            uids = sorted(os.listdir(base))
+        except OSError:
+            continue
+        for uid in uids:
+            image_dir = os.path.join(base, uid)
+            if uid.startswith(".") or not os.path.isdir(image_dir):
+                continue
+            for name in sorted(os.listdir(image_dir)):
+                path = os.path.join(image_dir, name)
+                if not name.startswith(".") and os.path.isdir(path):
+                    yield uid, name, path
+
+
+def is_referenced(connection, uid, name, path):
+    """True if the set's store points at it; False if not; None if the
+    set names no owner (a set of the first layout, never let go of)."""
+    owner = owner_of(path)
+    if owner is None:
+        return None
+    oid, database = owner
+    try:
+        if database and database != connection.db().database_name:
+            # a database mounted into the site
+            connection = connection.get_connection(database)
+    except KeyError:
+        return None  # a database this process does not know: keep it
+    try:
+        store = connection.get(oid)
+        if not isinstance(store, FilesystemTileStore):
+            return False
+        return (store.uid == uid and store.set_name() == name
+                and not store.released)
+    except (POSKeyError, KeyError):
+        return False  # packed away with its image
+
+
+def _mark_time(path):
+    try:
+        with open(os.path.join(path, MARK_FILE)) as f:
+            return float(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def sweep(db, root=None, trash_days=None, grace=GRACE_SECONDS, now=None):
+    """One sweep of the tile root; the paths of the sets removed."""
+    root = root or config.tile_root()
+    if trash_days is None:
+        trash_days = config.get_int("trash-days", 0)
+    now = time.time() if now is None else now
+    removed = []
+    manager = transaction.TransactionManager()
+    connection = db.open(transaction_manager=manager)
+    try:
+        manager.begin()  # the last committed state
+        for uid, name, path in set_directories(root):
+            referenced = is_referenced(connection, uid, name, path)
+            marked = _mark_time(path)
+            if referenced:
+                if marked is not None:  # an Undo pointed at it again
+                    os.remove(os.path.join(path, MARK_FILE))
+                continue
+            if referenced is None and marked is None:
+                continue  # an old set in use: never guess
+            placed = _placed_at(path)
+            if marked is None:
+                marked = now
+                _write_mark(path, now)
+            if now - marked < trash_days * 86400 or now - placed < grace:
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+            _remove_empty(os.path.dirname(path))
+        manager.abort()
+    finally:
+        connection.close()
+    for path in removed:
+        logger.info("removed the tile set %s (unused for %s days)",
+                    path, trash_days)
+    return removed
+
+
+def _placed_at(path):
+    """When the set was put in place (its owner written at the vote)."""
+    try:
+        return os.path.getmtime(os.path.join(path, OWNER_FILE))
+    except OSError:
+        return os.path.getmtime(path)
+
+
+def _write_mark(path, when):
+    try:
+        with open(os.path.join(path, MARK_FILE), "w") as f:
+            f.write("%.6f" % when)
+    except OSError:
+        logger.warning("cannot mark %s", path)
+
+
+def _remove_empty(folder):
+    for _ in range(2):  # the image's directory, then its prefix
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+        folder = os.path.dirname(folder)
+
+
+# ---------------------------------------------------------------- layout
+
+def migrate_layout(root=None):
+    """Move sets of the first layout into set directories (once; a crash
+    in the middle is finished at the next start). Returns the moves."""
+    root = root or config.tile_root()
+    moves = []
+    try:
+        prefixes = sorted(os.listdir(root))
+    except OSError:
+        return moves
+    for prefix in prefixes:
+        base = os.path.join(root, prefix)
+        if prefix.startswith(".") or not os.path.isdir(base):
+            continue
+        for uid in sorted(os.listdir(base)):
+            image_dir = os.path.join(base, uid)
+            moving = os.path.join(base, ".migrating-" + uid)
+            if uid.startswith(".migrating-"):
+                # left by a crash between the two renames below
+                uid = uid[len(".migrating-"):]
+                image_dir, moving = os.path.join(base, uid), image_dir
+            elif not os.path.isfile(os.path.join(image_dir,
+                                                 "ImageProperties.xml")):
+                continue
+            else:
+                os.rename(image_dir, moving)
+            os.makedirs(image_dir, exist_ok=True)
+            target = os.path.join(image_dir, _old_set_name(moving))
+            os.rename(moving, target)
+            moves.append(target)
+    trash = os.path.join(root, OLD_TRASH)
+    try:
+        names = sorted(os.listdir(trash))
+    except OSError:
+        names = []
+    for entry in names:
+        uid, _, when = entry.rpartition("-")
+        path = os.path.join(trash, entry)
+        try:
+            deleted = float(when)
+        except ValueError:
+            deleted = time.time()
+        target = os.path.join(root, uid[:2], uid, _old_set_name(path))
+        if os.path.exists(target) or not uid:
+            shutil.rmtree(path, ignore_errors=True)  # an older copy
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        # deleted then: the sweep counts trash-days from that time
+        _write_mark(path, deleted)
+        os.rename(path, target)
+        moves.append(target)
+    try:
+        os.rmdir(trash)
+    except OSError:
+        pass
+    if moves:
+        logger.info("moved %d tile sets into the set layout", len(moves))
+    return moves
+
+
+def _old_set_name(folder):
+    try:
+        with open(os.path.join(folder, OLD_SET_FILE)) as f:
+            name = f.read().strip()
+    except OSError:
+        name = ""
+    return name or LEGACY_SET
+
+
+# --------------------------------------------------------- in the server
+
+_thread = None
+_stop = threading.Event()
+
+
+def database_opened(event):
+    """At start-up: migrate the first layout, sweep, and sweep again every
+    sweep-minutes in a thread of our own."""
+    global _thread
+    db = event.database
+    try:
+        migrate_layout()
+        sweep(db)
+    except Exception:
+        logger.exception("could not sweep the tile root")
+    if _thread is None or not _thread.is_alive():
+        _stop.clear()
+        _thread = threading.Thread(target=_run, args=(db,), daemon=True,
+                                   name="zoomifyimage-sweep")
+        _thread.start()
+
+
+def _run(db):
+    while not _stop.wait(config.get_int("sweep-minutes", 1) * 60):
+        try:
+            sweep(db)
+        except Exception:
+            logger.exception("could not sweep the tile root")
+
+
+def stop():
+    _stop.set()

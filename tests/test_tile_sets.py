@@ -1,0 +1,152 @@
+"""Issue 10: a complete tile set never moves; the image points at it.
+Through the real publisher and real ZODB connections."""
+
+import os
+
+import pytest
+import transaction
+
+from tests.images import save, smooth
+from tests.zope_fixtures import browser, tile_root, wsgi_app, zope_root
+
+BASE = "http://localhost"
+
+
+@pytest.fixture
+def photo(tmp_path):
+    return save(smooth(700, 500), tmp_path / "photo.png")
+
+
+def add(folder, path, id="img", storage="filesystem"):
+    from ZoomifyImage.content import manage_addZoomifyImage
+    with zope_root() as app:
+        with open(path, "rb") as f:
+            manage_addZoomifyImage(app[folder], id=id, file=f,
+                                   storage=storage)
+
+
+def new_file(folder, path, note=None, id="img"):
+    with zope_root() as app:
+        with open(path, "rb") as f:
+            app[folder][id].manage_upload(file=f)
+        if note:
+            transaction.get().note(note)
+
+
+def get(url):
+    b = browser(login=False)
+    b.open(url)
+    body = b.contents
+    if isinstance(body, str):
+        body = body.encode()
+    return int(b.headers["status"].split()[0]), b.headers, body
+
+
+def files_under(folder):
+    """Every path and its size and inode under ``folder``: a rename or a
+    rewrite changes it."""
+    out = []
+    for here, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(here, name)
+            st = os.stat(path)
+            out.append((path, st.st_ino, st.st_size))
+    return sorted(out)
+
+
+def undo(note):
+    with zope_root() as app:
+        db = app._p_jar.db()
+        entry = [e for e in db.undoLog(0, 50)
+                 if note in (e["description"] if isinstance(
+                     e["description"], str) else e["description"].decode())]
+        db.undo(entry[0]["id"])
+
+
+def test_undo_and_get_move_no_file(folder, photo, tmp_path):
+    add(folder, photo)
+    with zope_root(commit=False) as app:
+        uid = app[folder]["img"].uid
+    image_dir = os.path.join(tile_root(), uid[:2], uid)
+    base = "%s/%s/img/" % (BASE, folder)
+    old_tile = get(base + "TileGroup0/0-0-0.jpg")[2]
+    note = "new file, set test " + folder
+    new_file(folder, save(smooth(1200, 300, seed=5), tmp_path / "w.png"),
+             note)
+    # both sets are on disc, each in its own directory
+    assert len(os.listdir(image_dir)) == 2
+    before = files_under(image_dir)
+    undo(note)
+    assert files_under(image_dir) == before   # Undo moved the pointer
+    code, headers, body = get(base + "TileGroup0/0-0-0.jpg")
+    assert code == 200 and body == old_tile
+    assert b'WIDTH="700"' in get(base + "ImageProperties.xml")[2]
+    assert files_under(image_dir) == before   # and a GET moved nothing
+
+
+def test_a_stale_reader_cannot_bring_back_the_old_set(folder, photo,
+                                                      tmp_path):
+    add(folder, photo)
+    wsgi_app()
+    import Zope2
+    # a request that began before the retile committed (or a ZEO client
+    # that has not seen it yet): its own connection, not synced
+    manager = transaction.TransactionManager()
+    stale = Zope2.DB.open(transaction_manager=manager)
+    manager.begin()
+    stale_image = stale.root()["Application"][folder]["img"]
+    old_etag = stale_image._etag()
+    new_file(folder, save(smooth(1200, 300, seed=5), tmp_path / "w.png"))
+    image_dir = os.path.join(tile_root(), stale_image.uid[:2],
+                             stale_image.uid)
+    before = files_under(image_dir)
+    # the stale reader still reads its own (old) set, whole, and moves
+    # nothing: the new set stays where everyone else finds it
+    assert stale_image._store.get("ImageProperties.xml").find(
+        b'WIDTH="700"') > 0
+    assert files_under(image_dir) == before
+    manager.abort()
+    stale.close()
+    # everyone else gets the new set under the new ETag
+    code, headers, body = get("%s/%s/img/ImageProperties.xml"
+                              % (BASE, folder))
+    assert code == 200 and b'WIDTH="1200"' in body
+    assert headers["ETag"] != old_etag
+
+
+@pytest.mark.parametrize("storage", ["zodb", "filesystem"])
+def test_etag_and_viewer_version_name_the_set(folder, photo, tmp_path,
+                                              storage):
+    add(folder, photo, storage=storage)
+    url = "%s/%s/img/TileGroup0/0-0-0.jpg" % (BASE, folder)
+    with zope_root(commit=False) as app:
+        image = app[folder]["img"]
+        first = image._store.set_id
+        assert first and first in image.tag()
+    assert first in get(url)[1]["ETag"]
+    # a retile is a new set: a new ETag and a new ?v=
+    with zope_root() as app:
+        app[folder]["img"].manage_retile()
+    with zope_root(commit=False) as app:
+        second = app[folder]["img"]._store.set_id
+    assert second != first
+    assert second in get(url)[1]["ETag"]
+    # a title change is not
+    with zope_root() as app:
+        app[folder]["img"].manage_edit(title="new title")
+    assert second in get(url)[1]["ETag"]
+
+
+def test_failed_tiling_leaves_no_partial_directory(folder, photo, tmp_path):
+    add(folder, photo)
+    with zope_root(commit=False) as app:
+        uid = app[folder]["img"].uid
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
+    from zExceptions import BadRequest
+    with pytest.raises(BadRequest):
+        with zope_root() as app:
+            with open(bad, "rb") as f:
+                app[folder]["img"].manage_upload(file=f)
+    partial = os.path.join(tile_root(), ".partial")
+    assert not [n for n in os.listdir(partial) if n.startswith(uid)]
