@@ -3,7 +3,6 @@ Zoomify tiles in a tile store. It orchestrates; it never touches pixels."""
 
 import contextvars
 import logging
-import os
 import shutil
 import time
 import uuid
@@ -31,8 +30,8 @@ from ZPublisher.BaseRequest import UseTraversalDefault
 from . import config
 from .csrf import POST, check_same_origin
 from .interfaces import IZoomifyImage
-from .serving import FileRange, TileFile, TileGroup
-from .serving import cache_control, http_date, not_modified, send_original
+from .serving import TileFile, TileGroup
+from .serving import send_original, serve_tile
 from .pyramid import Layout, TilingError, read_size, tile_image
 from .pyramid.layout import parse_tile_name
 from .stores import make_store
@@ -644,47 +643,11 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
             return None  # right tile, wrong TileGroup
         return name
 
-    def _etag(self):
-        return '"zi-%s-%s"' % (self.uid, self.tiles_set())
+    def _etag(self, set_id=None):
+        return '"zi-%s-%s"' % (self.uid, set_id or self.tiles_set())
 
     def _serve_tile(self, name, REQUEST, RESPONSE):
-        name = self._check_tile_name(name)
-        store = self._store
-        if name is None or store is None:
-            raise NotFound(name or "not a tile of this image")
-        etag = self._etag()
-        RESPONSE.setHeader("ETag", etag)
-        RESPONSE.setHeader("Last-Modified", http_date(self.tiled_at))
-        RESPONSE.setHeader("Cache-Control", cache_control(
-            self, REQUEST, self.tiles_set()))
-        content_type = ("text/xml" if name.endswith(".xml")
-                        else "image/jpeg")
-        if not_modified(REQUEST, etag, self.tiled_at):
-            RESPONSE.setStatus(304)
-            return b""
-        head = REQUEST.get("REQUEST_METHOD") == "HEAD"
-        if store.kind == "filesystem":
-            path = store.file_path(name)
-            if path is None:
-                raise NotFound(name)
-            RESPONSE.setHeader("Content-Type", content_type)
-            header = config.get("x-sendfile-header")
-            if not header:
-                RESPONSE.setHeader("Content-Length",
-                                   str(os.path.getsize(path)))
-            else:  # the front-end sends the file (and its length)
-                prefix = config.get("x-sendfile-prefix")
-                relative = "%s/%s" % (store.relative_directory(), name)
-                RESPONSE.setHeader(header, prefix.rstrip("/") + "/" +
-                                   relative if prefix else path)
-                return b""
-            return b"" if head else FileRange(path)
-        data = store.get(name)
-        if data is None:
-            raise NotFound(name)
-        RESPONSE.setHeader("Content-Type", content_type)
-        RESPONSE.setHeader("Content-Length", str(len(data)))
-        return b"" if head else data
+        return serve_tile(self, name, REQUEST, RESPONSE)
 
     # ----------------------------------------------------------- ZMI facts
 

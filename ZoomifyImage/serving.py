@@ -19,6 +19,7 @@ from ZPublisher.Iterators import IStreamIterator
 
 from . import config
 from .interfaces import IZoomifyImage
+from .pyramid.layout import parse_tile_name
 
 CHUNK = 1 << 18
 # a URL that names the tile set's version (?v=) never changes its bytes
@@ -208,3 +209,59 @@ def _if_range(REQUEST, etag, modified):
     except (TypeError, ValueError, IndexError):
         return False
     return int(when.timestamp()) == int(modified)
+
+
+def serve_tile(image, name, REQUEST, RESPONSE):
+    """A tile (or ImageProperties.xml) of ``image``: the set it points at,
+    or, for a page built before a retile (``?v=`` names an older set of
+    the filesystem store, still on disc), that page's own set, so that a
+    viewer never mixes two sets."""
+    store = image._store
+    set_id = image.tiles_set()
+    asked = REQUEST.form.get("v")
+    older = None
+    if store is not None and store.kind == "filesystem" and asked and \
+            asked != set_id:
+        older = store.older_set(asked)
+    if older:
+        # not this image's current layout: the file must exist in the set
+        valid = name == "ImageProperties.xml" or \
+            parse_tile_name(name) is not None
+        set_id = older
+    else:
+        valid = image._check_tile_name(name) is not None
+    if not valid or store is None:
+        raise NotFound(name if valid else "not a tile of this image")
+    path = None
+    if store.kind == "filesystem":
+        path = store.file_path(name, older)
+        if path is None:
+            raise NotFound(name)
+    modified = os.path.getmtime(path) if older else image.tiled_at
+    etag = image._etag(set_id)
+    RESPONSE.setHeader("ETag", etag)
+    RESPONSE.setHeader("Last-Modified", http_date(modified))
+    RESPONSE.setHeader("Cache-Control", cache_control(image, REQUEST,
+                                                      set_id))
+    content_type = "text/xml" if name.endswith(".xml") else "image/jpeg"
+    if not_modified(REQUEST, etag, modified):
+        RESPONSE.setStatus(304)
+        return b""
+    head = REQUEST.get("REQUEST_METHOD") == "HEAD"
+    if path is not None:
+        RESPONSE.setHeader("Content-Type", content_type)
+        header = config.get("x-sendfile-header")
+        if header:  # the front-end sends the file (and its length)
+            prefix = config.get("x-sendfile-prefix")
+            relative = "%s/%s" % (store.relative_directory(older), name)
+            RESPONSE.setHeader(header, prefix.rstrip("/") + "/" + relative
+                               if prefix else path)
+            return b""
+        RESPONSE.setHeader("Content-Length", str(os.path.getsize(path)))
+        return b"" if head else FileRange(path)
+    data = store.get(name)
+    if data is None:
+        raise NotFound(name)
+    RESPONSE.setHeader("Content-Type", content_type)
+    RESPONSE.setHeader("Content-Length", str(len(data)))
+    return b"" if head else data

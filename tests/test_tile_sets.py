@@ -150,3 +150,83 @@ def test_failed_tiling_leaves_no_partial_directory(folder, photo, tmp_path):
                 app[folder]["img"].manage_upload(file=f)
     partial = os.path.join(tile_root(), ".partial")
     assert not [n for n in os.listdir(partial) if n.startswith(uid)]
+
+
+def test_a_rolled_back_savepoint_leaves_no_set(folder, photo, tmp_path):
+    add(folder, photo)
+    with zope_root(commit=False) as app:
+        uid = app[folder]["img"].uid
+    image_dir = os.path.join(tile_root(), uid[:2], uid)
+    before = files_under(image_dir)
+    with zope_root() as app:
+        savepoint = transaction.savepoint()
+        with open(save(smooth(900, 900), tmp_path / "sq.png"), "rb") as f:
+            app[folder]["img"].manage_upload(file=f)
+        savepoint.rollback()
+    assert files_under(image_dir) == before
+    partial = os.path.join(tile_root(), ".partial")
+    assert not [n for n in os.listdir(partial) if n.startswith(uid)]
+    assert b'WIDTH="700"' in get("%s/%s/img/ImageProperties.xml"
+                                 % (BASE, folder))[2]
+
+
+# a tile root on a filesystem of its own: full, or read-only ----------------
+
+@pytest.fixture
+def small_tile_root(tmp_path, monkeypatch):
+    """A 4 MB tmpfs as the tile root (mounting needs root, as here)."""
+    import subprocess
+    from App.config import getConfiguration
+    wsgi_app()
+    mount = tmp_path / "small"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m",
+                             "tmpfs", str(mount)], capture_output=True)
+    if result.returncode:
+        pytest.fail("cannot mount a tmpfs: %s" % result.stderr)
+    section = getConfiguration().product_config["zoomifyimage"]
+    monkeypatch.setitem(section, "tile-root", str(mount))
+    yield str(mount)
+    subprocess.run(["umount", "-l", str(mount)])
+
+
+def test_a_full_disc_keeps_the_old_set(folder, photo, tmp_path,
+                                       small_tile_root):
+    add(folder, photo)
+    base = "%s/%s/img/" % (BASE, folder)
+    old_tile = get(base + "TileGroup0/0-0-0.jpg")[2]
+    # noise does not compress: far more tiles than 4 MB hold
+    import numpy
+    noise = numpy.random.default_rng(1).integers(
+        0, 255, (3000, 3000, 3), dtype=numpy.uint8)
+    big = save(noise, tmp_path / "noise.png")
+    b = browser()
+    b.open(base + "manage_main")
+    with open(big, "rb") as f:
+        b.getControl(name="file").add_file(f, "image/png", "noise.png")
+        b.getControl("Save Changes").click()
+    assert int(b.headers["status"].split()[0]) == 400
+    assert "No space left on device" in b.contents
+    assert get(base + "TileGroup0/0-0-0.jpg")[2] == old_tile
+    assert b'WIDTH="700"' in get(base + "ImageProperties.xml")[2]
+    partial = os.path.join(small_tile_root, ".partial")
+    assert os.listdir(partial) == []
+
+
+def test_a_read_only_tile_root_is_a_clear_error(folder, photo,
+                                                small_tile_root):
+    import subprocess
+    subprocess.run(["mount", "-o", "remount,ro", small_tile_root],
+                   check=True)
+    b = browser()
+    b.open("%s/%s/manage_addProduct/ZoomifyImage/"
+           "manage_addZoomifyImageForm" % (BASE, folder))
+    b.getControl(name="id").value = "ro"
+    b.getControl(name="storage").value = ["filesystem"]
+    with open(photo, "rb") as f:
+        b.getControl(name="file").add_file(f, "image/png", "photo.png")
+        b.getForm(action="manage_addZoomifyImage").submit()
+    assert int(b.headers["status"].split()[0]) == 400
+    assert "Read-only file system" in b.contents
+    with zope_root(commit=False) as app:
+        assert "ro" not in app[folder].objectIds()

@@ -22,6 +22,7 @@ so that an Undo finds them until then.
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -43,6 +44,7 @@ PARTIAL = ".partial"
 OWNER_FILE = ".owner"
 # the set of a store from before sets had ids (see migrate_layout)
 LEGACY_SET = "0"
+_SET_NAME = re.compile(r"^[0-9a-f]{16}$")
 
 
 class FilesystemTileStore(Persistent):
@@ -65,19 +67,33 @@ class FilesystemTileStore(Persistent):
     def set_name(self):
         return self.set_id or LEGACY_SET
 
-    def directory(self):
-        """The directory of the set this store points at."""
-        return os.path.join(self.image_directory(), self.set_name())
+    def directory(self, set_name=None):
+        """The directory of the set this store points at (or of another
+        set of the image, by its name)."""
+        return os.path.join(self.image_directory(),
+                            set_name or self.set_name())
 
-    def relative_directory(self):
+    def relative_directory(self, set_name=None):
         """directory() relative to the tile root, with '/' (tile-url,
         X-Accel-Redirect)."""
-        return "%s/%s/%s" % (self.uid[:2], self.uid, self.set_name())
+        return "%s/%s/%s" % (self.uid[:2], self.uid,
+                             set_name or self.set_name())
 
-    def file_path(self, name):
+    def file_path(self, name, set_name=None):
         """The file of a tile (name already validated), or None."""
-        path = os.path.join(self.directory(), *name.split("/"))
+        path = os.path.join(self.directory(set_name), *name.split("/"))
         return path if os.path.isfile(path) else None
+
+    def older_set(self, set_name):
+        """``set_name`` if it names another complete set of this image
+        still on disc (a page built before a retile asks for it), else
+        None."""
+        if not (isinstance(set_name, str) and _SET_NAME.match(set_name)):
+            return None
+        folder = self.directory(set_name)
+        if os.path.isfile(os.path.join(folder, OWNER_FILE)):
+            return set_name
+        return None
 
     def get(self, name):
         path = self.file_path(name)
