@@ -230,3 +230,28 @@ def test_a_read_only_tile_root_is_a_clear_error(folder, photo,
     assert "Read-only file system" in b.contents
     with zope_root(commit=False) as app:
         assert "ro" not in app[folder].objectIds()
+
+
+def test_undo_of_an_add_leaves_no_orphan(folder, photo):
+    import time
+    from ZoomifyImage.sweep import sweep
+    note = "add for undo, set test " + folder
+    from ZoomifyImage.content import manage_addZoomifyImage
+    with zope_root() as app:
+        with open(photo, "rb") as f:
+            manage_addZoomifyImage(app[folder], id="gone", file=f,
+                                   storage="filesystem")
+        transaction.get().note(note)
+    with zope_root(commit=False) as app:
+        uid = app[folder]["gone"].uid
+        db = app._p_jar.db()
+    image_dir = os.path.join(tile_root(), uid[:2], uid)
+    undo(note)
+    with zope_root(commit=False) as app:
+        assert "gone" not in app[folder].objectIds()
+    # an Undo of the Undo may want it back within trash-days
+    sweep(db, tile_root(), trash_days=30, grace=0)
+    assert os.path.isdir(image_dir)
+    sweep(db, tile_root(), trash_days=30, grace=0,
+          now=time.time() + 31 * 86400)
+    assert not os.path.exists(image_dir)
