@@ -28,28 +28,48 @@ IMMUTABLE_MAX_AGE = 365 * 86400
 
 @implementer(IStreamIterator)
 class FileRange:
-    """Streams bytes [start, end) of a file, in chunks."""
+    """Bytes [start, end) of a file as a response body.
+
+    It has read(), seek() and tell(), so the publisher hands it to the
+    WSGI server's file wrapper: waitress then sends it from its own loop,
+    as fast as the client reads, and Zope's worker thread is free at once
+    (a slow reader holds nothing). Other servers iterate it in chunks.
+    """
 
     def __init__(self, path, start=0, end=None):
         self.file = open(path, "rb")
-        self.file.seek(start)
         if end is None:
             end = os.fstat(self.file.fileno()).st_size
-        self.left = end - start
-        self.length = self.left
+        self.file.seek(start)
+        self.end = end
+        self.length = end - start
 
+    # the file protocol, for wsgi.file_wrapper (it sends Content-Length
+    # bytes from the current position, and peeks: read, then seek back)
+    def read(self, size=-1):
+        left = max(0, self.end - self.file.tell())
+        if size is None or size < 0 or size > left:
+            size = left
+        return self.file.read(size)
+
+    def seek(self, offset, whence=0):
+        return self.file.seek(offset, whence)
+
+    def tell(self):
+        return self.file.tell()
+
+    def seekable(self):
+        return True
+
+    # the iterator protocol, for everyone else
     def __iter__(self):
         return self
 
     def __next__(self):
-        if self.left <= 0:
-            self.file.close()
-            raise StopIteration
-        data = self.file.read(min(CHUNK, self.left))
+        data = self.read(CHUNK)
         if not data:
             self.file.close()
             raise StopIteration
-        self.left -= len(data)
         return data
 
     def __len__(self):
