@@ -10,12 +10,14 @@ from AccessControl.PermissionRole import rolesForPermissionOn
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from Acquisition import Implicit
 from zExceptions import NotFound
+from zope.datetime import rfc1123_date
 from zope.interface import implementer
 from ZPublisher import zpublish
 from ZPublisher.HTTPRangeSupport import expandRanges
 from ZPublisher.HTTPRangeSupport import parseRange
 from ZPublisher.HTTPResponse import make_content_disposition
 from ZPublisher.Iterators import IStreamIterator
+from ZPublisher.Iterators import filestream_iterator
 
 from . import config
 from .interfaces import IZoomifyImage
@@ -28,7 +30,8 @@ IMMUTABLE_MAX_AGE = 365 * 86400
 
 @implementer(IStreamIterator)
 class FileRange:
-    """Bytes [start, end) of a file as a response body.
+    """Bytes [start, end) of a file as a response body (Zope's own
+    filestream_iterator always sends a file whole, from its start).
 
     It has read(), seek() and tell(), so the publisher hands it to the
     WSGI server's file wrapper: waitress then sends it from its own loop,
@@ -136,10 +139,6 @@ class TileFile(_TileBase):
 InitializeClass(TileFile)
 
 
-def http_date(timestamp):
-    return email.utils.formatdate(timestamp or 0, usegmt=True)
-
-
 def not_modified(REQUEST, etag, modified):
     match = REQUEST.get_header("If-None-Match", "")
     if match:
@@ -190,7 +189,7 @@ def send_original(obj, path, filename, content_type, etag, modified,
                        content_type or "application/octet-stream")
     RESPONSE.setHeader("Accept-Ranges", "bytes")
     RESPONSE.setHeader("ETag", etag)
-    RESPONSE.setHeader("Last-Modified", http_date(modified))
+    RESPONSE.setHeader("Last-Modified", rfc1123_date(modified or 0))
     RESPONSE.setHeader("Cache-Control", cache_control(obj))
     RESPONSE.setHeader("Content-Disposition", make_content_disposition(
         "attachment", _file_name(filename)))
@@ -260,7 +259,7 @@ def serve_tile(image, name, REQUEST, RESPONSE):
     modified = os.path.getmtime(path) if older else image.tiled_at
     etag = image._etag(set_id)
     RESPONSE.setHeader("ETag", etag)
-    RESPONSE.setHeader("Last-Modified", http_date(modified))
+    RESPONSE.setHeader("Last-Modified", rfc1123_date(modified or 0))
     RESPONSE.setHeader("Cache-Control", cache_control(image, REQUEST,
                                                       set_id))
     content_type = "text/xml" if name.endswith(".xml") else "image/jpeg"
@@ -278,7 +277,9 @@ def serve_tile(image, name, REQUEST, RESPONSE):
                                if prefix else path)
             return b""
         RESPONSE.setHeader("Content-Length", str(os.path.getsize(path)))
-        return b"" if head else FileRange(path)
+        # a whole file: Zope's own iterator (the publisher hands it to
+        # the server's file wrapper as well)
+        return b"" if head else filestream_iterator(path, "rb")
     data = store.get(name)
     if data is None:
         raise NotFound(name)
