@@ -41,7 +41,8 @@ test: install chromium
 	# again without pyvips, as installed without the `vips` extra
 	PYTHONPATH=tests/without_pyvips $(BIN)/python -m pytest -q -rs \
 	    tests/test_layout.py tests/test_pixels.py tests/test_errors.py \
-	    tests/test_cli.py tests/test_streaming.py
+	    tests/test_cli.py tests/test_streaming.py \
+	    tests/test_broken_images.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info node_modules $(OSD)

@@ -4,9 +4,12 @@ zoomify-tile INPUT OUTDIR: cut an image into a Zoomify tile directory.
 """
 
 import argparse
+import contextlib
+import logging
+import os
 import sys
 
-from .pyramid import DirectorySink, TilingError, tile_image
+from .pyramid import DamagedImage, DirectorySink, TilingError, tile_image
 from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS
 from .pyramid.tiler import parse_colour
 
@@ -72,14 +75,47 @@ def tile_parser():
     parser.add_argument("--force", action="store_true",
                         help="replace OUTDIR even when it holds other "
                         "files than a tile set (they are deleted)")
+    parser.add_argument("--accept-damaged", action="store_true",
+                        help="tile an image whose data is damaged "
+                        "(truncated or corrupt) as the decoders make it "
+                        "out, with a warning, instead of refusing it")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar and no summary")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show what the image libraries say (warnings, "
+                        "libtiff and libvips messages); without it a "
+                        "failure is one line")
     return parser
+
+
+@contextlib.contextmanager
+def silenced_stderr():
+    """Send file descriptor 2 to /dev/null while the libraries work:
+    libtiff and others print from C, and Python warnings and logging go
+    there too. Yields a stream on the real stderr (for the progress bar)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    real = os.fdopen(os.dup(saved), "w")
+    try:
+        yield real
+    finally:
+        real.close()
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def tile_main(argv=None):
     args = tile_parser().parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO,
+                            format="zoomify-tile: %(name)s: %(message)s")
+        logging.captureWarnings(True)
     bar = progress = None
+    terminal = None   # the real stderr, while fd 2 is silenced
     if not args.quiet and sys.stderr.isatty():
         from tqdm import tqdm
 
@@ -87,28 +123,39 @@ def tile_main(argv=None):
             nonlocal bar
             if bar is None:  # made once the total is known
                 bar = tqdm(total=total, unit="tile", desc="tiling",
-                           leave=False, mininterval=0.2)
+                           leave=False, mininterval=0.2,
+                           file=terminal or sys.stderr)
             bar.update(done - bar.n)
-    try:
-        result = tile_image(args.input,
-                            DirectorySink(args.outdir, force=args.force),
-                            tile_size=args.tile_size, quality=args.quality,
-                            engine=args.engine, background=args.background,
-                            progress=progress,
-                            max_megapixels=args.max_megapixels)
-    except TilingError as e:
-        if bar is not None:
-            bar.close()
-        print("zoomify-tile: error: %s" % e, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        if bar is not None:
-            bar.close()
-        print("zoomify-tile: interrupted; %s left as it was" % args.outdir,
-              file=sys.stderr)
-        return 130
-    if bar is not None:
-        bar.close()
+    with contextlib.ExitStack() as stack:
+        if not args.verbose:
+            terminal = stack.enter_context(silenced_stderr())
+        try:
+            result = tile_image(args.input,
+                                DirectorySink(args.outdir, force=args.force),
+                                tile_size=args.tile_size,
+                                quality=args.quality, engine=args.engine,
+                                background=args.background,
+                                progress=progress,
+                                max_megapixels=args.max_megapixels,
+                                accept_damaged=args.accept_damaged)
+            error = None
+        except TilingError as e:
+            error, status = "zoomify-tile: error: %s" % e, 1
+            if isinstance(e, DamagedImage):
+                error += " (--accept-damaged tiles it anyway)"
+        except KeyboardInterrupt:
+            error, status = ("zoomify-tile: interrupted; %s left as it was"
+                             % args.outdir), 130
+        finally:
+            if bar is not None:
+                bar.close()
+    # said once stderr is back: the one line of the promise
+    if error is not None:
+        print(error, file=sys.stderr)
+        return status
+    if result.damaged:
+        print("zoomify-tile: warning: %s: the image data is damaged (%s); "
+              "tiled anyway" % (args.input, result.damaged), file=sys.stderr)
     if not args.quiet:
         print("%s: %dx%d, %d tiers, %d tiles, %.1f MB, %.1f s (%s)"
               % (args.outdir, result.width, result.height, result.tiers,

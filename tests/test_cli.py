@@ -33,8 +33,8 @@ def test_help_documents_every_option():
     assert result.returncode == 0
     for option in ["INPUT", "OUTDIR", "--tile-size", "--quality",
                    "--engine", "--background", "--quiet", "--max-megapixels",
-                   "--force", "auto", "vips", "pillow", "default 256",
-                   "default 80"]:
+                   "--force", "--accept-damaged", "--verbose", "auto",
+                   "vips", "pillow", "default 256", "default 80"]:
         assert option in result.stdout, option
 
 

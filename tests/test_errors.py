@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ZoomifyImage.pyramid import DirectorySink, TilingError, tile_image
+from ZoomifyImage.pyramid import DirectorySink, Layout, TilingError, \
+    tile_image
 
-from tests.images import ENGINES, save, smooth, snapshot
+from tests.images import ENGINES, big_jpeg, read_dir, save, smooth, snapshot
 
 
 def good_jpeg(tmp_path, name="good.jpg", size=(700, 500)):
@@ -267,3 +268,132 @@ def test_random_garbage_never_hangs(tmp_path):
                            engine=engine)
             except TilingError as e:
                 assert str(e).startswith(str(path))
+
+
+def flipped_jpeg(tmp_path, maker="pillow"):
+    """A 2000x1500 JPEG with a byte flipped every kilobyte."""
+    path = str(tmp_path / "good-big.jpg")
+    if maker == "pillow":
+        save(smooth(2000, 1500), path, quality=85)
+    else:
+        big_jpeg(path, 2000, 1500)
+    data = bytearray(open(path, "rb").read())
+    for i in range(1024, len(data), 1024):
+        data[i] ^= 0xFF
+    bad = tmp_path / "flipped.jpg"
+    bad.write_bytes(bytes(data))
+    return str(bad)
+
+
+DAMAGED = {
+    "flipped-jpeg": (flipped_jpeg, (2000, 1500)),
+    # libjpeg only warns about this one, and Pillow hides its warnings:
+    # the pillow engine cannot tell it from a sound JPEG
+    "flipped-jpeg-warnings-only": (lambda p: flipped_jpeg(p, "vips"),
+                                   (2000, 1500)),
+    "truncated-jpeg": (lambda p: truncated(p, "jpg"), (700, 500)),
+    "truncated-png": (lambda p: truncated(p, "png"), (700, 500)),
+    "truncated-tiff": (lambda p: truncated(p, "tif", 0.9), (700, 500)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGED))
+def test_damaged_data_is_refused_unless_accepted(tmp_path, existing_set,
+                                                 engine, kind):
+    make, size = DAMAGED[kind]
+    if kind == "flipped-jpeg-warnings-only" and engine == "pillow":
+        pytest.skip("Pillow does not report libjpeg's warnings")
+    bad = make(tmp_path)
+    before = snapshot(existing_set)
+    with pytest.raises(TilingError) as info:
+        tile_image(bad, DirectorySink(existing_set), engine=engine)
+    assert str(info.value).startswith(bad + ": ")
+    assert "damaged" in str(info.value)
+    assert snapshot(existing_set) == before
+    assert os.listdir(os.path.dirname(existing_set)) == ["tiles"]
+    # accepted: tiled all the same, and the result says what was wrong
+    result = tile_image(bad, DirectorySink(existing_set), engine=engine,
+                        accept_damaged=True)
+    layout = Layout(*size)
+    assert result.damaged and "damaged" not in result.damaged
+    assert result.tiles == layout.num_tiles
+    assert set(read_dir(existing_set)) == set(layout.tile_names()) | {
+        "ImageProperties.xml"}
+    assert os.listdir(os.path.dirname(existing_set)) == ["tiles"]
+
+
+def test_damaged_data_through_command(tmp_path, existing_set, engine):
+    bad = flipped_jpeg(tmp_path)
+    before = snapshot(existing_set)
+    result = run_cli("--engine", engine, bad, existing_set)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("zoomify-tile: error: %s: the image data is "
+                               "damaged" % bad)
+    assert lines[0].endswith("(--accept-damaged tiles it anyway)")
+    assert snapshot(existing_set) == before
+    result = run_cli("--engine", engine, "--accept-damaged", bad,
+                     existing_set)
+    assert result.returncode == 0
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("zoomify-tile: warning: %s: the image data "
+                               "is damaged" % bad)
+    assert "tiled anyway" in lines[0]
+    assert "2000x1500" in result.stdout
+
+
+def noisy_tiffs(tmp_path):
+    """Broken TIFFs that make Pillow warn, and libtiff print from C."""
+    from tests.test_broken_images import flip_every, pillow_bytes, tiff
+    image = Image.fromarray(smooth(600, 400))
+    files = {
+        # the IFD is at the end: Pillow warns about the tags it misses
+        "cut-ifd.tif": tiff()[:300000],
+        # libtiff's LZW decoder prints "Using code not yet in table"
+        "flipped-lzw.tif": flip_every(pillow_bytes(
+            image, "TIFF", compression="tiff_lzw"), 1024),
+        "flipped-deflate.tif": flip_every(pillow_bytes(
+            image, "TIFF", compression="tiff_adobe_deflate"), 1024),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    return [str(tmp_path / name) for name in files]
+
+
+def test_broken_tiffs_say_one_line(tmp_path, existing_set, engine):
+    before = snapshot(existing_set)
+    said = ""
+    for path in noisy_tiffs(tmp_path):
+        result = run_cli("--engine", engine, path, existing_set)
+        assert result.returncode == 1
+        assert result.stderr.splitlines() == [result.stderr.rstrip("\n")]
+        assert result.stderr.startswith("zoomify-tile: error: %s: " % path)
+        # --verbose shows what the libraries said, before the error
+        result = run_cli("--verbose", "--engine", engine, path,
+                         existing_set)
+        assert result.returncode == 1
+        lines = result.stderr.splitlines()
+        assert lines[-1].startswith("zoomify-tile: error: %s: " % path)
+        said += "".join(lines[:-1])
+    assert said
+    assert snapshot(existing_set) == before
+
+
+@pytest.mark.skipif("vips" not in ENGINES, reason="pyvips is not installed")
+def test_vips_source_callbacks_never_raise(tmp_path):
+    # an exception in a cffi callback is printed as a traceback on stderr
+    # and libvips gets 0: answer errors the way libvips understands
+    from ZoomifyImage.pyramid.sources import VipsSource
+    path = save(smooth(300, 200), tmp_path / "a.tif")
+    source = VipsSource(path, (255, 255, 255))
+    try:
+        assert source._seek(-256, 0) == -1
+        assert source._seek(1 << 70, 0) == -1
+        assert source._seek(10, 0) == 10
+        assert source._read(4) == open(path, "rb").read()[10:14]
+        source.file.close()
+        assert source._read(4) is None
+    finally:
+        source.close()

@@ -7,9 +7,13 @@ import stat
 import subprocess
 
 import pytest
+import transaction
+import ZODB
+from ZODB.MappingStorage import MappingStorage
 
 from tests.images import save, smooth
 from tests.test_cli import command
+from tests.zope_fixtures import tile_root, wsgi_app
 
 
 def modes(top):
@@ -50,3 +54,26 @@ def test_command_output_follows_the_umask(tmp_path, umask):
     found = modes(str(out))
     assert found == {p: expected(p, umask) for p in found}
 
+
+def test_filesystem_store_follows_the_umask(umask):
+    from ZoomifyImage.stores.filesystem import FilesystemTileStore
+    wsgi_app()  # zope.conf's tile-root
+    db = ZODB.DB(MappingStorage())
+    connection = db.open()
+    # a prefix of its own, so that the test makes every folder it checks
+    prefix = "m%o" % (umask & 7)
+    try:
+        store = connection.root()["store"] = FilesystemTileStore(
+            prefix + "0123456789abcdef")
+        writer = store.writer()
+        writer.put("TileGroup0/0-0-0.jpg", b"tile")
+        writer.put("ImageProperties.xml", b"<IMAGE_PROPERTIES />")
+        writer.finish()
+        transaction.commit()
+        found = modes(os.path.join(tile_root(), prefix[:2]))
+        assert len(found) >= 5
+        assert found == {p: expected(p, umask) for p in found}
+    finally:
+        transaction.abort()
+        connection.close()
+        db.close()

@@ -4,7 +4,7 @@
     tile_image("big.tif", DirectorySink("out/big"))
 """
 
-from .errors import TilingError  # noqa: F401
+from .errors import DamagedImage, TilingError  # noqa: F401
 from .layout import Layout, image_properties_xml  # noqa: F401
 from .sinks import DirectorySink, MemorySink, TileSink  # noqa: F401
 from .sources import open_source, vips_available  # noqa: F401

@@ -1,4 +1,5 @@
-"""The one exception the tiler raises for bad input or a bad destination."""
+"""The exception the tiler raises for bad input or a bad destination, and
+its kind for damaged image data."""
 
 
 class TilingError(Exception):
@@ -8,3 +9,12 @@ class TilingError(Exception):
         self.path = str(path)
         self.problem = problem
         super().__init__("%s: %s" % (self.path, problem))
+
+
+class DamagedImage(TilingError):
+    """The image's data is damaged (truncated, or corrupt where a decoder
+    could make up pixels); ``detail`` says what the decoder found."""
+
+    def __init__(self, path, detail):
+        self.detail = detail
+        super().__init__(path, "the image data is damaged: %s" % detail)

@@ -24,7 +24,7 @@ import time
 
 from PIL import Image, ImageCms, UnidentifiedImageError
 
-from .errors import TilingError
+from .errors import DamagedImage, TilingError
 
 DEFAULT_MAX_MEGAPIXELS = 20000        # any engine: a decompression bomb guard
 DEFAULT_WHOLE_DECODE_MEGAPIXELS = 100  # pillow engine, formats it cannot stream
@@ -46,10 +46,17 @@ def vips_available():
 
 def open_source(path, engine="auto", background=(255, 255, 255),
                 max_megapixels=DEFAULT_MAX_MEGAPIXELS,
-                whole_decode_megapixels=DEFAULT_WHOLE_DECODE_MEGAPIXELS):
-    """Open ``path`` with the chosen engine; raise TilingError if unfit."""
+                whole_decode_megapixels=DEFAULT_WHOLE_DECODE_MEGAPIXELS,
+                lenient=False):
+    """Open ``path`` with the chosen engine; raise TilingError if unfit.
+
+    Damaged data raises DamagedImage, when the file is opened or when its
+    rows are read; a ``lenient`` source tiles what the decoders make of
+    it instead.
+    """
     check_readable_file(path)
-    check_tiff_complete(path)
+    if not lenient:
+        check_tiff_complete(path)
     if engine == "auto":
         source = None
         if is_tiff(path) and vips_available():
@@ -57,7 +64,7 @@ def open_source(path, engine="auto", background=(255, 255, 255),
             # in about half the time and memory of libvips (measured);
             # libvips takes every other TIFF
             try:
-                source = PillowSource(path, background, 0)
+                source = PillowSource(path, background, 0, lenient)
             except TilingError:
                 source = None
             if source is not None and not source.streaming:
@@ -65,19 +72,21 @@ def open_source(path, engine="auto", background=(255, 255, 255),
                 source = None
         if source is None and vips_available():
             try:
-                source = VipsSource(path, background)
+                source = VipsSource(path, background, lenient)
             except UnknownFormat:
                 pass  # libvips lacks a loader for it (PPM, BMP): try Pillow
         if source is None:
-            source = PillowSource(path, background, whole_decode_megapixels)
+            source = PillowSource(path, background, whole_decode_megapixels,
+                                  lenient)
     elif engine == "vips":
         if not vips_available():
             raise TilingError(path, "the vips engine needs pyvips: "
                               "install the 'vips' extra (pip install "
                               "'ZoomifyImage[vips]')")
-        source = VipsSource(path, background)
+        source = VipsSource(path, background, lenient)
     elif engine == "pillow":
-        source = PillowSource(path, background, whole_decode_megapixels)
+        source = PillowSource(path, background, whole_decode_megapixels,
+                              lenient)
     else:
         raise TilingError(path, "unknown engine %r (auto, vips or pillow)"
                           % (engine,))
@@ -105,8 +114,8 @@ def check_readable_file(path):
 
 
 def is_tiff(path):
-    with open(path, "rb") as f:
-        return f.read(4) in (b"II*\x00", b"MM\x00*")
+    with open(path, "rb") as f:  # classic TIFF or BigTIFF
+        return f.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def check_tiff_complete(path):
@@ -129,9 +138,9 @@ def check_tiff_complete(path):
     end = max(o + c for o, c in zip(offsets, counts))
     size = os.path.getsize(path)
     if end > size:
-        raise TilingError(path, "the TIFF is truncated: its image data runs "
-                          "to byte %d but the file has %d bytes"
-                          % (end, size))
+        raise DamagedImage(path, "the TIFF is truncated: its image data "
+                           "runs to byte %d but the file has %d bytes"
+                           % (end, size))
 
 
 def check_size(path, width, height, max_megapixels):
@@ -240,12 +249,16 @@ class VipsSource(BandSource):
 
     MODES = {1: "L", 3: "RGB"}
 
-    def __init__(self, path, background):
+    def __init__(self, path, background, lenient=False):
         import pyvips
         # libvips' operation cache would keep every band we fetched
         pyvips.cache_set_max(0)
         self.pyvips = pyvips
         self.path = path
+        self.lenient = lenient
+        # "warning": libjpeg only warns about corrupt data and makes up
+        # the pixels; "none" tiles whatever the decoders make of a file
+        self.fail_on = "none" if lenient else "warning"
         self.one_worker = False
         self.pipe = None
         self.file = open(path, "rb")
@@ -278,6 +291,8 @@ class VipsSource(BandSource):
             if "not a known" in message or "not in a known" in message:
                 raise UnknownFormat(path, "not an image file, or a format "
                                     "that libvips cannot read")
+            if not lenient and self._opens_leniently():
+                raise DamagedImage(path, message)
             raise TilingError(path, "cannot read the image: %s" % message)
         self.width = self.image.width
         self.height = self.image.height
@@ -292,7 +307,16 @@ class VipsSource(BandSource):
         except pyvips.Error:
             # some loaders (PPM, for one) only read from a named file
             return pyvips.Image.new_from_file(self.path, access=access,
-                                              fail_on="truncated")
+                                              fail_on=self.fail_on)
+
+    def _opens_leniently(self):
+        """Whether libvips reads the header when warnings are let pass:
+        then what failed was damaged data."""
+        try:
+            self.pyvips.Image.new_from_file(self.path, fail_on="none")
+        except self.pyvips.Error:
+            return False
+        return True
 
     def _is_jpeg(self):
         self.file.seek(0)
@@ -308,17 +332,32 @@ class VipsSource(BandSource):
         source = self.pyvips.Source.new_from_descriptor(self.pipe.read_fd)
         self._source = source
         return self.pyvips.Image.new_from_source(
-            source, "", access="sequential", fail_on="truncated")
+            source, "", access="sequential", fail_on=self.fail_on)
 
     def _load_from_source(self, access):
         pyvips = self.pyvips
         self.file.seek(0)
         source = pyvips.SourceCustom()
-        source.on_read(self.file.read)
-        source.on_seek(lambda offset, whence: self.file.seek(offset, whence))
+        source.on_read(self._read)
+        source.on_seek(self._seek)
         self._source = source  # keep the callbacks alive
         return pyvips.Image.new_from_source(source, "", access=access,
-                                            fail_on="truncated")
+                                            fail_on=self.fail_on)
+
+    # The callbacks of the custom source must not raise: cffi would print
+    # the traceback on stderr and hand libvips a 0. A damaged file can ask
+    # for any offset; libvips takes -1 (and no data) as the error.
+    def _read(self, size):
+        try:
+            return self.file.read(size)
+        except (OSError, ValueError):
+            return None
+
+    def _seek(self, offset, whence):
+        try:
+            return self.file.seek(offset, whence)
+        except (OSError, ValueError, OverflowError):
+            return -1
 
     @staticmethod
     def _orientation(image):
@@ -359,10 +398,17 @@ class VipsSource(BandSource):
         out = self.pyvips.Image.new_from_memory(
             memory, self.width, rows, self.image.bands, "uchar")
         try:
-            self.image.crop(0, top, self.width, rows).write(out)
+            # Operation.call, not image.crop: pyvips looks attributes up
+            # as properties first, and that failed lookup clears libvips'
+            # error buffer, where a decoder's message waits for the read
+            # that fails
+            self.pyvips.Operation.call(
+                "crop", self.image, 0, top, self.width, rows).write(out)
         except self.pyvips.Error as e:
-            raise TilingError(self.path, "cannot decode the image "
-                              "(truncated or corrupt?): %s" % vips_message(e))
+            if self.lenient:
+                raise TilingError(self.path, "cannot decode the image: %s"
+                                  % vips_message(e))
+            raise DamagedImage(self.path, vips_message(e))
 
     def close(self):
         if self.one_worker:
@@ -519,9 +565,11 @@ def pillow_open(path):
 
 class PillowSource(BandSource):
 
-    def __init__(self, path, background, whole_decode_megapixels):
+    def __init__(self, path, background, whole_decode_megapixels,
+                 lenient=False):
         self.path = path
         self.background = background
+        self.lenient = lenient
         im = self.im = pillow_open(path)
         self.file = None
         self.whole = None       # the decoded image, when not streaming
@@ -554,6 +602,14 @@ class PillowSource(BandSource):
 
     def _orientation(self, im):
         try:
+            if im.format == "PNG":
+                # getexif() decodes a whole PNG to look for an eXIf chunk
+                # after the pixels (and a lying header can ask for
+                # terabytes): only the one before them counts here
+                exif = Image.Exif()
+                if im.info.get("exif"):
+                    exif.load(im.info["exif"])
+                return exif.get(0x0112, 1)
             return im.getexif().get(0x0112, 1)
         except Exception:
             return 1
@@ -663,19 +719,30 @@ class PillowSource(BandSource):
                 self.raw = bytearray(size)
             data = memoryview(self.raw)[:size]
             self.file.seek(offset + first * stride)
-            if self.file.readinto(data) < size:
-                raise TilingError(self.path, "the file is truncated (rows "
-                                  "%d to %d are missing)" % (a, b))
+            got = self.file.readinto(data)
+            if got < size:
+                if not self.lenient:
+                    raise DamagedImage(self.path, "the file is truncated "
+                                       "(rows %d to %d are missing)" % (a, b))
+                data[got:] = bytes(size - got)  # the missing rows: black
             yield a, b, data, rawmode, stride, orientation
 
     def _decode_whole(self):
         from PIL import ImageOps
+        im = self.im
         try:
-            self.im.load()
-            im = ImageOps.exif_transpose(self.im)
+            im.load()
+        except (OSError, ValueError, SyntaxError, EOFError) as e:
+            if not self.lenient or im._im is None:
+                raise DamagedImage(self.path, str(e) or type(e).__name__)
+            # the rows decoded before the damage (the rest as Pillow
+            # left them); Pillow's LOAD_TRUNCATED_IMAGES would do the
+            # same, but is global to every thread
+            im = im._new(im.im)
+        try:
+            im = ImageOps.exif_transpose(im)
         except (OSError, ValueError, SyntaxError) as e:
-            raise TilingError(self.path, "cannot decode the image "
-                              "(truncated or corrupt?): %s" % e)
+            raise TilingError(self.path, "cannot decode the image: %s" % e)
         if im.size != (self.width, self.height):
             self.width, self.height = im.size
         return im

@@ -1,17 +1,25 @@
 """Cut an image file into a Zoomify tile set: file -> bands -> tiers -> tiles.
 """
 
+import logging
 import time
 
 from .builder import build_tiers
 from .encode import TileEncoder
-from .errors import TilingError
+from .errors import DamagedImage, TilingError
 from .layout import Layout
 from .sources import (DEFAULT_MAX_MEGAPIXELS, DEFAULT_WHOLE_DECODE_MEGAPIXELS,
                       open_source)
 
+logger = logging.getLogger("ZoomifyImage.pyramid")
+
 
 class TilingResult:
+    """What was made; ``damaged`` says what was wrong with an image tiled
+    with accept_damaged (None when nothing was)."""
+
+    damaged = None
+
     def __init__(self, width, height, tiers, tiles, bytes, seconds, engine,
                  tile_size):
         self.width = width
@@ -51,10 +59,11 @@ def parse_colour(text):
     return colour
 
 
-def read_size(path, engine="auto"):
+def read_size(path, engine="auto", accept_damaged=False):
     """(width, height) as the tiles will have them (orientation applied)."""
     with open_source(path, engine, max_megapixels=0,
-                     whole_decode_megapixels=0) as source:
+                     whole_decode_megapixels=0,
+                     lenient=accept_damaged) as source:
         return source.width, source.height
 
 
@@ -62,12 +71,15 @@ def tile_image(path, sink, tile_size=256, quality=80, engine="auto",
                background=(255, 255, 255), progress=None,
                max_megapixels=DEFAULT_MAX_MEGAPIXELS,
                whole_decode_megapixels=DEFAULT_WHOLE_DECODE_MEGAPIXELS,
-               threads=None):
+               threads=None, accept_damaged=False):
     """Write every tile of ``path`` and ImageProperties.xml into ``sink``.
 
     ``progress(done, total)`` is called after each tile. Raises
-    TilingError for bad input; the sink is then aborted, so the
-    destination stays as it was.
+    TilingError for bad input (DamagedImage for damaged image data); the
+    sink is then aborted, so the destination stays as it was. With
+    ``accept_damaged``, damaged data is tiled as the decoders make it out
+    (the result's ``damaged`` says what was wrong, and a warning is
+    logged).
     """
     started = time.monotonic()
     if not 1 <= int(quality) <= 100:
@@ -77,13 +89,56 @@ def tile_image(path, sink, tile_size=256, quality=80, engine="auto",
         # even: a pair of rows to shrink never spans two rows of tiles
         raise TilingError(path, "tile size must be an even number of at "
                           "least 16, not %s" % tile_size)
-    background = parse_colour(background)
+    options = dict(tile_size=tile_size, quality=int(quality), engine=engine,
+                   background=parse_colour(background), progress=progress,
+                   max_megapixels=max_megapixels,
+                   whole_decode_megapixels=whole_decode_megapixels,
+                   threads=threads)
+    damaged = None
+    try:
+        try:
+            layout, encoder, engine_used = _tile(path, sink, **options)
+        except DamagedImage as e:
+            if not accept_damaged:
+                raise
+            # once more, from the start, letting the decoders make up
+            # what is damaged: a strict first run is what tells damaged
+            # from sound data (libvips says nothing once it is lenient);
+            # the same tiles are written again into the sink
+            damaged = e.detail
+            logger.warning("%s: the image data is damaged (%s); tiling it "
+                           "anyway", path, damaged)
+            layout, encoder, engine_used = _tile(path, sink, lenient=True,
+                                                 **options)
+        sink.put("ImageProperties.xml", layout.properties_xml())
+        sink.finish()
+    except BaseException as e:
+        sink.abort()
+        if isinstance(e, (TilingError, KeyboardInterrupt, SystemExit)):
+            raise
+        if isinstance(e, MemoryError):
+            raise TilingError(path, "out of memory while tiling") from e
+        if isinstance(e, (OSError, ValueError, SyntaxError)):
+            raise TilingError(path, "cannot decode the image (truncated or "
+                              "corrupt?): %s" % e) from e
+        raise
+    result = TilingResult(layout.width, layout.height, layout.num_tiers,
+                          encoder.done, encoder.bytes,
+                          time.monotonic() - started, engine_used, tile_size)
+    result.damaged = damaged
+    return result
+
+
+def _tile(path, sink, tile_size, quality, engine, background, progress,
+          max_megapixels, whole_decode_megapixels, threads, lenient=False):
+    """Every tile of the image into the sink (not ImageProperties.xml);
+    returns (layout, encoder, engine used)."""
     encoder = None
     try:
         with open_source(path, engine, background, max_megapixels,
-                         whole_decode_megapixels) as source:
+                         whole_decode_megapixels, lenient) as source:
             layout = Layout(source.width, source.height, tile_size)
-            encoder = TileEncoder(sink, int(quality), threads, progress,
+            encoder = TileEncoder(sink, quality, threads, progress,
                                   layout.num_tiles)
             top = build_tiers(layout, source.mode, encoder)
             band = source.band_rows(tile_size)
@@ -101,20 +156,8 @@ def tile_image(path, sink, tile_size=256, quality=80, engine="auto",
                 y += n
             encoder.finish()
             engine_used = type(source).__name__.replace("Source", "").lower()
-        sink.put("ImageProperties.xml", layout.properties_xml())
-        sink.finish()
-    except BaseException as e:
+    except BaseException:
         if encoder is not None:
             encoder.cancel()
-        sink.abort()
-        if isinstance(e, (TilingError, KeyboardInterrupt, SystemExit)):
-            raise
-        if isinstance(e, MemoryError):
-            raise TilingError(path, "out of memory while tiling") from e
-        if isinstance(e, (OSError, ValueError, SyntaxError)):
-            raise TilingError(path, "cannot decode the image (truncated or "
-                              "corrupt?): %s" % e) from e
         raise
-    return TilingResult(layout.width, layout.height, layout.num_tiers,
-                        encoder.done, encoder.bytes,
-                        time.monotonic() - started, engine_used, tile_size)
+    return layout, encoder, engine_used
