@@ -27,6 +27,15 @@ def truncated(tmp_path, fmt, keep=0.5):
     return str(path)
 
 
+def truncated_bigtiff(tmp_path):
+    # libvips read it as black rows: the check missed BigTIFF's magic
+    source = save(smooth(700, 500), tmp_path / "whole-big.tif", big_tiff=True)
+    data = open(source, "rb").read()
+    path = tmp_path / "truncated-big.tif"
+    path.write_bytes(data[:len(data) * 9 // 10])
+    return str(path)
+
+
 def corrupt_jpeg(tmp_path):
     data = bytearray(open(good_jpeg(tmp_path), "rb").read())
     # a Huffman table whose code counts overflow: fatal to every decoder
@@ -77,6 +86,7 @@ BAD_INPUTS = {
     "truncated-png": (lambda p: truncated(p, "png"), ""),
     "truncated-tiff": (lambda p: truncated(p, "tif"), ""),
     "truncated-ppm": (lambda p: truncated(p, "ppm"), "truncated"),
+    "truncated-bigtiff": (truncated_bigtiff, "truncated"),
     "header-only-png": (lambda p: truncated(p, "png", 0.01), ""),
     "corrupt-jpeg": (corrupt_jpeg, ""),
     "zero-side": (zero_side, ""),
