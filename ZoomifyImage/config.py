@@ -29,6 +29,7 @@ DEFAULTS = {
     "x-sendfile-prefix": "",     # URL prefix the front-end maps to tile-root
     "tile-url": "",              # where a front-end serves tile-root
     "flash-viewer-url": "",
+    "accept-damaged": "off",         # tile damaged image data anyway
     "trash-days": "30",              # keep unused tile sets (undo)
     "sweep-minutes": "60",           # how often unused sets are looked for
     "background-megapixels": "50",   # bigger images tile in a worker
@@ -97,6 +98,12 @@ def engine():
 
 def quality():
     return get_int("quality", 1, 100)
+
+
+def accept_damaged():
+    value = get_choice("accept-damaged", ("on", "off", "true", "false",
+                                          "yes", "no"))
+    return value in ("on", "true", "yes")
 
 
 def tile_root():

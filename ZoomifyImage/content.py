@@ -259,7 +259,8 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         if path is None:
             return 0
         try:
-            width, height = read_size(path, config.engine())
+            width, height = read_size(path, config.engine(),
+                                      config.accept_damaged())
         except TilingError as e:
             raise TilingError(self.filename or self.id, e.problem) from None
         return width * height
@@ -313,7 +314,8 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
                 progress=progress,
                 max_megapixels=config.get_int("max-megapixels", 1),
                 whole_decode_megapixels=config.get_int(
-                    "whole-decode-megapixels", 1))
+                    "whole-decode-megapixels", 1),
+                accept_damaged=config.accept_damaged())
         except TilingError as e:
             if e.path != path:
                 raise

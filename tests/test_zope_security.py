@@ -295,3 +295,32 @@ def test_download_if_range(folder, photo):
     b = get(url, headers=[("Range", "bytes=0-9"),
                           ("If-Range", "Sat, 01 Jan 2000 00:00:00 GMT")])
     assert status(b) == 200
+
+
+# 10. damaged data: refused by default, a site setting accepts it -------------
+
+def test_damaged_image_is_refused_unless_the_site_accepts_it(
+        folder, tmp_path, monkeypatch):
+    from App.config import getConfiguration
+    from tests.test_errors import flipped_jpeg
+    bad = flipped_jpeg(tmp_path)
+    b = browser()
+    b.open("%s/%s/manage_addProduct/ZoomifyImage/manage_addZoomifyImageForm"
+           % (BASE, folder))
+    b.getControl(name="id").value = "bad"
+    with open(bad, "rb") as f:
+        b.getControl(name="file").add_file(f, "image/jpeg", "flipped.jpg")
+        b.getForm(action="manage_addZoomifyImage").submit()
+    assert status(b) == 400
+    assert "flipped.jpg" in b.contents and "damaged" in b.contents
+    with zope_root(commit=False) as app:
+        assert "bad" not in app[folder].objectIds()
+    section = getConfiguration().product_config["zoomifyimage"]
+    monkeypatch.setitem(section, "accept-damaged", "on")
+    with zope_root() as app:
+        with open(bad, "rb") as f:
+            from ZoomifyImage.content import manage_addZoomifyImage
+            manage_addZoomifyImage(app[folder], id="bad", file=f)
+    with zope_root(commit=False) as app:
+        image = app[folder]["bad"]
+        assert image.status == "ready" and image.width == 2000
