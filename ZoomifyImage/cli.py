@@ -111,7 +111,8 @@ def silenced_stderr():
 def tile_main(argv=None):
     args = tile_parser().parse_args(argv)
     if args.verbose:
-        logging.basicConfig(level=logging.INFO,
+        # WARNING: at INFO libvips tells of every band it reads
+        logging.basicConfig(level=logging.WARNING,
                             format="zoomify-tile: %(name)s: %(message)s")
         logging.captureWarnings(True)
     bar = progress = None
