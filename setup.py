@@ -39,6 +39,7 @@ setup(
             "WebTest",
             "ZEO",
             "playwright",
+            "iiif-validator",
         ],
     },
     entry_points={

@@ -613,6 +613,12 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
             return TileFile(name).__of__(self)
         if name.startswith("TileGroup"):
             return TileGroup(name).__of__(self)
+        if name == "iiif":
+            from .iiif import IIIFService
+            return IIIFService().__of__(self)
+        if name == "manifest.json":
+            from .iiif import Manifest
+            return Manifest().__of__(self)
         raise UseTraversalDefault
 
     def _layout(self):

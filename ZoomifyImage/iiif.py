@@ -1,0 +1,346 @@
+"""IIIF for a ZoomifyImage, answered from its stored tiles:
+
+    IMAGE/iiif                       -> redirect to IMAGE/iiif/info.json
+    IMAGE/iiif/info.json             Image API 3.0, level 2
+    IMAGE/iiif/{region}/{size}/{rotation}/{quality}.{format}
+    IMAGE/manifest.json              Presentation API 3 manifest
+
+The View permission of the image guards all of it: the published objects
+acquire it from the image, and nothing is read or checked before the
+publisher has let the request in (a private image answers 401 to
+anonymous whatever the rest of the path). Parsing is in iiif_request.py,
+pixels in iiif_pixels.py.
+"""
+
+import hashlib
+import json
+
+from AccessControl.class_init import InitializeClass
+from AccessControl.Permissions import view as View
+from AccessControl.SecurityInfo import ClassSecurityInfo
+from Acquisition import Implicit
+from Acquisition import aq_parent
+from zExceptions import NotFound
+from zope.datetime import rfc1123_date
+from zope.interface import implementer
+from zope.publisher.interfaces.browser import IBrowserPublisher
+from ZPublisher import zpublish
+
+from . import config
+from .iiif_pixels import render
+from .iiif_request import FORMATS
+from .iiif_request import IIIFError
+from .iiif_request import MAX_SIDE
+from .iiif_request import max_size
+from .iiif_request import parse
+from .serving import anonymous_may_view
+from .serving import cache_control
+from .serving import not_modified
+
+IMAGE_CONTEXT = "http://iiif.io/api/image/3/context.json"
+PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
+PROFILE_URI = "http://iiif.io/api/image/3/level2.json"
+# what we do beyond level 2 (info.json's extra* properties)
+EXTRA_FORMATS = ["webp"]
+EXTRA_QUALITIES = ["color", "gray", "bitonal"]
+EXTRA_FEATURES = ["canonicalLinkHeader", "mirroring", "profileLinkHeader",
+                  "rotationArbitrary", "sizeUpscaling"]
+# a request decodes at most this many times maxArea pixels: the tier read
+# is at most twice as fine as the answer in each direction
+DECODE_FACTOR = 4
+
+
+def max_area():
+    return config.get_int("iiif-max-area", 1)
+
+
+# ------------------------------------------------------------ documents
+
+def image_info(image, layout, base, area):
+    """The info.json document (a dict)."""
+    # the tiers as they are stored, within the limits
+    sizes = [{"width": w, "height": h} for w, h in layout.tiers
+             if w and h and max_size(w, h, area) == (w, h)]
+    info = {
+        "@context": IMAGE_CONTEXT,
+        "id": base,
+        "type": "ImageService3",
+        "protocol": "http://iiif.io/api/image",
+        "profile": "level2",
+        "width": layout.width,
+        "height": layout.height,
+        "maxArea": area,
+        "maxWidth": MAX_SIDE,
+        "maxHeight": MAX_SIDE,
+        "sizes": sizes,
+        "tiles": [{"width": layout.tile_size, "height": layout.tile_size,
+                   "scaleFactors": [1 << k for k in range(layout.num_tiers)]}],
+        "extraFormats": EXTRA_FORMATS,
+        "extraQualities": EXTRA_QUALITIES,
+        "extraFeatures": EXTRA_FEATURES,
+    }
+    rights = config.get("iiif-rights")
+    if rights:
+        info["rights"] = rights
+    return info
+
+
+def manifest(image, layout, url, area):
+    """A Presentation 3 manifest with one canvas painted by the image
+    service (a dict, built by hand: see README.txt, IIIF)."""
+    service = url + "/iiif"
+    canvas = url + "/canvas/1"
+    label = {"none": [image.title_or_id()]}
+    width, height = max_size(layout.width, layout.height, area)
+    # the smallest tier is one stored tile
+    small = next((w, h) for w, h in layout.tiers if w and h)
+
+    def picture(w, h, size):
+        return {"id": "%s/full/%s/0/default.jpg" % (service, size),
+                "type": "Image", "format": "image/jpeg",
+                "width": w, "height": h,
+                "service": [{"id": service, "type": "ImageService3",
+                             "profile": "level2"}]}
+
+    doc = {
+        "@context": PRESENTATION_CONTEXT,
+        "id": url + "/manifest.json",
+        "type": "Manifest",
+        "label": label,
+        "thumbnail": [picture(small[0], small[1], "%d,%d" % small)],
+        "items": [{
+            "id": canvas,
+            "type": "Canvas",
+            "label": label,
+            "width": layout.width,
+            "height": layout.height,
+            "items": [{
+                "id": canvas + "/page",
+                "type": "AnnotationPage",
+                "items": [{
+                    "id": canvas + "/page/image",
+                    "type": "Annotation",
+                    "motivation": "painting",
+                    "body": picture(width, height, "max"),
+                    "target": canvas,
+                }],
+            }],
+        }],
+    }
+    rights = config.get("iiif-rights")
+    if rights:
+        doc["rights"] = rights
+    statement = config.get("iiif-required-statement")
+    if statement:
+        doc["requiredStatement"] = {"label": {"en": ["Attribution"]},
+                                    "value": {"none": [statement]}}
+    return doc
+
+
+# ------------------------------------------------------------------ HTTP
+
+def _cors(image, RESPONSE):
+    # only what anonymous may see anyway is offered to other sites
+    if anonymous_may_view(image):
+        RESPONSE.setHeader("Access-Control-Allow-Origin", "*")
+        RESPONSE.setHeader("Access-Control-Expose-Headers", "ETag, Link")
+
+
+def _layout(image):
+    layout = image._layout()
+    if layout is None:
+        if image.current_status() in ("queued", "tiling"):
+            raise IIIFError(503, "this image is being cut into tiles")
+        raise IIIFError(404, "this image has no tiles")
+    return layout
+
+
+def _error(image, error, RESPONSE):
+    _cors(image, RESPONSE)
+    RESPONSE.setStatus(error.status)
+    if error.status == 503:
+        RESPONSE.setHeader("Retry-After", "30")
+    RESPONSE.setHeader("Content-Type", "text/plain; charset=utf-8")
+    RESPONSE.setHeader("Cache-Control", "no-store")
+    return error.message + "\n"
+
+
+def _preflight(image, RESPONSE):
+    """The answer to a CORS preflight (OPTIONS)."""
+    _cors(image, RESPONSE)
+    if anonymous_may_view(image):
+        RESPONSE.setHeader("Access-Control-Allow-Methods",
+                           "GET, HEAD, OPTIONS")
+        RESPONSE.setHeader("Access-Control-Allow-Headers",
+                           "Accept, If-None-Match, If-Modified-Since")
+        RESPONSE.setHeader("Access-Control-Max-Age", "86400")
+    RESPONSE.setHeader("Allow", "GET, HEAD, OPTIONS")
+    RESPONSE.setStatus(204)
+    return b""
+
+
+def _send_json(image, doc, context, REQUEST, RESPONSE, extra_headers=()):
+    """A JSON-LD document with the tiles' caching rules, except that it is
+    never immutable (it also changes with the title, the settings and the
+    URL it is asked by): its ETag names its bytes and media type."""
+    body = json.dumps(doc, indent=2).encode("utf-8")
+    accept = REQUEST.get_header("Accept", "") or ""
+    if not accept or "application/ld+json" in accept:
+        content_type = 'application/ld+json;profile="%s"' % context
+    else:
+        content_type = "application/json"
+    digest = hashlib.sha1(content_type.encode() + body).hexdigest()[:12]
+    etag = image._etag(image.tiles_set())[:-1] + "-" + digest + '"'
+    modified = max(image.tiled_at, getattr(image, "_p_mtime", 0) or 0)
+    _cors(image, RESPONSE)
+    for name, value in extra_headers:
+        RESPONSE.setHeader(name, value)
+    RESPONSE.setHeader("Vary", "Accept")
+    RESPONSE.setHeader("ETag", etag)
+    RESPONSE.setHeader("Last-Modified", rfc1123_date(modified or 0))
+    RESPONSE.setHeader("Cache-Control", cache_control(image))
+    if not_modified(REQUEST, etag, modified):
+        RESPONSE.setStatus(304)
+        return b""
+    RESPONSE.setHeader("Content-Type", content_type)
+    RESPONSE.setHeader("Content-Length", str(len(body)))
+    return b"" if REQUEST.get("REQUEST_METHOD") == "HEAD" else body
+
+
+class _Published(Implicit):
+    """Guarded by the View permission of the image, acquired through the
+    wrapper (each subclass declares it, as InitializeClass reads a
+    class's own security)."""
+
+    def _image(self):
+        return aq_parent(self)
+
+
+@zpublish
+@implementer(IBrowserPublisher)
+class IIIFService(_Published):
+    """IMAGE/iiif and every path below it: the path's segments are
+    collected here and read only when the request is published (so that
+    security comes first). It traverses by itself: IIIF segments are
+    never attributes, and may start with characters Zope's default
+    traversal refuses."""
+
+    security = ClassSecurityInfo()
+    security.declareObjectProtected(View)
+
+    def __init__(self, segments=()):
+        self.segments = segments
+
+    def publishTraverse(self, request, name):
+        if name in ("index_html", "HEAD", "OPTIONS"):
+            return getattr(self, name)
+        if len(self.segments) >= 4:
+            raise NotFound(name)
+        return IIIFService(self.segments + (name,)).__of__(self._image())
+
+    def browserDefault(self, request):
+        return self, ()
+
+    @security.protected(View)
+    @zpublish
+    def index_html(self, REQUEST=None, RESPONSE=None):
+        """The IIIF image service."""
+        image = self._image()
+        try:
+            return self._answer(image, REQUEST, RESPONSE)
+        except IIIFError as error:
+            return _error(image, error, RESPONSE)
+
+    @security.protected(View)
+    @zpublish
+    def HEAD(self, REQUEST=None, RESPONSE=None):
+        """Headers only."""
+        return self.index_html(REQUEST, RESPONSE)
+
+    @security.protected(View)
+    @zpublish
+    def OPTIONS(self, REQUEST=None, RESPONSE=None):
+        """CORS preflight."""
+        return _preflight(self._image(), RESPONSE)
+
+    def _answer(self, image, REQUEST, RESPONSE):
+        base = image.absolute_url() + "/iiif"
+        segments = self.segments
+        if not segments:
+            _cors(image, RESPONSE)
+            RESPONSE.redirect(base + "/info.json")
+            return b""
+        layout = _layout(image)
+        if segments == ("info.json",):
+            return _send_json(
+                image, image_info(image, layout, base, max_area()),
+                IMAGE_CONTEXT, REQUEST, RESPONSE,
+                [("Link", '<%s>;rel="profile"' % PROFILE_URI)])
+        if segments[0] == "info.json":
+            raise IIIFError(404, "not found")
+        if len(segments) != 4:
+            raise IIIFError(400, "an image request is {region}/{size}/"
+                            "{rotation}/{quality}.{format}")
+        return self._image_response(image, layout, base, REQUEST, RESPONSE)
+
+    def _image_response(self, image, layout, base, REQUEST, RESPONSE):
+        area = max_area()
+        request = parse(self.segments, layout.width, layout.height, area)
+        set_id = image.tiles_set()
+        etag = image._etag(set_id)
+        _cors(image, RESPONSE)
+        RESPONSE.setHeader("Link", '<%s>;rel="profile", <%s/%s>;rel='
+                           '"canonical"' % (PROFILE_URI, base,
+                                            request.canonical))
+        RESPONSE.setHeader("ETag", etag)
+        RESPONSE.setHeader("Last-Modified", rfc1123_date(image.tiled_at or 0))
+        RESPONSE.setHeader("Cache-Control", cache_control(image, REQUEST,
+                                                          set_id))
+        if not_modified(REQUEST, etag, image.tiled_at):
+            RESPONSE.setStatus(304)
+            return b""
+        store = image._store
+        data = render(layout, store.get, request, image.effective_quality(),
+                      DECODE_FACTOR * area)
+        RESPONSE.setHeader("Content-Type", FORMATS[request.format])
+        RESPONSE.setHeader("Content-Length", str(len(data)))
+        return b"" if REQUEST.get("REQUEST_METHOD") == "HEAD" else data
+
+
+InitializeClass(IIIFService)
+
+
+@zpublish
+class Manifest(_Published):
+    """IMAGE/manifest.json."""
+
+    security = ClassSecurityInfo()
+    security.declareObjectProtected(View)
+
+    @security.protected(View)
+    @zpublish
+    def index_html(self, REQUEST=None, RESPONSE=None):
+        """The IIIF Presentation 3 manifest of the image."""
+        image = self._image()
+        try:
+            layout = _layout(image)
+        except IIIFError as error:
+            return _error(image, error, RESPONSE)
+        doc = manifest(image, layout, image.absolute_url(), max_area())
+        return _send_json(image, doc, PRESENTATION_CONTEXT, REQUEST,
+                          RESPONSE)
+
+    @security.protected(View)
+    @zpublish
+    def HEAD(self, REQUEST=None, RESPONSE=None):
+        """Headers only."""
+        return self.index_html(REQUEST, RESPONSE)
+
+    @security.protected(View)
+    @zpublish
+    def OPTIONS(self, REQUEST=None, RESPONSE=None):
+        """CORS preflight."""
+        return _preflight(self._image(), RESPONSE)
+
+
+InitializeClass(Manifest)
