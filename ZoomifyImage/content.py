@@ -283,16 +283,25 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
 
     def _run_job(self, job, job_sink):
         """The work of a background job (jobs.py), in a worker's own
-        connection: tiles are committed as they come, the new set is
-        swapped in by the caller's last commit."""
+        connection: tiles are committed as they come. Returns the sink
+        and a function that swaps the new set in: the job calls it in its
+        last transaction (again after a ConflictError) while it is still
+        current, and discards the set with sink.abort() when it is not."""
         store = self._target_store()
         writer = store.writer()
         job.temp_dir = getattr(writer, "temp", None)
         sink = job_sink(writer, job)
-        transaction.commit()
+        try:
+            transaction.commit()
+        except BaseException:
+            sink.abort()  # no tiler yet to do it
+            raise
         result = self._run_tiler(sink, sink.progress)
-        job.temp_dir = None
-        self._install(store, result)
+
+        def install():
+            writer.finish()
+            self._install(store, result)
+        return sink, install
 
     def _target_store(self):
         store = self._store
@@ -412,20 +421,41 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
 
     def _p_resolveConflict(self, old, committed, new):
         """Merge concurrent changes to different attributes (a manager
-        edits the title while a background job stores its results)."""
-        merged = dict(committed)
-        for key in set(old) | set(committed) | set(new):
-            o = old.get(key, _MISSING)
-            c = committed.get(key, _MISSING)
-            n = new.get(key, _MISSING)
-            if n == o or n == c:
-                continue  # we did not change it, or both made it the same
-            if c != o:
+        edits the title while a background job stores its results).
+
+        Persistent references are compared by oid (== raises on them).
+        A new job, a new original or a deletion merges with nothing, so
+        that a stale job's result never lands beside them."""
+        from ZODB.ConflictResolution import PersistentReference as Ref
+
+        def same(a, b):
+            if isinstance(a, Ref) or isinstance(b, Ref):
+                return (isinstance(a, Ref) and isinstance(b, Ref)
+                        and (a.oid, a.database_name) ==
+                        (b.oid, b.database_name))
+            try:
+                return a == b
+            except ValueError:  # references inside a container
+                return False
+
+        keys = set(old) | set(committed) | set(new)
+        ours = {k for k in keys if not same(new.get(k, _MISSING),
+                                            old.get(k, _MISSING))}
+        theirs = {k for k in keys if not same(committed.get(k, _MISSING),
+                                              old.get(k, _MISSING))}
+        for key in ours & theirs:
+            if not same(new.get(key, _MISSING),
+                        committed.get(key, _MISSING)):
                 raise ConflictError("both changed %s" % key)
-            if n is _MISSING:
+        generation = {"_job", "original_id", "_original", "_job_deleted"}
+        if ours and theirs and (ours | theirs) & generation:
+            raise ConflictError("the image's job or original changed")
+        merged = dict(committed)
+        for key in ours:
+            if new.get(key, _MISSING) is _MISSING:
                 merged.pop(key, None)
             else:
-                merged[key] = n
+                merged[key] = new[key]
         return merged
 
     def _tiles_changed(self):

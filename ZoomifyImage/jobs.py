@@ -6,21 +6,33 @@ connections.
   progress writes never conflict with a manager editing the image.
 - Jobs are listed in a registry in the ZODB root. A worker claims a job in
   a transaction of its own: with several Zope processes on one ZEO server
-  only one of them wins the claim, so a job runs once.
-- A working job writes a heartbeat with its progress. A job whose
-  heartbeat has stopped (its process died) is found by the next scan, at
-  startup and every minute after, and run again; its temporary tiles
-  are removed. Nothing half-built is ever served: the new tile set is
-  swapped in by the job's last transaction.
+  only one of them wins the claim, so a job runs once. Whatever the loser
+  would clean up, it cleans up only once it has won.
+- A running job has a heartbeat thread that commits the time into a Beat
+  object of its own claim every BEAT_SECONDS, whatever the tiler is doing
+  (a long decode reports no progress). A job whose heartbeat stopped for
+  STALE_SECONDS (its process died) is found by the next scan, at startup
+  and every minute after, and run again; the dead claim's temporary tiles
+  are removed. After MAX_ATTEMPTS claims whose process died, it fails.
+- Nothing half-built is ever served: the new tile set is swapped in by the
+  job's last transaction, and only while the job is current (the image's
+  job, for the original it started from, still this worker's claim, the
+  image not deleted); otherwise the set is discarded. That transaction is
+  tried again after a ConflictError.
+- At shutdown (SIGTERM, Ctrl-C) running jobs stop at their next tile and
+  are left queued, for the next start or another process.
 """
 
+import functools
 import logging
 import os
 import queue
 import shutil
+import signal
 import socket
 import threading
 import time
+import uuid
 
 import transaction
 from BTrees.OOBTree import OOBTree
@@ -35,19 +47,35 @@ from .pyramid.sinks import TileSink
 logger = logging.getLogger("ZoomifyImage.jobs")
 
 REGISTRY = "zoomifyimage.jobs"
-HEARTBEAT_SECONDS = 2.0    # progress is committed at most this often
-STALE_SECONDS = 60.0       # a heartbeat older than this: the worker died
+PROGRESS_SECONDS = 2.0     # progress is committed at most this often
+BEAT_SECONDS = 10.0        # a running job's heartbeat
+STALE_SECONDS = 60.0       # no heartbeat for this long: the worker died
 SCAN_SECONDS = 60.0        # how often idle workers look for stale jobs
+MAX_ATTEMPTS = 3           # claims whose process died, then it fails
+STOP_SECONDS = 10.0        # at shutdown, how long jobs get to stop
+COMMIT_ATTEMPTS = 3        # a job's last transactions, on ConflictErrors
 
 ACTIVE = ("queued", "tiling")
+DIED = ("tiling was attempted %d times and the Zope process died each "
+        "time (a decoder crash, or out of memory?); retile to try again")
+
+
+class Stopped(Exception):
+    """Stops a running job at its next tile: the process shuts down, or
+    the job is no longer current."""
 
 
 class TilingJob(Persistent):
     """State of one tiling run of one image."""
 
-    def __init__(self, key):
+    original_id = None   # the original it tiles (unknown for older jobs)
+    claim = None         # the current claim's token
+    beat = None          # the current claim's Beat
+
+    def __init__(self, key, original_id=None):
         self.key = key
-        self.status = "queued"   # queued, tiling, ready, failed
+        self.original_id = original_id
+        self.status = "queued"   # queued, tiling, ready, failed, stopped
         self.done = 0
         self.total = 0
         self.error = ""
@@ -57,19 +85,32 @@ class TilingJob(Persistent):
         self.attempts = 0
         self.temp_dir = None
 
+    def last_beat(self):
+        if self.beat is not None:
+            return self.beat.time
+        return self.heartbeat or 0  # a job claimed before beats
+
     def stale(self, now=None):
         """True if the worker of a tiling job is gone."""
         if self.status != "tiling":
             return False
         if owner_is_dead(self.owner):
             return True
-        return ((now or time.time()) - (self.heartbeat or 0)) > STALE_SECONDS
+        return ((now or time.time()) - self.last_beat()) > STALE_SECONDS
 
     def progress_text(self):
         if self.total:
             return "%d of %d tiles (%d%%)" % (
                 self.done, self.total, 100 * self.done // self.total)
         return ""
+
+
+class Beat(Persistent):
+    """The heartbeat of one claim: an object of its own, so that its
+    commits never conflict with the job's progress commits."""
+
+    def __init__(self):
+        self.time = time.time()
 
 
 def scan_seconds():
@@ -112,7 +153,7 @@ def new_job(image):
     """Make a queued job for an image (in the current transaction) and
     have it run when the transaction commits."""
     key = "%s-%d" % (image.uid, int(time.time() * 1e6))
-    job = TilingJob(key)
+    job = TilingJob(key, image.original_id)
     image._job = job
     jar = image._p_jar
     if jar is None:  # the image is new: give it an oid now
@@ -131,6 +172,39 @@ def _after_commit(ok, db, key):
         pool.submit(db, key)
 
 
+def is_current(image, key, claim=None):
+    """Whether job ``key`` may still install its result: it is the image's
+    job, for the original it started from, the image is not deleted, and
+    (given a claim) the job is still that claim's."""
+    job = getattr(image, "_job", None)
+    return (job is not None and job.key == key
+            and job.original_id in (None, image.original_id)
+            and not getattr(image, "_job_deleted", False)
+            and (claim is None or job.claim == claim))
+
+
+def copied(image):
+    """A copy (pasted, or imported from a .zexp) carries a copy of the
+    original's job, which no worker will ever update: the copy is tiled
+    on its own (its added event queues a job of its own)."""
+    job = image._job
+    if job is None or job.status not in ACTIVE:
+        return
+    jar = image._p_jar
+    if jar is not None and registry(jar).get(job.key) == image._p_oid:
+        return  # its own job
+    image._job = None
+    image._tiling_needed = image._original is not None
+
+
+def removed(image):
+    """A deleted image: its job must not install a set. Marked on the
+    image, so that an Undo of the deletion takes the mark back too."""
+    job = image._job
+    if job is not None and job.status in ACTIVE:
+        image._job_deleted = True
+
+
 class WorkerPool:
     """Threads that take job keys from one queue, in order."""
 
@@ -139,7 +213,8 @@ class WorkerPool:
         self.threads = []
         self.lock = threading.Lock()
         self.db = None
-        self.stopping = False
+        self.enabled = True    # False: this process runs no jobs
+        self.stopping = False  # shutting down: take no new job
         self.idle = threading.Event()  # set while nothing is queued/running
         self.idle.set()
         self.go = threading.Event()    # cleared: workers take no new jobs
@@ -147,6 +222,8 @@ class WorkerPool:
         self.running = 0
 
     def submit(self, db, key):
+        if not self.enabled or self.stopping:
+            return  # the job stays queued in the database
         self.db = db
         self.idle.clear()
         self.queue.put(key)
@@ -169,17 +246,31 @@ class WorkerPool:
     def resume(self):
         self.go.set()
 
+    def stop(self, timeout=None):
+        """At shutdown: take no new job, and stop the running ones at
+        their next tile (they are left queued). True if they all stopped
+        within ``timeout`` seconds."""
+        self.stopping = True
+        self.go.set()  # paused workers wake up to see it
+        deadline = time.monotonic() + (
+            STOP_SECONDS if timeout is None else timeout)
+        while self.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self.running
+
     def _run(self):
         while not self.stopping:
             self.go.wait()
             try:
                 key = self.queue.get(timeout=scan_seconds())
             except queue.Empty:
-                if self.db is not None:
+                if self.db is not None and not self.stopping:
                     self._safe(scan, self.db)
                 continue
             self.go.wait()  # paused while we waited for the key
             with self.lock:
+                if self.stopping:
+                    break
                 self.running += 1
             try:
                 self._safe(run_job, self.db, key)
@@ -198,7 +289,7 @@ class WorkerPool:
                              function.__name__)
 
     def wait(self, timeout=None):
-        """Until every queued job has run (tests, the import command)."""
+        """Until every queued job has run (tests)."""
         return self.idle.wait(timeout)
 
 
@@ -212,11 +303,14 @@ def worker_name():
 
 class JobSink(TileSink):
     """Passes tiles to a store's writer and commits the progress (and, for
-    the ZODB store, the tiles written so far) every few seconds."""
+    the ZODB store, the tiles written so far) every few seconds. Stops the
+    tiler when ``stop`` is set or the process shuts down. The writer is
+    finished by the job's last transaction, not by the tiler."""
 
-    def __init__(self, writer, job):
+    def __init__(self, writer, job, stop=None):
         self.writer = writer
         self.job = job
+        self.stop = stop or threading.Event()
         self.last = time.monotonic()
 
     def put(self, name, data):
@@ -226,22 +320,89 @@ class JobSink(TileSink):
         return self.writer.file_for(name)
 
     def progress(self, done, total):
+        if self.stop.is_set() or pool.stopping:
+            raise Stopped()
         now = time.monotonic()
-        if now - self.last >= HEARTBEAT_SECONDS or done == total:
+        if now - self.last >= PROGRESS_SECONDS or done == total:
             self.job.done, self.job.total = done, total
-            self.job.heartbeat = time.time()
             transaction.commit()
             self.last = now
 
     def finish(self):
-        self.writer.finish()
+        pass
 
     def abort(self):
         self.writer.abort()
 
 
+class Heartbeat(threading.Thread):
+    """Commits a running job's heartbeat every BEAT_SECONDS in a connection
+    of its own, and sets ``stop`` once the job is no longer current (a
+    newer job or original, the image deleted, another claim)."""
+
+    def __init__(self, db, image, job):
+        super().__init__(name="zoomify-beat-" + job.key, daemon=True)
+        self.db = db
+        self.image_oid, self.beat_oid = image._p_oid, job.beat._p_oid
+        self.key, self.claim = job.key, job.claim
+        self.done = threading.Event()
+        self.stop = threading.Event()
+
+    def run(self):
+        manager = transaction.TransactionManager()
+        connection = self.db.open(manager)
+        try:
+            while not self.done.wait(BEAT_SECONDS):
+                try:
+                    manager.begin()
+                    image = connection.get(self.image_oid)
+                    if not is_current(image, self.key, self.claim):
+                        self.stop.set()
+                    connection.get(self.beat_oid).time = time.time()
+                    manager.commit()
+                except ConflictError:
+                    manager.abort()
+                except POSKeyError:  # the image is gone (packed away)
+                    manager.abort()
+                    self.stop.set()
+                except Exception:
+                    manager.abort()
+                    logger.exception("heartbeat of tiling job %s", self.key)
+        finally:
+            manager.abort()
+            connection.close()
+
+
+def _end(job, status, message=""):
+    job.status = status
+    job.error = message
+    job.finished = time.time()
+    job.temp_dir = None
+
+
+def _forget(connection, key):
+    """Drop a finished job from the registry, in a transaction of its own
+    (the registry is one BTree that every job writes to: a conflict there
+    must not cost a job its result). A key left behind is dropped by the
+    next claim of it."""
+    for attempt in range(COMMIT_ATTEMPTS):
+        transaction.begin()
+        keys = registry(connection)
+        if key not in keys:
+            transaction.abort()
+            return
+        del keys[key]
+        try:
+            transaction.commit()
+            return
+        except ConflictError:
+            transaction.abort()
+
+
 def _claim(connection, key):
-    """Mark the job as ours; the image, or None if it is not ours to run."""
+    """Claim the job for this worker: (image, job), or None if it is not
+    ours to run. A dead claim's temporary files are removed only once our
+    claim has committed: a claimant that loses removes nothing."""
     transaction.begin()
     oid = registry(connection).get(key)
     if oid is None:
@@ -250,90 +411,157 @@ def _claim(connection, key):
         image = connection.get(oid)
         job = image._job
     except (POSKeyError, KeyError, AttributeError):
-        del registry(connection)[key]
-        transaction.commit()
+        _forget(connection, key)
         return None
     if job is None or job.key != key or job.status not in ACTIVE:
-        del registry(connection)[key]  # done, or replaced by a newer job
-        transaction.commit()
+        _forget(connection, key)  # done, or replaced by a newer job
         return None
     if job.status == "tiling" and not job.stale():
         transaction.abort()  # its worker is alive
         return None
-    if job.temp_dir:  # left by a worker that died
-        shutil.rmtree(job.temp_dir, ignore_errors=True)
+    dead_dir = job.temp_dir  # of the dead claim; no live worker's
+    if not is_current(image, key):
+        _end(job, "stopped", "the image was deleted or given a new file "
+             "before the job ran")
+    elif job.status == "tiling" and job.attempts >= MAX_ATTEMPTS:
+        _end(job, "failed", DIED % job.attempts)
+        image._job_failed(job)
+    else:
+        job.status = "tiling"
+        job.owner = worker_name()
+        job.claim = uuid.uuid4().hex
+        job.beat = Beat()
+        job.started = job.heartbeat = time.time()
+        job.attempts += 1
+        job.done = 0
         job.temp_dir = None
-    if job.attempts:
-        # a worker that died before it could record its directory
-        remove_partials(config.tile_root(), image.uid)
-    job.status = "tiling"
-    job.owner = worker_name()
-    job.started = job.heartbeat = time.time()
-    job.attempts += 1
-    job.done = 0
     try:
         transaction.commit()
     except ConflictError:
         transaction.abort()  # another worker (process) claimed it
         return None
-    return image
+    if dead_dir:
+        shutil.rmtree(dead_dir, ignore_errors=True)
+    if job.status != "tiling":
+        logger.warning("tiling job %s %s: %s", key, job.status, job.error)
+        _forget(connection, key)
+        return None
+    return image, job
 
 
 def run_job(db, key):
     connection = db.open()
     try:
-        image = _claim(connection, key)
-        if image is None:
+        claimed = _claim(connection, key)
+        if claimed is None:
             return
-        job = image._job
+        image, job = claimed
+        heart = Heartbeat(db, image, job)
+        heart.start()
         try:
-            image._run_job(job, JobSink)
-            job.status = "ready"
-            job.finished = time.time()
-            del registry(connection)[key]
-            transaction.commit()
-            logger.info("tiled %s in the background", key)
-        except (TilingError, config.ConfigError, ValueError, OSError) as e:
-            transaction.abort()
-            _fail(connection, key, str(e))
-        except ConflictError as e:
-            transaction.abort()
-            _fail(connection, key, "could not save the new tiles (%s); "
-                  "retile to try again" % e)
-        except BaseException:
-            transaction.abort()
-            _fail(connection, key, "an unexpected error stopped the tiling "
-                  "(see the log)")
-            raise
+            _run(image, job, heart.stop)
+        finally:
+            heart.done.set()
+            heart.join()
     finally:
         transaction.abort()
         connection.close()
 
 
-def _fail(connection, key, message):
-    transaction.begin()
-    oid = registry(connection).get(key)
-    if oid is None:
+def _run(image, job, stop):
+    key, claim = job.key, job.claim
+    sink = None
+    try:
+        sink, install = image._run_job(
+            job, functools.partial(JobSink, stop=stop))
+        _finish(image, job, claim, install)
+    except BaseException as e:
+        transaction.abort()
+        if sink is not None:
+            sink.abort()  # whatever failed, no half-built set is left
+        if isinstance(e, Stopped):
+            _settle(image, job, claim, "queued" if pool.stopping else
+                    "stopped", "the image was deleted or given a new "
+                    "file while it was tiled")
+        elif isinstance(e, ConflictError):
+            _settle(image, job, claim, "failed", "could not save the new "
+                    "tiles (%s); retile to try again" % e)
+        elif isinstance(e, (TilingError, config.ConfigError, ValueError,
+                            OSError)):
+            _settle(image, job, claim, "failed", str(e))
+        else:
+            _settle(image, job, claim, "failed", "an unexpected error "
+                    "stopped the tiling (see the log)")
+            raise
         return
-    image = connection.get(oid)
-    job = image._job
-    if job is not None and job.key == key:
-        if job.temp_dir:
-            shutil.rmtree(job.temp_dir, ignore_errors=True)
-            job.temp_dir = None
-        job.status = "failed"
-        job.error = message
-        job.finished = time.time()
-        image._job_failed(job)
-    del registry(connection)[key]
-    transaction.commit()
-    logger.warning("tiling %s failed: %s", key, message)
+    _forget(image._p_jar, key)
+    logger.info("tiled %s in the background", key)
+
+
+def _finish(image, job, claim, install):
+    """The job's last transaction: swap the new set in if the job is still
+    current, else stop (the caller discards the set). Tried again after a
+    ConflictError (a concurrent change that the image's conflict
+    resolution cannot merge)."""
+    transaction.commit()  # the tiles written since the last progress
+    for attempt in range(COMMIT_ATTEMPTS):
+        transaction.begin()  # see what changed meanwhile
+        if not is_current(image, job.key, claim):
+            raise Stopped()
+        try:
+            install()
+            _end(job, "ready")
+            transaction.commit()
+            return
+        except ConflictError:
+            transaction.abort()
+            if attempt + 1 == COMMIT_ATTEMPTS:
+                raise
+            logger.info("tiling job %s: a conflict at its last commit, "
+                        "trying again", job.key)
+        except Exception as e:
+            if attempt:
+                # the store could not keep its set through the conflict
+                raise ConflictError("after a conflict: %s" % e) from e
+            raise
+
+
+def _settle(image, job, claim, status, message=""):
+    """Record how this claim of the job ended, if the job is still this
+    claim's (one that took over owns it now): failed, stopped, or queued
+    again (shutdown). A job that is not queued leaves the registry."""
+    for attempt in range(COMMIT_ATTEMPTS):
+        transaction.begin()
+        if job.claim != claim:
+            return
+        current = is_current(image, job.key, claim)
+        if status == "queued" and current:
+            job.status = "queued"
+            job.owner = job.claim = job.beat = job.temp_dir = None
+            job.attempts -= 1  # a clean stop, not a death
+        else:
+            _end(job, "stopped" if status == "queued" else status, message)
+            if status == "failed" and current:
+                image._job_failed(job)
+        try:
+            transaction.commit()
+            break
+        except ConflictError:
+            transaction.abort()
+    if job.status == "queued":
+        logger.info("tiling job %s left queued: shutting down", job.key)
+        return
+    (logger.warning if job.status == "failed" else logger.info)(
+        "tiling %s %s: %s", job.key, job.status, job.error)
+    _forget(image._p_jar, job.key)
 
 
 def scan(db):
     """Queue the jobs that wait or whose worker died (at startup and every
-    minute): the registry survives restarts and is shared over ZEO."""
+    minute): the registry survives restarts and is shared over ZEO. Then
+    remove temporary directories that no live job owns."""
     connection = db.open()
+    live = set()
     try:
         transaction.begin()
         now = time.time()
@@ -347,9 +575,12 @@ def scan(db):
                 continue
             if job.status == "queued" or job.stale(now):
                 waiting.append(key)
+            elif job.status == "tiling" and job.temp_dir:
+                live.add(job.temp_dir)
         transaction.abort()
     finally:
         connection.close()
+    clean_partial(config.tile_root(), keep=live)
     queued = set(pool.queue.queue)
     for key in waiting:
         if key not in queued:
@@ -358,20 +589,12 @@ def scan(db):
     return waiting
 
 
-def remove_partials(root_dir, uid):
-    """Remove the temporary tile directories of one image."""
-    partial = os.path.join(root_dir, ".partial")
-    try:
-        names = os.listdir(partial)
-    except OSError:
-        return
-    for name in names:
-        if name.startswith(uid + "-"):
-            shutil.rmtree(os.path.join(partial, name), ignore_errors=True)
-
-
-def clean_partial(root_dir, max_age=STALE_SECONDS * 10):
-    """Remove temporary tile directories of jobs that died long ago."""
+def clean_partial(root_dir, max_age=None, keep=()):
+    """Remove temporary tile directories of jobs that died long ago (one
+    that died before it could record its directory leaves it unnamed),
+    but none in ``keep``: a long decode writes nothing for minutes."""
+    if max_age is None:
+        max_age = STALE_SECONDS * 10
     partial = os.path.join(root_dir, ".partial")
     try:
         names = os.listdir(partial)
@@ -380,6 +603,8 @@ def clean_partial(root_dir, max_age=STALE_SECONDS * 10):
     now = time.time()
     for name in names:
         path = os.path.join(partial, name)
+        if path in keep:
+            continue
         try:
             if now - os.path.getmtime(path) > max_age:
                 shutil.rmtree(path, ignore_errors=True)
@@ -388,13 +613,41 @@ def clean_partial(root_dir, max_age=STALE_SECONDS * 10):
 
 
 def database_opened(event):
-    """At startup: find unfinished jobs, clean up after dead ones, and
-    start the workers (they look for jobs of other processes too)."""
+    """At startup: find unfinished jobs, clean up after dead ones, start
+    the workers (they look for jobs of other processes too), and stop them
+    cleanly on SIGTERM or Ctrl-C. Nothing of this in a process that runs
+    no jobs (zoomify-import)."""
+    if not pool.enabled:
+        return
     db = event.database
     pool.db = db
     try:
-        clean_partial(config.tile_root())
         scan(db)
         pool._ensure_threads()
     except Exception:
         logger.exception("could not look for unfinished tiling jobs")
+    stop_on_signals()
+
+
+def stop_on_signals():
+    """SIGTERM and SIGINT (Ctrl-C) stop the workers, their jobs left
+    queued, before the server closes the database. Only where the signal
+    still has Python's default handling, in the main thread (runwsgi)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum, default in ((signal.SIGTERM, signal.SIG_DFL),
+                            (signal.SIGINT, signal.default_int_handler)):
+        if signal.getsignal(signum) is default:
+            signal.signal(signum, _stop_and_exit)
+
+
+def _stop_and_exit(signum, frame):
+    logger.info("%s: stopping the tiling workers",
+                signal.Signals(signum).name)
+    if not pool.stop():
+        logger.warning("a tiling job did not stop within %d s; it runs "
+                       "again at the next start", STOP_SECONDS)
+    # waitress stops serving on either, and runwsgi closes the database
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(0)

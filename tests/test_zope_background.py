@@ -4,6 +4,7 @@ job run again, and retiles that never interrupt the tiles being served."""
 import json
 import os
 import threading
+import time
 
 import pytest
 
@@ -23,7 +24,7 @@ def small_threshold(monkeypatch):
     from App.config import getConfiguration
     section = getConfiguration().product_config["zoomifyimage"]
     monkeypatch.setitem(section, "background-megapixels", "0")
-    monkeypatch.setattr(jobs, "HEARTBEAT_SECONDS", 0.0)
+    monkeypatch.setattr(jobs, "PROGRESS_SECONDS", 0.0)
     # a whole number of megapixels is the setting: 0 disables it, so use
     # the smallest real limit through the size check itself
     import ZoomifyImage.content as content
@@ -114,9 +115,13 @@ def test_job_of_a_dead_worker_runs_again(small_threshold, folder, tmp_path):
                                     image.uid + "-dead")
         os.makedirs(os.path.join(job.temp_dir, "TileGroup0"))
         job.attempts = 1
-        # and one it made but had no time to record before it died
-        os.makedirs(os.path.join(tile_root(), ".partial",
-                                 image.uid + "-unrecorded"))
+        # and one it made but had no time to record before it died, long
+        # ago (a younger one may be a live request's: the scan leaves it)
+        unrecorded = os.path.join(tile_root(), ".partial",
+                                  image.uid + "-unrecorded")
+        os.makedirs(unrecorded)
+        long_ago = time.time() - 2 * jobs.STALE_SECONDS * 10
+        os.utime(unrecorded, (long_ago, long_ago))
         uid = image.uid
     assert status(folder)["status"] == "tiling"
     assert not os.path.exists(os.path.join(tile_root(), uid[:2], uid))

@@ -1,8 +1,14 @@
 """Background jobs in real Zope processes: kill -9 in the middle of a job,
-jobs queued from the shell, and two Zope processes on one ZEO server."""
+jobs queued from the shell, two Zope processes on one ZEO server, and a
+clean stop on SIGTERM or Ctrl-C."""
 
+import contextlib
 import os
+import shutil
+import signal
 import subprocess
+import time
+import urllib.request
 
 import pytest
 
@@ -10,9 +16,35 @@ from ZoomifyImage.pyramid import Layout
 
 from tests.http_upload import get
 from tests.images import big_jpeg
-from tests.zope_fixtures import ZEOServer, ZopeServer, import_command
+from tests.zope_fixtures import ZEOServer, ZopeServer, free_port
+from tests.zope_fixtures import import_command
 
 FAST = {"background-megapixels": "1", "job-scan-seconds": "1"}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@contextlib.contextmanager
+def site_of(home):
+    """The application root of an instance whose Zope is not running,
+    from its Data.fs opened read-only."""
+    import ZODB
+    from ZODB.FileStorage import FileStorage
+    var = os.path.join(home, "var")
+    db = ZODB.DB(FileStorage(os.path.join(var, "Data.fs"), read_only=True,
+                             blob_dir=os.path.join(var, "blobs")))
+    try:
+        yield db.open().root()["Application"]
+    finally:
+        db.close()
+
+
+def lock_is_free(home):
+    import zc.lockfile
+    try:
+        zc.lockfile.LockFile(os.path.join(home, "var", "Data.fs.lock")).close()
+    except zc.lockfile.LockError:
+        return False
+    return True
 
 
 @pytest.mark.parametrize("storage", ["filesystem", "zodb"])
@@ -100,3 +132,74 @@ def test_two_zope_processes_on_one_zeo_server(tmp_path):
         a.stop()
         b.stop()
         zeo.stop()
+
+
+def test_sigterm_stops_cleanly_and_leaves_the_job_queued(tmp_path):
+    path = big_jpeg(str(tmp_path / "big.jpg"), 9000, 6000)
+    server = ZopeServer(storage="filesystem", settings=FAST).start()
+    try:
+        server.add(path, "big")
+        server.wait_for("big", ["tiling", "ready"])
+        assert server.job_status("big")["status"] == "tiling", \
+            "the job ended before the signal"
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(30) == 0
+    finally:
+        server.stop()
+    log = server.log_text()
+    assert "SIGTERM: stopping the tiling workers" in log
+    assert "left queued" in log
+    var = os.path.join(server.home, "var")
+    assert not os.path.exists(os.path.join(var, "Z4.pid"))
+    # zc.lockfile leaves the file Data.fs.lock; the lock itself is free
+    assert lock_is_free(server.home)
+    partial = os.path.join(var, "zoomifyimage", ".partial")
+    assert not os.path.isdir(partial) or os.listdir(partial) == []
+    with site_of(server.home) as app:
+        job = app["big"]._job
+        # claimable at once by the next start or another process
+        assert (job.status, job.attempts, job.owner) == ("queued", 0, None)
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
+def test_make_start_stops_on_sigterm_and_ctrl_c(tmp_path, how):
+    if shutil.which("make") is None or subprocess.run(
+            ["make", "-q", "install"], cwd=ROOT).returncode != 0:
+        pytest.skip("make start would install first")
+    home = str(tmp_path / "instance")
+    port = free_port()
+    log = open(str(tmp_path / "make.log"), "wb")
+    make = subprocess.Popen(
+        ["make", "start", "INSTANCE=" + home, "PORT=%d" % port], cwd=ROOT,
+        stdout=log, stderr=log, start_new_session=True,
+        env=dict(os.environ, ZOPE_ADMIN="admin:secret"))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/" % port,
+                                       timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                assert make.poll() is None and time.monotonic() < deadline, \
+                    open(str(tmp_path / "make.log")).read()[-2000:]
+                time.sleep(0.2)
+        pid_file = os.path.join(home, "var", "Z4.pid")
+        runwsgi = int(open(pid_file).read())
+        if how == "SIGTERM":  # what a service manager sends
+            make.send_signal(signal.SIGTERM)
+        else:  # Ctrl-C: the terminal signals the whole foreground group
+            os.killpg(make.pid, signal.SIGINT)
+        make.wait(30)
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+            make.wait()
+    with pytest.raises(ProcessLookupError):
+        os.kill(runwsgi, 0)
+    # runwsgi removes its pid file only when it stops cleanly
+    assert not os.path.exists(pid_file), \
+        open(str(tmp_path / "make.log")).read()[-2000:]
+    assert lock_is_free(home)
