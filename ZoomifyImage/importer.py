@@ -95,15 +95,15 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
         check_readable_file(filename)
     except TilingError as e:
         raise ImportError_(str(e))
+    # this process exits after its commit: it must not claim the site's
+    # queued jobs (it would leave them half done), and a job of its own
+    # stays queued for the site's Zope processes
+    jobs.pool.enabled = False
     app = makerequest(open_zope(zope_conf))
     setRequest(app.REQUEST)
     try:
         folder = find_folder(app, path)
         newSecurityManager(None, find_user(app, user))
-        if mode != "foreground":
-            # this process exits after the commit: leave the job queued
-            # for the site's Zope processes instead of starting it here
-            jobs.pool.pause()
         token = tiling_mode.set(None if mode == "auto" else mode)
         with open(filename, "rb") as f, progress_bar(progress):
             try:

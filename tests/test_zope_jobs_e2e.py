@@ -134,6 +134,26 @@ def test_two_zope_processes_on_one_zeo_server(tmp_path):
         zeo.stop()
 
 
+def test_import_runs_no_job_of_the_site(tmp_path):
+    site = ZopeServer(settings=FAST)  # not started: the commands open it
+    script = import_command()
+    waiting = big_jpeg(str(tmp_path / "waiting.jpg"), 2000, 1500)
+    result = subprocess.run([script, "--zope-conf", site.conf,
+                             "--background", "--id", "waiting", waiting],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    # another import, tiled in its own process: it must not start the
+    # queued job of the site and exit in the middle of it
+    photo = big_jpeg(str(tmp_path / "photo.jpg"), 3000, 2000)
+    result = subprocess.run([script, "--zope-conf", site.conf, "--id",
+                             "now", photo], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with site_of(site.home) as app:
+        assert app["now"].status == "ready"
+        job = app["waiting"]._job
+        assert (job.status, job.attempts, job.owner) == ("queued", 0, None)
+
+
 def test_sigterm_stops_cleanly_and_leaves_the_job_queued(tmp_path):
     path = big_jpeg(str(tmp_path / "big.jpg"), 9000, 6000)
     server = ZopeServer(storage="filesystem", settings=FAST).start()
