@@ -158,7 +158,8 @@ def write_instance(home, host="127.0.0.1", port=8080, admin=None,
         os.makedirs(folder, exist_ok=True)
     os.chmod(os.path.join(home, "var", "blobs"), 0o700)
     conf = os.path.join(etc, "zope.conf")
-    if not os.path.exists(conf):
+    new = not os.path.exists(conf)
+    if new:
         with open(conf, "w") as f:
             database = (ZEOCLIENT % {"zeo": zeo}) if zeo else FILESTORAGE
             f.write(ZOPE_CONF % {"home": home, "database": database} +
@@ -171,7 +172,11 @@ def write_instance(home, host="127.0.0.1", port=8080, admin=None,
                             "max_body": parse_size(max_body)})
     name, password = admin or admin_from_env()
     data_fs = os.path.join(home, "var", "Data.fs")
-    if zeo or not os.path.exists(data_fs):
+    with open(conf) as f:
+        on_zeo = "<zeoclient>" in f.read()
+    # once: at every start Zope would reset a lone user's password from
+    # it, and a ZEO instance has no Data.fs that tells it has started
+    if new or not (on_zeo or os.path.exists(data_fs)):
         # Zope adds this user to the root acl_users at the first start
         from AuthEncoding.AuthEncoding import pw_encrypt
         with open(os.path.join(home, "inituser"), "wb") as f:
