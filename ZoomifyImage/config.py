@@ -15,7 +15,7 @@ from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS
 
 STORAGES = ("zodb", "filesystem")
 ENGINES = ("auto", "vips", "pillow")
-VIEWERS = ("openseadragon", "flash")
+VIEWERS = ("openseadragon", "iiif", "flash")
 
 DEFAULTS = {
     "storage": "zodb",

@@ -210,6 +210,10 @@ class ViewerMixin:
             "scripts": [self._resource_url("openseadragon/openseadragon.min.js"),
                         self._resource_url("zoomify-viewer.js")],
         }
+        if self.viewer == "iiif":
+            # OpenSeadragon reads the IIIF service's info.json instead
+            settings["iiif"] = "%s/iiif/info.json?v=%s" % (
+                self.absolute_url(), self.tiles_set())
         return ('<div id="%s" class="%s" style="%s" role="img" '
                 'aria-label="%s"></div>\n<script>%s</script>\n'
                 % (element_id, escape(classes), style,

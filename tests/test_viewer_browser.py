@@ -436,3 +436,33 @@ def test_tiles_from_tile_url_on_another_origin(server, chromium, folder,
         assert_looks_like(drawn, box, array)
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("size", [(513, 513), (2049, 1025), (3001, 7),
+                                  (6000, 4001)])
+def test_iiif_viewer_reaches_every_corner_without_a_failed_request(
+        server, chromium, folder, tmp_path, size):
+    width, height = size
+    array = colourful(width, height, seed=width % 5)
+    path = add_image(folder, "iiif%dx%d" % size, array, tmp_path)
+    with zope_root() as app:
+        app.unrestrictedTraverse(path.lstrip("/")).manage_edit(
+            viewer="iiif")
+    page = Page(chromium)
+    try:
+        (id,) = page.open(server + path)
+        page.settle(id)
+        drawn, box = page.canvas(id)
+        assert_looks_like(drawn, box, array)
+        # full resolution at every corner
+        page.move(id, image_zoom=1)
+        for corner in [(0, 0), (width, 0), (0, height), (width, height)]:
+            page.move(id, point=corner)
+        page.check_clean()
+        asked = [u for u in page.urls if "/iiif/" in u]
+        assert any(u.endswith("/iiif/info.json") or "info.json" in u
+                   for u in asked)
+        assert len(asked) > 2
+        assert not [u for u in page.urls if "/TileGroup" in u]
+    finally:
+        page.close()

@@ -40,23 +40,10 @@
   }
 
   function start(settings) {
-    var source = new OSD.ZoomifyTileSource({
-      width: settings.width,
-      height: settings.height,
-      tileSize: settings.tileSize,
-      tilesUrl: settings.tilesUrl
-    });
-    useFloorGrid(source);
-    // tiles keep their URLs when an image is tiled again, and browsers
-    // cache them: ask for the current set by its version
-    var tileUrl = source.getTileUrl;
-    source.getTileUrl = function (level, x, y) {
-      return tileUrl.call(this, level, x, y) + "?v=" + settings.version;
-    };
     var viewer = OSD({
       id: settings.id,
       prefixUrl: settings.prefixUrl,
-      tileSources: source,
+      tileSources: settings.iiif || zoomifySource(settings),
       // the canvas drawer also draws tiles from a tile-url on another
       // host without CORS headers, where WebGL may not
       drawer: "canvas",
@@ -70,6 +57,23 @@
     });
     window.ZoomifyImage.viewers[settings.id] = viewer;
     return viewer;
+  }
+
+  function zoomifySource(settings) {
+    var source = new OSD.ZoomifyTileSource({
+      width: settings.width,
+      height: settings.height,
+      tileSize: settings.tileSize,
+      tilesUrl: settings.tilesUrl
+    });
+    useFloorGrid(source);
+    // tiles keep their URLs when an image is tiled again, and browsers
+    // cache them: ask for the current set by its version
+    var tileUrl = source.getTileUrl;
+    source.getTileUrl = function (level, x, y) {
+      return tileUrl.call(this, level, x, y) + "?v=" + settings.version;
+    };
+    return source;
   }
 
   window.ZoomifyImage = window.ZoomifyImage || {viewers: {}};
