@@ -289,6 +289,9 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         current, and discards the set with sink.abort() when it is not."""
         store = self._target_store()
         writer = store.writer()
+        # its last transaction may be tried again: keep the set until the
+        # job says (sink.abort())
+        writer.keep_on_abort = True
         job.temp_dir = getattr(writer, "temp", None)
         sink = job_sink(writer, job)
         try:

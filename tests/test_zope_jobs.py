@@ -391,3 +391,28 @@ def test_conflict_resolution_compares_persistent_references_by_oid():
     with pytest.raises(ConflictError):
         image._p_resolveConflict(
             old, dict(committed, _job=ref(b"\0" * 7 + b"\3")), new)
+
+
+def set_tiled_at(folder, id="big"):
+    # a change to a fact the job also sets: no merge is possible
+    with zope_root() as app:
+        app[folder][id].tiled_at = 1.0
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_unmergeable_conflict_at_the_last_commit_is_retried(
+        small_threshold, folder, tmp_path, storage, monkeypatch):
+    path = save(smooth(1500, 1000), tmp_path / "big.png")
+    jobs.pool.pause()
+    add(folder, path, storage=storage)
+    before = facts(folder)
+    clash = hook_install(monkeypatch, lambda: in_thread(set_tiled_at,
+                                                        folder))
+    jobs.run_job(database(), before["key"])
+    assert clash.calls
+    now = facts(folder)
+    assert now["job_status"] == "ready", now.get("error")
+    assert now["width"] == 1500
+    code, body = fetch("%s/%s/big/TileGroup0/2-1-1.jpg" % (BASE, folder))
+    assert code == 200
+    assert partials(before["uid"]) == []

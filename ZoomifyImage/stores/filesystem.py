@@ -155,7 +155,9 @@ class FilesystemTileWriter(TileSink):
                               "root (%s)" % (e.strerror or e))
         self.made = set()
         self.set_id = uuid.uuid4().hex[:16]
-        self.done = False
+        # a background job tries its last transaction again after a
+        # conflict: an aborted transaction then keeps the set for it
+        self.keep_on_abort = False
 
     def _target(self, name):
         return tile_path(self.temp, name, self.made)
@@ -190,14 +192,12 @@ class FilesystemTileWriter(TileSink):
         # Undo of it brings back the old id, and with it the old set
         self.store.set_id = self.set_id
         self.store.released = 0.0
-        self.done = True
         transaction.get().join(SetPlacement(
-            self.store, self.temp,
-            os.path.join(self.store.image_directory(), self.set_id)))
+            self, os.path.join(self.store.image_directory(), self.set_id)))
 
     def abort(self):
-        if not self.done:
-            shutil.rmtree(self.temp, ignore_errors=True)
+        # harmless after a commit: the set has left self.temp by then
+        shutil.rmtree(self.temp, ignore_errors=True)
 
 
 @implementer(IDataManager)
@@ -207,9 +207,10 @@ class SetPlacement:
     (nothing on disc changes after the commit); removes it if the
     transaction aborts."""
 
-    def __init__(self, store, temp, target):
-        self.store = store
-        self.temp = temp
+    def __init__(self, writer, target):
+        self.writer = writer
+        self.store = writer.store
+        self.temp = writer.temp
         self.target = target
         self.placed = False
         self.transaction_manager = transaction.manager
@@ -251,8 +252,14 @@ class SetPlacement:
         return NoRollback()
 
     def _discard(self):
-        shutil.rmtree(self.target if self.placed else self.temp,
-                      ignore_errors=True)
+        if self.writer.keep_on_abort:
+            # back to .partial, for the next attempt (or writer.abort())
+            if self.placed:
+                os.rename(self.target, self.temp)
+                os.remove(os.path.join(self.temp, OWNER_FILE))
+        else:
+            shutil.rmtree(self.target if self.placed else self.temp,
+                          ignore_errors=True)
         self.placed = False
 
 

@@ -92,4 +92,5 @@ class ZODBTileWriter(TileSink):
             self.put(name, f.read())
 
     def abort(self):
-        self.store._building = None
+        if self.store._building is self.tree:  # not a newer writer's
+            self.store._building = None
