@@ -9,10 +9,13 @@ STAMP := $(VENV)/.installed
 # inside the product (not committed: see .gitignore)
 OSD := ZoomifyImage/static/openseadragon
 OSD_STAMP := $(OSD)/openseadragon.min.js
+# tus-js-client (resumable uploads of the add and edit forms), likewise
+TUS := ZoomifyImage/static/tus
+TUS_STAMP := $(TUS)/tus.min.js
 
 .PHONY: install test clean start
 
-install: $(STAMP) $(OSD_STAMP)
+install: $(STAMP) $(OSD_STAMP) $(TUS_STAMP)
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +31,13 @@ $(OSD_STAMP): package.json package-lock.json
 	cp -r node_modules/openseadragon/build/openseadragon/images $(OSD)/
 	cp node_modules/openseadragon/build/openseadragon/openseadragon.min.js \
 	   node_modules/openseadragon/LICENSE.txt $(OSD)/
+
+$(TUS_STAMP): package.json package-lock.json $(OSD_STAMP)
+	test -f node_modules/tus-js-client/dist/tus.min.js || npm ci --ignore-scripts --no-audit --no-fund
+	rm -rf $(TUS)
+	mkdir -p $(TUS)
+	cp node_modules/tus-js-client/dist/tus.min.js \
+	   node_modules/tus-js-client/LICENSE $(TUS)/
 
 # the browser tests drive Debian's Chromium (never a downloaded browser);
 # where it cannot be installed they skip and say why

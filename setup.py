@@ -40,6 +40,7 @@ setup(
             "ZEO",
             "playwright",
             "iiif-validator",
+            "tuspy",
         ],
     },
     entry_points={

@@ -36,6 +36,9 @@ DEFAULTS = {
     "workers": "1",                  # background worker threads
     "job-scan-seconds": "60",        # how often idle workers look for
                                      # jobs of dead or other processes
+    "upload-max-size": "64GB",       # the biggest resumable (tus) upload
+    "upload-expiry-hours": "24",     # abandoned partial uploads go then
+    "upload-dir": None,              # INSTANCE/var/uploads
     "iiif-max-area": "16777216",     # pixels of one IIIF answer (4096^2)
     "iiif-rights": "",               # a rights URI for info.json, manifest
     "iiif-required-statement": "",   # the manifest's attribution text

@@ -1,0 +1,248 @@
+/* Resumable uploads for the Zoomify Image add form and the Edit tab.
+ *
+ * A form with data-zoomify-upload="ENDPOINT" sends its chosen file with
+ * tus-js-client to ENDPOINT (FOLDER/@@zoomify-upload for a new image,
+ * IMAGE/@@zoomify-upload for a new file; see uploads.py) in chunks of
+ * 16 MB, well under the 100 MB any one request may carry, with a progress
+ * bar, Pause and Cancel. tus-js-client keeps the upload's URL in
+ * localStorage under the file's name, size and date: after a reload the
+ * same file, chosen again, goes on where the server stopped; after the
+ * network drops the upload goes on when it is back.
+ * Without JavaScript the form posts the file itself, up to the body limit.
+ */
+(function () {
+  "use strict";
+  var MB = 1024 * 1024;
+  var CHUNK = 16 * MB;
+  var SPEED_WINDOW = 10000;  // ms of samples behind the speed shown
+
+  function megabytes(bytes) {
+    return (bytes / MB).toFixed(1) + " MB";
+  }
+
+  function duration(seconds) {
+    seconds = Math.round(seconds);
+    if (seconds < 60) return seconds + " s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min " +
+      (seconds % 60) + " s";
+    return Math.floor(seconds / 3600) + " h " +
+      Math.floor(seconds % 3600 / 60) + " min";
+  }
+
+  function element(tag, attributes, text) {
+    var node = document.createElement(tag);
+    Object.keys(attributes).forEach(function (name) {
+      node.setAttribute(name, attributes[name]);
+    });
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  // the progress bar, the status line and the buttons, under the form
+  function panel(form) {
+    var box = form.querySelector(".zoomify-upload");
+    if (box) return box.ui;
+    box = element("div", {"class": "zoomify-upload mt-3"});
+    var progress = element("div", {"class": "progress",
+      style: "height: 1.5rem"});
+    var bar = element("div", {"class": "progress-bar", role: "progressbar",
+      "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0",
+      style: "width: 0%"});
+    progress.appendChild(bar);
+    var status = element("p", {"class": "zoomify-upload-status small mt-1",
+      "aria-live": "polite"});
+    var pause = element("button", {type: "button",
+      "class": "btn btn-secondary btn-sm zoomify-upload-pause"}, "Pause");
+    var cancel = element("button", {type: "button",
+      "class": "btn btn-outline-danger btn-sm ml-2 zoomify-upload-cancel"},
+      "Cancel");
+    [progress, status, pause, cancel].forEach(function (n) {
+      box.appendChild(n);
+    });
+    form.appendChild(box);
+    box.ui = {box: box, bar: bar, status: status, pause: pause,
+              cancel: cancel};
+    return box.ui;
+  }
+
+  function setBar(ui, sent, total) {
+    var percent = total ? Math.floor(sent * 100 / total) : 0;
+    ui.bar.style.width = percent + "%";
+    ui.bar.setAttribute("aria-valuenow", String(percent));
+    ui.bar.textContent = percent + "%";
+  }
+
+  // did the user change any field of the form besides the file?
+  function otherChanges(form, input) {
+    return Array.prototype.some.call(form.elements, function (field) {
+      if (field === input || field.type === "submit" ||
+          field.type === "button") return false;
+      if (field.tagName === "SELECT") {
+        return Array.prototype.some.call(field.options, function (o) {
+          return o.selected !== o.defaultSelected;
+        });
+      }
+      return field.value !== field.defaultValue;
+    });
+  }
+
+  function finished(form, input) {
+    var done = form.getAttribute("data-zoomify-done");
+    if (form.hasAttribute("data-zoomify-then-submit") &&
+        otherChanges(form, input)) {
+      // the Edit tab: the file is in; now save the other changes
+      input.value = "";
+      HTMLFormElement.prototype.submit.call(form);
+    } else {
+      window.location.href = done;
+    }
+  }
+
+  // the Edit tab reloads itself every few seconds while tiles are cut:
+  // not while a file is chosen or sent (stop() cancels a meta refresh)
+  function stopRefresh() {
+    if (document.querySelector("meta[http-equiv=refresh]")) window.stop();
+  }
+
+  function start(form, input, file) {
+    stopRefresh();
+    var ui = panel(form);
+    var buttons = form.querySelectorAll("input[type=submit]");
+    var samples = [];
+    var paused = false;
+    var metadata = {filename: file.name};
+    (form.getAttribute("data-zoomify-fields") || "").split(" ")
+      .forEach(function (name) {
+        var field = name && form.elements[name];
+        if (field && field.value) metadata[name] = field.value;
+      });
+
+    function enable(on) {
+      Array.prototype.forEach.call(buttons, function (b) {
+        b.disabled = !on;
+      });
+      input.disabled = !on;
+    }
+
+    function say(message) {
+      ui.status.textContent = message;
+    }
+
+    function setPaused(on) {
+      paused = on;
+      ui.pause.textContent = on ? "Resume" : "Pause";
+      samples = [];
+    }
+
+    var upload = new window.tus.Upload(file, {
+      endpoint: form.getAttribute("data-zoomify-upload"),
+      chunkSize: parseInt(form.getAttribute("data-zoomify-chunk-size"), 10) ||
+        CHUNK,
+      retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+      metadata: metadata,
+      removeFingerprintOnSuccess: true,
+      onProgress: function (sent, total) {
+        var now = Date.now();
+        samples.push([now, sent]);
+        while (samples.length > 2 && now - samples[0][0] > SPEED_WINDOW) {
+          samples.shift();
+        }
+        setBar(ui, sent, total);
+        var text = megabytes(sent) + " of " + megabytes(total);
+        var first = samples[0];
+        var seconds = (now - first[0]) / 1000;
+        if (seconds > 0.5 && sent > first[1]) {
+          var speed = (sent - first[1]) / seconds;
+          text += " \u00b7 " + megabytes(speed) + "/s \u00b7 " +
+            duration((total - sent) / speed) + " left";
+        }
+        say(sent === total ? text + " \u00b7 adding the image\u2026" : text);
+      },
+      onSuccess: function () {
+        ui.pause.disabled = ui.cancel.disabled = true;
+        say("Uploaded " + megabytes(file.size) + ".");
+        finished(form, input);
+      },
+      onError: function (error) {
+        setPaused(true);
+        if (navigator.onLine === false) {
+          say("The network is down; the upload goes on when it is back.");
+          window.addEventListener("online", function again() {
+            window.removeEventListener("online", again);
+            if (paused) {
+              setPaused(false);
+              upload.start();
+            }
+          });
+          return;
+        }
+        var response = error.originalResponse;
+        var reason = response && response.getStatus() < 500 &&
+          response.getBody() ? response.getBody() : error.message;
+        say("The upload stopped: " + reason);
+        if (response && response.getStatus() === 400) {
+          // refused for good (not an image, a taken id): start afresh
+          ui.pause.disabled = true;
+          enable(true);
+        }
+      }
+    });
+
+    ui.pause.onclick = function () {
+      if (paused) {
+        setPaused(false);
+        say("Resuming\u2026");
+        upload.start();
+      } else {
+        setPaused(true);
+        upload.abort();
+        say("Paused at " + ui.bar.textContent + ".");
+      }
+    };
+    ui.cancel.onclick = function () {
+      setPaused(true);
+      upload.abort(true);  // and DELETE it on the server
+      ui.box.parentNode.removeChild(ui.box);
+      enable(true);
+    };
+
+    enable(false);
+    ui.pause.disabled = ui.cancel.disabled = false;
+    setPaused(false);
+    setBar(ui, 0, file.size);
+    say("Starting\u2026");
+    upload.findPreviousUploads().then(function (previous) {
+      if (previous.length) {
+        upload.resumeFromPreviousUpload(previous[0]);
+        say("Resuming an earlier upload of this file\u2026");
+      }
+      upload.start();
+    });
+  }
+
+  function setUp(form) {
+    if (form.getAttribute("data-zoomify-ready")) return;
+    form.setAttribute("data-zoomify-ready", "1");
+    var input = form.querySelector("input[type=file]");
+    if (!input || !window.tus || !window.tus.isSupported) return;
+    input.addEventListener("change", stopRefresh);
+    form.addEventListener("submit", function (event) {
+      var file = input.files && input.files[0];
+      if (!file) return;  // nothing to upload: the plain form
+      event.preventDefault();
+      start(form, input, file);
+    });
+  }
+
+  function setUpAll() {
+    Array.prototype.forEach.call(
+      document.querySelectorAll("form[data-zoomify-upload]"), setUp);
+  }
+
+  // the ZMI loads the add form into a dialog, after the page has loaded
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUpAll);
+  } else {
+    setUpAll();
+  }
+}());

@@ -1,0 +1,503 @@
+"""Resumable uploads (tus 1.0.0: core, creation, termination).
+
+FOLDER/@@zoomify-upload creates an upload that becomes a new Zoomify
+Image in FOLDER; IMAGE/@@zoomify-upload one that becomes the image's new
+file. The client POSTs the size (Upload-Length) and Upload-Metadata
+(filename; id and title, storage and quality for a new image), gets
+``Location: .../@@zoomify-upload/UPLOAD-ID``, and PATCHes the bytes there
+in chunks, each well under the request body limit (waitress's
+max_request_body_size). After a failure it asks HEAD for Upload-Offset
+and goes on from there. When the last byte arrives the image is added
+exactly as the add form adds it (manage_addZoomifyImage), or the image
+gets the file as from its Edit tab (manage_upload).
+
+The bytes go straight from the request to UPLOAD-DIR/ID.part (nothing is
+kept in memory, nothing goes into the ZODB until the upload is complete);
+ID.json says whose upload it is and what it is for. Its size on disc is
+the offset, so an upload survives a restart of Zope. An flock on the
+.part file keeps a second client (or a second try of the same one) from
+writing at the same time: it gets 423 Locked and tries again later.
+Uploads untouched for upload-expiry-hours are removed at start-up and
+whenever a new upload is created.
+"""
+
+import base64
+import binascii
+import fcntl
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import time
+
+import transaction
+from AccessControl import Unauthorized
+from AccessControl import getSecurityManager
+from AccessControl.Permissions import change_images_and_files
+from Acquisition import aq_inner
+from Acquisition import aq_parent
+from OFS.ObjectManager import checkValidId
+from Products.Five.browser import BrowserView
+from zExceptions import BadRequest
+from zExceptions import NotFound
+from zope.interface import implementer
+from zope.publisher.interfaces.browser import IBrowserPublisher
+
+from . import config
+from .content import AddZoomifyImages
+from .content import ZoomifyImage
+from .content import manage_addZoomifyImage
+from .csrf import check_same_origin
+from .instance import parse_size
+from .interfaces import IZoomifyImage
+
+logger = logging.getLogger("ZoomifyImage")
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,termination"
+OCTETS = "application/offset+octet-stream"
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+COPY = 1 << 20  # bytes copied at a time: memory stays flat
+METADATA_KEYS = ("filename", "id", "title", "storage", "quality")
+
+
+def upload_dir():
+    path = config.get("upload-dir")
+    if not path:
+        instancehome = config._raw()[1] or os.getcwd()
+        path = os.path.join(instancehome, "var", "uploads")
+    path = os.path.abspath(path)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def max_size():
+    try:
+        return parse_size(config.get("upload-max-size"))
+    except ValueError as e:
+        raise config.ConfigError("<product-config zoomifyimage> "
+                                 "upload-max-size: %s" % e)
+
+
+def expiry_seconds():
+    return config.get_int("upload-expiry-hours", 1) * 3600
+
+
+class Upload:
+    """One upload on disc: ID.part (the bytes so far) and ID.json."""
+
+    def __init__(self, directory, upload_id):
+        self.id = upload_id
+        self.part = os.path.join(directory, upload_id + ".part")
+        self.info_path = os.path.join(directory, upload_id + ".json")
+        self._file = None
+
+    def read_info(self):
+        try:
+            with open(self.info_path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def write_info(self, info):
+        # atomic: a reader sees the old or the new facts, never half
+        temp = self.info_path + ".new"
+        with open(temp, "w") as f:
+            json.dump(info, f)
+        os.replace(temp, self.info_path)
+
+    def size(self):
+        try:
+            return os.path.getsize(self.part)
+        except OSError:
+            return 0
+
+    def lock(self):
+        """Open the .part file for appending, locked for this request;
+        BlockingIOError if another request holds it."""
+        f = open(self.part, "ab")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BaseException:
+            f.close()
+            raise
+        self._file = f
+        return f
+
+    def release(self, *ignored):
+        if self._file is not None:
+            self._file.close()  # closing drops the flock
+            self._file = None
+
+    def last_activity(self):
+        times = [os.path.getmtime(p) for p in (self.part, self.info_path)
+                 if os.path.exists(p)]
+        return max(times) if times else 0
+
+    def remove(self):
+        for path in (self.part, self.info_path):
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+
+
+def remove_expired(directory=None, now=None):
+    """Remove uploads untouched for upload-expiry-hours (unless a request
+    is writing them right now); their number."""
+    directory = directory or upload_dir()
+    limit = (now or time.time()) - expiry_seconds()
+    ids = {name.split(".", 1)[0] for name in os.listdir(directory)
+           if UPLOAD_ID.match(name.split(".", 1)[0])}
+    removed = 0
+    for upload_id in sorted(ids):
+        upload = Upload(directory, upload_id)
+        if upload.last_activity() > limit:
+            continue
+        try:
+            upload.lock()
+        except BlockingIOError:
+            continue  # being written: not abandoned
+        try:
+            upload.remove()
+            removed += 1
+        finally:
+            upload.release()
+    if removed:
+        logger.info("removed %d abandoned upload(s) from %s", removed,
+                    directory)
+    return removed
+
+
+def database_opened(event):
+    """At start-up: remove the uploads abandoned while Zope was down."""
+    try:
+        remove_expired()
+    except Exception:
+        logger.exception("could not clean the upload directory")
+
+
+def parse_metadata(header):
+    """Upload-Metadata: "key base64,key base64" -> {key: text}."""
+    result = {}
+    for item in (header or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, _, value = item.partition(" ")
+        try:
+            result[key] = base64.b64decode(value.strip(),
+                                           validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise ValueError("Upload-Metadata: %s is not base64 of UTF-8"
+                             % key)
+    return result
+
+
+class Refused(Exception):
+    """An answer other than success: status, text and headers."""
+
+    def __init__(self, status, text, **headers):
+        super().__init__(text)
+        self.status = status
+        self.headers = headers
+
+
+@implementer(IBrowserPublisher)
+class UploadView(BrowserView):
+    """The tus endpoint of a folder (new images) or of an image (its new
+    file); UPLOAD-ID below it is one upload."""
+
+    upload_id = None
+
+    def publishTraverse(self, request, name):
+        if self.upload_id is None and UPLOAD_ID.match(name):
+            self.upload_id = name
+            return self
+        raise NotFound("No such upload.")
+
+    def browserDefault(self, request):
+        return self, ()
+
+    def __call__(self):
+        response = self.request.response
+        response.setHeader("Tus-Resumable", TUS_VERSION)
+        response.setHeader("Cache-Control", "no-store")
+        try:
+            text = self._answer(self.request.get("REQUEST_METHOD",
+                                                 "GET").upper())
+        except Refused as e:
+            response.setStatus(e.status)
+            for name, value in e.headers.items():
+                response.setHeader(name.replace("_", "-"), str(value))
+            response.setHeader("Content-Type", "text/plain; charset=utf-8")
+            return str(e)
+        return text
+
+    # ------------------------------------------------------------ checks
+
+    def _owner(self):
+        """Who asks: uploads belong to the user who created them."""
+        user = getSecurityManager().getUser()
+        if user is None or user.getId() is None:
+            raise Unauthorized("Log in to upload.")  # 401, nothing written
+        folder = aq_parent(aq_inner(user))
+        where = "/".join(folder.getPhysicalPath()) if hasattr(
+            folder, "getPhysicalPath") else ""
+        return "%s %s" % (where, user.getId())
+
+    def _kind(self):
+        return "image" if IZoomifyImage.providedBy(self.context) \
+            else "folder"
+
+    def _check_permission(self):
+        permission = (change_images_and_files if self._kind() == "image"
+                      else AddZoomifyImages)
+        if not getSecurityManager().checkPermission(permission,
+                                                    self.context):
+            raise Unauthorized("You may not add or change images here.")
+
+    def _answer(self, method):
+        owner = self._owner()
+        self._check_permission()
+        if method == "OPTIONS":
+            self.request.response.setHeader("Tus-Version", TUS_VERSION)
+            self.request.response.setHeader("Tus-Extension",
+                                            TUS_EXTENSIONS)
+            self.request.response.setHeader("Tus-Max-Size", max_size())
+            self.request.response.setStatus(204)
+            return ""
+        if self.request.get_header("Tus-Resumable") != TUS_VERSION:
+            raise Refused(412, "Tus-Resumable: 1.0.0 expected.",
+                          Tus_Version=TUS_VERSION)
+        if method in ("POST", "PATCH", "DELETE"):
+            check_same_origin(self.request)  # 403 from another site's page
+        if self.upload_id is None:
+            if method == "POST":
+                return self._create(owner)
+            raise Refused(405, "POST here creates an upload.",
+                          Allow="OPTIONS, POST")
+        upload = Upload(upload_dir(), self.upload_id)
+        info = upload.read_info()
+        # another user's upload, or one for another place, does not exist
+        if (info is None or info["owner"] != owner
+                or info["target"] != self._target()):
+            raise Refused(404, "No such upload.")
+        if method == "HEAD":
+            self._offset_headers(upload, info)
+            self.request.response.setHeader("Upload-Length", info["length"])
+            if info.get("metadata"):
+                self.request.response.setHeader("Upload-Metadata",
+                                                info["metadata"])
+            return ""
+        if method == "PATCH":
+            return self._patch(upload, info)
+        if method == "DELETE":
+            return self._delete(upload)
+        raise Refused(405, "HEAD, PATCH or DELETE an upload.",
+                      Allow="OPTIONS, HEAD, PATCH, DELETE")
+
+    def _target(self):
+        return "/".join(self.context.getPhysicalPath()) or "/"
+
+    def _offset_headers(self, upload, info):
+        self.request.response.setHeader("Upload-Offset",
+                                        self._offset(upload, info))
+
+    @staticmethod
+    def _offset(upload, info):
+        """The offset clients see. All bytes on disc but the image not yet
+        added (that failed, or is under way): one byte short, so that a
+        client sends the end again and the add is tried again."""
+        if info.get("done"):
+            return info["length"]
+        return min(upload.size(), info["length"] - 1)
+
+    # ----------------------------------------------------------- methods
+
+    def _create(self, owner):
+        request = self.request
+        if request.get_header("Upload-Defer-Length"):
+            raise Refused(400, "Upload-Length is required.")
+        length = (request.get_header("Upload-Length") or "").strip()
+        if not length.isdigit():
+            raise Refused(400, "Upload-Length is required.")
+        length = int(length)
+        if length == 0:
+            raise Refused(400, "The file is empty.")
+        if length > max_size():
+            raise Refused(413, "The file is bigger than the %d bytes an "
+                          "upload may have." % max_size(),
+                          Tus_Max_Size=max_size())
+        raw = request.get_header("Upload-Metadata") or ""
+        try:
+            metadata = parse_metadata(raw)
+        except ValueError as e:
+            raise Refused(400, str(e))
+        filename = metadata.get("filename", "").replace("\\", "/")
+        filename = filename.rsplit("/", 1)[-1]
+        if not filename:
+            raise Refused(400, "Upload-Metadata must name the filename.")
+        info = {"owner": owner, "target": self._target(),
+                "kind": self._kind(), "length": length, "metadata": raw,
+                "filename": filename, "created": time.time()}
+        for key in METADATA_KEYS[1:]:
+            info[key] = metadata.get(key, "")
+        self._check_new_image(info)
+        directory = upload_dir()
+        remove_expired(directory)
+        if shutil.disk_usage(directory).free < length:
+            raise Refused(507, "Not enough disc space for the upload.")
+        upload = Upload(directory, secrets.token_hex(16))
+        upload.write_info(info)
+        open(upload.part, "xb").close()
+        logger.info("upload %s: %s (%d bytes) into %s, by %s", upload.id,
+                    filename, length, info["target"], owner)
+        response = request.response
+        response.setStatus(201)
+        response.setHeader("Location", "%s/@@zoomify-upload/%s"
+                           % (self.context.absolute_url(), upload.id))
+        response.setHeader("Upload-Offset", 0)
+        return ""
+
+    def _check_new_image(self, info):
+        """Refuse now what the add would refuse after the last byte: a bad
+        or taken id, an unknown storage, a bad quality."""
+        if info["kind"] != "folder":
+            return
+        try:
+            if info["storage"]:
+                ZoomifyImage._check_storage(info["storage"])
+            ZoomifyImage._check_quality(info["quality"] or None)
+            checkValidId(self.context, info["id"] or info["filename"])
+        except (ValueError, BadRequest) as e:
+            raise Refused(400, str(e))
+
+    def _patch(self, upload, info):
+        request = self.request
+        content_type = (request.get_header("Content-Type") or "")
+        if content_type.split(";")[0].strip().lower() != OCTETS:
+            raise Refused(415, "Content-Type must be %s." % OCTETS)
+        offset = (request.get_header("Upload-Offset") or "").strip()
+        if not offset.isdigit():
+            raise Refused(400, "Upload-Offset is required.")
+        offset = int(offset)
+        declared = (request.get_header("Content-Length") or "").strip()
+        declared = int(declared) if declared.isdigit() else None
+        length = info["length"]
+        if info.get("done"):
+            self._offset_headers(upload, info)
+            raise Refused(409, "The upload is complete.")
+        try:
+            out = upload.lock()
+        except BlockingIOError:
+            raise Refused(423, "Another request is writing this upload; "
+                          "try again.")
+        handed_over = False
+        try:
+            size = os.fstat(out.fileno()).st_size
+            if offset == size and size < length:
+                if declared is not None and offset + declared > length:
+                    raise Refused(400, "The chunk goes past Upload-Length.")
+                size = self._append(out, size, length)
+            elif not (size == length and offset < length
+                      and declared is not None
+                      and offset + declared == length):
+                # (the exception: all bytes are here but the image is not
+                # added yet, and the client sends the end again)
+                self._offset_headers(upload, info)
+                raise Refused(409, "Upload-Offset is %d here, not %d."
+                              % (self._offset(upload, info), offset))
+            if size < length:
+                self.request.response.setHeader("Upload-Offset", size)
+                self.request.response.setStatus(204)
+                return ""
+            answer = self._finish(upload, info)
+            handed_over = True  # released when the transaction ends
+            return answer
+        finally:
+            if not handed_over:
+                upload.release()
+
+    def _append(self, out, size, length):
+        """Copy the request body to the end of the .part file, COPY bytes
+        at a time; the new size. Never past Upload-Length."""
+        body = self.request.get("BODYFILE")
+        left = length - size
+        while body is not None and left > 0:
+            data = body.read(min(COPY, left))
+            if not data:
+                break
+            out.write(data)
+            left -= len(data)
+        if body is not None and left == 0 and body.read(1):
+            out.truncate(size)  # more than was announced: nothing taken
+            raise Refused(400, "The chunk goes past Upload-Length.")
+        out.flush()
+        return os.fstat(out.fileno()).st_size
+
+    def _finish(self, upload, info):
+        """The last byte is here: add the image (or give the image its new
+        file) in this request's transaction. The .part file goes when that
+        commits; a marker stays so that HEAD says the upload is complete."""
+        try:
+            with open(upload.part, "rb") as f:
+                f.filename = info["filename"]  # what a form upload has
+                if info["kind"] == "folder":
+                    new_id = manage_addZoomifyImage(
+                        self.context, id=info["id"], file=f,
+                        title=info["title"], storage=info["storage"],
+                        quality=info["quality"], REQUEST=None)
+                    location = "%s/%s" % (self.context.absolute_url(),
+                                          new_id)
+                else:
+                    self.context.manage_upload(file=f)
+                    location = self.context.absolute_url()
+        except BadRequest as e:
+            # not an image, or the id was taken meanwhile: nothing was
+            # added, and these bytes never will be
+            upload.remove()
+            upload.release()
+            raise Refused(400, str(e))
+        except BaseException:
+            upload.release()
+            raise
+
+        def committed(success):
+            try:
+                if success:
+                    done = dict(info, done=True, location=location)
+                    upload.write_info(done)
+                    os.remove(upload.part)
+                    logger.info("upload %s complete: %s", upload.id,
+                                location)
+            except OSError:
+                logger.exception("upload %s: could not clean up",
+                                 upload.id)
+            finally:
+                upload.release()
+
+        txn = transaction.get()
+        txn.addAfterCommitHook(committed)
+        txn.addAfterAbortHook(upload.release)
+        response = self.request.response
+        response.setHeader("Upload-Offset", info["length"])
+        response.setHeader("X-Zoomify-Location", location)
+        response.setStatus(204)
+        return ""
+
+    def _delete(self, upload):
+        try:
+            upload.lock()
+        except BlockingIOError:
+            raise Refused(423, "Another request is writing this upload; "
+                          "try again.")
+        try:
+            upload.remove()
+        finally:
+            upload.release()
+        logger.info("upload %s terminated", upload.id)
+        self.request.response.setStatus(204)
+        return ""

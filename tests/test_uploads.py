@@ -1,0 +1,420 @@
+"""Resumable (tus) uploads, FOLDER/@@zoomify-upload and IMAGE/@@zoomify-
+upload (uploads.py), against a real `runwsgi` on a loopback port, with the
+tus client library `tuspy` and plain HTTP requests."""
+
+import base64
+import fcntl
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.images import smooth
+from tests.zope_fixtures import ADMIN, ZopeServer
+
+requests = pytest.importorskip("requests")
+pytest.importorskip("tusclient")
+
+TUS = {"Tus-Resumable": "1.0.0"}
+OCTETS = "application/offset+octet-stream"
+CHUNK = 16 << 20
+BOB = ("bob", "bob-secret")        # a Manager too, but not the uploader
+CAROL = ("carol", "carol-secret")  # logged in, no role here
+MAX_SIZE = 1 << 30
+
+# A tus client in a process of its own, so that the test can kill it in
+# the middle of a chunk: tuspy, its upload URL kept in a small database
+# (as a browser keeps it in localStorage), so that a second run resumes.
+CLIENT = r"""
+import sys
+from tusclient import client
+from tusclient.storage.filestorage import FileStorage
+endpoint, path, store, user, password = sys.argv[1:6]
+tus = client.TusClient(endpoint)
+tus.set_headers({"Authorization": "Basic " + __import__("base64")
+                 .b64encode(("%s:%s" % (user, password)).encode()).decode()})
+uploader = tus.uploader(path, chunk_size=int(sys.argv[6]), store_url=True,
+                        url_storage=FileStorage(store),
+                        metadata={"filename": "big.ppm", "title": "Big"})
+print("start", uploader.url, uploader.offset, flush=True)
+uploader.upload_chunk()  # creates the upload, if there is none yet
+print("url", uploader.url, flush=True)
+print("offset", uploader.offset, flush=True)
+while uploader.offset < uploader.get_file_size():
+    uploader.upload_chunk()
+    print("offset", uploader.offset, flush=True)
+print("done", uploader.url, flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = ZopeServer(settings={"upload-max-size": "1GB"}).start()
+    try:
+        for (name, password), roles in ((BOB, "Manager"),
+                                        (CAROL, "Authenticated")):
+            r = requests.post(s.url + "/acl_users/manage_users", auth=ADMIN,
+                              data={"submit": "Add", "name": name,
+                                    "password": password,
+                                    "confirm": password,
+                                    "roles:list": roles})
+            assert r.status_code == 200, r.text[:300]
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def folder(server, request):
+    name = "f%d" % (abs(hash(request.node.nodeid)) % 10 ** 8)
+    r = requests.post(server.url + "/manage_addProduct/OFSP/manage_addFolder",
+                      auth=ADMIN, data={"id": name}, allow_redirects=False)
+    assert r.status_code == 302, r.text[:300]
+    return server.url + "/" + name
+
+
+def upload_dir(server):
+    return os.path.join(server.home, "var", "uploads")
+
+
+def upload_files(server):
+    path = upload_dir(server)
+    return sorted(os.listdir(path)) if os.path.isdir(path) else []
+
+
+def jpeg(seed=0, size=(300, 200)):
+    out = io.BytesIO()
+    Image.fromarray(smooth(size[0], size[1], seed)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def metadata(**values):
+    return ",".join("%s %s" % (k, base64.b64encode(v.encode()).decode())
+                    for k, v in values.items())
+
+
+def create(endpoint, length, auth=ADMIN, **meta):
+    meta.setdefault("filename", "photo.jpg")
+    return requests.post(endpoint + "/@@zoomify-upload", auth=auth,
+                         headers=dict(TUS, **{
+                             "Upload-Length": str(length),
+                             "Upload-Metadata": metadata(**meta)}))
+
+
+def patch(url, offset, data, auth=ADMIN, **headers):
+    return requests.patch(url, data=data, auth=auth, headers=dict(
+        TUS, **{"Upload-Offset": str(offset), "Content-Type": OCTETS},
+        **headers))
+
+
+def offset(url, auth=ADMIN):
+    r = requests.head(url, auth=auth, headers=TUS)
+    return int(r.headers["Upload-Offset"]) if r.ok else r.status_code
+
+
+def part_file(server, url):
+    return os.path.join(upload_dir(server), url.rsplit("/", 1)[1] + ".part")
+
+
+def big_ppm(path, width=8192, height=8192):
+    """An uncompressed 8-bit PPM, about 200 MB: a real image, made fast."""
+    row = (np.arange(width * 3, dtype=np.uint32) * 7 % 251).astype(np.uint8)
+    with open(path, "wb") as f:
+        f.write(b"P6\n%d %d\n255\n" % (width, height))
+        block = np.tile(row, (512, 1))
+        for y in range(0, height, 512):
+            f.write(np.roll(block, y, axis=1).tobytes())
+    return str(path)
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def test_options_says_what_the_server_does(server):
+    r = requests.options(server.url + "/@@zoomify-upload", auth=ADMIN)
+    assert r.status_code == 204
+    assert r.headers["Tus-Version"] == "1.0.0"
+    assert r.headers["Tus-Extension"] == "creation,termination"
+    assert int(r.headers["Tus-Max-Size"]) == MAX_SIZE
+
+
+def test_small_upload_in_chunks_adds_the_image(server, folder):
+    data = jpeg(1)
+    r = create(folder, len(data), filename="C:\\pics\\small.jpg",
+               title="Small")
+    assert r.status_code == 201, r.text
+    url = r.headers["Location"]
+    assert url.startswith(folder + "/@@zoomify-upload/")
+    assert offset(url) == 0
+    for start in range(0, len(data), 4000):
+        r = patch(url, start, data[start:start + 4000])
+        assert r.status_code == 204, r.text
+        assert int(r.headers["Upload-Offset"]) == min(start + 4000,
+                                                      len(data))
+    assert r.headers["X-Zoomify-Location"] == folder + "/small.jpg"
+    status = requests.get(folder + "/small.jpg/status_json").json()
+    assert status["status"] == "ready"
+    assert requests.get(folder + "/small.jpg/download").content == data
+    # HEAD still says complete (a client that lost the last answer); the
+    # bytes themselves are gone from the upload directory
+    assert offset(url) == len(data)
+    assert not [n for n in upload_files(server) if n.endswith(".part")]
+    r = patch(url, len(data), b"x")
+    assert r.status_code == 409
+
+
+def test_wrong_offset_is_409_and_changes_nothing(server, folder):
+    data = jpeg(2)
+    url = create(folder, len(data)).headers["Location"]
+    assert patch(url, 0, data[:1000]).status_code == 204
+    for wrong in (0, 999, 1001, len(data)):
+        r = patch(url, wrong, data[wrong:wrong + 10])
+        assert r.status_code == 409, wrong
+        assert r.headers["Upload-Offset"] == "1000"
+    assert os.path.getsize(part_file(server, url)) == 1000
+    # no Content-Type of tus: 415; beyond Upload-Length: 400
+    r = requests.patch(url, data=b"x", auth=ADMIN, headers=dict(
+        TUS, **{"Upload-Offset": "1000"}))
+    assert r.status_code == 415
+    assert patch(url, 1000, data[1000:] + b"extra").status_code == 400
+    assert offset(url) == 1000
+    assert patch(url, 1000, data[1000:]).status_code == 204
+    assert requests.get(folder + "/photo.jpg/download").content == data
+
+
+def test_anonymous_gets_401_and_nothing_is_written(server, folder):
+    before = upload_files(server)
+    r = requests.post(folder + "/@@zoomify-upload", headers=dict(
+        TUS, **{"Upload-Length": "1000",
+                "Upload-Metadata": metadata(filename="a.jpg")}))
+    assert r.status_code == 401
+    assert upload_files(server) == before
+    # nor may anonymous write to or delete an existing upload
+    data = jpeg(3)
+    url = create(folder, len(data)).headers["Location"]
+    assert patch(url, 0, data[:500]).status_code == 204
+    assert patch(url, 500, data[500:], auth=None).status_code == 401
+    assert requests.head(url, headers=TUS).status_code == 401
+    assert requests.delete(url, headers=TUS).status_code == 401
+    assert os.path.getsize(part_file(server, url)) == 500
+    # logged in without the permission to add images: no upload either
+    before = upload_files(server)
+    assert create(folder, 1000, auth=CAROL).status_code == 401
+    assert upload_files(server) == before
+
+
+def test_another_users_upload_does_not_exist_for_him(server, folder):
+    data = jpeg(4)
+    url = create(folder, len(data)).headers["Location"]
+    assert patch(url, 0, data[:500]).status_code == 204
+    assert requests.head(url, auth=BOB, headers=TUS).status_code == 404
+    assert patch(url, 500, data[500:], auth=BOB).status_code == 404
+    assert requests.delete(url, auth=BOB, headers=TUS).status_code == 404
+    assert offset(url) == 500
+    # nor does it exist under another folder's endpoint
+    other = url.replace(folder, server.url)
+    assert requests.head(other, auth=ADMIN, headers=TUS).status_code == 404
+    assert patch(url, 500, data[500:]).status_code == 204
+
+
+def test_changes_from_another_site_are_refused(server, folder):
+    data = jpeg(5)
+    url = create(folder, len(data)).headers["Location"]
+    evil = {"Origin": "http://evil.example"}
+    r = requests.post(folder + "/@@zoomify-upload", auth=ADMIN, headers=dict(
+        TUS, **evil, **{"Upload-Length": "10",
+                        "Upload-Metadata": metadata(filename="e.jpg")}))
+    assert r.status_code == 403
+    assert patch(url, 0, data, **evil).status_code == 403
+    assert patch(url, 0, data, **{"Sec-Fetch-Site": "cross-site"}
+                 ).status_code == 403
+    assert requests.delete(url, auth=ADMIN, headers=dict(TUS, **evil)
+                           ).status_code == 403
+    assert offset(url) == 0
+    # and GET changes nothing: it is not a tus method
+    assert requests.get(url, auth=ADMIN, headers=TUS).status_code == 405
+
+
+def test_refused_when_created(server, folder):
+    r = create(folder, MAX_SIZE + 1)
+    assert r.status_code == 413
+    assert int(r.headers["Tus-Max-Size"]) == MAX_SIZE
+    assert create(folder, 0).status_code == 400
+    r = requests.post(folder + "/@@zoomify-upload", auth=ADMIN,
+                      headers={"Upload-Length": "10"})
+    assert r.status_code == 412  # no Tus-Resumable
+    r = requests.post(folder + "/@@zoomify-upload", auth=ADMIN,
+                      headers=dict(TUS, **{"Upload-Length": "10"}))
+    assert r.status_code == 400  # no file name
+    assert create(folder, 10, id="_bad").status_code == 400
+    assert create(folder, 10, storage="cloud").status_code == 400
+    assert create(folder, 10, quality="101").status_code == 400
+    # an id that is taken: refused now, not after the last byte
+    data = jpeg(6)
+    url = create(folder, len(data), id="taken").headers["Location"]
+    assert patch(url, 0, data).status_code == 204
+    r = create(folder, 10, id="taken")
+    assert r.status_code == 400 and "in use" in r.text
+
+
+def test_a_file_that_is_no_image_adds_nothing(server, folder):
+    data = b"not an image " * 1000
+    url = create(folder, len(data), filename="junk.jpg").headers["Location"]
+    r = patch(url, 0, data)
+    assert r.status_code == 400
+    assert "junk.jpg" in r.text
+    assert requests.get(folder + "/junk.jpg/status_json").status_code == 404
+    assert offset(url) == 404  # removed: it can never succeed
+
+
+def test_terminated_upload_is_gone(server, folder):
+    data = jpeg(7)
+    url = create(folder, len(data)).headers["Location"]
+    assert patch(url, 0, data[:100]).status_code == 204
+    r = requests.delete(url, auth=ADMIN, headers=TUS)
+    assert r.status_code == 204
+    assert offset(url) == 404
+    assert not os.path.exists(part_file(server, url))
+
+
+def test_two_writers_at_once_the_second_waits(server, folder):
+    data = jpeg(8)
+    url = create(folder, len(data)).headers["Location"]
+    # another writer (here: this process) holds the upload's lock
+    with open(part_file(server, url), "ab") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        r = patch(url, 0, data)
+        assert r.status_code == 423
+        assert requests.delete(url, auth=ADMIN, headers=TUS
+                               ).status_code == 423
+    assert offset(url) == 0
+    assert patch(url, 0, data).status_code == 204
+
+
+def test_all_bytes_but_no_image_yet_the_end_again_adds_it(server, folder):
+    """Zope died after the last byte, before the add committed: HEAD says
+    one byte is missing, the client sends the end again, the image is
+    added."""
+    data = jpeg(9)
+    url = create(folder, len(data), id="late").headers["Location"]
+    with open(part_file(server, url), "ab") as f:
+        f.write(data)
+    assert offset(url) == len(data) - 1
+    assert patch(url, len(data) - 1, data[-1:]).status_code == 204
+    assert offset(url) == len(data)
+    assert requests.get(folder + "/late/download").content == data
+
+
+def test_an_image_gets_a_new_file(server, folder):
+    first, second = jpeg(10), jpeg(11, (500, 300))
+    url = create(folder, len(first), id="swap").headers["Location"]
+    assert patch(url, 0, first).status_code == 204
+    image = folder + "/swap"
+    r = create(image, len(second), filename="second.jpg")
+    assert r.status_code == 201
+    url = r.headers["Location"]
+    assert url.startswith(image + "/@@zoomify-upload/")
+    assert create(image, len(second), auth=CAROL).status_code == 401
+    assert patch(url, 0, second[:7000]).status_code == 204
+    assert patch(url, 7000, second[7000:]).status_code == 204
+    assert requests.get(image + "/download").content == second
+    assert "500" in requests.get(image + "/ImageProperties.xml").text
+
+
+def test_abandoned_uploads_are_removed(server, folder):
+    data = jpeg(12)
+    old = create(folder, len(data)).headers["Location"]
+    assert patch(old, 0, data[:100]).status_code == 204
+    fresh = create(folder, len(data)).headers["Location"]
+    # untouched for longer than upload-expiry-hours (24)
+    day_ago = time.time() - 25 * 3600
+    for path in (part_file(server, old), part_file(server, old)[:-5] +
+                 ".json"):
+        os.utime(path, (day_ago, day_ago))
+    # the next new upload sweeps them away
+    assert create(folder, len(data)).status_code == 201
+    assert offset(old) == 404
+    assert not os.path.exists(part_file(server, old))
+    assert offset(fresh) == 0
+
+
+def test_expiry_spares_uploads_being_written(tmp_path):
+    """What Zope runs at start-up and at each new upload."""
+    from ZoomifyImage.uploads import remove_expired
+    day_ago = time.time() - 25 * 3600
+    names = {}
+    for name in ("old", "busy", "fresh"):
+        upload_id = hashlib.md5(name.encode()).hexdigest()
+        names[name] = upload_id
+        for ext in (".part", ".json"):
+            path = tmp_path / (upload_id + ext)
+            path.write_bytes(b"x")
+            if name != "fresh":
+                os.utime(path, (day_ago, day_ago))
+    (tmp_path / "README").write_text("not ours")
+    with open(tmp_path / (names["busy"] + ".part"), "ab") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        assert remove_expired(str(tmp_path)) == 1
+    left = sorted(os.listdir(tmp_path))
+    assert left == sorted(["README"] + [names[n] + ext for n in ("busy",
+                                                                "fresh")
+                                        for ext in (".part", ".json")])
+
+
+def test_200mb_upload_client_killed_halfway_resumes(server, folder,
+                                                    tmp_path):
+    path = big_ppm(tmp_path / "big.ppm")
+    size = os.path.getsize(path)
+    store = str(tmp_path / "urls.json")
+    command = [sys.executable, "-c", CLIENT, folder + "/@@zoomify-upload",
+               path, store, ADMIN[0], ADMIN[1], str(CHUNK)]
+    client = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    last = 0
+    for line in client.stdout:
+        word, value = line.split()[:2]
+        if word == "url":
+            url = value
+        elif word == "offset":
+            last = int(value)
+            if last >= size // 2:
+                break  # the client is sending the next chunk now
+    client.kill()  # the connection is cut in the middle of a chunk
+    client.wait()
+    # the server kept every whole chunk and nothing of the cut one
+    kept = os.path.getsize(part_file(server, url))
+    assert kept in (last, last + CHUNK) and kept < size
+    # a new client process finds its upload and asks the server where to go
+    # on from
+    out = subprocess.run(command, stdout=subprocess.PIPE, text=True,
+                         timeout=300, check=True).stdout.split("\n")
+    start = out[0].split()
+    assert start[0] == "start" and start[1] != "None"
+    assert int(start[2]) == kept
+    assert start[1] == url
+    assert out[-2].startswith("done")
+    assert offset(url) == size
+    image = folder + "/big.ppm"
+    assert requests.get(image + "/status_json").json()["status"] in (
+        "queued", "tiling", "ready")  # 67 megapixels: in the background
+    digest = hashlib.sha256()
+    with requests.get(image + "/download", stream=True) as r:
+        assert r.status_code == 200
+        for block in r.iter_content(1 << 20):
+            digest.update(block)
+    assert digest.hexdigest() == sha256_file(path)
+    # added once: one image in the folder, whatever the retries did
+    listing = requests.get(folder + "/manage_main", auth=ADMIN).text
+    assert listing.count('name="ids:list"') == 1
+    assert listing.count('href="big.ppm/manage_workspace"') == 1
+    assert not os.path.exists(part_file(server, url))
