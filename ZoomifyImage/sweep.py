@@ -250,11 +250,16 @@ def database_opened(event):
 
 
 def _run(db):
+    from .uploads import remove_expired
     while not _stop.wait(config.get_int("sweep-minutes", 1) * 60):
         try:
             sweep(db)
         except Exception:
             logger.exception("could not sweep the tile root")
+        try:
+            remove_expired()  # abandoned resumable uploads, on idle sites
+        except Exception:
+            logger.exception("could not remove abandoned uploads")
 
 
 def stop():
