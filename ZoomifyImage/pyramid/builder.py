@@ -18,9 +18,7 @@ and a buffer is written again only once every job that reads it has
 finished (``wait_free``): one buffer per tier, no copies.
 """
 
-from PIL import Image
-
-from .sources import PIXEL_BYTES, image_on
+from .buffers import PIXEL_BYTES, PackedRGB, image_on
 
 
 class Tier:
@@ -104,29 +102,6 @@ class Tier:
                                                 list(self.writers)))
         self.tile_row += 1
         self.fill = self.shrunk = 0
-
-
-class PackedRGB:
-    """A buffer of 8-bit RGB rows, 3 bytes a pixel as libvips hands them
-    out (a quarter smaller than Pillow's 4), with the two calls the
-    pyramid makes on a buffer. Pillow cannot work on such memory in
-    place, so both unpack the rows they need into a small image."""
-
-    def __init__(self, memory, width):
-        self.memory = memory
-        self.width = width
-        self.line = 3 * width
-
-    def crop(self, box):
-        left, top, right, bottom = box
-        start = top * self.line + 3 * left
-        end = (bottom - 1) * self.line + 3 * right
-        return Image.frombuffer("RGB", (right - left, bottom - top),
-                                memoryview(self.memory)[start:end],
-                                "raw", "RGB", self.line, 1)
-
-    def reduce(self, factor, box):
-        return self.crop(box).reduce(factor)
 
 
 def shrink_rows(source, width, top, pairs, target, at, writers):

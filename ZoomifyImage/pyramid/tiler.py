@@ -155,7 +155,7 @@ def _tile(path, sink, tile_size, quality, engine, background, progress,
                 top.written(n)
                 y += n
             encoder.finish()
-            engine_used = type(source).__name__.replace("Source", "").lower()
+            engine_used = source.engine
     except BaseException:
         if encoder is not None:
             encoder.cancel()

@@ -1,0 +1,144 @@
+"""Open an image file and hand out full-width bands of rows.
+
+One module per engine, each a BandSource (base.py):
+- ``pillow``: PPM/PGM, uncompressed BMP and TIFF streamed from their
+  rows; other formats Pillow reads decoded whole, under a pixel budget.
+- ``vips`` (pyvips): any format libvips reads, decoded sequentially.
+
+``open_source`` checks the file, picks the engine and checks the size.
+"""
+
+import os
+import stat
+
+from ..buffers import PIXEL_BYTES, image_on  # noqa: F401 (imported here)
+from ..errors import DamagedImage, TilingError
+from .base import BandSource, UnknownFormat  # noqa: F401
+from .pillow import PillowSource, pillow_open
+from .vips import VipsSource, vips_available  # noqa: F401
+
+DEFAULT_MAX_MEGAPIXELS = 20000        # any engine: a decompression bomb guard
+DEFAULT_WHOLE_DECODE_MEGAPIXELS = 100  # pillow engine, formats it cannot stream
+
+ENGINES = ("auto", "vips", "pillow")
+
+
+def open_source(path, engine="auto", background=(255, 255, 255),
+                max_megapixels=DEFAULT_MAX_MEGAPIXELS,
+                whole_decode_megapixels=DEFAULT_WHOLE_DECODE_MEGAPIXELS,
+                lenient=False):
+    """Open ``path`` with the chosen engine; raise TilingError if unfit.
+
+    Damaged data raises DamagedImage, when the file is opened or when its
+    rows are read; a ``lenient`` source tiles what the decoders make of
+    it instead.
+    """
+    check_readable_file(path)
+    if not lenient:
+        check_tiff_complete(path)
+    if engine == "auto":
+        source = _auto(path, background, whole_decode_megapixels, lenient)
+    elif engine == "vips":
+        if not vips_available():
+            raise TilingError(path, "the vips engine needs pyvips: "
+                              "install the 'vips' extra (pip install "
+                              "'ZoomifyImage[vips]')")
+        source = VipsSource(path, background, lenient)
+    elif engine == "pillow":
+        source = PillowSource(path, background, whole_decode_megapixels,
+                              lenient)
+    else:
+        raise TilingError(path, "unknown engine %r (%s)"
+                          % (engine, ", ".join(ENGINES)))
+    try:
+        check_size(path, source.width, source.height, max_megapixels)
+    except TilingError:
+        source.close()
+        raise
+    return source
+
+
+def _auto(path, background, whole_decode_megapixels, lenient):
+    """The leanest engine for the file."""
+    # whatever Pillow streams from its rows (uncompressed TIFF and
+    # BigTIFF, PPM, BMP) it reads in about half the time and memory of
+    # libvips (measured)
+    source = _pillow_streaming(path, background, lenient)
+    if source is None and vips_available():
+        try:
+            source = VipsSource(path, background, lenient)
+        except UnknownFormat:
+            pass  # libvips lacks a loader for it: try Pillow
+    if source is None:
+        source = PillowSource(path, background, whole_decode_megapixels,
+                              lenient)
+    return source
+
+
+def _pillow_streaming(path, background, lenient):
+    """A Pillow source if Pillow streams the file, else None."""
+    try:
+        source = PillowSource(path, background, 0, lenient)
+    except TilingError:
+        return None
+    if not source.streaming:
+        source.close()
+        return None
+    return source
+
+
+def check_readable_file(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise TilingError(path, "no such file")
+    except OSError as e:
+        raise TilingError(path, "cannot read the file (%s)" % e.strerror)
+    if not stat.S_ISREG(st.st_mode):
+        raise TilingError(path, "not a regular file")
+    if st.st_size == 0:
+        raise TilingError(path, "the file is empty")
+    if not os.access(path, os.R_OK):
+        raise TilingError(path, "cannot read the file (permission denied)")
+
+
+def is_tiff(path):
+    with open(path, "rb") as f:  # classic TIFF or BigTIFF
+        return f.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def check_tiff_complete(path):
+    """Refuse a TIFF whose strips or tiles run past the end of the file.
+
+    libtiff only warns about a truncated TIFF and libvips then hands out
+    black rows: check the layout that the header declares instead.
+    """
+    if not is_tiff(path):
+        return
+    try:
+        with pillow_open(path) as im:
+            tags = im.tag_v2
+            offsets = tags.get(273) or tags.get(324)
+            counts = tags.get(279) or tags.get(325)
+    except TilingError:
+        return  # the engine reports what it makes of the file
+    if not offsets or not counts:
+        return
+    end = max(o + c for o, c in zip(offsets, counts))
+    size = os.path.getsize(path)
+    if end > size:
+        raise DamagedImage(path, "the TIFF is truncated: its image data "
+                           "runs to byte %d but the file has %d bytes"
+                           % (end, size))
+
+
+def check_size(path, width, height, max_megapixels):
+    if width < 1 or height < 1:
+        raise TilingError(path, "the image has a zero side (%dx%d)"
+                          % (width, height))
+    if max_megapixels and width * height > max_megapixels * 1e6:
+        raise TilingError(
+            path, "the image is %dx%d, %.0f megapixels, over the limit of "
+            "%s megapixels (a decompression bomb guard; raise max-megapixels "
+            "if the image is genuine)"
+            % (width, height, width * height / 1e6, max_megapixels))

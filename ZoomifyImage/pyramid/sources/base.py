@@ -1,0 +1,87 @@
+"""The band-source interface every engine implements, and the colour
+helpers they share.
+
+A source hands out full-width bands of rows, top to bottom, already
+converted to what the tiles need: 8-bit sRGB or 8-bit greyscale, EXIF
+orientation applied, transparency flattened over the background colour.
+"""
+
+from ..buffers import PIXEL_BYTES
+from ..errors import TilingError
+
+GREY_MODES = {"1", "L", "LA", "La", "I", "F"}
+
+
+class UnknownFormat(TilingError):
+    """The engine has no reader for the file (another engine may have)."""
+
+
+def flatten(rgba, background):
+    """Blend an (n, w, c+1) array with alpha over a background colour."""
+    # numpy only where it is needed: importing it costs about 10 MB
+    import numpy as np
+    colour = rgba[..., :-1].astype(np.uint16)
+    alpha = rgba[..., -1:].astype(np.uint16)
+    bg = np.array(background, dtype=np.uint16)
+    out = colour * alpha + bg * (255 - alpha) + 127
+    out //= 255
+    return out.astype(np.uint8)
+
+
+def pixels(image):
+    import numpy as np
+    return np.asarray(image)
+
+
+def grey_background(background):
+    r, g, b = background
+    return (round(0.299 * r + 0.587 * g + 0.114 * b),)
+
+
+class BandSource:
+    """Base: width, height, channels (1 or 3), read_into(), close().
+
+    ``engine`` names the engine (what the tiling result reports);
+    ``streaming`` is False where the whole image is decoded at once.
+    """
+
+    engine = None
+    # mode of the rows handed out, by channels
+    MODES = {1: "L", 3: "RGBX"}
+
+    width = height = 0
+    channels = 3
+    streaming = True
+
+    @property
+    def mode(self):
+        return self.MODES[self.channels]
+
+    @property
+    def pixel_bytes(self):
+        return PIXEL_BYTES[self.mode]
+
+    def band_rows(self, tile_size):
+        """How many rows to read at a time: a quarter tile keeps the
+        reading buffers small (libvips' grow with the band height) and is
+        about as fast as a whole tile."""
+        return max(16, tile_size // 4)
+
+    def read_into(self, memory, top, rows):
+        """Write rows [top, top + rows) into ``memory``, a writable buffer
+        of rows x width pixels in the layout of ``self.mode``: Pillow's for
+        "L" and "RGBX", 3 bytes a pixel for "RGB".
+
+        Rows are asked for top to bottom, each once.
+        """
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+

@@ -1,0 +1,317 @@
+"""The vips engine: libvips (pyvips) decodes any format it reads,
+sequentially, and each band is a crop of the decoded image written
+straight into the pyramid's memory."""
+
+import fcntl
+import os
+import select
+import threading
+import time
+
+from ..errors import DamagedImage, TilingError
+from .base import BandSource, UnknownFormat, grey_background
+
+
+def vips_available():
+    try:
+        import pyvips  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+class VipsSource(BandSource):
+    """libvips decodes the file sequentially; each band is a crop of it.
+
+    The file is read through a custom source (our own reads), not mapped
+    whole into memory, which keeps the peak memory flat for big files.
+    Colour rows come as libvips makes them, 3 bytes a pixel ("RGB"
+    packed): a quarter less memory than Pillow's RGBX, and less work for
+    libvips than adding a fourth band.
+    """
+
+    engine = "vips"
+    MODES = {1: "L", 3: "RGB"}
+
+    def __init__(self, path, background, lenient=False):
+        import pyvips
+        # libvips' operation cache would keep every band we fetched
+        pyvips.cache_set_max(0)
+        self.pyvips = pyvips
+        self.path = path
+        self.lenient = lenient
+        # "warning": libjpeg only warns about corrupt data and makes up
+        # the pixels; "none" tiles whatever the decoders make of a file
+        self.fail_on = "none" if lenient else "warning"
+        self.one_worker = False
+        self.pipe = None
+        self.file = open(path, "rb")
+        try:
+            # one libvips worker: the JPEG decoder runs on one thread
+            # anyway, and libvips sizes its strip caches by the number of
+            # workers when the image is opened (measured at width 30000:
+            # 25 MB less, no slower)
+            one_worker(pyvips, True)
+            self.one_worker = True
+            image = self._load("sequential")
+            orientation = self._orientation(image)
+            if image.get("vips-loader").startswith("tiffload"):
+                # TIFF strips are read on demand in random mode, without
+                # decoding the rest; sequential mode fails on our bands
+                # ("out of order read") when strips and bands disagree
+                image = self._load("random")
+                if orientation not in (0, 1):
+                    image = image.autorot()
+            elif orientation not in (0, 1):
+                # rotating needs random access: libvips decodes to a
+                # temporary buffer (memory or disc) before it can turn it
+                image = self._load("random").autorot()
+            self.image = self._to_output(image, background)
+        except BaseException as e:
+            self.close()
+            if not isinstance(e, pyvips.Error):
+                raise
+            message = vips_message(e)
+            if "not a known" in message or "not in a known" in message:
+                raise UnknownFormat(path, "not an image file, or a format "
+                                    "that libvips cannot read")
+            if not lenient and self._opens_leniently():
+                raise DamagedImage(path, message)
+            raise TilingError(path, "cannot read the image: %s" % message)
+        self.width = self.image.width
+        self.height = self.image.height
+        self.channels = self.image.bands
+
+    def _load(self, access):
+        pyvips = self.pyvips
+        try:
+            if access == "sequential" and self._is_jpeg():
+                return self._load_from_pipe()
+            return self._load_from_source(access)
+        except pyvips.Error:
+            # some loaders (PPM, for one) only read from a named file
+            return pyvips.Image.new_from_file(self.path, access=access,
+                                              fail_on=self.fail_on)
+
+    def _opens_leniently(self):
+        """Whether libvips reads the header when warnings are let pass:
+        then what failed was damaged data."""
+        try:
+            self.pyvips.Image.new_from_file(self.path, fail_on="none")
+        except self.pyvips.Error:
+            return False
+        return True
+
+    def _is_jpeg(self):
+        self.file.seek(0)
+        return self.file.read(3) == b"\xff\xd8\xff"
+
+    def _load_from_pipe(self):
+        # A JPEG is read front to back: libvips reads it from a pipe that
+        # a thread of ours fills. Through a custom source libvips would
+        # call back into Python (and wait for the GIL) for every 4 KB,
+        # which stalls the decoder while the encoder threads run (measured:
+        # 6x slower under load); a file source would map the whole file.
+        self.pipe = FilePipe(self.path)
+        source = self.pyvips.Source.new_from_descriptor(self.pipe.read_fd)
+        self._source = source
+        return self.pyvips.Image.new_from_source(
+            source, "", access="sequential", fail_on=self.fail_on)
+
+    def _load_from_source(self, access):
+        pyvips = self.pyvips
+        self.file.seek(0)
+        source = pyvips.SourceCustom()
+        source.on_read(self._read)
+        source.on_seek(self._seek)
+        self._source = source  # keep the callbacks alive
+        return pyvips.Image.new_from_source(source, "", access=access,
+                                            fail_on=self.fail_on)
+
+    # The callbacks of the custom source must not raise: cffi would print
+    # the traceback on stderr and hand libvips a 0. A damaged file can ask
+    # for any offset; libvips takes -1 (and no data) as the error.
+    def _read(self, size):
+        try:
+            return self.file.read(size)
+        except (OSError, ValueError):
+            return None
+
+    def _seek(self, offset, whence):
+        try:
+            return self.file.seek(offset, whence)
+        except (OSError, ValueError, OverflowError):
+            return -1
+
+    @staticmethod
+    def _orientation(image):
+        if "orientation" in image.get_fields():
+            return image.get("orientation")
+        return 1
+
+    def _to_output(self, image, background):
+        fields = image.get_fields()
+        if "icc-profile-data" in fields:
+            try:
+                image = image.icc_transform("srgb", embedded=True,
+                                            intent="relative")
+            except self.pyvips.Error:
+                pass  # a broken profile: keep the pixels as they are
+        elif image.interpretation == "cmyk":
+            image = image.colourspace("srgb")
+        grey = image.interpretation in ("b-w", "grey16") or (
+            image.bands - int(image.hasalpha()) == 1)
+        if grey:
+            if image.interpretation != "b-w" or image.format != "uchar":
+                image = image.colourspace("b-w")
+        elif image.interpretation != "srgb" or image.format != "uchar":
+            image = image.colourspace("srgb")
+        if image.hasalpha():
+            bg = grey_background(background) if grey else background
+            image = image.flatten(background=list(bg))
+        elif image.bands > (1 if grey else 3):
+            image = image.extract_band(0, n=1 if grey else 3)
+        if image.format != "uchar":
+            image = image.cast("uchar")
+        return image
+
+    def read_into(self, memory, top, rows):
+        # libvips writes the rows straight into our memory: no band is
+        # allocated and nothing is copied on our side
+        wait_for_idle_workers()
+        out = self.pyvips.Image.new_from_memory(
+            memory, self.width, rows, self.image.bands, "uchar")
+        try:
+            # Operation.call, not image.crop: pyvips looks attributes up
+            # as properties first, and that failed lookup clears libvips'
+            # error buffer, where a decoder's message waits for the read
+            # that fails
+            self.pyvips.Operation.call(
+                "crop", self.image, 0, top, self.width, rows).write(out)
+        except self.pyvips.Error as e:
+            if self.lenient:
+                raise TilingError(self.path, "cannot decode the image: %s"
+                                  % vips_message(e))
+            raise DamagedImage(self.path, vips_message(e))
+
+    def close(self):
+        if self.one_worker:
+            one_worker(self.pyvips, False)
+            self.one_worker = False
+        self.image = None
+        self._source = None
+        if self.pipe is not None:
+            self.pipe.close()
+            self.pipe = None
+        self.file.close()
+
+
+def wait_for_idle_workers(limit=0.005):
+    """Wait (5 ms at most) until no libvips worker thread is runnable.
+
+    Each read is a new libvips pipeline. A pipeline takes an idle worker
+    from libvips' set of threads, or starts a new one when the last worker
+    has not yet gone back to sleep, which is what happens when our encoder
+    threads keep both cores busy. Each worker keeps about 25 MB of
+    buffers at width 30000 (measured: about 256 rows' worth), so a second
+    worker costs as much again: 145 MB peak instead of 122. Linux only
+    (it reads /proc); elsewhere it returns at once. Measured cost: 0.13 s
+    in 313 reads.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        busy = False
+        try:
+            tasks = os.listdir("/proc/self/task")
+        except OSError:
+            return
+        for tid in tasks:
+            try:
+                with open("/proc/self/task/%s/stat" % tid, "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            end = stat.rindex(b")")
+            if stat[stat.index(b"(") + 1:end] == b"libvips worker" and (
+                    stat[end + 2:end + 3] == b"R"):
+                busy = True
+                break
+        if not busy or time.monotonic() > deadline:
+            return
+        time.sleep(0.0001)
+
+
+class FilePipe:
+    """A pipe that a thread fills with a file's bytes, for libvips to read
+    with plain read() calls (no GIL). The thread takes the GIL once per
+    chunk, not once per 4 KB."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, path):
+        self.file = open(path, "rb")
+        self.read_fd, self.write_fd = os.pipe()
+        try:  # Linux: a bigger pipe, fewer wake-ups
+            fcntl.fcntl(self.write_fd, 1031, self.CHUNK)  # F_SETPIPE_SZ
+        except OSError:
+            pass
+        # non-blocking, so that close() can stop the thread even while
+        # libvips (which keeps its own copy of the read end) reads no more
+        os.set_blocking(self.write_fd, False)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._feed, daemon=True,
+                                       name="zoomify-feed")
+        self.thread.start()
+
+    def _feed(self):
+        try:
+            chunk = memoryview(bytearray(self.CHUNK))
+            while not self.stop.is_set():
+                n = self.file.readinto(chunk)
+                if not n:
+                    break
+                view = chunk[:n]
+                while view and not self.stop.is_set():
+                    select.select([], [self.write_fd], [], 0.1)
+                    try:
+                        view = view[os.write(self.write_fd, view):]
+                    except BlockingIOError:
+                        pass
+        except OSError:
+            pass  # the reader has gone, or the file failed: libvips sees
+            # the end of the data and reports a truncated image
+        finally:
+            os.close(self.write_fd)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        os.close(self.read_fd)
+        self.file.close()
+
+
+_workers_lock = threading.Lock()
+_workers = {"users": 0, "saved": 0}
+
+
+def one_worker(pyvips, on):
+    """Ask libvips for one worker thread while any source is open, and
+    give back the previous setting when the last one closes (the setting
+    is global to the process)."""
+    with _workers_lock:
+        if on:
+            if _workers["users"] == 0:
+                _workers["saved"] = pyvips.concurrency_get()
+                pyvips.concurrency_set(1)
+            _workers["users"] += 1
+        else:
+            _workers["users"] -= 1
+            if _workers["users"] == 0:
+                pyvips.concurrency_set(_workers["saved"])
+
+
+def vips_message(error):
+    text = (getattr(error, "detail", None) or str(error)).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else "unknown libvips error"
+
