@@ -44,7 +44,7 @@ PROFILE_URI = "http://iiif.io/api/image/3/level2.json"
 EXTRA_FORMATS = ["webp"]
 EXTRA_QUALITIES = ["color", "gray", "bitonal"]
 EXTRA_FEATURES = ["canonicalLinkHeader", "mirroring", "profileLinkHeader",
-                  "rotationArbitrary", "sizeUpscaling"]
+                  "sizeUpscaling"]
 # a request decodes at most this many times maxArea pixels: the tier read
 # is at most twice as fine as the answer in each direction
 DECODE_FACTOR = 4
@@ -159,7 +159,7 @@ def _error(image, error, RESPONSE):
     _cors(image, RESPONSE)
     RESPONSE.setStatus(error.status)
     if error.status == 503:
-        RESPONSE.setHeader("Retry-After", "30")
+        RESPONSE.setHeader("Retry-After", str(error.retry_after))
     RESPONSE.setHeader("Content-Type", "text/plain; charset=utf-8")
     RESPONSE.setHeader("Cache-Control", "no-store")
     return error.message + "\n"

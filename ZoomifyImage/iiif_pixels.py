@@ -9,6 +9,7 @@ smaller than the full image; tier 0 of the layout is the smallest)."""
 
 import io
 import math
+import threading
 
 from PIL import Image
 
@@ -16,6 +17,11 @@ from .iiif_request import IIIFError
 from .pyramid.encode import encode_jpeg
 
 PNG_COMPRESS_LEVEL = 3  # big PNGs: zlib's fast levels are several x faster
+# composed answers (decode, resize, encode: seconds for a big PNG or WebP)
+# at once in this process; one more waits RENDER_WAIT seconds, then 503
+RENDERS = threading.BoundedSemaphore(2)
+RENDER_WAIT = 0.25
+RENDER_RETRY_AFTER = 5
 
 
 def stored_tile(layout, region, size):
@@ -117,25 +123,16 @@ def compose(layout, get_tile, region, size, budget):
     return canvas.resize(tuple(size), Image.BICUBIC, box=box)
 
 
-def transform(image, mirror, angle, quality, fmt):
-    """Mirror, rotate (clockwise), then the quality, as the spec orders
-    them."""
+def transform(image, mirror, angle, quality):
+    """Mirror, rotate (clockwise, by 0, 90, 180 or 270), then the
+    quality, as the spec orders them."""
     if mirror:
         image = image.transpose(Image.FLIP_LEFT_RIGHT)
-    if angle in (90, 180, 270):
+    if angle:
         image = image.transpose({90: Image.ROTATE_270, 180: Image.ROTATE_180,
                                  270: Image.ROTATE_90}[angle])
-    elif angle:
-        # the corners: transparent where the format can be, else white
-        clear = fmt in ("png", "webp") and quality != "bitonal"
-        if clear:
-            image = image.convert("LA" if image.mode == "L" else "RGBA")
-        fill = (0,) * len(image.getbands()) if clear else (
-            255 if image.mode == "L" else (255, 255, 255))
-        image = image.rotate(-angle, Image.BICUBIC, expand=True,
-                             fillcolor=fill)
     if quality == "gray":
-        image = image.convert("LA" if "A" in image.getbands() else "L")
+        image = image.convert("L")
     elif quality == "bitonal":
         image = image.convert("L").point(lambda v: 255 if v >= 128 else 0,
                                          "1")
@@ -170,7 +167,15 @@ def render(layout, get_tile, request, jpeg_quality, budget):
             data = get_tile(name)
             if data is not None:
                 return data
-    image = compose(layout, get_tile, request.region, request.size, budget)
-    image = transform(image, request.mirror, request.angle, request.quality,
-                      request.format)
-    return encode(image, request.format, jpeg_quality)
+    # stored tiles above need no decoding and are never limited
+    if not RENDERS.acquire(timeout=RENDER_WAIT):
+        raise IIIFError(503, "the server is busy making other images; "
+                        "try again", retry_after=RENDER_RETRY_AFTER)
+    try:
+        image = compose(layout, get_tile, request.region, request.size,
+                        budget)
+        image = transform(image, request.mirror, request.angle,
+                          request.quality)
+        return encode(image, request.format, jpeg_quality)
+    finally:
+        RENDERS.release()

@@ -26,10 +26,11 @@ ImageRequest = namedtuple(
 
 
 class IIIFError(Exception):
-    def __init__(self, status, message):
+    def __init__(self, status, message, retry_after=30):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after  # seconds, for a 503
 
 
 def bad(message):
@@ -48,6 +49,11 @@ def parse(segments, width, height, max_area):
     region = parse_region(region_text, width, height)
     size = parse_size(size_text, region[2], region[3], max_area)
     mirror, angle = parse_rotation(rotation_text)
+    if angle % 90:
+        # level 2 needs multiples of 90 only; any other angle's bounding
+        # box has up to twice the pixels, and the corners to fill
+        raise IIIFError(501, "rotation by %s degrees is not done here "
+                        "(0, 90, 180, 270)" % rotation_text)
     if fmt not in FORMATS:
         if fmt in OTHER_FORMATS:
             raise IIIFError(501, "format %s is not made here (jpg, png, "

@@ -6,6 +6,7 @@ import io
 import math
 import os
 import tempfile
+import time
 
 import numpy as np
 import pytest
@@ -246,11 +247,6 @@ def test_rotation_mirroring_and_qualities(image, source):
     bitonal = picture(get(url % "0/bitonal.png"))
     assert set(np.unique(np.asarray(bitonal.convert("L")))) <= {0, 255}
     assert bitonal.size == (150, 100)
-    # any angle: the bounding box, transparent corners in PNG
-    turned = picture(get(url % "30/default.png"))
-    assert turned.mode == "RGBA"
-    assert abs(turned.size[0] - (150 * math.cos(math.pi / 6) + 100 / 2)) <= 2
-    assert turned.getpixel((0, 0))[3] == 0
 
 
 def test_formats(image):
@@ -277,6 +273,47 @@ def test_image_http(image):
         assert answer.headers[header] == tile.headers[header], header
     again = get(url, headers=[("If-None-Match", answer.headers["ETag"])])
     assert status(again) == 304 and body(again) == b""
+
+
+def test_arbitrary_rotation_is_501_and_fast(image):
+    """Level 2 rotates by multiples of 90 only: any other angle (whose
+    bounding box would double the pixels) is refused before any work."""
+    assert "rotationArbitrary" not in info_of(image)["extraFeatures"]
+    for path in ("full/^4096,4096/45/default.png",
+                 "100,50,300,200/150,100/30/default.png",
+                 "full/max/!0.5/default.jpg",
+                 "full/^16383,1024/5/default.webp",
+                 "full/^65500,256/0.22/default.jpg"):
+        start = time.monotonic()
+        answer = get(image + "/iiif/" + path)
+        assert status(answer) == 501, (path, body(answer))
+        assert time.monotonic() - start < 2, path
+    # 360 is 0
+    assert picture(get(image + "/iiif/full/100,/360/default.png")).size == \
+        (100, 70)
+
+
+def test_composed_renders_are_limited_stored_tiles_are_not(image):
+    from ZoomifyImage import iiif_pixels
+    held = 0
+    try:
+        while iiif_pixels.RENDERS.acquire(blocking=False):
+            held += 1
+        assert held == 2
+        start = time.monotonic()
+        answer = get(image + "/iiif/full/300,/0/default.png")
+        assert status(answer) == 503, body(answer)
+        assert time.monotonic() - start < 2
+        assert int(answer.headers["Retry-After"]) > 0
+        assert answer.headers["Cache-Control"] == "no-store"
+        # a stored tile needs no decoding: still served
+        tile = get(iiif_url(image, (0, 0, 256, 256), (256, 256)))
+        assert status(tile) == 200
+        assert tile.headers["Content-Type"] == "image/jpeg"
+    finally:
+        for _ in range(held):
+            iiif_pixels.RENDERS.release()
+    assert status(get(image + "/iiif/full/300,/0/default.png")) == 200
 
 
 # ----------------------------------------------------------------- errors
