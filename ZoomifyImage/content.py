@@ -10,12 +10,12 @@ import uuid
 import transaction
 from AccessControl.class_init import InitializeClass
 from AccessControl.Permissions import change_images_and_files
+from AccessControl.Permissions import delete_objects
 from AccessControl.Permissions import view as View
 from AccessControl.Permissions import view_management_screens
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from App.special_dtml import DTMLFile
 from OFS.Image import cookId
-from OFS.PropertyManager import PropertyManager
 from OFS.SimpleItem import SimpleItem
 from ZODB.POSException import ConflictError
 from zExceptions import BadRequest
@@ -31,7 +31,7 @@ from . import config
 from .csrf import POST, check_same_origin
 from .interfaces import IZoomifyImage
 from .serving import TileFile, TileGroup
-from .serving import send_original, serve_tile
+from .serving import anonymous_may_view, send_original, serve_tile
 from .pyramid import Layout, TilingError, read_size, tile_image
 from .pyramid.layout import parse_tile_name
 from .stores import make_store
@@ -103,12 +103,13 @@ def _has_file(file):
     """True for an upload, an open file or bytes; False for none (an empty
     file input). Text is refused: from the web it would name a file on the
     server (zoomify-import passes an open file)."""
-    if file is None or file == "":
+    if file is None or (isinstance(file, str) and not file):
         return False
-    if isinstance(file, str):
-        raise ValueError(NOT_AN_UPLOAD)
     if isinstance(file, bytes):
         return bool(file)
+    if not hasattr(file, "read"):
+        # text, numbers, lists (file:int, file:list, ...) from a form
+        raise ValueError(NOT_AN_UPLOAD)
     filename = getattr(file, "filename", None)
     if filename is not None and not filename:
         return False  # an empty file input of a form
@@ -117,7 +118,7 @@ def _has_file(file):
 
 @zpublish
 @implementer(IZoomifyImage)
-class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
+class ZoomifyImage(ViewerMixin, SimpleItem):
     """A high-resolution image served as Zoomify deep-zoom tiles."""
 
     meta_type = "Zoomify Image"
@@ -126,12 +127,11 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
     security = ClassSecurityInfo()
     security.declareObjectProtected(View)
 
-    _properties = ({"id": "title", "type": "string", "mode": "w"},)
 
     manage_options = (
         {"label": "Edit", "action": "manage_main"},
         {"label": "View", "action": "view"},
-    ) + PropertyManager.manage_options + SimpleItem.manage_options
+    ) + SimpleItem.manage_options
 
     # facts of the image and its tiles
     width = height = 0
@@ -379,7 +379,7 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         return None
 
     @security.protected(View)
-    @zpublish
+    @zpublish(methods=("GET", "HEAD"))
     def status_json(self, REQUEST=None, RESPONSE=None):
         """{"status", "done", "total"} for pages that follow a job."""
         import json
@@ -584,6 +584,14 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         """Replace the image with a new file and tile it."""
         return self.manage_edit(file=file, REQUEST=REQUEST)
 
+    @security.protected(delete_objects)
+    @zpublish(methods="DELETE")
+    def DELETE(self, REQUEST, RESPONSE):
+        """Delete the image (WebDAV): by the DELETE method only, and not
+        from another site's page (an image tag must not delete it)."""
+        check_same_origin(REQUEST)
+        return SimpleItem.DELETE(self, REQUEST, RESPONSE)
+
     # ------------------------------------------------------------ viewing
     # the viewer pages (index_html, view, tag, flash_tag) are in viewer.py
 
@@ -596,7 +604,9 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         the store's layout (stores/filesystem.py: uid[:2]/uid/)."""
         base = config.get("tile-url")
         store = self._store
-        if base and store is not None and store.kind == "filesystem":
+        # the front-end checks no permission: private tiles come from Zope
+        if base and store is not None and store.kind == "filesystem" and \
+                anonymous_may_view(self):
             return "%s/%s/" % (base.rstrip("/"), store.relative_directory())
         return self.absolute_url() + "/"
 
@@ -620,7 +630,7 @@ class ZoomifyImage(ViewerMixin, PropertyManager, SimpleItem):
         return self.content_type
 
     @security.protected(View)
-    @zpublish
+    @zpublish(methods=("GET", "HEAD"))
     def download(self, REQUEST=None, RESPONSE=None):
         """The original image file (with HTTP Range support)."""
         if self._original is None:

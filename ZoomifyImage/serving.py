@@ -95,6 +95,20 @@ class _TileBase(Implicit):
         return parent if IZoomifyImage.providedBy(parent) else \
             parent.aq_parent
 
+    def _not_allowed(self, REQUEST=None, RESPONSE=None):
+        """Tiles are read only: GET and HEAD."""
+        RESPONSE.setStatus(405)
+        RESPONSE.setHeader("Allow", "GET, HEAD")
+        return b""
+
+
+# the methods a WebDAV client may try: the publisher would otherwise find
+# the image's own (by acquisition) and fail
+for _verb in ("OPTIONS", "PUT", "DELETE", "PATCH", "TRACE", "PROPFIND",
+              "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK"):
+    setattr(_TileBase, _verb, zpublish(_TileBase._not_allowed))
+    setattr(_TileBase, _verb + "__roles__", None)  # public: says 405 only
+
 
 @zpublish
 class TileGroup(_TileBase):
@@ -124,7 +138,7 @@ class TileFile(_TileBase):
     security.declareObjectProtected(View)
 
     @security.protected(View)
-    @zpublish
+    @zpublish(methods=("GET", "HEAD"))
     def index_html(self, REQUEST=None, RESPONSE=None):
         """The tile's bytes."""
         return self._image()._serve_tile(self.name, REQUEST, RESPONSE)
@@ -247,7 +261,9 @@ def serve_tile(image, name, REQUEST, RESPONSE):
         valid = name == "ImageProperties.xml" or \
             parse_tile_name(name) is not None
         set_id = older
+        version = None  # a set on its way out: never "immutable"
     else:
+        version = set_id
         valid = image._check_tile_name(name) is not None
     if not valid or store is None:
         raise NotFound(name if valid else "not a tile of this image")
@@ -261,7 +277,7 @@ def serve_tile(image, name, REQUEST, RESPONSE):
     RESPONSE.setHeader("ETag", etag)
     RESPONSE.setHeader("Last-Modified", rfc1123_date(modified or 0))
     RESPONSE.setHeader("Cache-Control", cache_control(image, REQUEST,
-                                                      set_id))
+                                                      version))
     content_type = "text/xml" if name.endswith(".xml") else "image/jpeg"
     if not_modified(REQUEST, etag, modified):
         RESPONSE.setStatus(304)

@@ -17,6 +17,7 @@ directories, once.
 
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -158,18 +159,27 @@ def _remove_empty(folder):
 
 # ---------------------------------------------------------------- layout
 
+MIGRATED_FILE = ".layout-sets"   # written once the first layout is moved
+_UID = re.compile(r"^[0-9a-f]{32}$")
+_TRASHED = re.compile(r"^([0-9a-f]{32})-[0-9]+\.[0-9]+$")
+
+
 def migrate_layout(root=None):
-    """Move sets of the first layout into set directories (once; a crash
-    in the middle is finished at the next start). Returns the moves."""
+    """Move sets of the first layout into set directories, once (a crash
+    in the middle is finished at the next start). Only our own names are
+    touched (ab/<32 hex>, .trash/<32 hex>-<time>), nothing is deleted.
+    Returns the moves."""
     root = root or config.tile_root()
     moves = []
+    if os.path.exists(os.path.join(root, MIGRATED_FILE)):
+        return moves
     try:
         prefixes = sorted(os.listdir(root))
     except OSError:
         return moves
     for prefix in prefixes:
         base = os.path.join(root, prefix)
-        if prefix.startswith(".") or not os.path.isdir(base):
+        if not re.match(r"^[0-9a-f]{2}$", prefix) or not os.path.isdir(base):
             continue
         for uid in sorted(os.listdir(base)):
             image_dir = os.path.join(base, uid)
@@ -178,8 +188,11 @@ def migrate_layout(root=None):
                 # left by a crash between the two renames below
                 uid = uid[len(".migrating-"):]
                 image_dir, moving = os.path.join(base, uid), image_dir
-            elif not os.path.isfile(os.path.join(image_dir,
-                                                 "ImageProperties.xml")):
+                if not _UID.match(uid):
+                    continue
+            elif not (_UID.match(uid) and uid[:2] == prefix and
+                      os.path.isfile(os.path.join(image_dir,
+                                                  "ImageProperties.xml"))):
                 continue
             else:
                 os.rename(image_dir, moving)
@@ -192,16 +205,18 @@ def migrate_layout(root=None):
         names = sorted(os.listdir(trash))
     except OSError:
         names = []
+    left = []
     for entry in names:
-        uid, _, when = entry.rpartition("-")
+        match = _TRASHED.match(entry)
         path = os.path.join(trash, entry)
-        try:
-            deleted = float(when)
-        except ValueError:
-            deleted = time.time()
+        if not match:
+            left.append(entry)  # not ours: left alone
+            continue
+        uid = match.group(1)
+        deleted = float(entry.rsplit("-", 1)[1])
         target = os.path.join(root, uid[:2], uid, _old_set_name(path))
-        if os.path.exists(target) or not uid:
-            shutil.rmtree(path, ignore_errors=True)  # an older copy
+        if os.path.exists(target):
+            left.append(entry)  # an older copy of a set: left for a human
             continue
         os.makedirs(os.path.dirname(target), exist_ok=True)
         # deleted then: the sweep counts trash-days from that time
@@ -212,8 +227,17 @@ def migrate_layout(root=None):
         os.rmdir(trash)
     except OSError:
         pass
+    if left:
+        logger.warning("left %d entries of %s as they were (not tile sets "
+                       "of this product, or older copies)", len(left), trash)
     if moves:
         logger.info("moved %d tile sets into the set layout", len(moves))
+    try:
+        os.makedirs(root, exist_ok=True)
+        with open(os.path.join(root, MIGRATED_FILE), "w") as f:
+            f.write("tile sets in TILE-ROOT/ab/UID/SETID\n")
+    except OSError:
+        logger.warning("cannot write %s", os.path.join(root, MIGRATED_FILE))
     return moves
 
 

@@ -120,10 +120,20 @@ class ViewerMixin:
         return self._render_viewer_page(REQUEST, RESPONSE)
 
     @security.protected(View)
-    @zpublish
+    @zpublish(methods=("GET", "HEAD", "POST"))
     def view(self, REQUEST=None, RESPONSE=None):
         """The viewer page."""
         return self._render_viewer_page(REQUEST, RESPONSE)
+
+    @security.protected(View)
+    @zpublish(methods="HEAD")
+    def HEAD(self, REQUEST, RESPONSE):
+        """The viewer page's headers (not WebDAV's, of the original)."""
+        body = self._render_viewer_page(REQUEST, RESPONSE)
+        RESPONSE.setHeader("Content-Type", "text/html; charset=utf-8")
+        RESPONSE.setHeader("Content-Length",
+                           str(len(body.encode("utf-8"))))
+        return b""
 
     def _render_viewer_page(self, REQUEST, RESPONSE):
         status = self.current_status()

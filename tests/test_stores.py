@@ -334,3 +334,19 @@ def test_the_first_layout_is_moved_once(tmp_path):
     store.set_id = "1234"
     store.root = lambda: str(root)
     assert store.get("ImageProperties.xml") == b"<IMAGE_PROPERTIES />"
+
+
+def test_the_migration_touches_nothing_that_is_not_ours(tmp_path):
+    from ZoomifyImage.sweep import migrate_layout
+    root = tmp_path
+    theirs = [root / "maps" / "harbour" / "ImageProperties.xml",
+              root / "ab" / "notes" / "ImageProperties.xml",
+              root / ".trash" / "photos" / "family.jpg",
+              root / ".trash" / "old-notes" / "n.txt"]
+    for path in theirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("not a tile set of ours")
+    assert migrate_layout(str(root)) == []
+    for path in theirs:
+        assert path.read_text() == "not a tile set of ours"
+    assert not (root / "ol").exists()

@@ -324,3 +324,115 @@ def test_damaged_image_is_refused_unless_the_site_accepts_it(
     with zope_root(commit=False) as app:
         image = app[folder]["bad"]
         assert image.status == "ready" and image.width == 2000
+
+
+# review findings: methods, properties, old sets, tile-url -----------------
+
+def request(url, method, login=False, headers=()):
+    """Any HTTP method through the publisher (testbrowser's own app)."""
+    import base64
+    import webtest
+    from tests.zope_fixtures import ADMIN, wsgi_app
+    app = webtest.TestApp(wsgi_app())
+    headers = dict(headers)
+    if login:
+        headers["Authorization"] = "Basic " + base64.b64encode(
+            ("%s:%s" % ADMIN).encode()).decode()
+    return app.request(url, method=method, headers=headers,
+                       expect_errors=True)
+
+
+def test_webdav_delete_is_not_a_get(folder, photo):
+    add(folder, photo)
+    url = "%s/%s/p/DELETE" % (BASE, folder)
+    assert status(get(url, login=True)) in (403, 404, 405)
+    response = request("/%s/p" % folder, "DELETE", login=True,
+                       headers=[("Origin", "http://evil.example")])
+    assert response.status_int == 403
+    with zope_root(commit=False) as app:
+        assert "p" in app[folder].objectIds()
+
+
+def test_no_property_sheet_to_change_or_read(folder, photo):
+    add(folder, photo)
+    url = "%s/%s/p/" % (BASE, folder)
+    # (names a folder has may still be acquired: they are the folder's)
+    get(url + "manage_changeProperties?title=hacked", login=True)
+    assert facts(folder)["title"] == ""
+    with zope_root() as app:
+        image = app[folder]["p"]
+        image.manage_edit(title="Secret merger plans")
+        image.manage_permission("View", ["Manager"], acquire=0)
+    for name in ("propertyItems", "propertyValues", "getProperty?id=title",
+                 "manage_propertiesForm"):
+        b = get(url + name)
+        assert "merger" not in str(b.contents), name
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "PUT", "DELETE", "PROPFIND",
+                                    "MKCOL", "LOCK", "PATCH", "TRACE"])
+def test_read_only_names_refuse_other_methods(folder, photo, method):
+    add(folder, photo, storage="filesystem")
+    for path in ("TileGroup0/0-0-0.jpg", "ImageProperties.xml", "download",
+                 "status_json"):
+        response = request("/%s/p/%s" % (folder, path), method, login=True)
+        assert 400 <= response.status_int < 500, (path,
+                                                  response.status_int)
+    with zope_root(commit=False) as app:
+        assert "p" in app[folder].objectIds()
+
+
+def test_head_of_the_viewer_page_is_the_page(folder, photo):
+    add(folder, photo)
+    page = request("/%s/p" % folder, "GET")
+    head = request("/%s/p" % folder, "HEAD")
+    assert head.status_int == 200
+    assert head.headers["Content-Type"] == page.headers["Content-Type"]
+    assert head.headers["Content-Type"].startswith("text/html")
+
+
+def test_a_replaced_file_is_not_served_for_long(folder, photo, tmp_path):
+    import time
+    add(folder, photo, storage="filesystem")
+    with zope_root(commit=False) as app:
+        old = app[folder]["p"].tiles_set()
+    with zope_root() as app:
+        with open(save(smooth(500, 500, seed=9), tmp_path / "n.png"),
+                  "rb") as f:
+            app[folder]["p"].manage_upload(file=f)
+    url = "%s/%s/p/ImageProperties.xml?v=%s" % (BASE, folder, old)
+    # a page opened just before still gets its own set, never immutable
+    b = get(url)
+    assert 'WIDTH="600"' in b.contents
+    assert "immutable" not in b.headers["Cache-Control"]
+    # later, the old picture is no longer there for anyone
+    with zope_root() as app:
+        store = app[folder]["p"]._store
+        store.previous = (store.previous[0], time.time() - 3600)
+    b = get(url)
+    assert 'WIDTH="500"' in b.contents
+
+
+def test_tile_url_only_for_images_anonymous_may_view(folder, photo,
+                                                     monkeypatch):
+    from App.config import getConfiguration
+    add(folder, photo, storage="filesystem")
+    section = getConfiguration().product_config["zoomifyimage"]
+    monkeypatch.setitem(section, "tile-url", "https://tiles.example.org/")
+    with zope_root() as app:
+        image = app[folder]["p"]
+        assert image.tiles_url().startswith("https://tiles.example.org/")
+        image.manage_permission("View", ["Manager"], acquire=0)
+        # the front-end checks no permission: Zope serves private tiles
+        assert image.tiles_url() == image.absolute_url() + "/"
+
+
+@pytest.mark.parametrize("value", [{"file:int": "5"},
+                                   {"file:list": "/etc/passwd"},
+                                   {"file:boolean": "1"}])
+def test_file_fields_that_are_not_uploads_are_400(folder, photo, value):
+    add(folder, photo)
+    b = post("%s/%s/p/manage_edit" % (BASE, folder), value)
+    assert status(b) == 400
+    b = post(BASE + "/" + folder + ADD, dict(value, id="x"))
+    assert status(b) == 400

@@ -22,7 +22,6 @@ so that an Undo finds them until then.
 
 import logging
 import os
-import re
 import shutil
 import tempfile
 import uuid
@@ -44,13 +43,15 @@ PARTIAL = ".partial"
 OWNER_FILE = ".owner"
 # the set of a store from before sets had ids (see migrate_layout)
 LEGACY_SET = "0"
-_SET_NAME = re.compile(r"^[0-9a-f]{16}$")
+# how long a page built for the previous set still gets its tiles
+OLDER_SET_SECONDS = 600
 
 
 class FilesystemTileStore(Persistent):
     kind = "filesystem"
     set_id = None    # stores made before sets had ids: LEGACY_SET
     released = 0.0   # when the image let go of this store (sweep.py)
+    previous = (None, 0.0)  # the set pointed at before, and until when
 
     def __init__(self, uid):
         self.uid = uid
@@ -85,10 +86,12 @@ class FilesystemTileStore(Persistent):
         return path if os.path.isfile(path) else None
 
     def older_set(self, set_name):
-        """``set_name`` if it names another complete set of this image
-        still on disc (a page built before a retile asks for it), else
-        None."""
-        if not (isinstance(set_name, str) and _SET_NAME.match(set_name)):
+        """``set_name`` if it names the set this store pointed at until a
+        few minutes ago (a page built before a retile or a new file asks
+        for it), else None: a replaced picture is not served for long."""
+        previous, since = self.previous
+        if not (previous and set_name == previous and
+                _now() - since < OLDER_SET_SECONDS):
             return None
         folder = self.directory(set_name)
         if os.path.isfile(os.path.join(folder, OWNER_FILE)):
@@ -188,6 +191,8 @@ class FilesystemTileWriter(TileSink):
         # a set from before owners were written (migrated) gets one now,
         # so that the sweep can tell when nothing points at it
         claim(self.store.directory(), self.store)
+        if self.store.set_id:
+            self.store.previous = (self.store.set_id, _now())
         # the pointer moves in the same transaction as the new facts: an
         # Undo of it brings back the old id, and with it the old set
         self.store.set_id = self.set_id
