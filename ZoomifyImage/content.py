@@ -1,7 +1,6 @@
 """The ZoomifyImage content class: an original image in a blob, and its
 Zoomify tiles in a tile store. It orchestrates; it never touches pixels."""
 
-import contextvars
 import logging
 import shutil
 import time
@@ -43,12 +42,6 @@ _MISSING = object()
 # libvips reports every finished thread pool at INFO: keep the log readable
 logging.getLogger("pyvips").setLevel(logging.WARNING)
 
-# a progress(done, total) callback for the tiling of this context (the
-# import command's progress bar)
-tiling_progress = contextvars.ContextVar("tiling_progress", default=None)
-# "foreground" or "background" forces where images are tiled (the import
-# command's --foreground/--background); None decides by size
-tiling_mode = contextvars.ContextVar("tiling_mode", default=None)
 CHUNK = 1 << 20  # copying uploads into blobs
 
 manage_addZoomifyImageForm = DTMLFile("www/addForm", globals())
@@ -61,29 +54,38 @@ def manage_addZoomifyImage(self, id="", file=None, title="", storage="",
                            quality="", REQUEST=None):
     """Add a ZoomifyImage from an uploaded image file and tile it."""
     check_same_origin(REQUEST)
-    self = self.this()
+    return add_image(self.this(), file, id, title, storage, quality,
+                     REQUEST=REQUEST)
+
+
+def add_image(container, file, id="", title="", storage="", quality="",
+              background=None, progress=None, REQUEST=None):
+    """What the add form does, for Python callers too (zoomify-import):
+    ``background`` True or False says where the image is tiled (None:
+    by its size), ``progress(done, total)`` follows tiling here."""
     try:
         has_file = _has_file(file)
     except ValueError as e:
-        return _add_failed(self, REQUEST, str(e))
+        return _add_failed(container, REQUEST, str(e))
     if not has_file:
-        return _add_failed(self, REQUEST, "Choose an image file to upload.")
+        return _add_failed(container, REQUEST, "Choose an image file to upload.")
     id, title = cookId(str(id), str(title), file)
     savepoint = transaction.savepoint()
     try:
         image = ZoomifyImage(id, title, storage=storage or None,
                              quality=quality or None)
         image._set_original(file)
-        # the added event tiles it (events.py)
-        self._setObject(id, image)
+        # the added event tiles it (events.py), as asked here
+        image._v_tiling = (background, progress)
+        container._setObject(id, image)
     except (TilingError, config.ConfigError, ValueError) as e:
         savepoint.rollback()
-        return _add_failed(self, REQUEST, str(e))
+        return _add_failed(container, REQUEST, str(e))
     except BadRequest as e:  # a bad or taken id
         savepoint.rollback()
-        return _add_failed(self, REQUEST, str(e))
+        return _add_failed(container, REQUEST, str(e))
     if REQUEST is not None:
-        REQUEST.RESPONSE.redirect(self.absolute_url() + "/manage_main")
+        REQUEST.RESPONSE.redirect(container.absolute_url() + "/manage_main")
     return id
 
 
@@ -232,14 +234,13 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
 
     # -------------------------------------------------------------- tiling
 
-    def _tile_if_needed(self, background=None):
+    def _tile_if_needed(self, background=None, progress=None):
         """Tile now (in this transaction) or queue a background job for
         after the commit: images over `background-megapixels` go to a
-        worker so that a request never waits minutes."""
+        worker so that a request never waits minutes (``background``
+        True or False decides instead)."""
         if not self._tiling_needed:
             return
-        if background is None and tiling_mode.get():
-            background = tiling_mode.get() == "background"
         if background is None:
             background = self._is_big()
         if background:
@@ -247,7 +248,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             self._tiling_needed = False
             jobs.new_job(self)
         else:
-            self._make_tiles()
+            self._make_tiles(progress)
 
     def _is_big(self):
         limit = config.get_int("background-megapixels", 0)
@@ -265,7 +266,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             raise TilingError(self.filename or self.id, e.problem) from None
         return width * height
 
-    def _make_tiles(self):
+    def _make_tiles(self, progress=None):
         """Cut the original into a new tile set and swap it in, in the
         transaction of the request.
 
@@ -275,7 +276,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         store = self._target_store()
         writer = store.writer()
         try:
-            result = self._run_tiler(writer, tiling_progress.get())
+            result = self._run_tiler(writer, progress)
         except BaseException:
             writer.abort()  # whatever failed, no partial set is left
             raise
@@ -492,7 +493,9 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         if self._p_jar is not None and not getattr(self, "_v_own_uid",
                                                    False):
             self._take_own_tiles()
-        self._tile_if_needed()
+        background, progress = getattr(self, "_v_tiling", (None, None))
+        self._v_tiling = (None, None)
+        self._tile_if_needed(background, progress)
 
     def _take_own_tiles(self):
         old = self._store

@@ -49,9 +49,9 @@ def find_user(app, name):
 
 @contextlib.contextmanager
 def progress_bar(show):
-    from .content import tiling_progress
+    """A progress(done, total) callback drawing a tqdm bar, or None."""
     if not show:
-        yield
+        yield None
         return
     from tqdm import tqdm
     bar = None
@@ -63,11 +63,9 @@ def progress_bar(show):
                        mininterval=0.2)
         bar.update(done - bar.n)
 
-    token = tiling_progress.set(report)
     try:
-        yield
+        yield report
     finally:
-        tiling_progress.reset(token)
         if bar is not None:
             bar.close()
 
@@ -88,7 +86,7 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
     from zope.globalrequest import clearRequest, setRequest
 
     from . import jobs
-    from .content import manage_addZoomifyImage, tiling_mode
+    from .content import add_image
     from .pyramid.sources import check_readable_file
 
     try:
@@ -104,17 +102,17 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
     try:
         folder = find_folder(app, path)
         newSecurityManager(None, find_user(app, user))
-        token = tiling_mode.set(None if mode == "auto" else mode)
-        with open(filename, "rb") as f, progress_bar(progress):
+        background = {"auto": None, "background": True,
+                      "foreground": False}[mode]
+        with open(filename, "rb") as f, progress_bar(progress) as report:
             try:
-                new_id = manage_addZoomifyImage(
-                    folder, id=id or os.path.basename(filename),
-                    file=f, title=title, storage=storage or "",
-                    quality=quality or "")
+                new_id = add_image(
+                    folder, f, id=id or os.path.basename(filename),
+                    title=title, storage=storage or "",
+                    quality=quality or "", background=background,
+                    progress=report)
             except BadRequest as e:
                 raise ImportError_("%s: %s" % (filename, e))
-            finally:
-                tiling_mode.reset(token)
         image = folder._getOb(new_id)
         url = "/".join(image.getPhysicalPath())
         queued = image.current_status() == "queued"
