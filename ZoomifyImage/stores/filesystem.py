@@ -32,6 +32,8 @@ from transaction.interfaces import IDataManager
 from zope.interface import implementer
 
 from .. import config
+from ..interfaces import ITileSink
+from ..interfaces import ITileStore
 from ..pyramid.errors import TilingError
 from ..pyramid.sinks import TileSink, tile_path
 
@@ -47,6 +49,7 @@ LEGACY_SET = "0"
 OLDER_SET_SECONDS = 600
 
 
+@implementer(ITileStore)
 class FilesystemTileStore(Persistent):
     kind = "filesystem"
     set_id = None    # stores made before sets had ids: LEGACY_SET
@@ -140,6 +143,7 @@ def _now():
     return time.time()
 
 
+@implementer(ITileSink)
 class FilesystemTileWriter(TileSink):
     """Writes a new set under .partial; finish() points the store at it
     and has it moved to its place when the transaction votes."""

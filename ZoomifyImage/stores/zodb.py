@@ -6,6 +6,10 @@ import uuid
 import transaction
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
+from zope.interface import implementer
+
+from ..interfaces import ITileSink
+from ..interfaces import ITileStore
 
 from ..pyramid.sinks import TileSink
 
@@ -19,6 +23,7 @@ class TileRecord(Persistent):
         self.data = data
 
 
+@implementer(ITileStore)
 class ZODBTileStore(Persistent):
     kind = "zodb"
     set_id = None  # the id of the tree in ``tiles`` (ETag, the viewer's ?v=)
@@ -50,6 +55,7 @@ class ZODBTileStore(Persistent):
         self.set_id = None
 
 
+@implementer(ITileSink)
 class ZODBTileWriter(TileSink):
     """Builds a new tree beside the current one and swaps it in at the end.
 
