@@ -10,6 +10,7 @@ from collections import namedtuple
 # JPEG's largest side (libjpeg): the maxWidth/maxHeight of every image
 MAX_SIDE = 65500
 WEBP_MAX_SIDE = 16383
+SIDE_LIMITS = {"jpg": MAX_SIDE, "png": MAX_SIDE, "webp": WEBP_MAX_SIDE}
 
 FORMATS = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 # formats the spec defines that we do not make: a valid request that is
@@ -18,8 +19,8 @@ OTHER_FORMATS = ("tif", "gif", "jp2", "pdf")
 QUALITIES = ("default", "color", "gray", "bitonal")
 
 # short numbers only: nothing turns into inf or takes long to convert
-_INT = re.compile(r"^\d{1,10}$")
-_FLOAT = re.compile(r"^\d{1,10}(\.\d{1,10})?$")
+_INT = re.compile(r"[0-9]{1,10}")
+_FLOAT = re.compile(r"[0-9]{1,10}(\.[0-9]{1,10})?")
 
 ImageRequest = namedtuple(
     "ImageRequest", "region size mirror angle quality format canonical")
@@ -59,9 +60,11 @@ def parse(segments, width, height, max_area):
             raise IIIFError(501, "format %s is not made here (jpg, png, "
                             "webp)" % fmt)
         raise bad("unknown format %r" % fmt)
-    if fmt == "webp" and max(size) > WEBP_MAX_SIDE:
-        raise bad("a WebP image is at most %d pixels a side"
-                  % WEBP_MAX_SIDE)
+    # what the encoder can write, before any work (a turn by 90 degrees
+    # keeps the longest side)
+    if max(size) > SIDE_LIMITS[fmt]:
+        raise bad("a %s image is at most %d pixels a side"
+                  % (fmt, SIDE_LIMITS[fmt]))
     canonical = "/".join([
         canonical_region(region, width, height),
         canonical_size(size, region, max_area),
@@ -144,6 +147,8 @@ def parse_size(text, rw, rh, max_area):
             size = (w, _round(rh * w / rw))
         else:
             size = (_round(rw * h / rh), h)
+        if min(size) < 1:  # a thin region's other side rounds to 0
+            raise bad("the image would be less than one pixel")
         # as large as possible within the server's limits as well
         limit = max_size(*size, max_area)
         return _checked(limit, max_area)
@@ -205,7 +210,7 @@ def _numbers(text, count, pattern, what):
 
 
 def _number_of(text, pattern, what):
-    if not pattern.match(text):
+    if not pattern.fullmatch(text):
         raise bad("bad number %r in the %s" % (text, what))
     return int(text) if pattern is _INT else float(text)
 

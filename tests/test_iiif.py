@@ -345,11 +345,46 @@ def test_composed_renders_are_limited_stored_tiles_are_not(image):
     "full/max",
     "full/max/0",
     "99999999999/max/0/default.jpg",
+    "0,0,3000,1/!10,10/0/default.jpg",  # 10x0: less than a pixel
+    "0,0,1,3000/^!1,1/0/default.jpg",
+    "pct:0,0,100,0.01/!10,10/0/default.jpg",
+    "full/^16384,1024/0/default.webp",  # WebP's limit
+    "full/^1024,16384/90/default.webp",
+    "full/^65501,1/0/default.jpg",  # JPEG's
 ])
 def test_bad_requests_are_400(image, path):
     answer = get(image + "/iiif/" + path)
     assert status(answer) == 400, body(answer)
     assert answer.headers["Content-Type"].startswith("text/plain")
+
+
+def test_parse_answers_every_request_with_an_iiif_error():
+    """Odd regions and sizes of odd images: an answer or an IIIFError
+    (400, 501), never another exception (a 500)."""
+    import itertools
+    from ZoomifyImage.iiif_request import IIIFError
+    from ZoomifyImage.iiif_request import parse
+    regions = ["full", "square", "0,0,3000,1", "0,0,1,3000", "1000,699,5,5",
+               "pct:0,0,0.0001,0.0001", "pct:99.99,99.99,50,50",
+               "pct:0,0,100,0.01", "0,0,1,1"]
+    sizes = ["max", "^max", "!10,10", "^!10,10", "!1,1", "^!1,1",
+             "^!9999999999,9999999999", "^!65500,1", "!1,65500",
+             "pct:0.0001", "^pct:9999999999", ",1", "1,", "^65500,",
+             "^,65500", "^1,65500", "^pct:0.00000001"]
+    rotations = ["0", "90", "!270", "360", "0.5"]
+    lasts = ["default.jpg", "gray.webp", "bitonal.png"]
+    for width, height in [(1001, 700), (1, 1), (3001, 7), (65500, 2),
+                          (1, 100000)]:
+        for segments in itertools.product(regions, sizes, rotations, lasts):
+            try:
+                request = parse(segments, width, height, 4096 * 4096)
+            except IIIFError as e:
+                assert e.status in (400, 501), segments
+                continue
+            w, h = request.size
+            assert 1 <= w and 1 <= h and w * h <= 4096 * 4096, segments
+            limit = 16383 if request.format == "webp" else 65500
+            assert max(w, h) <= limit, segments
 
 
 def test_unimplemented_formats_are_501_and_unknown_images_404(image):
