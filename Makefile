@@ -15,12 +15,12 @@ TUS_STAMP := $(TUS)/tus.min.js
 
 .PHONY: install test clean start
 
-install: $(STAMP) $(OSD_STAMP) $(TUS_STAMP)
+install: $(STAMP) $(OSD_STAMP) $(TUS_STAMP) openjpeg
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[vips,test]'
+	$(BIN)/pip install -q -e '.[vips,tiff,jp2,slide,test]'
 	touch $(STAMP)
 
 $(OSD_STAMP): package.json package-lock.json
@@ -39,6 +39,14 @@ $(TUS_STAMP): package.json package-lock.json $(OSD_STAMP)
 	cp node_modules/tus-js-client/dist/tus.min.js \
 	   node_modules/tus-js-client/LICENSE $(TUS)/
 
+# the jp2 engine (glymur) needs the OpenJPEG library: Debian's libopenjp2-7;
+# where it cannot be installed the JPEG 2000 tests skip and say why
+openjpeg:
+	@(ldconfig -p | grep -q libopenjp2) || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y libopenjp2-7) \
+	  || echo "*** could not install libopenjp2-7: the JPEG 2000 tests will be skipped"
+
+.PHONY: openjpeg
+
 # the browser tests drive Debian's Chromium (never a downloaded browser);
 # where it cannot be installed they skip and say why
 chromium:
@@ -52,7 +60,7 @@ test: install chromium
 	PYTHONPATH=tests/without_pyvips $(BIN)/python -m pytest -q -rs \
 	    tests/test_layout.py tests/test_pixels.py tests/test_errors.py \
 	    tests/test_cli.py tests/test_streaming.py \
-	    tests/test_broken_images.py
+	    tests/test_broken_images.py tests/test_formats.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info node_modules $(OSD)

@@ -31,6 +31,13 @@ setup(
     ],
     extras_require={
         "vips": ["pyvips[binary]>=2.2"],
+        # tiled and compressed TIFF/BigTIFF, each stored tile decoded once
+        "tiff": ["tifffile>=2023.7.10", "imagecodecs>=2023.7.10"],
+        # JPEG 2000 by regions (glymur needs the OpenJPEG library, e.g.
+        # Debian's libopenjp2-7)
+        "jp2": ["glymur>=0.12"],
+        # whole-slide images (the OpenSlide library comes in openslide-bin)
+        "slide": ["openslide-python>=1.4", "openslide-bin>=4.0"],
         "zeo": ["ZEO"],
         "test": [
             "pytest",

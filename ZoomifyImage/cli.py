@@ -10,7 +10,7 @@ import os
 import sys
 
 from .pyramid import DamagedImage, DirectorySink, TilingError, tile_image
-from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS
+from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS, ENGINES
 from .pyramid.tiler import parse_colour
 
 
@@ -59,11 +59,13 @@ def tile_parser():
     parser.add_argument("--quality", type=_positive, default=80,
                         metavar="Q", help="JPEG quality, 1 to 100 "
                         "(default 80)")
-    parser.add_argument("--engine", choices=("auto", "vips", "pillow"),
+    parser.add_argument("--engine", choices=ENGINES,
                         default="auto", help="decoder: vips (any format "
                         "libvips reads, streamed), pillow (streams PPM, BMP "
-                        "and uncompressed TIFF, decodes others whole), auto "
-                        "(vips when installed; default)")
+                        "and uncompressed TIFF, decodes others whole), tiff "
+                        "(tiled or compressed TIFF), jp2 (JPEG 2000), slide "
+                        "(whole-slide images), auto (the leanest installed "
+                        "engine for the file; default)")
     parser.add_argument("--background", type=_colour, default="#ffffff",
                         metavar="COLOUR", help="colour under transparent "
                         "pixels, as #rrggbb (default #ffffff)")

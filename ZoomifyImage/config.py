@@ -14,7 +14,7 @@ import os
 from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS
 
 STORAGES = ("zodb", "filesystem")
-ENGINES = ("auto", "vips", "pillow")
+ENGINES = ("auto", "vips", "pillow", "tiff")
 VIEWERS = ("openseadragon", "iiif", "flash")
 
 DEFAULTS = {

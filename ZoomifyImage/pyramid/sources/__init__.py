@@ -4,6 +4,8 @@ One module per engine, each a BandSource (base.py):
 - ``pillow``: PPM/PGM, uncompressed BMP and TIFF streamed from their
   rows; other formats Pillow reads decoded whole, under a pixel budget.
 - ``vips`` (pyvips): any format libvips reads, decoded sequentially.
+- ``tiff`` (tifffile, imagecodecs): tiled or compressed TIFF and BigTIFF,
+  each stored tile decoded once.
 
 ``open_source`` checks the file, picks the engine and checks the size.
 """
@@ -15,12 +17,16 @@ from ..buffers import PIXEL_BYTES, image_on  # noqa: F401 (imported here)
 from ..errors import DamagedImage, TilingError
 from .base import BandSource, UnknownFormat  # noqa: F401
 from .pillow import PillowSource, pillow_open
+from .tiff import TiffSource, tiff_available
 from .vips import VipsSource, vips_available  # noqa: F401
 
 DEFAULT_MAX_MEGAPIXELS = 20000        # any engine: a decompression bomb guard
 DEFAULT_WHOLE_DECODE_MEGAPIXELS = 100  # pillow engine, formats it cannot stream
 
-ENGINES = ("auto", "vips", "pillow")
+ENGINES = ("auto", "vips", "pillow", "tiff")
+
+# what each optional engine needs installed: (available, extra)
+NEEDS = {"vips": (vips_available, "vips"), "tiff": (tiff_available, "tiff")}
 
 
 def open_source(path, engine="auto", background=(255, 255, 255),
@@ -38,15 +44,16 @@ def open_source(path, engine="auto", background=(255, 255, 255),
         check_tiff_complete(path)
     if engine == "auto":
         source = _auto(path, background, whole_decode_megapixels, lenient)
-    elif engine == "vips":
-        if not vips_available():
-            raise TilingError(path, "the vips engine needs pyvips: "
-                              "install the 'vips' extra (pip install "
-                              "'ZoomifyImage[vips]')")
-        source = VipsSource(path, background, lenient)
     elif engine == "pillow":
         source = PillowSource(path, background, whole_decode_megapixels,
                               lenient)
+    elif engine in NEEDS:
+        available, extra = NEEDS[engine]
+        if not available():
+            raise TilingError(path, "the %s engine is not installed: "
+                              "install the '%s' extra (pip install "
+                              "'ZoomifyImage[%s]')" % (engine, extra, extra))
+        source = SOURCES[engine](path, background, lenient)
     else:
         raise TilingError(path, "unknown engine %r (%s)"
                           % (engine, ", ".join(ENGINES)))
@@ -58,12 +65,22 @@ def open_source(path, engine="auto", background=(255, 255, 255),
     return source
 
 
+SOURCES = {"vips": VipsSource, "tiff": TiffSource}
+
+
 def _auto(path, background, whole_decode_megapixels, lenient):
     """The leanest engine for the file."""
     # whatever Pillow streams from its rows (uncompressed TIFF and
     # BigTIFF, PPM, BMP) it reads in about half the time and memory of
     # libvips (measured)
     source = _pillow_streaming(path, background, lenient)
+    if source is None and is_tiff(path) and tiff_available():
+        # tiled or compressed: each stored tile decoded once, on both
+        # cores (libvips decoded them again for every band)
+        try:
+            source = TiffSource(path, background, lenient)
+        except UnknownFormat:
+            pass  # a TIFF it does not read exactly: libvips
     if source is None and vips_available():
         try:
             source = VipsSource(path, background, lenient)

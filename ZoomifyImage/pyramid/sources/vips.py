@@ -44,6 +44,7 @@ class VipsSource(BandSource):
         # the pixels; "none" tiles whatever the decoders make of a file
         self.fail_on = "none" if lenient else "warning"
         self.one_worker = False
+        self.whole_tile_rows = False
         self.pipe = None
         self.file = open(path, "rb")
         try:
@@ -60,6 +61,7 @@ class VipsSource(BandSource):
                 # decoding the rest; sequential mode fails on our bands
                 # ("out of order read") when strips and bands disagree
                 image = self._load("random")
+                self.whole_tile_rows = True
                 if orientation not in (0, 1):
                     image = image.autorot()
             elif orientation not in (0, 1):
@@ -81,6 +83,14 @@ class VipsSource(BandSource):
         self.width = self.image.width
         self.height = self.image.height
         self.channels = self.image.bands
+
+    def band_rows(self, tile_size):
+        if self.whole_tile_rows:
+            # each band is a new pipeline, and libvips keeps no TIFF tile
+            # from one to the next: bands of a quarter tile decoded each
+            # stored tile 4 times (measured: 4.1 s of CPU against 1.25)
+            return tile_size
+        return super().band_rows(tile_size)
 
     def _load(self, access):
         pyvips = self.pyvips

@@ -1,0 +1,219 @@
+"""The formats of gigapixel images beyond the basic ones: tiled and
+compressed TIFF/BigTIFF (tiff engine), JPEG 2000 (jp2), whole-slide
+images (slide) and PSD/PSB. For each: the layout and the pixels of every
+tier, a damaged file fails in one line and leaves nothing, and memory
+does not grow with the height."""
+
+import os
+
+import numpy as np
+import pytest
+
+from ZoomifyImage.pyramid import Layout, MemorySink, TilingError, tile_image
+from ZoomifyImage.pyramid.sources import tiff_available, vips_available
+
+from tests.images import psnr, smooth, tier_images
+from tests.test_broken_images import check_run
+from tests.test_pixels import assemble
+from tests.test_streaming import peak_kb
+
+needs_tiff = pytest.mark.skipif(not tiff_available(),
+                                reason="tifffile/imagecodecs not installed")
+
+
+def check_tiers(path, pixels, engine, limit=35, **options):
+    """Every tile of every tier where the layout puts it, with the box
+    means of the pixels; returns the engine that read the file."""
+    sink = MemorySink()
+    result = tile_image(path, sink, engine=engine, quality=95, **options)
+    h, w = pixels.shape[:2]
+    layout = Layout(w, h)
+    assert set(sink.tiles) == set(layout.tile_names()) | {
+        "ImageProperties.xml"}
+    assert sink.tiles["ImageProperties.xml"] == layout.properties_xml()
+    for tier, expected in enumerate(tier_images(pixels)):
+        got = assemble(sink.tiles, layout, tier)
+        if got.shape[2] == 1 and expected.ndim == 2:
+            expected = expected[..., None]
+        assert got.shape == expected.shape, tier
+        assert psnr(got, expected) > limit, (tier, psnr(got, expected))
+    return result.engine
+
+
+def damaged_runs(tmp_path, engine, files):
+    """Each file through zoomify-tile: the problems of those that neither
+    tile correctly nor fail in one line leaving nothing behind."""
+    problems = []
+    for name, data in files.items():
+        path = str(tmp_path / name)
+        with open(path, "wb") as f:
+            f.write(data)
+        found = check_run(path, engine, str(tmp_path / ("run-" + name)))
+        problems += ["%s: %s" % (name, p) for p in found]
+    return problems
+
+
+def truncations(name, data):
+    """A good file cut at a few places, and with its middle scrambled."""
+    stem, ext = os.path.splitext(name)
+    scrambled = bytearray(data)
+    middle = len(data) // 2
+    scrambled[middle:middle + 4096] = bytes(
+        (b * 7 + 13) % 256 for b in scrambled[middle:middle + 4096])
+    return {stem + "-header" + ext: data[:100],
+            stem + "-half" + ext: data[:middle],
+            stem + "-last-byte-gone" + ext: data[:-1],
+            stem + "-scrambled" + ext: bytes(scrambled)}
+
+
+# ----------------------------------------------------------------- TIFF
+
+def write_tiff(path, pixels, **options):
+    import tifffile
+    photometric = "minisblack" if pixels.ndim == 2 else "rgb"
+    extras = {"extrasamples": ["unassalpha"]} if (
+        pixels.ndim == 3 and pixels.shape[2] == 4) else {}
+    tifffile.imwrite(path, pixels, photometric=photometric, **extras,
+                     **options)
+    return str(path)
+
+
+TIFFS = {
+    "jpeg-tiles": dict(tile=(128, 128), compression="jpeg",
+                       compressionargs={"level": 95}),
+    "lzw-strips": dict(rowsperstrip=7, compression="lzw"),
+    "deflate-tiles-predictor": dict(tile=(64, 128), compression="zlib",
+                                    predictor=True),
+    "zstd-bigtiff": dict(tile=(256, 256), compression="zstd",
+                         bigtiff=True),
+    "uncompressed-tiles": dict(tile=(128, 128)),
+    "jpeg-strips-bigtiff": dict(rowsperstrip=64, compression="jpeg",
+                                compressionargs={"level": 95},
+                                bigtiff=True),
+}
+
+
+@needs_tiff
+@pytest.mark.parametrize("engine", ["tiff", "auto"])
+@pytest.mark.parametrize("kind", sorted(TIFFS))
+def test_tiff_layout_and_pixels(tmp_path, kind, engine):
+    pixels = smooth(1025, 600)
+    path = write_tiff(tmp_path / "in.tif", pixels, **TIFFS[kind])
+    assert check_tiers(path, pixels, engine) == "tiff"
+
+
+@needs_tiff
+@pytest.mark.skipif(not vips_available(), reason="pyvips not installed")
+def test_tiff_and_vips_engines_agree(tmp_path):
+    pixels = smooth(700, 520)
+    path = write_tiff(tmp_path / "in.tif", pixels, **TIFFS["lzw-strips"])
+    ours, theirs = MemorySink(), MemorySink()
+    tile_image(path, ours, engine="tiff", quality=95)
+    tile_image(path, theirs, engine="vips", quality=95)
+    assert set(ours.tiles) == set(theirs.tiles)
+    for name in ours.tiles:
+        if name.endswith(".jpg"):
+            assert psnr(np.asarray(_image(ours.tiles[name])),
+                        np.asarray(_image(theirs.tiles[name]))) > 40
+
+
+def _image(data):
+    import io
+    from PIL import Image
+    return Image.open(io.BytesIO(data))
+
+
+@needs_tiff
+@pytest.mark.parametrize("kind", ["grey", "grey16", "rgba", "miniswhite"])
+def test_tiff_colour_kinds(tmp_path, kind):
+    rgb = smooth(600, 300)
+    if kind == "rgba":
+        alpha = np.full(rgb.shape[:2] + (1,), 255, np.uint8)
+        alpha[:, :300] = 0   # the left half transparent: white
+        pixels = np.concatenate([rgb, alpha], axis=2)
+        expected = rgb.copy()
+        expected[:, :300] = 255
+    else:
+        expected = rgb[..., 1]
+        pixels = expected
+        if kind == "grey16":
+            pixels = expected.astype(np.uint16) * 257
+    options = dict(tile=(128, 128), compression="zlib")
+    if kind == "miniswhite":
+        import tifffile
+        path = str(tmp_path / "in.tif")
+        tifffile.imwrite(path, 255 - expected, photometric="miniswhite",
+                         **options)
+    else:
+        path = write_tiff(tmp_path / "in.tif", pixels, **options)
+    assert check_tiers(path, expected, "tiff") == "tiff"
+
+
+@needs_tiff
+def test_tiff_engine_refuses_what_it_does_not_read(tmp_path):
+    from ZoomifyImage.pyramid import open_source
+    png = str(tmp_path / "in.png")
+    from PIL import Image
+    Image.fromarray(smooth(300, 200)).save(png)
+    with pytest.raises(TilingError):
+        open_source(png, engine="tiff")
+    # a TIFF whose colours it would get wrong goes to another engine
+    import tifffile
+    path = str(tmp_path / "planar.tif")
+    tifffile.imwrite(path, np.moveaxis(smooth(300, 200), -1, 0),
+                     photometric="rgb", planarconfig="separate",
+                     compression="lzw")
+    with pytest.raises(TilingError, match="separate colour planes"):
+        open_source(path, engine="tiff")
+    assert tile_image(path, MemorySink()).engine != "tiff"
+
+
+def test_auto_takes_pillow_for_an_uncompressed_bigtiff(tmp_path):
+    # it streams from the rows: half the memory of libvips (issue 13)
+    tifffile = pytest.importorskip("tifffile")
+    path = str(tmp_path / "big.tif")
+    tifffile.imwrite(path, smooth(600, 400), photometric="rgb",
+                     bigtiff=True, rowsperstrip=16)
+    assert tile_image(path, MemorySink()).engine == "pillow"
+
+
+@needs_tiff
+@pytest.mark.parametrize("kind", ["jpeg-tiles", "zstd-bigtiff",
+                                  "lzw-strips"])
+def test_tiff_damaged_fails_in_one_line(tmp_path, kind):
+    path = write_tiff(tmp_path / "good.tif", smooth(600, 400),
+                      **TIFFS[kind])
+    with open(path, "rb") as f:
+        data = f.read()
+    files = truncations(kind + ".tif", data)
+    for engine in ("tiff", "auto"):
+        folder = tmp_path / engine
+        folder.mkdir()
+        assert not damaged_runs(folder, engine, files)
+
+
+def tall_tiff(path, width, height, **options):
+    """A tiled JPEG TIFF written tile by tile (the test stays small)."""
+    import tifffile
+    tile = np.zeros((256, 256, 3), np.uint8)
+
+    def tiles():
+        for top in range(0, height, 256):
+            for left in range(0, width, 256):
+                tile[:] = (top // 256 * 37 % 256, left // 256 * 11 % 256,
+                           90)
+                yield tile
+
+    tifffile.imwrite(path, tiles(), shape=(height, width, 3), dtype="uint8",
+                     photometric="rgb", tile=(256, 256), **options)
+    return str(path)
+
+
+@needs_tiff
+def test_tiff_engine_streams(tmp_path):
+    # 4000 wide: the tall image has 9000 more rows (108 MB of pixels)
+    options = dict(compression="jpeg", bigtiff=True)
+    short = tall_tiff(tmp_path / "short.tif", 4000, 1000, **options)
+    tall = tall_tiff(tmp_path / "tall.tif", 4000, 10000, **options)
+    small, big = peak_kb(short, "tiff"), peak_kb(tall, "tiff")
+    assert big - small < 25_000, "peak memory grew by %d KB" % (big - small)
