@@ -53,8 +53,14 @@ chromium:
 	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
 	  || echo "*** could not install chromium: the browser tests will be skipped"
 
-.PHONY: chromium
-test: install chromium
+# the front-end and load tests run Debian's nginx (as www-data) and wrk;
+# where they cannot be installed those tests skip and say why
+frontend:
+	@(test -x /usr/sbin/nginx && test -x /usr/bin/wrk) || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light wrk) \
+	  || echo "*** could not install nginx-light and wrk: the front-end and load tests will be skipped"
+
+.PHONY: chromium frontend
+test: install chromium frontend
 	$(BIN)/python -m pytest -rs tests
 	# again without pyvips, as installed without the `vips` extra
 	PYTHONPATH=tests/without_pyvips $(BIN)/python -m pytest -q -rs \

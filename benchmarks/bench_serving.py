@@ -1,0 +1,228 @@
+"""Tile serving under load: Zope's two tile stores against OFS.Image, and
+nginx (static files, and the caching front-end of docs/nginx.conf).
+
+    .venv/bin/python benchmarks/bench_serving.py [--duration 20]
+        [--connections 16,50] [--width 6000 --height 4001] [--dir DIR]
+
+Runs as root (nginx's workers run as www-data), on 127.0.0.1 only. It
+makes the image with make_images.py, starts two Zope instances (runwsgi,
+4 waitress threads) and two nginx, and runs wrk (2 threads) against:
+
+  OFS.Image        one tile's bytes as a plain OFS.Image (Zope A)
+  ZODB store       random tiles of the image, ?v= as the viewer asks (A)
+  filesystem store the same, filesystem store (A)
+  nginx static     nginx serving the same tile files as they are (with
+                   the open_file_cache of docs/nginx.conf's tiles)
+  cache, ZODB / cache, filesystem
+                   docs/nginx.conf in front of Zope B (X-Accel-Redirect
+                   set, as the README says), the cache warmed first
+  private, X-Accel docs/nginx.conf, a private filesystem image asked by a
+                   manager: Zope checks every request, nginx sends the file
+
+The rows take turns at each connection count. Prints a markdown table
+(rate, p50, p99, errors, Zope's RSS before and after each run) and the
+ratios: each store / OFS.Image, cached / nginx static. Asserts nothing.
+"""
+
+import argparse
+import base64
+import os
+import statistics
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from make_images import make  # noqa: E402
+from tests.http_upload import post_form  # noqa: E402
+from tests.nginx_fixture import Nginx  # noqa: E402
+from tests.nginx_fixture import front_end_servers  # noqa: E402
+from tests.nginx_fixture import wrk  # noqa: E402
+from tests.nginx_fixture import zope_behind_nginx  # noqa: E402
+from tests.zope_fixtures import ADMIN  # noqa: E402
+from ZoomifyImage.pyramid import Layout  # noqa: E402
+
+AUTH = "Authorization: Basic " + base64.b64encode(
+    ("%s:%s" % ADMIN).encode()).decode()
+
+
+def request(url, data=None, manager=False):
+    r = urllib.request.Request(url, data=data)
+    if manager:
+        name, value = AUTH.split(": ", 1)
+        r.add_header(name, value)
+    with urllib.request.urlopen(r, timeout=60) as response:
+        return response.headers, response.read()
+
+
+def add_image(zope, path, id, store):
+    status, body = post_form(
+        zope.url + "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage",
+        {"id": id, "storage": store}, "file", path, ADMIN)
+    assert status == 302, body[:300]
+    headers, body = request("%s/%s/TileGroup0/0-0-0.jpg" % (zope.url, id),
+                            manager=True)
+    zi, uid, set_id = headers["ETag"].strip('"').split("-")
+    return uid, set_id
+
+
+def rss_mb(zope):
+    return zope.memory_kb() / 1024.0
+
+
+class Row:
+    def __init__(self, label, base, paths, zope=None, headers=(), group=""):
+        self.label, self.base, self.paths = label, base, paths
+        self.zope, self.headers, self.group = zope, list(headers), group
+        self.results = {}
+
+
+def warm(row):
+    """Every path once: Zope's caches and nginx's cache are filled."""
+    for path in row.paths:
+        request(row.base + path, manager=bool(row.headers))
+
+
+def run(rows, connections, seconds):
+    # the rows take turns at each connection count, so that what else
+    # the machine does weighs on the rows that are compared alike
+    for row in rows:
+        warm(row)
+    for c in connections:
+        for row in rows:
+            print("  %s, %d connections, %d s ..." % (row.label, c, seconds),
+                  file=sys.stderr, flush=True)
+            before = rss_mb(row.zope) if row.zope else None
+            row.results[c] = result = wrk(row.base, row.paths, seconds, c,
+                                          headers=row.headers)
+            result["rss"] = (before, rss_mb(row.zope)) if row.zope else None
+
+
+def table(rows, connections):
+    base = {r.group: r for r in rows if r.group in ("ofs", "static")}
+    against = {"store": ("ofs", "OFS.Image"),
+               "cache": ("static", "nginx static")}
+    print("| what is served | connections | req/s | p50 ms | p99 ms "
+          "| errors | Zope RSS MB before -> after | ratio |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for c in connections:
+        for row in rows:
+            r = row.results[c]
+            ratio = ""
+            if row.group in against:
+                key, name = against[row.group]
+                ratio = "%.2fx %s" % (
+                    r["rate"] / base[key].results[c]["rate"], name)
+            rss = "%.0f -> %.0f" % r["rss"] if r["rss"] else "-"
+            print("| %s | %d | %s | %.1f | %.1f | %d | %s | %s |" % (
+                row.label, c, "{:,.0f}".format(r["rate"]), r["p50"],
+                r["p99"], r["errors"], rss, ratio))
+    print()
+    big = max(connections)
+    for row in rows:
+        if row.group in against:
+            key, name = against[row.group]
+            ratio = row.results[big]["rate"] / base[key].results[big]["rate"]
+            goal = 1.0 if row.group == "store" else 0.9
+            print("%s: %.2fx %s at %d connections (goal >= %.1f): %s" % (
+                row.label, ratio, name, big, goal,
+                "PASS" if ratio >= goal else "MISS"))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", default="/tmp/zoomify-bench")
+    parser.add_argument("--width", type=int, default=6000)
+    parser.add_argument("--height", type=int, default=4001)
+    parser.add_argument("--duration", type=int, default=20,
+                        help="seconds of wrk per row and connection count")
+    parser.add_argument("--connections", default="16,50")
+    args = parser.parse_args(argv)
+    connections = [int(c) for c in args.connections.split(",")]
+    jpeg, tiff = make(args.dir, args.width, args.height)
+    names = Layout(args.width, args.height).tile_names()
+
+    plain = zope_behind_nginx(accel=False)        # Zope answers itself
+    front = zope_behind_nginx()                   # as docs/nginx.conf says
+    started = []
+    try:
+        for zope in (plain, front):
+            started.append(zope.start())
+        sets = {}
+        for zope in (plain, front):
+            for id, store in [("db", "zodb"), ("fs", "filesystem")]:
+                sets[zope, id] = add_image(zope, jpeg, id, store)
+        sets[front, "fs_private"] = add_image(front, jpeg, "fs_private",
+                                              "filesystem")
+        request(front.url + "/fs_private/manage_permission", manager=True,
+                data=b"permission_to_manage=View&roles:list=Manager"
+                     b"&acquire:int=0")
+
+        # the OFS.Image holds the bytes of a tile of median size
+        uid, set_id = sets[plain, "fs"]
+        folder = os.path.join(plain.tile_root, uid[:2], uid, set_id)
+        sizes = sorted((os.path.getsize(os.path.join(folder, n)), n)
+                       for n in names)
+        tile = os.path.join(folder, sizes[len(sizes) // 2][1])
+        status, body = post_form(
+            plain.url + "/manage_addProduct/OFSP/manage_addImage",
+            {"id": "tile.jpg"}, "file", tile, ADMIN)
+        assert status in (200, 302), body[:300]
+        tile_kb = os.path.getsize(tile) / 1024.0
+
+        # with the open_file_cache the front-end's tile location has
+        static = Nginx(lambda n: (
+            "server {\n    listen 127.0.0.1:%d;\n"
+            "    location /static/ {\n        alias %s/;\n"
+            "        open_file_cache max=10000 inactive=60s;\n    }\n}\n"
+            % (n.port, plain.tile_root))).start()
+        started.append(static)
+        cache = Nginx(lambda n: front_end_servers(
+            front.port, front.tile_root, n.prefix, n.port)).start()
+        started.append(cache)
+
+        def tiles(zope, id):
+            return ["/%s/%s?v=%s" % (id, n, sets[zope, id][1])
+                    for n in names]
+        uid, set_id = sets[plain, "fs"]
+        rows = [
+            Row("OFS.Image, one %.1f KB tile" % tile_kb, plain.url,
+                ["/tile.jpg"], plain, group="ofs"),
+            Row("ZODB store", plain.url, tiles(plain, "db"), plain,
+                group="store"),
+            Row("filesystem store", plain.url, tiles(plain, "fs"), plain,
+                group="store"),
+            Row("nginx static, the same files", static.url,
+                ["/static/%s/%s/%s/%s" % (uid[:2], uid, set_id, n)
+                 for n in names], group="static"),
+            Row("nginx cache -> Zope, ZODB store", cache.url,
+                tiles(front, "db"), front, group="cache"),
+            Row("nginx cache -> Zope, filesystem store", cache.url,
+                tiles(front, "fs"), front, group="cache"),
+            Row("nginx -> Zope -> X-Accel, private (manager)", cache.url,
+                tiles(front, "fs_private"), front, headers=[AUTH]),
+        ]
+        print("%dx%d, %d tiles (median %.1f KB), wrk -t2 for %d s, "
+              "nginx workers: %s" % (
+                  args.width, args.height, len(names),
+                  statistics.median(s for s, n in sizes) / 1024.0,
+                  args.duration, ", ".join(sorted(cache.worker_users()))))
+        print()
+        began = time.monotonic()
+        load = os.getloadavg()[0]
+        run(rows, connections, args.duration)
+        table(rows, connections)
+        # the machine's other work shows here (2 cores: above 2 is busy)
+        print("\n%.0f s; load average (1 min) %.1f at the start, %.1f at "
+              "the end" % (time.monotonic() - began, load,
+                           os.getloadavg()[0]))
+    finally:
+        for thing in reversed(started):
+            thing.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Issue 11: nginx in front of Zope with docs/nginx.conf, the configuration
+README.txt shows: public tiles come from nginx's cache, private ones go
+through Zope's permission check every time (for the filesystem store
+nginx then sends the file, X-Accel-Redirect), and nginx's workers run as
+www-data and can read the tile files."""
+
+import base64
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from tests import nginx_fixture
+from tests.http_upload import post_form
+from tests.images import save
+from tests.images import smooth
+from tests.nginx_fixture import Nginx
+from tests.nginx_fixture import front_end_servers
+from tests.nginx_fixture import zope_behind_nginx
+from tests.zope_fixtures import ADMIN
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TILE = "TileGroup0/2-2-1.jpg"
+
+pytestmark = pytest.mark.skipif(
+    nginx_fixture.missing() is not None or os.geteuid() != 0,
+    reason=nginx_fixture.missing() or "nginx's workers run as www-data "
+    "only when root starts it")
+
+
+def fetch(url, manager=False, form=None):
+    """(status, headers, body) of a GET, or of a POST of ``form``; HTTP
+    errors are answers too."""
+    data = urllib.parse.urlencode(form).encode() if form else None
+    request = urllib.request.Request(url, data=data)
+    if manager:
+        token = base64.b64encode(("%s:%s" % ADMIN).encode()).decode()
+        request.add_header("Authorization", "Basic " + token)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+class Site:
+    """Zope with images, public and private, in both stores (by default)
+    behind nginx."""
+
+    def __init__(self, tmp, images=("fs", "db", "fs_private", "db_private")):
+        self.zope = zope_behind_nginx().start()
+        path = save(smooth(1500, 1000), tmp / "pic.jpg", quality=90)
+        for name in images:
+            store = "filesystem" if name.startswith("fs") else "zodb"
+            status, body = post_form(
+                self.zope.url + "/manage_addProduct/ZoomifyImage/"
+                "manage_addZoomifyImage", {"id": name, "storage": store},
+                "file", path, ADMIN)
+            assert status == 302, body[:300]
+        for name in [i for i in images if i.endswith("_private")]:
+            status, headers, body = fetch(
+                "%s/%s/manage_permission" % (self.zope.url, name), True,
+                {"permission_to_manage": "View", "roles:list": "Manager",
+                 "acquire:int": "0"})
+            assert status == 200, body[:300]
+        self.nginx = Nginx(lambda n: front_end_servers(
+            self.zope.port, self.zope.tile_root, n.prefix, n.port)).start()
+
+    def version(self, image):
+        """(uid, set id) from the ETag Zope sends: "zi-UID-SETID"."""
+        status, headers, body = fetch("%s/%s/%s" % (
+            self.zope.url, image, TILE), manager=True)
+        assert status == 200
+        zi, uid, set_id = headers["ETag"].strip('"').split("-")
+        return uid, set_id
+
+    def stop(self):
+        self.nginx.stop()
+        self.zope.stop()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    s = Site(tmp_path_factory.mktemp("frontend"))
+    yield s
+    s.stop()
+
+
+def test_readme_shows_the_tested_configuration():
+    with open(os.path.join(ROOT, "docs", "nginx.conf")) as f:
+        tested = "".join("    " + line if line.strip() else "\n"
+                         for line in f)
+    with open(os.path.join(ROOT, "README.txt")) as f:
+        assert tested in f.read()
+
+
+def test_workers_run_as_www_data(site):
+    assert site.nginx.worker_users() == {"www-data"}
+
+
+@pytest.mark.parametrize("image", ["fs", "db"])
+def test_public_tiles_come_from_the_cache(site, image):
+    uid, set_id = site.version(image)
+    url = "%s/%s/%s?v=%s" % (site.nginx.url, image, TILE, set_id)
+    status, headers, first = fetch(url)
+    assert status == 200 and first[:2] == b"\xff\xd8"
+    assert headers["X-Cache-Status"] == "MISS"
+    assert "immutable" in headers["Cache-Control"]
+    status, headers, again = fetch(url)
+    assert status == 200 and again == first
+    assert headers["X-Cache-Status"] == "HIT"
+    # the key holds the set's version: another ?v= is another entry
+    status, headers, body = fetch(url + "0")
+    assert status == 200 and headers["X-Cache-Status"] == "MISS"
+
+
+def test_the_cache_answers_while_zope_is_down(tmp_path):
+    site = Site(tmp_path, images=["db"])
+    try:
+        uid, set_id = site.version("db")
+        url = "%s/db/%s?v=%s" % (site.nginx.url, TILE, set_id)
+        status, headers, body = fetch(url)
+        assert status == 200
+        site.zope.stop()
+        status, headers, again = fetch(url)
+        assert status == 200 and again == body
+        assert headers["X-Cache-Status"] == "HIT"
+        # what is not cached needs Zope
+        assert fetch(site.nginx.url + "/db/")[0] == 502
+    finally:
+        site.stop()
+
+
+@pytest.mark.parametrize("image", ["fs_private", "db_private"])
+def test_private_tiles_ask_zope_every_time(site, image):
+    uid, set_id = site.version(image)
+    url = "%s/%s/%s?v=%s" % (site.nginx.url, image, TILE, set_id)
+    for _ in range(2):
+        status, headers, body = fetch(url, manager=True)
+        assert status == 200 and body[:2] == b"\xff\xd8"
+        assert headers["Cache-Control"].startswith("private")
+        assert headers["X-Cache-Status"] == "MISS"
+        # the manager fetched it; anonymous is still refused, by Zope
+        for _ in range(3):
+            status, headers, refused = fetch(url)
+            assert status == 401 and b"\xff\xd8" not in refused
+    if image == "fs_private":
+        # Zope only names the file; nginx (www-data) sent it from disc
+        zope_url = url.replace(site.nginx.url, site.zope.url)
+        status, headers, empty = fetch(zope_url, manager=True)
+        assert status == 200 and empty == b""
+        assert headers["X-Accel-Redirect"] == "/protected-tiles/%s/%s/%s/%s" \
+            % (uid[:2], uid, set_id, TILE)
+        path = os.path.join(site.zope.tile_root, uid[:2], uid, set_id, TILE)
+        with open(path, "rb") as f:
+            assert f.read() == body
+    assert "Permission denied" not in site.nginx.error_log()
+
+
+def test_nginx_reads_every_file_of_a_set(site):
+    """Directories and files the filesystem store writes are readable by
+    www-data (no 403), through X-Accel-Redirect."""
+    uid, set_id = site.version("fs_private")
+    folder = os.path.join(site.zope.tile_root, uid[:2], uid, set_id)
+    names = ["ImageProperties.xml"] + [
+        "%s/%s" % (group, name) for group in os.listdir(folder)
+        if group.startswith("TileGroup")
+        for name in os.listdir(os.path.join(folder, group))]
+    for name in names:
+        status, headers, body = fetch("%s/fs_private/%s" % (
+            site.nginx.url, name), manager=True)
+        assert status == 200, (name, status)
+        with open(os.path.join(folder, name), "rb") as f:
+            assert f.read() == body
