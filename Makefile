@@ -47,20 +47,21 @@ openjpeg:
 
 .PHONY: openjpeg
 
-# the browser tests drive Debian's Chromium (never a downloaded browser);
-# where it cannot be installed they skip and say why
-chromium:
-	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
-	  || echo "*** could not install chromium: the browser tests will be skipped"
+# Debian packages the tests run as real parts: Chromium for the browser
+# tests (never a downloaded browser), nginx (as www-data) and wrk for the
+# front-end and load tests, libmagic for iiif-validator; one apt-get for
+# what is missing; where they cannot be installed those tests skip and
+# say why
+DEBS := chromium nginx-light wrk libmagic1
+system:
+	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing) \
+	  || echo "*** could not install $$missing: the tests that need them will be skipped"; \
+	fi
 
-# the front-end and load tests run Debian's nginx (as www-data) and wrk;
-# where they cannot be installed those tests skip and say why
-frontend:
-	@(test -x /usr/sbin/nginx && test -x /usr/bin/wrk) || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light wrk) \
-	  || echo "*** could not install nginx-light and wrk: the front-end and load tests will be skipped"
-
-.PHONY: chromium frontend
-test: install chromium frontend
+.PHONY: system
+test: install system
 	$(BIN)/python -m pytest -rs tests
 	# again without pyvips, as installed without the `vips` extra
 	PYTHONPATH=tests/without_pyvips $(BIN)/python -m pytest -q -rs \
