@@ -45,6 +45,7 @@ EXTRA_FORMATS = ["webp"]
 EXTRA_QUALITIES = ["color", "gray", "bitonal"]
 EXTRA_FEATURES = ["canonicalLinkHeader", "mirroring", "profileLinkHeader",
                   "sizeUpscaling"]
+ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 # a request decodes at most this many times maxArea pixels: the tier read
 # is at most twice as fine as the answer in each direction
 DECODE_FACTOR = 4
@@ -160,6 +161,8 @@ def _error(image, error, RESPONSE):
     RESPONSE.setStatus(error.status)
     if error.status == 503:
         RESPONSE.setHeader("Retry-After", str(error.retry_after))
+    if error.status == 405:
+        RESPONSE.setHeader("Allow", ALLOWED_METHODS)
     RESPONSE.setHeader("Content-Type", "text/plain; charset=utf-8")
     RESPONSE.setHeader("Cache-Control", "no-store")
     return error.message + "\n"
@@ -169,14 +172,26 @@ def _preflight(image, RESPONSE):
     """The answer to a CORS preflight (OPTIONS)."""
     _cors(image, RESPONSE)
     if anonymous_may_view(image):
-        RESPONSE.setHeader("Access-Control-Allow-Methods",
-                           "GET, HEAD, OPTIONS")
+        RESPONSE.setHeader("Access-Control-Allow-Methods", ALLOWED_METHODS)
         RESPONSE.setHeader("Access-Control-Allow-Headers",
                            "Accept, If-None-Match, If-Modified-Since")
         RESPONSE.setHeader("Access-Control-Max-Age", "86400")
-    RESPONSE.setHeader("Allow", "GET, HEAD, OPTIONS")
+    RESPONSE.setHeader("Allow", ALLOWED_METHODS)
     RESPONSE.setStatus(204)
     return b""
+
+
+def _method(image, REQUEST, RESPONSE):
+    """OPTIONS and methods other than GET and HEAD are answered here (the
+    answer), GET and HEAD by the caller (None)."""
+    method = REQUEST.get("REQUEST_METHOD", "GET")
+    if method == "OPTIONS":
+        return _preflight(image, RESPONSE)
+    if method not in ("GET", "HEAD"):
+        return _error(image, IIIFError(405, "%s is not allowed here (%s)"
+                                       % (method, ALLOWED_METHODS)),
+                      RESPONSE)
+    return None
 
 
 def _send_json(image, doc, context, REQUEST, RESPONSE, extra_headers=()):
@@ -210,10 +225,15 @@ def _send_json(image, doc, context, REQUEST, RESPONSE, extra_headers=()):
 class _Published(Implicit):
     """Guarded by the View permission of the image, acquired through the
     wrapper (each subclass declares it, as InitializeClass reads a
-    class's own security)."""
+    class's own security). Every HTTP method is published as index_html,
+    which answers those it does not serve (Zope's own traversal would
+    look for an attribute named after the method, and fail with a 500)."""
 
     def _image(self):
         return aq_parent(self)
+
+    def browserDefault(self, request):
+        return self, ("index_html",)
 
 
 @zpublish
@@ -232,36 +252,24 @@ class IIIFService(_Published):
         self.segments = segments
 
     def publishTraverse(self, request, name):
-        if name in ("index_html", "HEAD", "OPTIONS"):
-            return getattr(self, name)
+        if name == "index_html":
+            return self.index_html
         if len(self.segments) >= 4:
             raise NotFound(name)
         return IIIFService(self.segments + (name,)).__of__(self._image())
 
-    def browserDefault(self, request):
-        return self, ()
-
     @security.protected(View)
     @zpublish
     def index_html(self, REQUEST=None, RESPONSE=None):
-        """The IIIF image service."""
+        """The IIIF image service (every HTTP method)."""
         image = self._image()
+        answer = _method(image, REQUEST, RESPONSE)
+        if answer is not None:
+            return answer
         try:
             return self._answer(image, REQUEST, RESPONSE)
         except IIIFError as error:
             return _error(image, error, RESPONSE)
-
-    @security.protected(View)
-    @zpublish
-    def HEAD(self, REQUEST=None, RESPONSE=None):
-        """Headers only."""
-        return self.index_html(REQUEST, RESPONSE)
-
-    @security.protected(View)
-    @zpublish
-    def OPTIONS(self, REQUEST=None, RESPONSE=None):
-        """CORS preflight."""
-        return _preflight(self._image(), RESPONSE)
 
     def _answer(self, image, REQUEST, RESPONSE):
         base = image.absolute_url() + "/iiif"
@@ -311,17 +319,27 @@ InitializeClass(IIIFService)
 
 
 @zpublish
+@implementer(IBrowserPublisher)
 class Manifest(_Published):
     """IMAGE/manifest.json."""
 
     security = ClassSecurityInfo()
     security.declareObjectProtected(View)
 
+    def publishTraverse(self, request, name):
+        if name == "index_html":
+            return self.index_html
+        raise NotFound(name)
+
     @security.protected(View)
     @zpublish
     def index_html(self, REQUEST=None, RESPONSE=None):
-        """The IIIF Presentation 3 manifest of the image."""
+        """The IIIF Presentation 3 manifest of the image (every HTTP
+        method)."""
         image = self._image()
+        answer = _method(image, REQUEST, RESPONSE)
+        if answer is not None:
+            return answer
         try:
             layout = _layout(image)
         except IIIFError as error:
@@ -329,18 +347,6 @@ class Manifest(_Published):
         doc = manifest(image, layout, image.absolute_url(), max_area())
         return _send_json(image, doc, PRESENTATION_CONTEXT, REQUEST,
                           RESPONSE)
-
-    @security.protected(View)
-    @zpublish
-    def HEAD(self, REQUEST=None, RESPONSE=None):
-        """Headers only."""
-        return self.index_html(REQUEST, RESPONSE)
-
-    @security.protected(View)
-    @zpublish
-    def OPTIONS(self, REQUEST=None, RESPONSE=None):
-        """CORS preflight."""
-        return _preflight(self._image(), RESPONSE)
 
 
 InitializeClass(Manifest)

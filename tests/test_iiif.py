@@ -494,6 +494,17 @@ def test_private_images_answer_401_and_leak_nothing(folder, source):
         text = body(answer).decode("latin-1")
         assert "1001" not in text and "Secret" not in text, path
         assert "Access-Control-Allow-Origin" not in answer.headers, path
+    # whatever the method
+    import webtest
+    from tests.zope_fixtures import wsgi_app
+    app = webtest.TestApp(wsgi_app())
+    for path in ("iiif/info.json", "iiif/full/max/0/default.jpg",
+                 "manifest.json"):
+        for method in ("PATCH", "DELETE", "FOO"):
+            answer = app.request(url[len(BASE):] + "/" + path,
+                                 method=method, expect_errors=True)
+            assert answer.status_int == 401, (path, method)
+            assert "1001" not in answer.text, (path, method)
     # those who may view it get it, privately and without CORS
     for path in ("iiif/info.json", "iiif/full/max/0/default.jpg",
                  "manifest.json"):
@@ -614,3 +625,27 @@ def test_head_and_cors_preflight(server, tmp_path):
     assert code == 204
     assert preflight["Access-Control-Allow-Origin"] == "*"
     assert "GET" in preflight["Access-Control-Allow-Methods"]
+
+
+def test_other_methods_are_405(server, tmp_path):
+    """PUT, PATCH, DELETE, POST or an invented method on any IIIF URL: 405
+    with Allow, and nothing in the log (they were 500s from Zope's
+    traversal)."""
+    import urllib.request
+    server.add(save(smooth(300, 200), str(tmp_path / "m.png")), "methods")
+    server.wait_for("methods", ["ready"])
+    log_before = len(server.log_text())
+    for path in ("iiif", "iiif/info.json", "iiif/full/max/0/default.jpg",
+                 "iiif/0,0,256,200/256,200/0/default.jpg", "manifest.json"):
+        for method in ("PATCH", "PUT", "DELETE", "POST", "FOO", "PROPFIND"):
+            request = urllib.request.Request(
+                "%s/methods/%s" % (server.url, path), method=method,
+                data=b"x" if method in ("PUT", "PATCH", "POST") else None)
+            try:
+                urllib.request.urlopen(request, timeout=30)
+                code, headers = 200, {}
+            except urllib.error.HTTPError as e:
+                code, headers = e.code, e.headers
+            assert code == 405, (path, method, code)
+            assert headers["Allow"] == "GET, HEAD, OPTIONS", (path, method)
+    assert "Traceback" not in server.log_text()[log_before:]
