@@ -2,19 +2,20 @@
 deflate, zstd, ...; strips or tiles) read with tifffile and imagecodecs.
 
 The file's own rows of tiles (or strips) are the unit: each stored tile
-is read and decoded once, by a small pool of threads (the codecs let go
-of the GIL), into one row of stored tiles kept for the bands that fall
-in it. Memory is one such row, whatever the image's height.
+is read and decoded once, by two threads (the codecs let go of the GIL),
+into a band of our own a row of stored tiles high, decoded ahead
+(ahead.py). Memory is one such row, whatever the image's height.
 
 Only the first page (the full resolution) is read: the pyramid's tiers
 are our own box means, not the file's reduced levels.
 """
 
+import functools
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import DamagedImage, TilingError
-from .base import BandSource, UnknownFormat, flatten, grey_background
+from .ahead import AheadSource
+from .base import UnknownFormat, flatten, grey_background
 
 # what this engine decodes exactly; anything else goes to another engine
 PHOTOMETRICS = {0: "miniswhite", 1: "minisblack", 2: "rgb", 6: "ycbcr"}
@@ -29,21 +30,16 @@ def tiff_available():
     return True
 
 
-class TiffSource(BandSource):
+class TiffSource(AheadSource):
 
     engine = "tiff"
-    MODES = {1: "L", 3: "RGB"}   # packed rows, as numpy makes them
 
     def __init__(self, path, background, lenient=False, threads=2):
         import tifffile
         self.path = path
         self.lenient = lenient
-        self.pool = None
         self.fd = None
-        self.buffer = None       # one band of our own rows
-        self.ahead = None        # (index, rows, jobs) of the band decoding
-        self.row = None          # the rows of the band in hand
-        self.row_index = -1
+        self.threads = max(1, threads)
         try:
             self.tif = tifffile.TiffFile(path)
         except Exception as e:
@@ -52,9 +48,6 @@ class TiffSource(BandSource):
         try:
             self._check(self.tif.pages[0], background)
             self.fd = os.open(path, os.O_RDONLY)
-            self.threads = max(1, threads)
-            self.pool = ThreadPoolExecutor(self.threads,
-                                           thread_name_prefix="zoomify-tiff")
         except BaseException:
             self.close()
             raise
@@ -110,39 +103,8 @@ class TiffSource(BandSource):
         self.jpegtables = page.jpegtables
         self.band = self.seg_h * self.group   # rows of a band of our own
 
-    def band_rows(self, tile_size):
-        return min(tile_size, self.band)
-
-    def read_into(self, memory, top, rows):
-        # each band of stored tiles is decoded ahead, into a buffer of our
-        # own, while the pyramid encodes the band before: the pyramid's
-        # buffer is only free once its tiles are encoded, and decoding
-        # into it would wait for that (measured: decode and encode then
-        # take turns, and each turn waits for its slowest thread)
-        import numpy as np
-        out = np.frombuffer(memory, np.uint8).reshape(
-            rows, self.width, self.channels)
-        y = top
-        while y < top + rows:
-            index, offset = divmod(y, self.band)
-            if index != self.row_index:
-                self._take(index)
-            n = min(top + rows - y, self.row.shape[0] - offset)
-            out[y - top:y - top + n] = self.row[offset:offset + n]
-            y += n
-            if offset + n == self.row.shape[0]:
-                self._start(index + 1)   # this band is used up
-
-    def _start(self, index):
-        """Start decoding our band ``index`` into the buffer."""
-        import numpy as np
+    def band_jobs(self, index, out):
         top = index * self.band
-        if top >= self.height:
-            return
-        if self.buffer is None:
-            self.buffer = np.empty((self.band, self.width, self.channels),
-                                   np.uint8)
-        out = self.buffer[:min(self.band, self.height - top)]
         tiles = []
         for stored in range(index * self.group, (index + 1) * self.group):
             y = stored * self.seg_h - top
@@ -157,31 +119,8 @@ class TiffSource(BandSource):
         # a share of the tiles for each thread: few hand-overs between
         # threads (on a busy machine each wake-up costs)
         size = -(-len(tiles) // self.threads)
-        self.ahead = (index, out, [
-            self.pool.submit(self._decode_tiles, tiles[i:i + size])
-            for i in range(0, len(tiles), size)])
-
-    def _take(self, index):
-        """Wait for our band ``index`` (started now if it was not)."""
-        if self.ahead is None or self.ahead[0] != index:
-            self._finish()
-            self._start(index)
-        index, out, jobs = self.ahead
-        self.ahead = None
-        for job in jobs:
-            job.result()
-        self.row, self.row_index = out, index
-
-    def _finish(self):
-        """Let a decode started ahead run out (it writes into the
-        buffer)."""
-        if self.ahead is not None:
-            for job in self.ahead[2]:
-                job.cancel()
-            for job in self.ahead[2]:
-                if not job.cancelled():
-                    job.exception()
-            self.ahead = None
+        return [functools.partial(self._decode_tiles, tiles[i:i + size])
+                for i in range(0, len(tiles), size)]
 
     def _decode_tiles(self, tiles):
         for number, target in tiles:
@@ -216,14 +155,10 @@ class TiffSource(BandSource):
         target[:] = tile
 
     def close(self):
-        self._finish()
-        if self.pool is not None:
-            self.pool.shutdown()
-            self.pool = None
+        super().close()
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-        self.row = self.buffer = None
         if getattr(self, "tif", None) is not None:
             self.tif.close()
             self.tif = None

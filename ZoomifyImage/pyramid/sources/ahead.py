@@ -1,0 +1,95 @@
+"""A band source that decodes one band ahead, into a buffer of its own.
+
+The pyramid's top buffer is free for new rows only once the tiles cut
+from it are encoded; a decoder that wrote straight into it would wait for
+that, and decode and encode would take turns (measured on the tiff
+engine: each turn then waits for its slowest thread). Decoding the next
+band into our own buffer on pool threads, while the pyramid encodes the
+band before, keeps both going; handing a band over is one copy.
+
+Engines that read regions (tiff, jp2, slide) subclass AheadSource and
+say how to decode band ``index`` into an array: ``band_jobs``.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from .base import BandSource
+
+
+class AheadSource(BandSource):
+
+    MODES = {1: "L", 3: "RGB"}   # packed rows, as numpy makes them
+    band = 256                   # rows of one of our bands
+    threads = 1                  # pool threads that decode
+
+    pool = buffer = ahead = row = None
+    row_index = -1
+
+    def band_jobs(self, index, out):
+        """Callables that decode band ``index`` into ``out`` (an array of
+        its rows x width x channels), run on the pool."""
+        raise NotImplementedError
+
+    def band_rows(self, tile_size):
+        return min(tile_size, self.band)
+
+    def read_into(self, memory, top, rows):
+        import numpy as np
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(self.threads,
+                                           thread_name_prefix="zoomify-"
+                                           + self.engine)
+        out = np.frombuffer(memory, np.uint8).reshape(
+            rows, self.width, self.channels)
+        y = top
+        while y < top + rows:
+            index, offset = divmod(y, self.band)
+            if index != self.row_index:
+                self._take(index)
+            n = min(top + rows - y, self.row.shape[0] - offset)
+            out[y - top:y - top + n] = self.row[offset:offset + n]
+            y += n
+            if offset + n == self.row.shape[0]:
+                self._start(index + 1)   # this band is used up
+
+    def _start(self, index):
+        """Start decoding band ``index`` into the buffer."""
+        import numpy as np
+        top = index * self.band
+        if top >= self.height:
+            return
+        if self.buffer is None:
+            self.buffer = np.empty((self.band, self.width, self.channels),
+                                   np.uint8)
+        out = self.buffer[:min(self.band, self.height - top)]
+        self.ahead = (index, out, [self.pool.submit(job) for job in
+                                   self.band_jobs(index, out)])
+
+    def _take(self, index):
+        """Wait for band ``index`` (started now if it was not)."""
+        if self.ahead is None or self.ahead[0] != index:
+            self._finish()
+            self._start(index)
+        index, out, jobs = self.ahead
+        self.ahead = None
+        for job in jobs:
+            job.result()
+        self.row, self.row_index = out, index
+
+    def _finish(self):
+        """Let a band decoding ahead run out (it writes into the
+        buffer)."""
+        if self.ahead is not None:
+            for job in self.ahead[2]:
+                job.cancel()
+            for job in self.ahead[2]:
+                if not job.cancelled():
+                    job.exception()
+            self.ahead = None
+
+    def close(self):
+        self._finish()
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+        self.row = self.buffer = None
