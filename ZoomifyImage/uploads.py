@@ -61,6 +61,7 @@ OCTETS = "application/offset+octet-stream"
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 COPY = 1 << 20  # bytes copied at a time: memory stays flat
 METADATA_KEYS = ("filename", "id", "title", "storage", "quality")
+MAX_OPEN_UPLOADS = 10  # unfinished uploads one user may have at a time
 
 
 def upload_dir():
@@ -169,6 +170,17 @@ def remove_expired(directory=None, now=None):
         logger.info("removed %d abandoned upload(s) from %s", removed,
                     directory)
     return removed
+
+
+def open_uploads(directory):
+    """(upload, info) of every upload not complete yet."""
+    ids = sorted({name[:-5] for name in os.listdir(directory)
+                  if name.endswith(".json") and UPLOAD_ID.match(name[:-5])})
+    for upload_id in ids:
+        upload = Upload(directory, upload_id)
+        info = upload.read_info()
+        if info is not None and not info.get("done"):
+            yield upload, info
 
 
 def database_opened(event):
@@ -348,11 +360,13 @@ class UploadView(BrowserView):
         self._check_new_image(info)
         directory = upload_dir()
         remove_expired(directory)
-        if shutil.disk_usage(directory).free < length:
-            raise Refused(507, "Not enough disc space for the upload.")
-        upload = Upload(directory, secrets.token_hex(16))
-        upload.write_info(info)
-        open(upload.part, "xb").close()
+        # one creation at a time (in all processes sharing the directory),
+        # so that two cannot both count the same free space
+        with open(os.path.join(directory, "create.lock"), "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            upload = self._new_upload(directory, owner, length)
+            upload.write_info(info)
+            open(upload.part, "xb").close()
         logger.info("upload %s: %s (%d bytes) into %s, by %s", upload.id,
                     filename, length, info["target"], owner)
         response = request.response
@@ -361,6 +375,23 @@ class UploadView(BrowserView):
                            % (self.context.absolute_url(), upload.id))
         response.setHeader("Upload-Offset", 0)
         return ""
+
+    @staticmethod
+    def _new_upload(directory, owner, length):
+        """An Upload for this user if he has fewer than MAX_OPEN_UPLOADS
+        unfinished ones, and the disc has room for it besides the bytes
+        the open uploads are still owed."""
+        mine = owed = 0
+        for upload, info in open_uploads(directory):
+            mine += info.get("owner") == owner
+            owed += max(0, info.get("length", 0) - upload.size())
+        if mine >= MAX_OPEN_UPLOADS:
+            raise Refused(429, "You have %d unfinished uploads: finish or "
+                          "cancel one of them first." % mine)
+        if shutil.disk_usage(directory).free - owed < length:
+            raise Refused(507, "Not enough disc space for the upload (the "
+                          "unfinished uploads keep theirs).")
+        return Upload(directory, secrets.token_hex(16))
 
     def _check_new_image(self, info):
         """Refuse now what the add would refuse after the last byte: a bad

@@ -7,6 +7,7 @@ import fcntl
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -418,3 +419,80 @@ def test_200mb_upload_client_killed_halfway_resumes(server, folder,
     assert listing.count('name="ids:list"') == 1
     assert listing.count('href="big.ppm/manage_workspace"') == 1
     assert not os.path.exists(part_file(server, url))
+
+
+@pytest.fixture(scope="module")
+def roomy_server():
+    """A server whose upload-max-size is far above any disc."""
+    s = ZopeServer(settings={"upload-max-size": "1000TB"}).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def delete_all(urls, auth=ADMIN):
+    for url in urls:
+        requests.delete(url, auth=auth, headers=TUS)
+
+
+def test_open_uploads_cannot_promise_more_than_the_disc(roomy_server):
+    """Each upload alone fits on the disc, but not together: what open
+    uploads are still owed is counted."""
+    site = roomy_server.url
+    quarter = shutil.disk_usage(roomy_server.home).free // 4
+    urls = []
+    try:
+        for n in range(2):
+            r = create(site, quarter, filename="big%d.tif" % n)
+            assert r.status_code == 201, r.text
+            urls.append(r.headers["Location"])
+        assert patch(urls[0], 0, b"x" * 1000).status_code == 204
+        # half the disc is promised: two and a half quarters do not fit
+        # (they did, alone)
+        r = create(site, quarter * 5 // 2, filename="big2.tif")
+        assert r.status_code == 507, r.text
+        assert "space" in r.text
+        # once one is gone, its room is free again
+        delete_all(urls[:1])
+        r = create(site, quarter * 5 // 2, filename="big2.tif")
+        assert r.status_code == 201, r.text
+        urls.append(r.headers["Location"])
+    finally:
+        delete_all(urls)
+
+
+def test_open_uploads_per_user_are_capped(roomy_server):
+    from ZoomifyImage.uploads import MAX_OPEN_UPLOADS
+    site = roomy_server.url
+    r = requests.post(site + "/acl_users/manage_users", auth=ADMIN,
+                      data={"submit": "Add", "name": BOB[0],
+                            "password": BOB[1], "confirm": BOB[1],
+                            "roles:list": "Manager"})
+    assert r.status_code == 200
+    urls = []
+    try:
+        for n in range(MAX_OPEN_UPLOADS):
+            r = create(site, 1000, filename="p%d.jpg" % n)
+            assert r.status_code == 201, r.text
+            urls.append(r.headers["Location"])
+        before = upload_files(roomy_server)
+        r = create(site, 1000, filename="one-more.jpg")
+        assert r.status_code == 429
+        assert "%d unfinished uploads" % MAX_OPEN_UPLOADS in r.text
+        assert upload_files(roomy_server) == before
+        # another user is not held back by them
+        r = create(site, 1000, auth=BOB, filename="bob.jpg")
+        assert r.status_code == 201
+        delete_all([r.headers["Location"]], auth=BOB)
+        # a finished or cancelled upload is not open any more
+        data = jpeg(13)
+        delete_all(urls[:1])
+        r = create(site, len(data), filename="done.jpg")
+        assert r.status_code == 201
+        assert patch(r.headers["Location"], 0, data).status_code == 204
+        r = create(site, 1000, filename="again.jpg")
+        assert r.status_code == 201
+        urls[0] = r.headers["Location"]
+    finally:
+        delete_all(urls)
