@@ -151,11 +151,16 @@ def test_private_tiles_ask_zope_every_time(site, image):
         zope_url = url.replace(site.nginx.url, site.zope.url)
         status, headers, empty = fetch(zope_url, manager=True)
         assert status == 200 and empty == b""
-        assert headers["X-Accel-Redirect"] == "/protected-tiles/%s/%s/%s/%s" \
-            % (uid[:2], uid, set_id, TILE)
+        accel = headers["X-Accel-Redirect"]
+        assert accel == "/protected-tiles/%s/%s/%s/%s" % (
+            uid[:2], uid, set_id, TILE)
         path = os.path.join(site.zope.tile_root, uid[:2], uid, set_id, TILE)
         with open(path, "rb") as f:
             assert f.read() == body
+        # the internal location cannot be asked from outside
+        for who in (False, True):
+            status, headers, refused = fetch(site.nginx.url + accel, who)
+            assert status == 404 and b"\xff\xd8" not in refused
     assert "Permission denied" not in site.nginx.error_log()
 
 
