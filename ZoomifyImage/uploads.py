@@ -183,6 +183,13 @@ def open_uploads(directory):
             yield upload, info
 
 
+def header_number(value):
+    """The number in a header of ASCII digits (not "²", which isdigit
+    accepts), or None."""
+    value = (value or "").strip()
+    return int(value) if re.fullmatch(r"[0-9]{1,20}", value) else None
+
+
 def database_opened(event):
     """At start-up: remove the uploads abandoned while Zope was down."""
     try:
@@ -333,10 +340,9 @@ class UploadView(BrowserView):
         request = self.request
         if request.get_header("Upload-Defer-Length"):
             raise Refused(400, "Upload-Length is required.")
-        length = (request.get_header("Upload-Length") or "").strip()
-        if not length.isdigit():
-            raise Refused(400, "Upload-Length is required.")
-        length = int(length)
+        length = header_number(request.get_header("Upload-Length"))
+        if length is None:
+            raise Refused(400, "Upload-Length is required (a number).")
         if length == 0:
             raise Refused(400, "The file is empty.")
         if length > max_size():
@@ -411,12 +417,10 @@ class UploadView(BrowserView):
         content_type = (request.get_header("Content-Type") or "")
         if content_type.split(";")[0].strip().lower() != OCTETS:
             raise Refused(415, "Content-Type must be %s." % OCTETS)
-        offset = (request.get_header("Upload-Offset") or "").strip()
-        if not offset.isdigit():
-            raise Refused(400, "Upload-Offset is required.")
-        offset = int(offset)
-        declared = (request.get_header("Content-Length") or "").strip()
-        declared = int(declared) if declared.isdigit() else None
+        offset = header_number(request.get_header("Upload-Offset"))
+        if offset is None:
+            raise Refused(400, "Upload-Offset is required (a number).")
+        declared = header_number(request.get_header("Content-Length"))
         length = info["length"]
         if info.get("done"):
             self._offset_headers(upload, info)

@@ -496,3 +496,28 @@ def test_open_uploads_per_user_are_capped(roomy_server):
         urls[0] = r.headers["Location"]
     finally:
         delete_all(urls)
+
+
+def test_numbers_are_ascii_digits(server, folder):
+    """str.isdigit() took "²" (and int() then failed: a 500)."""
+    for value in ("\u00b2", "\uff11\uff12", "1" * 21, "-1", "+5", "1 0",
+                  "0x10", "1e3", ""):
+        r = requests.post(folder + "/@@zoomify-upload", auth=ADMIN,
+                          headers=dict(TUS, **{
+                              "Upload-Length": value.encode("utf-8")
+                              if value > "\u00ff" else value,
+                              "Upload-Metadata": metadata(
+                                  filename="n.jpg")}))
+        assert r.status_code == 400, (value, r.status_code)
+    data = jpeg(14)
+    url = create(folder, len(data)).headers["Location"]
+    for value in ("\u00b2", "\u00b9\u00b2", "1" * 21):
+        r = requests.patch(url, data=data[:10], auth=ADMIN, headers=dict(
+            TUS, **{"Upload-Offset": value, "Content-Type": OCTETS}))
+        assert r.status_code == 400, (value, r.status_code)
+    assert offset(url) == 0
+    # the same check for Content-Length (waitress refuses a bad one itself)
+    from ZoomifyImage.uploads import header_number
+    assert header_number("\u00b2") is None
+    assert header_number(" 12 ") == 12
+    assert header_number(None) is None
