@@ -61,6 +61,9 @@ OCTETS = "application/offset+octet-stream"
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 COPY = 1 << 20  # bytes copied at a time: memory stays flat
 METADATA_KEYS = ("filename", "id", "title", "storage", "quality")
+# control characters (C0, DEL, C1) and the Unicode line and paragraph
+# separators: never in a name or a title, and they would forge log lines
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_OPEN_UPLOADS = 10  # unfinished uploads one user may have at a time
 
 
@@ -199,7 +202,8 @@ def database_opened(event):
 
 
 def parse_metadata(header):
-    """Upload-Metadata: "key base64,key base64" -> {key: text}."""
+    """Upload-Metadata: "key base64,key base64" -> {key: text}, without
+    control characters."""
     result = {}
     for item in (header or "").split(","):
         item = item.strip()
@@ -207,11 +211,12 @@ def parse_metadata(header):
             continue
         key, _, value = item.partition(" ")
         try:
-            result[key] = base64.b64decode(value.strip(),
-                                           validate=True).decode("utf-8")
+            text = base64.b64decode(value.strip(),
+                                    validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise ValueError("Upload-Metadata: %s is not base64 of UTF-8"
+            raise ValueError("Upload-Metadata: %r is not base64 of UTF-8"
                              % key)
+        result[key] = CONTROL.sub("", text)
     return result
 
 
@@ -373,7 +378,7 @@ class UploadView(BrowserView):
             upload = self._new_upload(directory, owner, length)
             upload.write_info(info)
             open(upload.part, "xb").close()
-        logger.info("upload %s: %s (%d bytes) into %s, by %s", upload.id,
+        logger.info("upload %s: %r (%d bytes) into %r, by %r", upload.id,
                     filename, length, info["target"], owner)
         response = request.response
         response.setStatus(201)
@@ -506,7 +511,7 @@ class UploadView(BrowserView):
                     done = dict(info, done=True, location=location)
                     upload.write_info(done)
                     os.remove(upload.part)
-                    logger.info("upload %s complete: %s", upload.id,
+                    logger.info("upload %s complete: %r", upload.id,
                                 location)
             except OSError:
                 logger.exception("upload %s: could not clean up",

@@ -521,3 +521,22 @@ def test_numbers_are_ascii_digits(server, folder):
     assert header_number("\u00b2") is None
     assert header_number(" 12 ") == 12
     assert header_number(None) is None
+
+
+def test_metadata_cannot_forge_log_lines(server, folder):
+    forged = "FORGED 2026-01-01 00:00:00,000 INFO [Zope] all is well"
+    data = jpeg(15)
+    r = create(folder, len(data), id="forge", filename="a.jpg\n" + forged,
+               title="Harbour\r\n" + forged + "\x1b[2J\x85\u2028")
+    assert r.status_code == 201, r.text
+    url = r.headers["Location"]
+    info_path = part_file(server, url)[:-5] + ".json"
+    import json
+    with open(info_path) as f:
+        info = json.load(f)
+    assert info["filename"] == "a.jpg" + forged
+    assert info["title"] == "Harbour" + forged + "[2J"
+    assert patch(url, 0, data).status_code == 204
+    lines = server.log_text().splitlines()
+    assert not [line for line in lines if line.startswith("FORGED")]
+    assert [line for line in lines if repr("a.jpg" + forged) in line]
