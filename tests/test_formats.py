@@ -5,6 +5,7 @@ tier, a damaged file fails in one line and leaves nothing, and memory
 does not grow with the height."""
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -43,14 +44,18 @@ def check_tiers(path, pixels, engine, limit=35, **options):
 def damaged_runs(tmp_path, engine, files):
     """Each file through zoomify-tile: the problems of those that neither
     tile correctly nor fail in one line leaving nothing behind."""
-    problems = []
+    jobs = []
     for name, data in files.items():
         path = str(tmp_path / name)
         with open(path, "wb") as f:
             f.write(data)
-        found = check_run(path, engine, str(tmp_path / ("run-" + name)))
-        problems += ["%s: %s" % (name, p) for p in found]
-    return problems
+        jobs.append((name, path, str(tmp_path / ("run-" + name))))
+    # the runs are mostly starting Python: two at a time a core
+    with ThreadPoolExecutor(2 * (os.cpu_count() or 1)) as pool:
+        found = pool.map(lambda job: (job[0], check_run(job[1], engine,
+                                                        job[2])), jobs)
+        return ["%s: %s" % (name, p) for name, problems in found
+                for p in problems]
 
 
 def truncations(name, data):
@@ -216,4 +221,95 @@ def test_tiff_engine_streams(tmp_path):
     short = tall_tiff(tmp_path / "short.tif", 4000, 1000, **options)
     tall = tall_tiff(tmp_path / "tall.tif", 4000, 10000, **options)
     small, big = peak_kb(short, "tiff"), peak_kb(tall, "tiff")
+    assert big - small < 25_000, "peak memory grew by %d KB" % (big - small)
+
+
+# ------------------------------------------------------------ JPEG 2000
+
+def jp2_ok():
+    from ZoomifyImage.pyramid.sources import jp2_available
+    return jp2_available()
+
+
+needs_jp2 = pytest.mark.skipif(not jp2_ok(), reason="glymur or OpenJPEG "
+                               "2.4+ not installed (the 'jp2' extra)")
+
+
+def write_jp2(path, pixels, tile=None, **options):
+    """A JPEG 2000 file, tile by tile when ``tile`` is given (as big
+    files are written: never the whole image in memory)."""
+    import glymur
+    if tile is None:
+        glymur.Jp2k(str(path), data=pixels, **options)
+        return str(path)
+    jp2 = glymur.Jp2k(str(path), shape=pixels.shape, tilesize=(tile, tile),
+                      **options)
+    cols = -(-pixels.shape[1] // tile)
+    for writer in jp2.get_tilewriters():
+        row, col = divmod(writer.tile_index, cols)
+        writer[:] = np.ascontiguousarray(
+            pixels[row * tile:(row + 1) * tile, col * tile:(col + 1) * tile])
+    return str(path)
+
+
+@needs_jp2
+@pytest.mark.parametrize("name,tile", [("one-tile.jp2", None),
+                                       ("tiled.jp2", 256),
+                                       ("tiled-odd.jp2", 320),
+                                       ("codestream.j2k", 512)])
+def test_jp2_layout_and_pixels(tmp_path, name, tile):
+    pixels = smooth(1025, 700)
+    path = write_jp2(tmp_path / name, pixels, tile)
+    assert check_tiers(path, pixels, "jp2") == "jp2"
+    assert check_tiers(path, pixels, "auto") == "jp2"
+
+
+@needs_jp2
+@pytest.mark.parametrize("kind", ["grey", "grey16", "rgba", "lossy"])
+def test_jp2_kinds(tmp_path, kind):
+    rgb = smooth(600, 300)
+    options = {}
+    expected = rgb
+    if kind == "grey":
+        pixels = expected = rgb[..., 0]
+    elif kind == "grey16":
+        expected = rgb[..., 0]
+        pixels = expected.astype(np.uint16) * 257
+    elif kind == "rgba":
+        alpha = np.full(rgb.shape[:2] + (1,), 255, np.uint8)
+        alpha[:, :300] = 0
+        pixels = np.concatenate([rgb, alpha], axis=2)
+        expected = rgb.copy()
+        expected[:, :300] = 255
+    else:
+        pixels = rgb
+        options = {"cratios": [20]}
+    path = write_jp2(tmp_path / "in.jp2", pixels, 256, **options)
+    assert check_tiers(path, expected, "jp2", limit=33) == "jp2"
+
+
+@needs_jp2
+def test_jp2_damaged_fails_in_one_line(tmp_path):
+    path = write_jp2(tmp_path / "good.jp2", smooth(600, 400), 256)
+    with open(path, "rb") as f:
+        data = f.read()
+    files = truncations("tiled.jp2", data)
+    files.update(truncations("one.jp2", open(write_jp2(
+        tmp_path / "one.jp2", smooth(600, 400)), "rb").read()))
+    for engine in ("jp2", "auto"):
+        folder = tmp_path / engine
+        folder.mkdir()
+        assert not damaged_runs(folder, engine, files)
+
+
+@needs_jp2
+def test_jp2_streams(tmp_path):
+    def stripes(height):
+        pixels = np.zeros((height, 4000, 3), np.uint8)
+        for top in range(0, height, 512):
+            pixels[top:top + 512] = (top // 512 * 37 % 256, 90, 200)
+        return pixels
+    short = write_jp2(tmp_path / "short.jp2", stripes(1000), 512)
+    tall = write_jp2(tmp_path / "tall.jp2", stripes(10000), 512)
+    small, big = peak_kb(short, "jp2"), peak_kb(tall, "jp2")
     assert big - small < 25_000, "peak memory grew by %d KB" % (big - small)

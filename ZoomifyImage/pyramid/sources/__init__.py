@@ -6,6 +6,7 @@ One module per engine, each a BandSource (base.py):
 - ``vips`` (pyvips): any format libvips reads, decoded sequentially.
 - ``tiff`` (tifffile, imagecodecs): tiled or compressed TIFF and BigTIFF,
   each stored tile decoded once.
+- ``jp2`` (glymur, OpenJPEG): JPEG 2000 by regions.
 
 ``open_source`` checks the file, picks the engine and checks the size.
 """
@@ -16,6 +17,7 @@ import stat
 from ..buffers import PIXEL_BYTES, image_on  # noqa: F401 (imported here)
 from ..errors import DamagedImage, TilingError
 from .base import BandSource, UnknownFormat  # noqa: F401
+from .jp2 import Jp2Source, is_jp2, jp2_available
 from .pillow import PillowSource, pillow_open
 from .tiff import TiffSource, tiff_available
 from .vips import VipsSource, vips_available  # noqa: F401
@@ -23,10 +25,11 @@ from .vips import VipsSource, vips_available  # noqa: F401
 DEFAULT_MAX_MEGAPIXELS = 20000        # any engine: a decompression bomb guard
 DEFAULT_WHOLE_DECODE_MEGAPIXELS = 100  # pillow engine, formats it cannot stream
 
-ENGINES = ("auto", "vips", "pillow", "tiff")
+ENGINES = ("auto", "vips", "pillow", "tiff", "jp2")
 
 # what each optional engine needs installed: (available, extra)
-NEEDS = {"vips": (vips_available, "vips"), "tiff": (tiff_available, "tiff")}
+NEEDS = {"vips": (vips_available, "vips"), "tiff": (tiff_available, "tiff"),
+         "jp2": (jp2_available, "jp2")}
 
 
 def open_source(path, engine="auto", background=(255, 255, 255),
@@ -65,7 +68,7 @@ def open_source(path, engine="auto", background=(255, 255, 255),
     return source
 
 
-SOURCES = {"vips": VipsSource, "tiff": TiffSource}
+SOURCES = {"vips": VipsSource, "tiff": TiffSource, "jp2": Jp2Source}
 
 
 def _auto(path, background, whole_decode_megapixels, lenient):
@@ -81,14 +84,24 @@ def _auto(path, background, whole_decode_megapixels, lenient):
             source = TiffSource(path, background, lenient)
         except UnknownFormat:
             pass  # a TIFF it does not read exactly: libvips
+    if source is None and is_jp2(path) and jp2_available():
+        source = Jp2Source(path, background, lenient)
     if source is None and vips_available():
         try:
             source = VipsSource(path, background, lenient)
         except UnknownFormat:
             pass  # libvips lacks a loader for it: try Pillow
     if source is None:
-        source = PillowSource(path, background, whole_decode_megapixels,
-                              lenient)
+        try:
+            source = PillowSource(path, background, whole_decode_megapixels,
+                                  lenient)
+        except TilingError as e:
+            if is_jp2(path) and "decode whole" in e.problem:
+                raise TilingError(path, "a JPEG 2000 image too big for "
+                                  "Pillow, which decodes it whole: install "
+                                  "the 'jp2' extra (pip install "
+                                  "'ZoomifyImage[jp2]')") from None
+            raise
     return source
 
 

@@ -1,0 +1,124 @@
+"""The jp2 engine: JPEG 2000 (.jp2, .j2k, .jpx) read by regions with
+glymur over OpenJPEG (the 'jp2' extra; Pillow decodes JPEG 2000 only
+whole, and the pyvips binary wheel not at all).
+
+Each band is one region decoded by OpenJPEG (on two threads of its own),
+a band ahead of the pyramid (ahead.py). A tiled file is read in bands of
+whole rows of its tiles, so each stored tile is decoded once. A file of
+one big tile is read in bands of BAND_ROWS: OpenJPEG then decodes only
+the code-blocks that the band touches, but reads the tile's compressed
+data again for each band (tile such files for speed).
+"""
+
+import threading
+import warnings
+
+from ..errors import DamagedImage, TilingError
+from .ahead import AheadSource
+from .base import UnknownFormat, flatten, grey_background
+
+SIGNATURES = (b"\x00\x00\x00\x0cjP  \r\n\x87\n",   # JP2 and JPX boxes
+              b"\xff\x4f\xff\x51")                 # a raw codestream
+BAND_ROWS = 512           # bands of a file of one tile
+MAX_BAND_ROWS = 2048      # taller stored tiles are read in parts
+
+# glymur hands OpenJPEG's warnings (a truncated or corrupt stream, where
+# it makes up the pixels) to the warnings module, whose filters are global
+# to the process: one decode at a time records them
+_decode_lock = threading.Lock()
+
+
+def jp2_available():
+    try:
+        import glymur
+    except (ImportError, OSError):
+        return False
+    return bool(glymur.version.openjpeg_version) and (
+        glymur.version.openjpeg_version >= "2.4.0")
+
+
+def is_jp2(path):
+    with open(path, "rb") as f:
+        head = f.read(12)
+    return head.startswith(SIGNATURES)
+
+
+def first_line(warning):
+    """What OpenJPEG said, in one line."""
+    text = str(getattr(warning, "message", warning))
+    for prefix in ("OpenJPEG library warning:", "OpenJPEG library error:"):
+        text = text.replace(prefix, "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else "OpenJPEG failed"
+
+
+class Jp2Source(AheadSource):
+
+    engine = "jp2"
+
+    def __init__(self, path, background, lenient=False, threads=2):
+        import glymur
+        self.path = path
+        self.lenient = lenient
+        if not is_jp2(path):
+            raise UnknownFormat(path, "not a JPEG 2000 file")
+        glymur.set_option("lib.num_threads", threads)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.jp2 = glymur.Jp2k(path)
+                siz = self.jp2.codestream.segment[1]
+                shape = self.jp2.shape
+        except Exception as e:
+            raise TilingError(path, "cannot read the JPEG 2000 header: %s"
+                              % (str(e) or type(e).__name__))
+        self.height, self.width = shape[:2]
+        components = shape[2] if len(shape) > 2 else 1
+        if components not in (1, 2, 3, 4):
+            raise TilingError(path, "a JPEG 2000 image of %d components "
+                              "(1 to 4 are read)" % components)
+        if len(set(siz.xrsiz[:components])) > 1 or len(
+                set(siz.yrsiz[:components])) > 1:
+            raise TilingError(path, "a JPEG 2000 image with subsampled "
+                              "components, which the jp2 engine does not "
+                              "read")
+        self.channels = 1 if components <= 2 else 3
+        self.alpha = components in (2, 4)
+        self.bits = max(siz.bitdepth[:components])
+        self.background = (grey_background(background) if self.channels == 1
+                           else background)
+        tiled = siz.xtsiz < siz.xsiz or siz.ytsiz < siz.ysiz
+        # whole rows of stored tiles (the grid starts at the top in every
+        # file we know of: a grid offset costs only speed)
+        self.band = (siz.ytsiz if tiled and siz.ytsiz <= MAX_BAND_ROWS
+                     else BAND_ROWS)
+
+    def band_jobs(self, index, out):
+        return [lambda: self._decode(index, out)]
+
+    def _decode(self, index, out):
+        """(A job) the rows of band ``index`` into ``out``."""
+        import numpy as np
+        top = index * self.band
+        with _decode_lock, warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            try:
+                region = self.jp2[top:top + out.shape[0], :]
+            except Exception as e:
+                said.append(e)
+                region = None
+        if said and not self.lenient:
+            raise DamagedImage(self.path, first_line(said[0]))
+        if region is None:
+            out[:] = 0   # lenient: what cannot be decoded is black
+            return
+        if region.ndim == 2:
+            region = region[..., None]
+        if region.dtype != np.uint8 or self.bits != 8:
+            # keep the top 8 of the image's bits
+            shift = max(0, self.bits - 8)
+            region = (region.astype(np.uint32) >> shift).clip(
+                0, 255).astype(np.uint8)
+        if self.alpha:
+            region = flatten(region, self.background)
+        out[:] = region
