@@ -14,7 +14,7 @@ import os
 from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS
 
 STORAGES = ("zodb", "filesystem")
-ENGINES = ("auto", "vips", "pillow", "tiff", "jp2")
+ENGINES = ("auto", "vips", "pillow", "tiff", "jp2", "slide")
 VIEWERS = ("openseadragon", "iiif", "flash")
 
 DEFAULTS = {

@@ -313,3 +313,61 @@ def test_jp2_streams(tmp_path):
     tall = write_jp2(tmp_path / "tall.jp2", stripes(10000), 512)
     small, big = peak_kb(short, "jp2"), peak_kb(tall, "jp2")
     assert big - small < 25_000, "peak memory grew by %d KB" % (big - small)
+
+
+# ------------------------------------------------------ whole-slide images
+
+def slide_ok():
+    from ZoomifyImage.pyramid.sources import slide_available
+    return slide_available() and tiff_available()
+
+
+needs_slide = pytest.mark.skipif(not slide_ok(), reason="openslide-python "
+                                 "or tifffile not installed (the 'slide' "
+                                 "and 'tiff' extras)")
+
+APERIO = ("Aperio Image Library v10.0.51\n%dx%d [0,0 %dx%d] (256x256) "
+          "JPEG/RGB Q=95|AppMag = 20|MPP = 0.5")
+
+
+def write_svs(path, pixels):
+    """An Aperio slide as OpenSlide knows one: a tiled JPEG TIFF whose
+    description says Aperio (level 0 only)."""
+    h, w = pixels.shape[:2]
+    return write_tiff(path, pixels, tile=(256, 256), compression="jpeg",
+                      compressionargs={"level": 95}, metadata=None,
+                      description=APERIO % (w, h, w, h))
+
+
+@needs_slide
+def test_slide_layout_and_pixels(tmp_path):
+    pixels = smooth(1025, 700)
+    svs = write_svs(tmp_path / "in.svs", pixels)
+    assert check_tiers(svs, pixels, "auto") == "slide"
+    generic = write_tiff(tmp_path / "generic.tif", pixels,
+                         **TIFFS["jpeg-tiles"])
+    assert check_tiers(generic, pixels, "slide") == "slide"
+
+
+@needs_slide
+def test_slide_damaged_fails_in_one_line(tmp_path):
+    path = write_svs(tmp_path / "good.svs", smooth(600, 400))
+    with open(path, "rb") as f:
+        files = truncations("aperio.svs", f.read())
+    for engine in ("slide", "auto"):
+        folder = tmp_path / engine
+        folder.mkdir()
+        assert not damaged_runs(folder, engine, files)
+
+
+@needs_slide
+def test_slide_streams(tmp_path):
+    options = dict(compression="jpeg", metadata=None)
+    short = tall_tiff(tmp_path / "short.svs", 4000, 1000,
+                      description=APERIO % (4000, 1000, 4000, 1000),
+                      **options)
+    tall = tall_tiff(tmp_path / "tall.svs", 4000, 10000,
+                     description=APERIO % (4000, 10000, 4000, 10000),
+                     **options)
+    small, big = peak_kb(short, "slide"), peak_kb(tall, "slide")
+    assert big - small < 25_000, "peak memory grew by %d KB" % (big - small)

@@ -7,6 +7,7 @@ One module per engine, each a BandSource (base.py):
 - ``tiff`` (tifffile, imagecodecs): tiled or compressed TIFF and BigTIFF,
   each stored tile decoded once.
 - ``jp2`` (glymur, OpenJPEG): JPEG 2000 by regions.
+- ``slide`` (openslide-python): whole-slide images, level 0 by regions.
 
 ``open_source`` checks the file, picks the engine and checks the size.
 """
@@ -19,17 +20,18 @@ from ..errors import DamagedImage, TilingError
 from .base import BandSource, UnknownFormat  # noqa: F401
 from .jp2 import Jp2Source, is_jp2, jp2_available
 from .pillow import PillowSource, pillow_open
+from .slide import SlideSource, might_be_slide, slide_available, slide_vendor
 from .tiff import TiffSource, tiff_available
 from .vips import VipsSource, vips_available  # noqa: F401
 
 DEFAULT_MAX_MEGAPIXELS = 20000        # any engine: a decompression bomb guard
 DEFAULT_WHOLE_DECODE_MEGAPIXELS = 100  # pillow engine, formats it cannot stream
 
-ENGINES = ("auto", "vips", "pillow", "tiff", "jp2")
+ENGINES = ("auto", "vips", "pillow", "tiff", "jp2", "slide")
 
 # what each optional engine needs installed: (available, extra)
 NEEDS = {"vips": (vips_available, "vips"), "tiff": (tiff_available, "tiff"),
-         "jp2": (jp2_available, "jp2")}
+         "jp2": (jp2_available, "jp2"), "slide": (slide_available, "slide")}
 
 
 def open_source(path, engine="auto", background=(255, 255, 255),
@@ -68,7 +70,8 @@ def open_source(path, engine="auto", background=(255, 255, 255),
     return source
 
 
-SOURCES = {"vips": VipsSource, "tiff": TiffSource, "jp2": Jp2Source}
+SOURCES = {"vips": VipsSource, "tiff": TiffSource, "jp2": Jp2Source,
+           "slide": SlideSource}
 
 
 def _auto(path, background, whole_decode_megapixels, lenient):
@@ -77,7 +80,12 @@ def _auto(path, background, whole_decode_megapixels, lenient):
     # BigTIFF, PPM, BMP) it reads in about half the time and memory of
     # libvips (measured)
     source = _pillow_streaming(path, background, lenient)
-    if source is None and is_tiff(path) and tiff_available():
+    tiff = is_tiff(path)
+    if source is None and might_be_slide(path, tiff) and slide_available() \
+            and slide_vendor(path) not in (None, "generic-tiff"):
+        # a microscope's slide (a plain tiled TIFF is the tiff engine's)
+        source = SlideSource(path, background, lenient)
+    if source is None and tiff and tiff_available():
         # tiled or compressed: each stored tile decoded once, on both
         # cores (libvips decoded them again for every band)
         try:
