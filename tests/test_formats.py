@@ -371,3 +371,53 @@ def test_slide_streams(tmp_path):
                      **options)
     small, big = peak_kb(short, "slide"), peak_kb(tall, "slide")
     assert big - small < 25_000, "peak memory grew by %d KB" % (big - small)
+
+
+# ------------------------------------------------------------- PSD, PSB
+
+def photoshop(pixels, version=1, declared=None):
+    """A flat RGB Photoshop document (PSD, or PSB with version 2) with its
+    merged image uncompressed, as Photoshop writes one; ``declared`` puts
+    another (width, height) in the header."""
+    import struct
+    w, h = declared or pixels.shape[1::-1]
+    wide = "Q" if version == 2 else "I"
+    head = (b"8BPS" + struct.pack(">H6xHIIHH", version, 3, h, w, 8, 3)
+            + struct.pack(">I", 0)             # colour mode data
+            + struct.pack(">I", 0)             # image resources
+            + struct.pack(">" + wide, 0)       # layers and masks
+            + struct.pack(">H", 0))            # raw image data
+    return head + np.ascontiguousarray(pixels.transpose(2, 0, 1)).tobytes()
+
+
+def test_psd_is_read_by_pillow(tmp_path):
+    pixels = smooth(700, 500)
+    path = str(tmp_path / "in.psd")
+    with open(path, "wb") as f:
+        f.write(photoshop(pixels))
+    assert check_tiers(path, pixels, "auto") == "pillow"
+
+
+def test_big_psd_and_psb_are_refused_in_one_line(tmp_path):
+    from tests.test_errors import run_cli
+    psd = tmp_path / "big.psd"
+    # 200 megapixels declared: Pillow would decode them whole
+    psd.write_bytes(photoshop(smooth(70, 50), declared=(20000, 10000)))
+    psb = tmp_path / "in.psb"
+    psb.write_bytes(photoshop(smooth(700, 500), version=2))
+    for path, options, words in [
+            (psd, ["--max-megapixels", "1000"], "TIFF or BigTIFF"),
+            (psb, [], "Photoshop large document (PSB)")]:
+        for engine in ("auto", "pillow"):
+            out = tmp_path / ("out-" + engine)
+            result = run_cli("--engine", engine, *options, str(path),
+                             str(out))
+            lines = result.stderr.splitlines()
+            assert result.returncode == 1 and len(lines) == 1, lines
+            assert words in lines[0], lines[0]
+            assert not out.exists()
+
+
+def test_psd_damaged_fails_in_one_line(tmp_path):
+    files = truncations("flat.psd", photoshop(smooth(600, 400)))
+    assert not damaged_runs(tmp_path, "auto", files)

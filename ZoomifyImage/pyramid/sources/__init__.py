@@ -20,6 +20,7 @@ from ..errors import DamagedImage, TilingError
 from .base import BandSource, UnknownFormat  # noqa: F401
 from .jp2 import Jp2Source, is_jp2, jp2_available
 from .pillow import PillowSource, pillow_open
+from . import psd
 from .slide import SlideSource, might_be_slide, slide_available, slide_vendor
 from .tiff import TiffSource, tiff_available
 from .vips import VipsSource, vips_available  # noqa: F401
@@ -50,8 +51,7 @@ def open_source(path, engine="auto", background=(255, 255, 255),
     if engine == "auto":
         source = _auto(path, background, whole_decode_megapixels, lenient)
     elif engine == "pillow":
-        source = PillowSource(path, background, whole_decode_megapixels,
-                              lenient)
+        source = _pillow(path, background, whole_decode_megapixels, lenient)
     elif engine in NEEDS:
         available, extra = NEEDS[engine]
         if not available():
@@ -100,17 +100,28 @@ def _auto(path, background, whole_decode_megapixels, lenient):
         except UnknownFormat:
             pass  # libvips lacks a loader for it: try Pillow
     if source is None:
-        try:
-            source = PillowSource(path, background, whole_decode_megapixels,
-                                  lenient)
-        except TilingError as e:
-            if is_jp2(path) and "decode whole" in e.problem:
-                raise TilingError(path, "a JPEG 2000 image too big for "
-                                  "Pillow, which decodes it whole: install "
-                                  "the 'jp2' extra (pip install "
-                                  "'ZoomifyImage[jp2]')") from None
-            raise
+        source = _pillow(path, background, whole_decode_megapixels, lenient)
     return source
+
+
+def _pillow(path, background, whole_decode_megapixels, lenient):
+    """The Pillow engine, whose refusals name the way out per format."""
+    if psd.psd_version(path) == 2:
+        psd.refuse_psb(path)
+    try:
+        return PillowSource(path, background, whole_decode_megapixels,
+                            lenient)
+    except TilingError as e:
+        if "decode whole" not in e.problem:
+            raise
+        if psd.psd_version(path):
+            raise psd.too_big(path, e) from None
+        if is_jp2(path):
+            raise TilingError(path, "a JPEG 2000 image too big for "
+                              "Pillow, which decodes it whole: install "
+                              "the 'jp2' extra (pip install "
+                              "'ZoomifyImage[jp2]')") from None
+        raise
 
 
 def _pillow_streaming(path, background, lenient):
