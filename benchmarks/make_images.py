@@ -6,6 +6,12 @@ Writes DIR/bench-WxH.jpg (Q85) and DIR/bench-WxH.tif (the same pixels,
 uncompressed, stripped). The pixels are smooth Perlin structure at a few
 scales plus fine grain, which JPEG compresses about as a photograph.
 Existing files are kept (delete them to remake).
+
+make_more(DIR, TIFF) makes the formats of issue 13 from the same pixels:
+a BigTIFF in 256x256 JPEG tiles (Q85), an LZW BigTIFF (strips,
+horizontal predictor) and a JPEG 2000 in 1024x1024 tiles (lossy, 1:20;
+the pyvips binary wheel writes no JPEG 2000, so glymur does, tile by
+tile).
 """
 
 import argparse
@@ -48,13 +54,55 @@ def make(directory, width, height):
     return jpeg, tiff
 
 
+def make_more(directory, tiff):
+    """The tiled JPEG BigTIFF, LZW BigTIFF and JP2 of the TIFF's pixels."""
+    import pyvips
+    stem = os.path.splitext(tiff)[0]
+    tjpeg, lzw, jp2 = (stem + "-tiled-jpeg.tif", stem + "-lzw.tif",
+                       stem + ".jp2")
+    image = pyvips.Image.new_from_file(tiff)
+    if not os.path.exists(tjpeg):
+        image.tiffsave(tjpeg + ".part", compression="jpeg", Q=85, tile=True,
+                       tile_width=256, tile_height=256, bigtiff=True)
+        os.rename(tjpeg + ".part", tjpeg)
+    if not os.path.exists(lzw):
+        image.tiffsave(lzw + ".part", compression="lzw",
+                       predictor="horizontal", bigtiff=True)
+        os.rename(lzw + ".part", lzw)
+    if not os.path.exists(jp2):
+        write_jp2(image, jp2 + ".part")
+        os.rename(jp2 + ".part", jp2)
+    return tjpeg, lzw, jp2
+
+
+def write_jp2(image, path, tile=1024):
+    tile = min(tile, image.width, image.height)
+    import glymur
+    import numpy as np
+    glymur.set_option("lib.num_threads", os.cpu_count() or 1)
+    out = glymur.Jp2k(path, shape=(image.height, image.width, image.bands),
+                      tilesize=(tile, tile), cratios=[20], irreversible=True)
+    cols = -(-image.width // tile)
+    band = None
+    for writer in out.get_tilewriters():
+        row, col = divmod(writer.tile_index, cols)
+        if col == 0:    # one row of tiles at a time, from the TIFF
+            top = row * tile
+            rows = min(tile, image.height - top)
+            band = np.ndarray(
+                (rows, image.width, image.bands), np.uint8,
+                image.crop(0, top, image.width, rows).write_to_memory())
+        writer[:] = np.ascontiguousarray(band[:, col * tile:(col + 1) * tile])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory")
     parser.add_argument("--width", type=int, default=30000)
     parser.add_argument("--height", type=int, default=20000)
     args = parser.parse_args()
-    for path in make(args.directory, args.width, args.height):
+    jpeg, tiff = make(args.directory, args.width, args.height)
+    for path in (jpeg, tiff) + make_more(args.directory, tiff):
         print(path, os.path.getsize(path))
 
 

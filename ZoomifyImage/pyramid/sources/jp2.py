@@ -2,14 +2,16 @@
 glymur over OpenJPEG (the 'jp2' extra; Pillow decodes JPEG 2000 only
 whole, and the pyvips binary wheel not at all).
 
-Each band is one region decoded by OpenJPEG (on two threads of its own),
-a band ahead of the pyramid (ahead.py). A tiled file is read in bands of
-whole rows of its tiles, so each stored tile is decoded once. A file of
-one big tile is read in bands of BAND_ROWS: OpenJPEG then decodes only
-the code-blocks that the band touches, but reads the tile's compressed
-data again for each band (tile such files for speed).
+Bands are decoded a band ahead of the pyramid (ahead.py) by OpenJPEG, on
+two threads of its own. A tiled file is read in bands of whole rows of its
+tiles, each stored tile as a region of its own: each is decoded once, and
+OpenJPEG's working memory (4 bytes a sample) stays one tile's. A file of
+one big tile is read in full-width bands of BAND_ROWS: OpenJPEG decodes
+only the code-blocks a band touches, but reads the tile's compressed data
+again for each band, and holds it (tile such files for speed).
 """
 
+import functools
 import threading
 import warnings
 
@@ -92,18 +94,21 @@ class Jp2Source(AheadSource):
         # file we know of: a grid offset costs only speed)
         self.band = (siz.ytsiz if tiled and siz.ytsiz <= MAX_BAND_ROWS
                      else BAND_ROWS)
+        self.step = siz.xtsiz if tiled else self.width   # columns a region
 
     def band_jobs(self, index, out):
-        return [lambda: self._decode(index, out)]
+        return [functools.partial(self._decode, index * self.band, left,
+                                  out[:, left:left + self.step])
+                for left in range(0, self.width, self.step)]
 
-    def _decode(self, index, out):
-        """(A job) the rows of band ``index`` into ``out``."""
+    def _decode(self, top, left, out):
+        """(A job) the region at (left, top) of out's size into ``out``."""
         import numpy as np
-        top = index * self.band
+        height, width = out.shape[:2]
         with _decode_lock, warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always")
             try:
-                region = self.jp2[top:top + out.shape[0], :]
+                region = self.jp2[top:top + height, left:left + width]
             except Exception as e:
                 said.append(e)
                 region = None
