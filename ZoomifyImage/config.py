@@ -1,116 +1,194 @@
-"""Site-wide defaults, from zope.conf:
+"""Site-wide settings: <product-config zoomifyimage> in zope.conf, read and
+checked once, when the database opens, into one frozen ``Settings``
+object. A bad value or an unknown name stops Zope's start-up with a
+message that names them; code reads ``settings().cache_max_age`` and the
+like, never a string key.
 
     <product-config zoomifyimage>
-        storage zodb
+        storage filesystem
         tile-root /var/lib/zope/tiles
-        quality 80
-        engine auto
-        max-megapixels 20000
     </product-config>
+
+README.txt lists the same settings (tests/test_config.py compares).
 """
 
+import dataclasses
 import os
 
 from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS
+from .pyramid.sources import ENGINES
 
 STORAGES = ("zodb", "filesystem")
-ENGINES = ("auto", "vips", "pillow", "tiff", "jp2", "slide")
 VIEWERS = ("openseadragon", "iiif", "flash")
-
-DEFAULTS = {
-    "storage": "zodb",
-    "tile-root": None,           # INSTANCE/var/zoomifyimage
-    "quality": "80",
-    "engine": "auto",
-    "max-megapixels": str(DEFAULT_MAX_MEGAPIXELS),
-    "whole-decode-megapixels": "100",
-    "cache-max-age": "3600",
-    "x-sendfile-header": "",     # e.g. X-Accel-Redirect
-    "x-sendfile-prefix": "",     # URL prefix the front-end maps to tile-root
-    "tile-url": "",              # where a front-end serves tile-root
-    "flash-viewer-url": "",
-    "accept-damaged": "off",         # tile damaged image data anyway
-    "trash-days": "30",              # keep unused tile sets (undo)
-    "sweep-minutes": "60",           # how often unused sets are looked for
-    "background-megapixels": "50",   # bigger images tile in a worker
-    "workers": "1",                  # background worker threads
-    "job-scan-seconds": "60",        # how often idle workers look for
-                                     # jobs of dead or other processes
-    "upload-max-size": "64GB",       # the biggest resumable (tus) upload
-    "upload-expiry-hours": "24",     # abandoned partial uploads go then
-    "upload-dir": None,              # INSTANCE/var/uploads
-    "iiif-max-area": "16777216",     # pixels of one IIIF answer (4096^2)
-    "iiif-rights": "",               # a rights URI for info.json, manifest
-    "iiif-required-statement": "",   # the manifest's attribution text
-}
+SWITCHES = {"on": True, "true": True, "yes": True,
+            "off": False, "false": False, "no": False}
 
 
 class ConfigError(ValueError):
     pass
 
 
-def _raw():
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The settings, by name (zope.conf's ``tile-root`` is ``tile_root``)."""
+
+    storage: str = "zodb"
+    tile_root: str = ""              # default INSTANCE/var/zoomifyimage
+    quality: int = 80
+    engine: str = "auto"
+    max_megapixels: int = DEFAULT_MAX_MEGAPIXELS
+    whole_decode_megapixels: int = 100
+    accept_damaged: bool = False
+    cache_max_age: int = 3600
+    x_sendfile_header: str = ""      # e.g. X-Accel-Redirect
+    x_sendfile_prefix: str = ""      # the front-end's location of tile-root
+    tile_url: str = ""               # where a front-end serves tile-root
+    flash_viewer_url: str = ""
+    trash_days: int = 30             # keep unused tile sets (Undo)
+    sweep_minutes: int = 60          # how often unused sets are looked for
+    background_megapixels: int = 50  # bigger images tile in a worker
+    workers: int = 1                 # background worker threads
+    job_scan_seconds: float = 60.0   # idle workers look for jobs
+    upload_max_size: int = 64 << 30  # the biggest resumable upload
+    upload_expiry_hours: int = 24    # abandoned partial uploads go then
+    upload_dir: str = ""             # default INSTANCE/var/uploads
+    iiif_max_area: int = 4096 * 4096  # pixels of one composed IIIF answer
+    iiif_rights: str = ""            # a rights URI (info.json, manifest)
+    iiif_required_statement: str = ""  # the manifest's attribution
+
+
+def _whole(low, high=None):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise ValueError("must be from %d%s" % (
+                low, " to %d" % high if high is not None else " up"))
+        return value
+    return parse
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("must be a number of seconds") from None
+    if value <= 0:
+        raise ValueError("must be more than 0")
+    return value
+
+
+def _choice(choices):
+    def parse(text):
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError("must be one of %s" % ", ".join(choices))
+        return value
+    return parse
+
+
+def _switch(text):
+    value = text.strip().lower()
+    if value not in SWITCHES:
+        raise ValueError("must be on or off")
+    return SWITCHES[value]
+
+
+def _size(text):
+    from .instance import parse_size
+    return parse_size(text)
+
+
+def _path(text):
+    return os.path.abspath(text)
+
+
+def _text(text):
+    return text.strip()
+
+
+# how each setting is read from its text in zope.conf
+PARSERS = {
+    "storage": _choice(STORAGES),
+    "tile_root": _path,
+    "quality": _whole(1, 100),
+    "engine": _choice(ENGINES),
+    "max_megapixels": _whole(1),
+    "whole_decode_megapixels": _whole(1),
+    "accept_damaged": _switch,
+    "cache_max_age": _whole(0),
+    "x_sendfile_header": _text,
+    "x_sendfile_prefix": _text,
+    "tile_url": _text,
+    "flash_viewer_url": _text,
+    "trash_days": _whole(0),
+    "sweep_minutes": _whole(1),
+    "background_megapixels": _whole(0),
+    "workers": _whole(1),
+    "job_scan_seconds": _seconds,
+    "upload_max_size": _size,
+    "upload_expiry_hours": _whole(1),
+    "upload_dir": _path,
+    "iiif_max_area": _whole(1),
+    "iiif_rights": _text,
+    "iiif_required_statement": _text,
+}
+
+
+def names():
+    """The settings' names as zope.conf spells them."""
+    return [f.name.replace("_", "-") for f in dataclasses.fields(Settings)]
+
+
+def load(section, instancehome=None):
+    """Settings from a <product-config> section (a dict of texts); raises
+    ConfigError naming the first bad setting and its value."""
+    values = {}
+    for key, text in (section or {}).items():
+        field = key.replace("-", "_")
+        if field not in PARSERS or "_" in key:
+            raise ConfigError(
+                "<product-config zoomifyimage>: unknown setting %r (known: "
+                "%s)" % (key, ", ".join(names())))
+        try:
+            values[field] = PARSERS[field](str(text))
+        except ValueError as e:
+            raise ConfigError("<product-config zoomifyimage> %s %s: %s"
+                              % (key, text, e)) from None
+    base = instancehome or os.getcwd()
+    values.setdefault("tile_root", os.path.join(base, "var", "zoomifyimage"))
+    values.setdefault("upload_dir", os.path.join(base, "var", "uploads"))
+    return Settings(**values)
+
+
+_loaded = None   # (the section's items, Settings)
+
+
+def _section():
     try:
         from App.config import getConfiguration
-        config = getConfiguration()
     except ImportError:  # the tiler used without Zope
         return {}, None
+    config = getConfiguration()
     section = (getattr(config, "product_config", None) or {}).get(
         "zoomifyimage") or {}
     return section, getattr(config, "instancehome", None)
 
 
-def get(name):
-    """A setting as a string (or None), zope.conf first, then defaults."""
-    if name not in DEFAULTS:
-        raise KeyError(name)
-    section, instancehome = _raw()
-    value = section.get(name, DEFAULTS[name])
-    if name == "tile-root" and not value:
-        base = instancehome or os.getcwd()
-        value = os.path.join(base, "var", "zoomifyimage")
-    return value
+def settings():
+    """The site's Settings. Read once; read again only if the section was
+    replaced or changed (the tests set values in it)."""
+    global _loaded
+    section, instancehome = _section()
+    key = (tuple(sorted(section.items())), instancehome)
+    if _loaded is None or _loaded[0] != key:
+        _loaded = (key, load(section, instancehome))
+    return _loaded[1]
 
 
-def get_int(name, low=None, high=None):
-    value = get(name)
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError("<product-config zoomifyimage> %s must be a whole "
-                          "number, not %r" % (name, value))
-    if (low is not None and number < low) or (
-            high is not None and number > high):
-        raise ConfigError("<product-config zoomifyimage> %s is out of range: "
-                          "%d" % (name, number))
-    return number
-
-
-def get_choice(name, choices):
-    value = (get(name) or "").strip().lower()
-    if value not in choices:
-        raise ConfigError("<product-config zoomifyimage> %s must be one of %s,"
-                          " not %r" % (name, ", ".join(choices), value))
-    return value
-
-
-def storage():
-    return get_choice("storage", STORAGES)
-
-
-def engine():
-    return get_choice("engine", ENGINES)
-
-
-def quality():
-    return get_int("quality", 1, 100)
-
-
-def accept_damaged():
-    value = get_choice("accept-damaged", ("on", "off", "true", "false",
-                                          "yes", "no"))
-    return value in ("on", "true", "yes")
-
-
-def tile_root():
-    return os.path.abspath(get("tile-root"))
+def database_opened(event):
+    """At start-up (the first subscriber): a bad setting stops Zope here,
+    not at the first request that needs it."""
+    settings()

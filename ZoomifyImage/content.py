@@ -162,7 +162,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         self.id = id
         self.title = title
         self.uid = uuid.uuid4().hex
-        self.storage = self._check_storage(storage or config.storage())
+        self.storage = self._check_storage(storage or config.settings().storage)
         self.quality = self._check_quality(quality)
 
     # ------------------------------------------------------------ settings
@@ -191,7 +191,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
     @security.protected(View)
     @zpublish(False)
     def effective_quality(self):
-        return self.quality or config.quality()
+        return self.quality or config.settings().quality
 
     # ------------------------------------------------------------ original
 
@@ -251,7 +251,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             self._make_tiles(progress)
 
     def _is_big(self):
-        limit = config.get_int("background-megapixels", 0)
+        limit = config.settings().background_megapixels
         return bool(limit) and self._original_size_pixels() > limit * 1e6
 
     def _original_size_pixels(self):
@@ -260,8 +260,8 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         if path is None:
             return 0
         try:
-            width, height = read_size(path, config.engine(),
-                                      config.accept_damaged())
+            width, height = read_size(path, config.settings().engine,
+                                      config.settings().accept_damaged)
         except TilingError as e:
             raise TilingError(self.filename or self.id, e.problem) from None
         return width * height
@@ -320,15 +320,14 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         path = self._original_committed_path()
         if path is None:
             raise TilingError(self.id, "there is no original image to tile")
+        site = config.settings()
         try:
             return tile_image(
                 path, sink, tile_size=self.tile_size,
-                quality=self.effective_quality(), engine=config.engine(),
-                progress=progress,
-                max_megapixels=config.get_int("max-megapixels", 1),
-                whole_decode_megapixels=config.get_int(
-                    "whole-decode-megapixels", 1),
-                accept_damaged=config.accept_damaged())
+                quality=self.effective_quality(), engine=site.engine,
+                progress=progress, max_megapixels=site.max_megapixels,
+                whole_decode_megapixels=site.whole_decode_megapixels,
+                accept_damaged=site.accept_damaged)
         except TilingError as e:
             if e.path != path:
                 raise
@@ -605,7 +604,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         TileGroups), ending with a slash: tile-url of the product config
         where a front-end serves the filesystem store's tile root, with
         the store's layout (stores/filesystem.py: uid[:2]/uid/)."""
-        base = config.get("tile-url")
+        base = config.settings().tile_url
         store = self._store
         # the front-end checks no permission: private tiles come from Zope
         if base and store is not None and store.kind == "filesystem" and \

@@ -52,7 +52,7 @@ DECODE_FACTOR = 4
 
 
 def max_area():
-    return config.get_int("iiif-max-area", 1)
+    return config.settings().iiif_max_area
 
 
 # ------------------------------------------------------------ documents
@@ -80,7 +80,7 @@ def image_info(image, layout, base, area):
         "extraQualities": EXTRA_QUALITIES,
         "extraFeatures": EXTRA_FEATURES,
     }
-    rights = config.get("iiif-rights")
+    rights = config.settings().iiif_rights
     if rights:
         info["rights"] = rights
     return info
@@ -128,10 +128,10 @@ def manifest(image, layout, url, area):
             }],
         }],
     }
-    rights = config.get("iiif-rights")
+    rights = config.settings().iiif_rights
     if rights:
         doc["rights"] = rights
-    statement = config.get("iiif-required-statement")
+    statement = config.settings().iiif_required_statement
     if statement:
         doc["requiredStatement"] = {"label": {"en": ["Attribution"]},
                                     "value": {"none": [statement]}}

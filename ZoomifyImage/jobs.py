@@ -115,7 +115,7 @@ class Beat(Persistent):
 
 def scan_seconds():
     try:
-        return max(0.2, float(config.get("job-scan-seconds")))
+        return max(0.2, config.settings().job_scan_seconds)
     except (TypeError, ValueError):
         return SCAN_SECONDS
 
@@ -232,7 +232,7 @@ class WorkerPool:
     def _ensure_threads(self):
         with self.lock:
             self.threads = [t for t in self.threads if t.is_alive()]
-            wanted = max(1, config.get_int("workers", 1))
+            wanted = config.settings().workers
             while len(self.threads) < wanted:
                 t = threading.Thread(target=self._run, daemon=True,
                                      name="zoomify-worker-%d"
@@ -580,7 +580,7 @@ def scan(db):
         transaction.abort()
     finally:
         connection.close()
-    clean_partial(config.tile_root(), keep=live)
+    clean_partial(config.settings().tile_root, keep=live)
     queued = set(pool.queue.queue)
     for key in waiting:
         if key not in queued:

@@ -179,7 +179,7 @@ def cache_control(obj, REQUEST=None, version=None):
     may not view it (a shared cache must never hand it to others);
     ``public`` otherwise, and ``immutable`` for a year when the URL names
     the current ``version`` of the tile set (the viewer adds ?v=)."""
-    max_age = config.get_int("cache-max-age", 0)
+    max_age = config.settings().cache_max_age
     if not anonymous_may_view(obj):
         return "private, max-age=%d" % max_age
     asked = REQUEST.form.get("v") if REQUEST is not None else None
@@ -285,9 +285,9 @@ def serve_tile(image, name, REQUEST, RESPONSE):
     head = REQUEST.get("REQUEST_METHOD") == "HEAD"
     if path is not None:
         RESPONSE.setHeader("Content-Type", content_type)
-        header = config.get("x-sendfile-header")
+        header = config.settings().x_sendfile_header
         if header:  # the front-end sends the file (and its length)
-            prefix = config.get("x-sendfile-prefix")
+            prefix = config.settings().x_sendfile_prefix
             relative = "%s/%s" % (store.relative_directory(older), name)
             RESPONSE.setHeader(header, prefix.rstrip("/") + "/" + relative
                                if prefix else path)

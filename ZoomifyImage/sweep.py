@@ -96,9 +96,9 @@ def _mark_time(path):
 
 def sweep(db, root=None, trash_days=None, grace=GRACE_SECONDS, now=None):
     """One sweep of the tile root; the paths of the sets removed."""
-    root = root or config.tile_root()
+    root = root or config.settings().tile_root
     if trash_days is None:
-        trash_days = config.get_int("trash-days", 0)
+        trash_days = config.settings().trash_days
     now = time.time() if now is None else now
     removed = []
     manager = transaction.TransactionManager()
@@ -169,7 +169,7 @@ def migrate_layout(root=None):
     in the middle is finished at the next start). Only our own names are
     touched (ab/<32 hex>, .trash/<32 hex>-<time>), nothing is deleted.
     Returns the moves."""
-    root = root or config.tile_root()
+    root = root or config.settings().tile_root
     moves = []
     if os.path.exists(os.path.join(root, MIGRATED_FILE)):
         return moves
@@ -275,7 +275,7 @@ def database_opened(event):
 
 def _run(db):
     from .uploads import remove_expired
-    while not _stop.wait(config.get_int("sweep-minutes", 1) * 60):
+    while not _stop.wait(config.settings().sweep_minutes * 60):
         try:
             sweep(db)
         except Exception:

@@ -50,7 +50,6 @@ from .content import AddZoomifyImages
 from .content import ZoomifyImage
 from .content import manage_addZoomifyImage
 from .csrf import check_same_origin
-from .instance import parse_size
 from .interfaces import IZoomifyImage
 
 logger = logging.getLogger("ZoomifyImage")
@@ -68,25 +67,17 @@ MAX_OPEN_UPLOADS = 10  # unfinished uploads one user may have at a time
 
 
 def upload_dir():
-    path = config.get("upload-dir")
-    if not path:
-        instancehome = config._raw()[1] or os.getcwd()
-        path = os.path.join(instancehome, "var", "uploads")
-    path = os.path.abspath(path)
+    path = config.settings().upload_dir
     os.makedirs(path, mode=0o700, exist_ok=True)
     return path
 
 
 def max_size():
-    try:
-        return parse_size(config.get("upload-max-size"))
-    except ValueError as e:
-        raise config.ConfigError("<product-config zoomifyimage> "
-                                 "upload-max-size: %s" % e)
+    return config.settings().upload_max_size
 
 
 def expiry_seconds():
-    return config.get_int("upload-expiry-hours", 1) * 3600
+    return config.settings().upload_expiry_hours * 3600
 
 
 class Upload:

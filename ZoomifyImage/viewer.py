@@ -242,7 +242,7 @@ class ViewerMixin:
         percentage; more FlashVars by keyword (zoomifyX=0.5, zoomifyZoom=50,
         zoomifyToolbar=1, zoomifyNavWindow=0, ...).
         """
-        swf_url = swf_url or config.get("flash-viewer-url")
+        swf_url = swf_url or config.settings().flash_viewer_url
         if not swf_url:
             return ('<p class="zoomify-flash-missing">No Zoomify Flash '
                     'viewer is configured: set flash-viewer-url in '

@@ -152,7 +152,7 @@ class TestFilesystemTileStore:
         store = self._makeOne("ab" + unique_id, root)
         fill(store, 2)
         transaction.commit()
-        folder = os.path.join(config.tile_root(), "ab", "ab" + unique_id,
+        folder = os.path.join(config.settings().tile_root, "ab", "ab" + unique_id,
                               store.set_id)
         assert store.directory() == folder
         # .owner names the store, for the sweep (see sweep.py)
@@ -186,7 +186,7 @@ class TestFilesystemTileStore:
         assert not os.path.exists(store.image_directory())
         transaction.abort()
         assert not os.path.exists(store.image_directory())
-        partial = os.path.join(config.tile_root(), ".partial")
+        partial = os.path.join(config.settings().tile_root, ".partial")
         assert not [n for n in os.listdir(partial)
                     if n.startswith(store.uid)]
 
@@ -220,7 +220,7 @@ class TestFilesystemTileStore:
         transaction.abort()
         os.remove(blocker)
         assert store._p_oid is None or store.set_id is None
-        partial = os.path.join(config.tile_root(), ".partial")
+        partial = os.path.join(config.settings().tile_root, ".partial")
         assert not [n for n in os.listdir(partial)
                     if n.startswith(store.uid)]
 
@@ -245,7 +245,7 @@ class TestSweep:
     def sweep(self, db, **kw):
         from ZoomifyImage.sweep import sweep
         kw.setdefault("grace", 0)
-        return sweep(db, config.tile_root(), **kw)
+        return sweep(db, config.settings().tile_root, **kw)
 
     def test_unused_sets_go_after_trash_days(self, unique_id, root, db):
         import time

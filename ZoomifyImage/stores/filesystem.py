@@ -63,7 +63,7 @@ class FilesystemTileStore(Persistent):
     # where things are; the root comes from zope.conf each time, so that
     # a site can move its tile root
     def root(self):
-        return config.tile_root()
+        return config.settings().tile_root
 
     def image_directory(self):
         return os.path.join(self.root(), self.uid[:2], self.uid)

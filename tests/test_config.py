@@ -1,0 +1,71 @@
+"""Settings (issue 15): read and checked once into one frozen object; a bad
+value stops start-up with a message naming it; README lists the same
+settings as the object has."""
+
+import dataclasses
+import os
+import re
+
+import pytest
+
+from ZoomifyImage import config
+
+README = os.path.join(os.path.dirname(os.path.dirname(__file__)),
+                      "README.txt")
+
+
+def test_defaults_and_names():
+    site = config.load({}, "/srv/zope")
+    assert site.storage == "zodb" and site.quality == 80
+    assert site.tile_root == "/srv/zope/var/zoomifyimage"
+    assert site.upload_dir == "/srv/zope/var/uploads"
+    assert site.accept_damaged is False
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        site.quality = 10
+
+
+def test_values_are_parsed():
+    site = config.load({"quality": "92", "accept-damaged": "on",
+                        "upload-max-size": "2GB", "engine": "VIPS",
+                        "tile-root": "/t", "job-scan-seconds": "0.5"})
+    assert site.quality == 92 and site.accept_damaged is True
+    assert site.upload_max_size == 2 << 30 and site.engine == "vips"
+    assert site.tile_root == "/t" and site.job_scan_seconds == 0.5
+
+
+@pytest.mark.parametrize("name, value", [
+    ("cache-max-age", "abc"), ("quality", "0"), ("quality", "101"),
+    ("storage", "s3"), ("engine", "magic"), ("accept-damaged", "maybe"),
+    ("upload-max-size", "lots"), ("workers", "0"), ("trash-days", "-1"),
+    ("job-scan-seconds", "0")])
+def test_a_bad_value_is_named(name, value):
+    with pytest.raises(config.ConfigError) as info:
+        config.load({name: value})
+    assert "%s %s" % (name, value) in str(info.value)
+
+
+def test_an_unknown_name_is_named():
+    with pytest.raises(config.ConfigError) as info:
+        config.load({"tile_url": "https://x/"})  # underscore: a typo
+    assert "'tile_url'" in str(info.value)
+
+
+def test_readme_lists_the_same_settings():
+    text = open(README).read()
+    documented = set(re.findall(r"^- ([a-z][a-z0-9-]+):", text, re.M))
+    assert set(config.names()) <= documented, \
+        set(config.names()) - documented
+    # and every example block uses only real settings
+    used = set()
+    for block in re.findall(r"<product-config zoomifyimage>(.*?)</product-"
+                            r"config>", text, re.S):
+        used.update(re.findall(r"^\s+([a-z][a-z0-9-]+)\s", block, re.M))
+    assert used <= set(config.names()), used - set(config.names())
+
+
+def test_a_bad_setting_stops_zope_at_start_up():
+    from tests.zope_fixtures import ZopeServer
+    server = ZopeServer(settings={"cache-max-age": "abc"})
+    with pytest.raises(RuntimeError) as info:
+        server.start(timeout=60)
+    assert "cache-max-age abc" in str(info.value)
