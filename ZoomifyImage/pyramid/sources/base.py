@@ -20,6 +20,8 @@ def flatten(rgba, background):
     """Blend an (n, w, c+1) array with alpha over a background colour."""
     # numpy only where it is needed: importing it costs about 10 MB
     import numpy as np
+    if rgba[..., -1].min() == 255:
+        return rgba[..., :-1]   # opaque (a slide's scanned area): as it is
     colour = rgba[..., :-1].astype(np.uint16)
     alpha = rgba[..., -1:].astype(np.uint16)
     bg = np.array(background, dtype=np.uint16)

@@ -35,8 +35,12 @@ def jp2_available():
         import glymur
     except (ImportError, OSError):
         return False
-    return bool(glymur.version.openjpeg_version) and (
-        glymur.version.openjpeg_version >= "2.4.0")
+    try:
+        version = tuple(int(part) for part in
+                        glymur.version.openjpeg_version.split(".")[:2])
+    except (AttributeError, ValueError):
+        return False
+    return version >= (2, 4)   # glymur reads nothing with older ones
 
 
 def is_jp2(path):

@@ -19,6 +19,10 @@ from .base import UnknownFormat, flatten, grey_background
 
 # what this engine decodes exactly; anything else goes to another engine
 PHOTOMETRICS = {0: "miniswhite", 1: "minisblack", 2: "rgb", 6: "ycbcr"}
+# none, LZW, JPEG, deflate (two codes), PackBits, LZMA, zstd, WebP, JPEG
+# 2000 (Aperio's and the standard code); not old-style JPEG (6)
+COMPRESSIONS = {1, 5, 7, 8, 32946, 32773, 34925, 50000, 50001, 33003, 33005,
+                34712}
 
 
 def tiff_available():
@@ -61,6 +65,8 @@ class TiffSource(AheadSource):
         colours = page.samplesperpixel - len(extras)
         if page.photometric not in PHOTOMETRICS:
             problem = "photometric %s" % page.photometric
+        elif page.compression not in COMPRESSIONS:
+            problem = "compression %s" % page.compression
         elif page.photometric == 6 and page.compression != 7:
             problem = "YCbCr without JPEG"   # subsampled rows: not here
         elif page.planarconfig != 1:
