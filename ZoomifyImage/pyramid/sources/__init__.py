@@ -19,8 +19,8 @@ from ..buffers import PIXEL_BYTES, image_on  # noqa: F401 (imported here)
 from ..errors import DamagedImage, TilingError
 from .base import BandSource, UnknownFormat  # noqa: F401
 from .jp2 import Jp2Source, is_jp2, jp2_available
-from .pillow import PillowSource, pillow_open
 from . import psd
+from .pillow import PillowSource, pillow_open
 from .slide import SlideSource, might_be_slide, slide_available, slide_vendor
 from .tiff import TiffSource, tiff_available
 from .vips import VipsSource, vips_available  # noqa: F401
@@ -33,6 +33,8 @@ ENGINES = ("auto", "vips", "pillow", "tiff", "jp2", "slide")
 # what each optional engine needs installed: (available, extra)
 NEEDS = {"vips": (vips_available, "vips"), "tiff": (tiff_available, "tiff"),
          "jp2": (jp2_available, "jp2"), "slide": (slide_available, "slide")}
+SOURCES = {"vips": VipsSource, "tiff": TiffSource, "jp2": Jp2Source,
+           "slide": SlideSource}
 
 
 def open_source(path, engine="auto", background=(255, 255, 255),
@@ -48,6 +50,25 @@ def open_source(path, engine="auto", background=(255, 255, 255),
     check_readable_file(path)
     if not lenient:
         check_tiff_complete(path)
+    try:
+        source = _open(path, engine, background, whole_decode_megapixels,
+                       lenient)
+    except TilingError:
+        raise
+    except Exception as e:
+        # a reader tripped over a file it should have refused: still one
+        # clear error, never a crash
+        raise TilingError(path, "not an image file that can be read (%s)"
+                          % (str(e) or type(e).__name__)) from None
+    try:
+        check_size(path, source.width, source.height, max_megapixels)
+    except TilingError:
+        source.close()
+        raise
+    return source
+
+
+def _open(path, engine, background, whole_decode_megapixels, lenient):
     if engine == "auto":
         source = _auto(path, background, whole_decode_megapixels, lenient)
     elif engine == "pillow":
@@ -62,16 +83,7 @@ def open_source(path, engine="auto", background=(255, 255, 255),
     else:
         raise TilingError(path, "unknown engine %r (%s)"
                           % (engine, ", ".join(ENGINES)))
-    try:
-        check_size(path, source.width, source.height, max_megapixels)
-    except TilingError:
-        source.close()
-        raise
     return source
-
-
-SOURCES = {"vips": VipsSource, "tiff": TiffSource, "jp2": Jp2Source,
-           "slide": SlideSource}
 
 
 def _auto(path, background, whole_decode_megapixels, lenient):
