@@ -65,7 +65,8 @@ def truncations(name, data):
     middle = len(data) // 2
     scrambled[middle:middle + 4096] = bytes(
         (b * 7 + 13) % 256 for b in scrambled[middle:middle + 4096])
-    return {stem + "-header" + ext: data[:100],
+    return {stem + "-24-bytes" + ext: data[:24],
+            stem + "-header" + ext: data[:100],
             stem + "-half" + ext: data[:middle],
             stem + "-last-byte-gone" + ext: data[:-1],
             stem + "-scrambled" + ext: bytes(scrambled)}

@@ -50,7 +50,13 @@ class TiffSource(AheadSource):
             raise UnknownFormat(path, "not a TIFF that tifffile reads (%s)"
                                 % e)
         try:
-            self._check(self.tif.pages[0], background)
+            try:
+                page = self.tif.pages[0]
+            except Exception as e:   # no first page (a header only)
+                raise UnknownFormat(path, "a TIFF without an image that "
+                                    "tifffile reads (%s)"
+                                    % (str(e) or type(e).__name__))
+            self._check(page, background)
             self.fd = os.open(path, os.O_RDONLY)
         except BaseException:
             self.close()
