@@ -6,6 +6,11 @@ parts below are loaded by Zope through configure.zcml.
 
 
 def initialize(context):
+    import logging
+    # libvips reports every finished thread pool at INFO: keep Zope's log
+    # readable
+    logging.getLogger("pyvips").setLevel(logging.WARNING)
+
     from .content import AddZoomifyImages
     from .content import ZoomifyImage
     from .content import manage_addZoomifyImage

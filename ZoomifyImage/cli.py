@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 
+from .progress import tile_progress
 from .pyramid import DamagedImage, DirectorySink, TilingError, tile_image
 from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS, ENGINES
 from .pyramid.tiler import parse_colour
@@ -117,21 +118,12 @@ def tile_main(argv=None):
         logging.basicConfig(level=logging.WARNING,
                             format="zoomify-tile: %(name)s: %(message)s")
         logging.captureWarnings(True)
-    bar = progress = None
-    terminal = None   # the real stderr, while fd 2 is silenced
-    if not args.quiet and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        def progress(done, total):
-            nonlocal bar
-            if bar is None:  # made once the total is known
-                bar = tqdm(total=total, unit="tile", desc="tiling",
-                           leave=False, mininterval=0.2,
-                           file=terminal or sys.stderr)
-            bar.update(done - bar.n)
+    show = not args.quiet and sys.stderr.isatty()
     with contextlib.ExitStack() as stack:
+        terminal = None   # the real stderr, while fd 2 is silenced
         if not args.verbose:
             terminal = stack.enter_context(silenced_stderr())
+        progress = stack.enter_context(tile_progress(show, terminal))
         try:
             result = tile_image(args.input,
                                 DirectorySink(args.outdir, force=args.force),
@@ -149,9 +141,6 @@ def tile_main(argv=None):
         except KeyboardInterrupt:
             error, status = ("zoomify-tile: interrupted; %s left as it was"
                              % args.outdir), 130
-        finally:
-            if bar is not None:
-                bar.close()
     # said once stderr is back: the one line of the promise
     if error is not None:
         print(error, file=sys.stderr)
@@ -206,14 +195,14 @@ def import_parser():
 
 def import_main(argv=None):
     args = import_parser().parse_args(argv)
-    from .importer import ImportError_, import_file
+    from .importer import ImportFailed, import_file
     try:
         url, queued = import_file(
             args.zope_conf, args.path, args.file, id=args.id,
             title=args.title, storage=args.storage, quality=args.quality,
             user=args.user, progress=not args.quiet and sys.stderr.isatty(),
             mode=args.mode)
-    except ImportError_ as e:
+    except ImportFailed as e:
         print("zoomify-import: error: %s" % e, file=sys.stderr)
         return 1
     if not args.quiet:

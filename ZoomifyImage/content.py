@@ -1,7 +1,6 @@
 """The ZoomifyImage content class: an original image in a blob, and its
 Zoomify tiles in a tile store. It orchestrates; it never touches pixels."""
 
-import logging
 import shutil
 import time
 import uuid
@@ -39,8 +38,6 @@ from .viewer import ViewerMixin
 AddZoomifyImages = "Add Zoomify Images"
 _MISSING = object()
 
-# libvips reports every finished thread pool at INFO: keep the log readable
-logging.getLogger("pyvips").setLevel(logging.WARNING)
 
 CHUNK = 1 << 20  # copying uploads into blobs
 

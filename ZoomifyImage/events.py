@@ -5,13 +5,10 @@
 - modified: retile when a new file (or quality) asks for it
 - copied: the copy gets its own tile set, copied from the original's,
   and its own job if the original's was still running
-- moved or renamed: nothing to do (tile paths use a stable id)
+(a move or a rename needs nothing: tile paths use a stable id)
 - removed: the filesystem tiles go when the transaction commits; a
   running job discards its set
 """
-
-from zope.lifecycleevent.interfaces import IObjectAddedEvent
-from zope.lifecycleevent.interfaces import IObjectRemovedEvent
 
 from . import jobs
 
@@ -33,11 +30,3 @@ def copied(image, event):
 def removed(image, event):
     jobs.removed(image)
     image._removed()
-
-
-def moved(image, event):
-    # added and removed events are moved events too; they have their own
-    # subscribers. A real move keeps the same tiles.
-    if IObjectAddedEvent.providedBy(event) or \
-            IObjectRemovedEvent.providedBy(event):
-        return

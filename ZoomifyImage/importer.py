@@ -1,20 +1,20 @@
 """zoomify-import: add an image file to a Zope site from the shell, through
 the same constructor as the ZMI add form."""
 
-import contextlib
 import os
 
+from .progress import tile_progress
 from .pyramid import TilingError
 
 
-class ImportError_(Exception):
+class ImportFailed(Exception):
     """A problem with the import that the command reports in one line."""
 
 
 def open_zope(zope_conf):
     """The Zope application root of an instance (configures Zope once)."""
     if not os.path.isfile(zope_conf):
-        raise ImportError_("%s: no such zope.conf" % zope_conf)
+        raise ImportFailed("%s: no such zope.conf" % zope_conf)
     import Zope2
     from Zope2.Startup.run import make_wsgi_app
     make_wsgi_app({}, zope_conf)
@@ -27,7 +27,7 @@ def find_folder(app, path):
         child = getattr(folder.aq_base, part, None) if hasattr(
             folder, "aq_base") else None
         if child is None or not hasattr(child, "_setObject"):
-            raise ImportError_("%s: no such folder in the site" % path)
+            raise ImportFailed("%s: no such folder in the site" % path)
         folder = getattr(folder, part)
     return folder
 
@@ -38,36 +38,13 @@ def find_user(app, name):
     if name:
         user = users.getUser(name)
         if user is None:
-            raise ImportError_("no such user: %s" % name)
+            raise ImportFailed("no such user: %s" % name)
         return user.__of__(users)
     for user_id in users.getUserNames():
         user = users.getUser(user_id)
         if "Manager" in user.getRoles():
             return user.__of__(users)
     return system
-
-
-@contextlib.contextmanager
-def progress_bar(show):
-    """A progress(done, total) callback drawing a tqdm bar, or None."""
-    if not show:
-        yield None
-        return
-    from tqdm import tqdm
-    bar = None
-
-    def report(done, total):
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="tile", desc="tiling", leave=False,
-                       mininterval=0.2)
-        bar.update(done - bar.n)
-
-    try:
-        yield report
-    finally:
-        if bar is not None:
-            bar.close()
 
 
 def import_file(zope_conf, path, filename, id="", title="", storage=None,
@@ -92,7 +69,7 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
     try:
         check_readable_file(filename)
     except TilingError as e:
-        raise ImportError_(str(e))
+        raise ImportFailed(str(e))
     # this process exits after its commit: it must not claim the site's
     # queued jobs (it would leave them half done), and a job of its own
     # stays queued for the site's Zope processes
@@ -104,7 +81,7 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
         newSecurityManager(None, find_user(app, user))
         background = {"auto": None, "background": True,
                       "foreground": False}[mode]
-        with open(filename, "rb") as f, progress_bar(progress) as report:
+        with open(filename, "rb") as f, tile_progress(progress) as report:
             try:
                 new_id = add_image(
                     folder, f, id=id or os.path.basename(filename),
@@ -112,7 +89,7 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
                     quality=quality or "", background=background,
                     progress=report)
             except BadRequest as e:
-                raise ImportError_("%s: %s" % (filename, e))
+                raise ImportFailed("%s: %s" % (filename, e))
         image = folder._getOb(new_id)
         url = "/".join(image.getPhysicalPath())
         queued = image.current_status() == "queued"
