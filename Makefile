@@ -12,10 +12,16 @@ OSD_STAMP := $(OSD)/openseadragon.min.js
 # tus-js-client (resumable uploads of the add and edit forms), likewise
 TUS := ZoomifyImage/static/tus
 TUS_STAMP := $(TUS)/tus.min.js
+# Mirador (its prebuilt UMD bundle, React included) and OpenLayers (its
+# full build, ol.js and ol.css), likewise: the IIIF viewers of README.txt
+MIRADOR := ZoomifyImage/static/mirador
+MIRADOR_STAMP := $(MIRADOR)/mirador.min.js
+OL := ZoomifyImage/static/ol
+OL_STAMP := $(OL)/ol.js
 
 .PHONY: install test clean start
 
-install: $(STAMP) $(OSD_STAMP) $(TUS_STAMP) openjpeg
+install: $(STAMP) $(OSD_STAMP) $(TUS_STAMP) $(MIRADOR_STAMP) $(OL_STAMP) openjpeg
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +44,20 @@ $(TUS_STAMP): package.json package-lock.json $(OSD_STAMP)
 	mkdir -p $(TUS)
 	cp node_modules/tus-js-client/dist/tus.min.js \
 	   node_modules/tus-js-client/LICENSE $(TUS)/
+
+$(MIRADOR_STAMP): package.json package-lock.json $(OSD_STAMP)
+	test -f node_modules/mirador/dist/mirador.min.js || npm ci --ignore-scripts --no-audit --no-fund
+	rm -rf $(MIRADOR)
+	mkdir -p $(MIRADOR)
+	cp node_modules/mirador/dist/mirador.min.js \
+	   node_modules/mirador/LICENSE $(MIRADOR)/
+
+$(OL_STAMP): package.json package-lock.json $(OSD_STAMP)
+	test -f node_modules/ol/dist/ol.js || npm ci --ignore-scripts --no-audit --no-fund
+	rm -rf $(OL)
+	mkdir -p $(OL)
+	cp node_modules/ol/dist/ol.js node_modules/ol/ol.css \
+	   node_modules/ol/LICENSE.md $(OL)/
 
 # the jp2 engine (glymur) needs the OpenJPEG library: Debian's libopenjp2-7;
 # where it cannot be installed the JPEG 2000 tests skip and say why
@@ -70,7 +90,7 @@ test: install system
 	    tests/test_broken_images.py tests/test_formats.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info node_modules $(OSD)
+	rm -rf $(VENV) build *.egg-info node_modules $(OSD) $(TUS) $(MIRADOR) $(OL)
 
 # make start: a Zope instance in var/instance, in the foreground
 HOST ?= 127.0.0.1
