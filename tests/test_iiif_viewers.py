@@ -235,3 +235,212 @@ def test_mirador_opens_the_manifest_and_draws_the_image(
         assert not [u for u in page.urls if "/TileGroup" in u]
     finally:
         page.close()
+
+
+# --- OpenLayers ---------------------------------------------------------------
+
+OL_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>OpenLayers</title>
+<link rel="stylesheet" href="/++resource++zoomifyimage/ol/ol.css">
+</head>
+<body style="margin: 0">
+<div id="map" style="width: 1000px; height: 700px"></div>
+<script src="/++resource++zoomifyimage/ol/ol.js"></script>
+<script src="/++resource++zoomifyimage/zoomify-ol.js"></script>
+<script>
+%s
+</script>
+</body></html>
+"""
+
+# with zoomify-ol.js
+OL_ZOOMIFY = """window.map = ZoomifyOL.map("map", ZoomifyOL.source(
+    {url: %(url)s, size: [%(width)d, %(height)d], version: %(version)s,
+     transition: 0}));"""
+
+# the stock Zoomify source, as OpenLayers' own example makes it
+OL_STOCK = """(function () {
+  var source = new ol.source.Zoomify({
+    url: %(url)s, size: [%(width)d, %(height)d], transition: 0,
+    tierSizeCalculation: "truncated"});
+  window.map = ZoomifyOL.map("map", source);
+})();"""
+
+# OpenLayers' IIIF source on our info.json
+OL_IIIF = """fetch(%(info)s).then(r => r.json()).then(json => {
+  var options = new ol.format.IIIFInfo(json).getTileSourceOptions();
+  options.transition = 0;
+  window.map = ZoomifyOL.map("map", new ol.source.IIIF(options));
+});"""
+
+# move the map (a resolution, a centre, in map units: the image is
+# [0, -height, width, 0]), then wait until every tile it needs is drawn
+OL_MOVE = """async ([resolution, center]) => {
+  const map = window.map, view = map.getView();
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no rendercomplete")),
+                             20000);
+    map.once("rendercomplete", () => { clearTimeout(timer); resolve(); });
+    if (resolution !== null) view.setResolution(resolution);
+    if (center !== null) view.setCenter(center);
+    map.render();
+  });
+}"""
+
+# the layer's canvas and the image's box on it, in canvas pixels
+OL_CANVAS = """() => {
+  const map = window.map;
+  const canvas = map.getViewport().querySelector("canvas");
+  const extent = map.getLayers().item(0).getSource().getTileGrid()
+    .getExtent();
+  const ratio = canvas.width / map.getSize()[0];
+  const a = map.getPixelFromCoordinate([extent[0], extent[3]]);
+  const b = map.getPixelFromCoordinate([extent[2], extent[1]]);
+  return {png: canvas.toDataURL("image/png"),
+          box: [a[0] * ratio, a[1] * ratio, b[0] * ratio, b[1] * ratio],
+          resolutions: map.getLayers().item(0).getSource().getTileGrid()
+            .getResolutions()};
+}"""
+
+
+def ol_page(chromium, server, folder, name, script):
+    path = put_page(folder, name, OL_PAGE % script)
+    page = Page(chromium, server)
+    page.page.goto(server + path)
+    page.page.wait_for_function("window.map", timeout=20000)
+    page.page.evaluate(OL_MOVE, [None, None])
+    return page
+
+
+def ol_canvas(page):
+    data = page.page.evaluate(OL_CANVAS)
+    return decode_png(data["png"]), data["box"], data["resolutions"]
+
+
+def ol_tour(page, width, height):
+    """Every resolution of the grid, and at each the four corners and
+    the middle of the image."""
+    resolutions = ol_canvas(page)[2]
+    for resolution in resolutions:
+        for x, y in [(0, 0), (width, 0), (0, height), (width, height),
+                     (width / 2, height / 2)]:
+            page.page.evaluate(OL_MOVE, [resolution, [x, -y]])
+
+
+def zoomify_tiles(urls, path):
+    import re
+    tile = re.compile(r"/TileGroup(\d+)/(\d+)-(\d+)-(\d+)\.jpg(\?v=\w+)?$")
+    tiles = set()
+    for url in urls:
+        if path + "/TileGroup" in url:
+            match = tile.search(url)
+            assert match, url
+            tiles.add(tuple(int(g) for g in match.groups()[:4]))
+    return tiles
+
+
+def zoomify_settings(server, folder, path):
+    from ZoomifyImage.pyramid import Layout
+    import json
+    with zope_root() as app:
+        image = app.unrestrictedTraverse(path.lstrip("/"))
+        version = image.tiles_set()
+        layout = Layout(image.width, image.height, image.tile_size)
+    return {"url": json.dumps(server + path + "/"), "version":
+            json.dumps(version), "width": layout.width,
+            "height": layout.height}, layout
+
+
+OL_SIZES = [(513, 513), (1025, 1027), (2049, 1025), (4100, 4100),
+            (1537, 200)]
+
+
+@pytest.mark.skipif(missing("ol/ol.js") is not None,
+                    reason=missing("ol/ol.js") or "")
+@pytest.mark.parametrize("size", OL_SIZES)
+def test_openlayers_zoomify_asks_only_for_tiles_that_exist(
+        server, chromium, folder, tmp_path, size):
+    width, height = size
+    array = colourful(width, height, seed=width % 7)
+    path = put_jpeg(folder, "ol%dx%d" % size, array, tmp_path)
+    settings, layout = zoomify_settings(server, folder, path)
+    page = ol_page(chromium, server, folder, "map", OL_ZOOMIFY % settings)
+    try:
+        drawn, box, _ = ol_canvas(page)
+        assert_looks_like(drawn, box, array)
+        page.screenshot("ol-zoomify-%dx%d" % size)
+        ol_tour(page, width, height)
+        # full size at the bottom right corner: the edge tiles are right
+        drawn, box, _ = ol_canvas(page)
+        assert box[2] - box[0] == pytest.approx(width, abs=1)
+        assert_looks_like(drawn, box, array)
+        page.check_clean()
+
+        asked = zoomify_tiles(page.urls, path)
+        exists = set()
+        for tier, col, row in layout.all_tiles():
+            name = layout.tile_name(tier, col, row)
+            exists.add((int(name[9:name.index("/")]), tier, col, row))
+        assert asked <= exists, sorted(asked - exists)
+        levels = {t for t in range(layout.num_tiers)
+                  if layout.grids[t][0] and layout.grids[t][1]}
+        assert {t for _, t, _, _ in asked} == levels
+        top = layout.num_tiers - 1
+        cols, rows = layout.grids[top]
+        assert {(top, 0, 0), (top, cols - 1, rows - 1)} <= {
+            (t, c, r) for _, t, c, r in asked}
+        assert all("?v=" in u for u in page.urls if "/TileGroup" in u)
+    finally:
+        page.close()
+
+
+@pytest.mark.skipif(missing("ol/ol.js") is not None,
+                    reason=missing("ol/ol.js") or "")
+@pytest.mark.parametrize("size", OL_SIZES)
+def test_stock_openlayers_zoomify_asks_for_missing_tiles(
+        server, chromium, folder, tmp_path, size):
+    """Why zoomify-ol.js is there: the same tour with the stock source
+    asks for edge tiles that a Zoomify set does not have."""
+    width, height = size
+    array = colourful(width, height, seed=2)
+    path = put_jpeg(folder, "stock", array, tmp_path)
+    settings, layout = zoomify_settings(server, folder, path)
+    page = ol_page(chromium, server, folder, "map", OL_STOCK % settings)
+    try:
+        ol_tour(page, width, height)
+        assert page.failures
+        assert all("HTTP 404" in f and "/TileGroup" in f
+                   for f in page.failures), page.failures
+        print("stock OpenLayers, %dx%d: %d missing tiles asked for"
+              % (width, height, len(page.failures)))
+    finally:
+        page.close()
+
+
+@pytest.mark.skipif(missing("ol/ol.js") is not None,
+                    reason=missing("ol/ol.js") or "")
+@pytest.mark.parametrize("size", OL_SIZES)
+def test_openlayers_iiif_without_a_failed_request(
+        server, chromium, folder, tmp_path, size):
+    import json
+    width, height = size
+    array = colourful(width, height, seed=width % 5)
+    path = put_jpeg(folder, "oliiif%dx%d" % size, array, tmp_path)
+    script = OL_IIIF % {"info": json.dumps(server + path +
+                                           "/iiif/info.json")}
+    page = ol_page(chromium, server, folder, "map", script)
+    try:
+        drawn, box, _ = ol_canvas(page)
+        assert_looks_like(drawn, box, array)
+        page.screenshot("ol-iiif-%dx%d" % size)
+        ol_tour(page, width, height)
+        drawn, box, _ = ol_canvas(page)
+        assert box[2] - box[0] == pytest.approx(width, abs=1)
+        assert_looks_like(drawn, box, array)
+        page.check_clean()
+        asked = [u for u in page.urls if u.startswith(server + path +
+                                                      "/iiif/")]
+        assert len(asked) > 3
+        assert not [u for u in page.urls if "/TileGroup" in u]
+    finally:
+        page.close()
