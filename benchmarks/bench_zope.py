@@ -38,7 +38,6 @@ the next run.
 
 import argparse
 import base64
-import http.client
 import json
 import os
 import re
@@ -51,7 +50,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AUTH = ("admin", "admin")
@@ -60,10 +58,11 @@ TARGET_MB = 400          # peak - idle RSS of the Zope process must stay below
 POLL_SECONDS = 0.5
 SAMPLE_SECONDS = 0.1     # RSS samples while tiling
 UPLOAD_SAMPLE_SECONDS = 0.01   # and while the POST runs (it is short)
-CHUNK = 1 << 20
 
+sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from bench_tiler import GROUP, grid, tier_sizes  # noqa: E402 (layout only)
+from tests.http_upload import post_form  # noqa: E402 (streamed from disk)
 
 
 # --------------------------------------------------------------------------
@@ -234,51 +233,6 @@ def get(url, timeout=60):
         return e.code, e.headers.get("Content-Type", ""), e.read()
 
 
-def post_file(host, port, path, fields, file_field, filename,
-              timeout=3600, when_sent=None):
-    """POST multipart/form-data with the file streamed from disk in 1 MB
-    chunks; call when_sent() once the body is sent. Returns (status,
-    Location, body, seconds until the body was sent)."""
-    boundary = "----bench" + uuid.uuid4().hex
-    head = b"".join(
-        ('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
-         % (boundary, name, value)).encode("utf-8")
-        for name, value in fields.items())
-    head += ('--%s\r\nContent-Disposition: form-data; name="%s"; '
-             'filename="%s"\r\nContent-Type: image/jpeg\r\n\r\n'
-             % (boundary, file_field, os.path.basename(filename))
-             ).encode("utf-8")
-    tail = ("\r\n--%s--\r\n" % boundary).encode("ascii")
-    length = len(head) + os.path.getsize(filename) + len(tail)
-    start = time.monotonic()
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        connection.putrequest("POST", path)
-        connection.putheader("Authorization", authorization())
-        connection.putheader("Content-Type",
-                             "multipart/form-data; boundary=" + boundary)
-        connection.putheader("Content-Length", str(length))
-        connection.endheaders()
-        connection.send(head)
-        with open(filename, "rb") as f:
-            chunk = bytearray(CHUNK)
-            view = memoryview(chunk)
-            while True:
-                n = f.readinto(chunk)
-                if not n:
-                    break
-                connection.send(view[:n])
-        connection.send(tail)
-        sent = time.monotonic() - start
-        if when_sent is not None:
-            when_sent()
-        response = connection.getresponse()
-        return (response.status, response.getheader("Location", ""),
-                response.read(), sent)
-    finally:
-        connection.close()
-
-
 def text_of(html, limit=300):
     """The words of an HTML error page, shortened."""
     text = re.sub(rb"<[^>]*>", b" ", html).decode("utf-8", "replace")
@@ -419,18 +373,21 @@ def measure(zope, sampler, jpeg, args, result, label):
           % (label, result.idle, jpeg, os.path.getsize(jpeg) / 1e6),
           flush=True)
 
+    sent_at = []
+
     def body_sent():
+        sent_at.append(time.monotonic())
         # waitress has the whole body (spooled); Zope has not seen it yet
         result.sent_hwm = zope.mb("VmHWM")
 
     sampler.phase = "upload"
     start = time.monotonic()
-    status, _, body, sent = post_file(
-        "127.0.0.1", zope.port,
-        "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage",
+    status, body = post_form(
+        zope.url + "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage",
         {"id": IMAGE_ID, "title": "bench %dx%d" % (args.width, args.height)},
-        "file", jpeg, timeout=args.timeout, when_sent=body_sent)
+        "file", jpeg, AUTH, timeout=args.timeout, when_sent=body_sent)
     returned = time.monotonic()
+    sent = sent_at[0] - start if sent_at else None
     result.upload_hwm = zope.mb("VmHWM")
     sampler.phase = "tiling"
     result.upload = returned - start

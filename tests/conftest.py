@@ -1,10 +1,90 @@
+"""The fixtures of the tests, one of each. The plain helpers of the Zope
+tests are in tests/zope_fixtures.py, HTTP to a Zope process of its own in
+tests/http_upload.py, test images in tests/images.py."""
+
 import pytest
 
 from tests.images import ENGINES
+from tests.images import save
+from tests.images import smooth
+from tests.zope_fixtures import CHROMIUM
+from tests.zope_fixtures import CHROMIUM_ARGS
+from tests.zope_fixtures import add_folder
+from tests.zope_fixtures import product_section
+
+# the photo fixture's picture, unless the test module sets PHOTO
+PHOTO = {"width": 700, "height": 500, "name": "photo.png"}
 
 
 @pytest.fixture(params=ENGINES)
 def engine(request):
     return request.param
 
-from tests.zope_fixtures import folder, unique_id  # noqa: E402,F401
+
+@pytest.fixture
+def unique_id(request):
+    return "t%d" % (abs(hash(request.node.nodeid)) % 10 ** 8)
+
+
+@pytest.fixture
+def folder(unique_id):
+    """A fresh folder in the site of the test Zope for one test: its
+    name."""
+    return add_folder("f" + unique_id)
+
+
+@pytest.fixture
+def folder_url(server, unique_id):
+    """A fresh folder in the Zope process of the test module's ``server``
+    fixture (a ZopeServer): its URL."""
+    return server.add_folder("f" + unique_id)
+
+
+@pytest.fixture
+def photo(request, tmp_path):
+    """A smooth test picture in a file: the test module's PHOTO, a dict of
+    width, height, file name and save options, or conftest's PHOTO."""
+    spec = dict(getattr(request.module, "PHOTO", PHOTO))
+    width, height = spec.pop("width"), spec.pop("height")
+    return save(smooth(width, height), tmp_path / spec.pop("name"), **spec)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium, headless, driven by Playwright (one per test
+    module that asks for it)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def zope_settings(monkeypatch):
+    """zope_settings(**{"tile-url": ...}) changes <product-config
+    zoomifyimage> of the test Zope until the end of the test."""
+    section = product_section()
+
+    def change(**settings):
+        for name, value in settings.items():
+            monkeypatch.setitem(section, name, value)
+    return change
+
+
+@pytest.fixture
+def small_threshold(zope_settings, monkeypatch):
+    """Images over 0.5 megapixels go to the background worker; at the end
+    the workers run what is queued."""
+    from ZoomifyImage import jobs
+    zope_settings(**{"background-megapixels": "0"})
+    monkeypatch.setattr(jobs, "PROGRESS_SECONDS", 0.0)
+    # a whole number of megapixels is the setting: 0 disables it, so use
+    # the smallest real limit through the size check itself
+    import ZoomifyImage.content as content
+    monkeypatch.setattr(content.ZoomifyImage, "_is_big",
+                        lambda self: self._original_size_pixels() > 5e5)
+    yield
+    jobs.pool.resume()
+    assert jobs.pool.wait(60)

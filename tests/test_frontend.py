@@ -4,15 +4,13 @@ through Zope's permission check every time (for the filesystem store
 nginx then sends the file, X-Accel-Redirect), and nginx's workers run as
 www-data and can read the tile files."""
 
-import base64
 import os
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
 
 from tests import nginx_fixture
+from tests.http_upload import get
+from tests.http_upload import post
 from tests.http_upload import post_form
 from tests.images import save
 from tests.images import smooth
@@ -30,21 +28,6 @@ pytestmark = pytest.mark.skipif(
     "only when root starts it")
 
 
-def fetch(url, manager=False, form=None):
-    """(status, headers, body) of a GET, or of a POST of ``form``; HTTP
-    errors are answers too."""
-    data = urllib.parse.urlencode(form).encode() if form else None
-    request = urllib.request.Request(url, data=data)
-    if manager:
-        token = base64.b64encode(("%s:%s" % ADMIN).encode()).decode()
-        request.add_header("Authorization", "Basic " + token)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
-
-
 class Site:
     """Zope with images, public and private, in both stores (by default)
     behind nginx."""
@@ -60,18 +43,18 @@ class Site:
                 "file", path, ADMIN)
             assert status == 302, body[:300]
         for name in [i for i in images if i.endswith("_private")]:
-            status, headers, body = fetch(
-                "%s/%s/manage_permission" % (self.zope.url, name), True,
+            status, headers, body = post(
+                "%s/%s/manage_permission" % (self.zope.url, name),
                 {"permission_to_manage": "View", "roles:list": "Manager",
-                 "acquire:int": "0"})
+                 "acquire:int": "0"}, ADMIN)
             assert status == 200, body[:300]
         self.nginx = Nginx(lambda n: front_end_servers(
             self.zope.port, self.zope.tile_root, n.prefix, n.port)).start()
 
     def version(self, image):
         """(uid, set id) from the ETag Zope sends: "zi-UID-SETID"."""
-        status, headers, body = fetch("%s/%s/%s" % (
-            self.zope.url, image, TILE), manager=True)
+        status, headers, body = get("%s/%s/%s" % (
+            self.zope.url, image, TILE), auth=ADMIN)
         assert status == 200
         zi, uid, set_id = headers["ETag"].strip('"').split("-")
         return uid, set_id
@@ -104,15 +87,15 @@ def test_workers_run_as_www_data(site):
 def test_public_tiles_come_from_the_cache(site, image):
     uid, set_id = site.version(image)
     url = "%s/%s/%s?v=%s" % (site.nginx.url, image, TILE, set_id)
-    status, headers, first = fetch(url)
+    status, headers, first = get(url)
     assert status == 200 and first[:2] == b"\xff\xd8"
     assert headers["X-Cache-Status"] == "MISS"
     assert "immutable" in headers["Cache-Control"]
-    status, headers, again = fetch(url)
+    status, headers, again = get(url)
     assert status == 200 and again == first
     assert headers["X-Cache-Status"] == "HIT"
     # the key holds the set's version: another ?v= is another entry
-    status, headers, body = fetch(url + "0")
+    status, headers, body = get(url + "0")
     assert status == 200 and headers["X-Cache-Status"] == "MISS"
 
 
@@ -121,14 +104,14 @@ def test_the_cache_answers_while_zope_is_down(tmp_path):
     try:
         uid, set_id = site.version("db")
         url = "%s/db/%s?v=%s" % (site.nginx.url, TILE, set_id)
-        status, headers, body = fetch(url)
+        status, headers, body = get(url)
         assert status == 200
         site.zope.stop()
-        status, headers, again = fetch(url)
+        status, headers, again = get(url)
         assert status == 200 and again == body
         assert headers["X-Cache-Status"] == "HIT"
         # what is not cached needs Zope
-        assert fetch(site.nginx.url + "/db/")[0] == 502
+        assert get(site.nginx.url + "/db/")[0] == 502
     finally:
         site.stop()
 
@@ -138,18 +121,18 @@ def test_private_tiles_ask_zope_every_time(site, image):
     uid, set_id = site.version(image)
     url = "%s/%s/%s?v=%s" % (site.nginx.url, image, TILE, set_id)
     for _ in range(2):
-        status, headers, body = fetch(url, manager=True)
+        status, headers, body = get(url, auth=ADMIN)
         assert status == 200 and body[:2] == b"\xff\xd8"
         assert headers["Cache-Control"].startswith("private")
         assert headers["X-Cache-Status"] == "MISS"
         # the manager fetched it; anonymous is still refused, by Zope
         for _ in range(3):
-            status, headers, refused = fetch(url)
+            status, headers, refused = get(url)
             assert status == 401 and b"\xff\xd8" not in refused
     if image == "fs_private":
         # Zope only names the file; nginx (www-data) sent it from disc
         zope_url = url.replace(site.nginx.url, site.zope.url)
-        status, headers, empty = fetch(zope_url, manager=True)
+        status, headers, empty = get(zope_url, auth=ADMIN)
         assert status == 200 and empty == b""
         accel = headers["X-Accel-Redirect"]
         assert accel == "/protected-tiles/%s/%s/%s/%s" % (
@@ -159,7 +142,8 @@ def test_private_tiles_ask_zope_every_time(site, image):
             assert f.read() == body
         # the internal location cannot be asked from outside
         for who in (False, True):
-            status, headers, refused = fetch(site.nginx.url + accel, who)
+            status, headers, refused = get(site.nginx.url + accel,
+                                           auth=ADMIN if who else None)
             assert status == 404 and b"\xff\xd8" not in refused
     assert "Permission denied" not in site.nginx.error_log()
 
@@ -174,8 +158,8 @@ def test_nginx_reads_every_file_of_a_set(site):
         if group.startswith("TileGroup")
         for name in os.listdir(os.path.join(folder, group))]
     for name in names:
-        status, headers, body = fetch("%s/fs_private/%s" % (
-            site.nginx.url, name), manager=True)
+        status, headers, body = get("%s/fs_private/%s" % (
+            site.nginx.url, name), auth=ADMIN)
         assert status == 200, (name, status)
         with open(os.path.join(folder, name), "rb") as f:
             assert f.read() == body

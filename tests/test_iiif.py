@@ -4,8 +4,6 @@ Zope server."""
 
 import io
 import math
-import os
-import tempfile
 import time
 
 import numpy as np
@@ -15,45 +13,21 @@ from PIL import Image
 from tests.images import psnr
 from tests.images import save
 from tests.images import smooth
-from tests.test_viewer_pages import product_config
+from tests.zope_fixtures import BASE
 from tests.zope_fixtures import ZopeServer
-from tests.zope_fixtures import browser
+from tests.zope_fixtures import add
+from tests.zope_fixtures import add_folder
+from tests.zope_fixtures import body
+from tests.zope_fixtures import fetch
+from tests.zope_fixtures import product_config
+from tests.zope_fixtures import status
 from tests.zope_fixtures import zope_root
 from ZoomifyImage.iiif_pixels import compose
 from ZoomifyImage.iiif_pixels import scale_factor
 from ZoomifyImage.pyramid import Layout
 
-BASE = "http://localhost"
 LEVEL2 = "http://iiif.io/api/image/3/level2.json"
 W, H = 1001, 700  # odd: floor-halved edge tiles a pixel short of the spec
-
-
-def add(folder, array, id="p", storage="zodb", title=""):
-    from ZoomifyImage.content import manage_addZoomifyImage
-    path = save(array, os.path.join(tempfile.mkdtemp(), id + ".png"))
-    with zope_root() as app:
-        with open(path, "rb") as f:
-            manage_addZoomifyImage(app[folder], id=id, file=f, title=title,
-                                   storage=storage)
-    return "%s/%s/%s" % (BASE, folder, id)
-
-
-def get(url, login=False, headers=(), follow=True):
-    b = browser(login=login)
-    b.followRedirects = follow
-    for name, value in headers:
-        b.addHeader(name, value)
-    b.open(url)
-    return b
-
-
-def status(b):
-    return int(b.headers["status"].split()[0])
-
-
-def body(b):
-    data = b.contents
-    return data.encode("latin-1") if isinstance(data, str) else data
 
 
 def picture(b):
@@ -64,7 +38,7 @@ def picture(b):
 
 def info_of(url, **kw):
     import json
-    return json.loads(body(get(url + "/iiif/info.json", **kw)))
+    return json.loads(body(fetch(url + "/iiif/info.json", **kw)))
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +49,7 @@ def source():
 @pytest.fixture(scope="module")
 def image(source):
     """One public image for the read-only tests of this module."""
-    name = "iiif-module"
-    with zope_root() as app:
-        from OFS.Folder import manage_addFolder
-        if name in app.objectIds():
-            app.manage_delObjects([name])
-        manage_addFolder(app, name)
-    return add(name, source)
+    return add(add_folder("iiif-module"), source, "p")
 
 
 # ---------------------------------------------------------------- info.json
@@ -108,22 +76,22 @@ def test_info_json_describes_the_pyramid(image):
 
 def test_info_json_http(image):
     url = image + "/iiif/info.json"
-    plain = get(url)
+    plain = fetch(url)
     assert plain.headers["Content-Type"] == (
         'application/ld+json;profile="http://iiif.io/api/image/3/'
         'context.json"')
-    assert get(url, headers=[("Accept", "application/ld+json")]).headers[
+    assert fetch(url, headers=[("Accept", "application/ld+json")]).headers[
         "Content-Type"].startswith("application/ld+json")
-    assert get(url, headers=[("Accept", "application/json")]).headers[
+    assert fetch(url, headers=[("Accept", "application/json")]).headers[
         "Content-Type"] == "application/json"
     assert plain.headers["Link"] == '<%s>;rel="profile"' % LEVEL2
     assert plain.headers["Access-Control-Allow-Origin"] == "*"
     assert "public" in plain.headers["Cache-Control"]
     etag = plain.headers["ETag"]
-    again = get(url, headers=[("If-None-Match", etag)])
+    again = fetch(url, headers=[("If-None-Match", etag)])
     assert status(again) == 304 and body(again) == b""
     # the base URI redirects to its info.json
-    base = get(image + "/iiif", follow=False)
+    base = fetch(image + "/iiif", follow=False)
     assert status(base) in (301, 302, 303)
     assert base.headers["Location"] == url
 
@@ -135,7 +103,7 @@ def test_ids_follow_the_virtual_host(image):
     info = info_of(vhost + "/" + id)
     assert info["id"] == "https://iiif.example.org/%s/iiif" % id
     import json
-    doc = json.loads(body(get(vhost + "/" + id + "/manifest.json")))
+    doc = json.loads(body(fetch(vhost + "/" + id + "/manifest.json")))
     service = doc["items"][0]["items"][0]["items"][0]["body"]["service"][0]
     assert doc["id"] == "https://iiif.example.org/%s/manifest.json" % id
     assert service["id"] == "https://iiif.example.org/%s/iiif" % id
@@ -163,16 +131,16 @@ def iiif_url(image, region, size, rest="0/default.jpg"):
 
 @pytest.mark.parametrize("storage", ["zodb", "filesystem"])
 def test_tile_requests_are_the_stored_tiles(folder, source, storage):
-    url = add(folder, source, storage=storage)
+    url = add(folder, source, "p", storage=storage)
     layout = Layout(W, H)
     same = derived = 0
     for s, col, row, region, size in spec_tiles(W, H, 256, [1, 2, 4]):
         tier = layout.num_tiers - 1 - int(math.log2(s))
         left, top, right, bottom = layout.tile_box(tier, col, row)
-        answer = get(iiif_url(url, region, size))
+        answer = fetch(iiif_url(url, region, size))
         assert status(answer) == 200
         assert picture(answer).size == size
-        zoomify = body(get("%s/%s" % (url, layout.tile_name(tier, col,
+        zoomify = body(fetch("%s/%s" % (url, layout.tile_name(tier, col,
                                                               row))))
         if (right - left, bottom - top) == size:
             # the stored JPEG itself, not decoded and encoded again
@@ -216,7 +184,7 @@ def reference(source, region, size):
     ("0,0,50,50/^400,100", (0, 0, 50, 50), (400, 100)),
 ])
 def test_regions_and_sizes(image, source, path, region, size):
-    answer = get("%s/iiif/%s/0/default.png" % (image, path))
+    answer = fetch("%s/iiif/%s/0/default.png" % (image, path))
     assert status(answer) == 200, body(answer)
     got = picture(answer)
     assert got.size == size and got.mode == "RGB"
@@ -236,15 +204,15 @@ def test_rotation_mirroring_and_qualities(image, source):
         "!90/default.png": np.rot90(want[:, ::-1], -1),
     }
     for rest, expected in cases.items():
-        got = picture(get(url % rest))
+        got = picture(fetch(url % rest))
         assert got.size == expected.shape[1::-1], rest
         assert psnr(np.asarray(got), expected) > 32, rest
-    gray = picture(get(url % "0/gray.png"))
+    gray = picture(fetch(url % "0/gray.png"))
     assert gray.mode == "L"
     luma = np.asarray(Image.fromarray(want.round().astype(np.uint8)
                                       ).convert("L"))
     assert psnr(np.asarray(gray), luma) > 32
-    bitonal = picture(get(url % "0/bitonal.png"))
+    bitonal = picture(fetch(url % "0/bitonal.png"))
     assert set(np.unique(np.asarray(bitonal.convert("L")))) <= {0, 255}
     assert bitonal.size == (150, 100)
 
@@ -254,7 +222,7 @@ def test_formats(image):
     for fmt, pil, mime in [("jpg", "JPEG", "image/jpeg"),
                            ("png", "PNG", "image/png"),
                            ("webp", "WEBP", "image/webp")]:
-        answer = get(url + fmt)
+        answer = fetch(url + fmt)
         assert answer.headers["Content-Type"] == mime
         assert picture(answer).format == pil
         assert picture(answer).size == (200, 140)
@@ -262,16 +230,16 @@ def test_formats(image):
 
 def test_image_http(image):
     url = image + "/iiif/pct:0,0,50,50/max/0/default.jpg"
-    answer = get(url)
+    answer = fetch(url)
     assert answer.headers["Link"] == (
         '<%s>;rel="profile", <%s/iiif/0,0,501,350/max/0/default.jpg>;'
         'rel="canonical"' % (LEVEL2, image))
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
-    tile = get(image + "/TileGroup0/0-0-0.jpg")
+    tile = fetch(image + "/TileGroup0/0-0-0.jpg")
     # the same caching rules as the tiles
     for header in ("ETag", "Cache-Control", "Last-Modified"):
         assert answer.headers[header] == tile.headers[header], header
-    again = get(url, headers=[("If-None-Match", answer.headers["ETag"])])
+    again = fetch(url, headers=[("If-None-Match", answer.headers["ETag"])])
     assert status(again) == 304 and body(again) == b""
 
 
@@ -285,11 +253,11 @@ def test_arbitrary_rotation_is_501_and_fast(image):
                  "full/^16383,1024/5/default.webp",
                  "full/^65500,256/0.22/default.jpg"):
         start = time.monotonic()
-        answer = get(image + "/iiif/" + path)
+        answer = fetch(image + "/iiif/" + path)
         assert status(answer) == 501, (path, body(answer))
         assert time.monotonic() - start < 2, path
     # 360 is 0
-    assert picture(get(image + "/iiif/full/100,/360/default.png")).size == \
+    assert picture(fetch(image + "/iiif/full/100,/360/default.png")).size == \
         (100, 70)
 
 
@@ -301,19 +269,19 @@ def test_composed_renders_are_limited_stored_tiles_are_not(image):
             held += 1
         assert held == 2
         start = time.monotonic()
-        answer = get(image + "/iiif/full/300,/0/default.png")
+        answer = fetch(image + "/iiif/full/300,/0/default.png")
         assert status(answer) == 503, body(answer)
         assert time.monotonic() - start < 2
         assert int(answer.headers["Retry-After"]) > 0
         assert answer.headers["Cache-Control"] == "no-store"
         # a stored tile needs no decoding: still served
-        tile = get(iiif_url(image, (0, 0, 256, 256), (256, 256)))
+        tile = fetch(iiif_url(image, (0, 0, 256, 256), (256, 256)))
         assert status(tile) == 200
         assert tile.headers["Content-Type"] == "image/jpeg"
     finally:
         for _ in range(held):
             iiif_pixels.RENDERS.release()
-    assert status(get(image + "/iiif/full/300,/0/default.png")) == 200
+    assert status(fetch(image + "/iiif/full/300,/0/default.png")) == 200
 
 
 # ----------------------------------------------------------------- errors
@@ -353,7 +321,7 @@ def test_composed_renders_are_limited_stored_tiles_are_not(image):
     "full/^65501,1/0/default.jpg",  # JPEG's
 ])
 def test_bad_requests_are_400(image, path):
-    answer = get(image + "/iiif/" + path)
+    answer = fetch(image + "/iiif/" + path)
     assert status(answer) == 400, body(answer)
     assert answer.headers["Content-Type"].startswith("text/plain")
 
@@ -389,7 +357,7 @@ def test_parse_answers_every_request_with_an_iiif_error():
 
 def test_unimplemented_formats_are_501_and_unknown_images_404(image):
     for fmt in ("tif", "gif", "jp2", "pdf"):
-        answer = get(image + "/iiif/full/max/0/default." + fmt)
+        answer = fetch(image + "/iiif/full/max/0/default." + fmt)
         assert status(answer) == 501, fmt
     folder = image.rsplit("/", 1)[0]
     for path in ("no-such-image/iiif/info.json",
@@ -397,7 +365,7 @@ def test_unimplemented_formats_are_501_and_unknown_images_404(image):
                  "p/iiif/full/max/0/default.jpg/more",
                  "p/iiif/info.json/more",
                  "no-such-image/manifest.json"):
-        assert status(get(folder + "/" + path)) == 404, path
+        assert status(fetch(folder + "/" + path)) == 404, path
 
 
 def test_an_image_without_tiles_is_404(folder):
@@ -406,7 +374,7 @@ def test_an_image_without_tiles_is_404(folder):
         app[folder]._setObject("empty", ZoomifyImage("empty"))
     for path in ("iiif/info.json", "iiif/full/max/0/default.jpg",
                  "manifest.json"):
-        answer = get("%s/%s/empty/%s" % (BASE, folder, path))
+        answer = fetch("%s/%s/empty/%s" % (BASE, folder, path))
         assert status(answer) == 404, path
 
 
@@ -418,12 +386,12 @@ def test_max_area_bounds_every_answer(image):
         assert info["maxArea"] == 100000
         assert info["sizes"] == [{"width": 250, "height": 175}]
         # max is the largest within the limit; ^max too (upscaled)
-        got = picture(get(image + "/iiif/full/max/0/default.jpg"))
+        got = picture(fetch(image + "/iiif/full/max/0/default.jpg"))
         assert got.size == (378, 264)
-        up = picture(get(image + "/iiif/0,0,100,100/^max/0/default.jpg"))
+        up = picture(fetch(image + "/iiif/0,0,100,100/^max/0/default.jpg"))
         assert up.size == (316, 316)
         # an explicit size above the limit is refused
-        answer = get(image + "/iiif/full/400,/0/default.jpg")
+        answer = fetch(image + "/iiif/full/400,/0/default.jpg")
         assert status(answer) == 400
 
 
@@ -468,12 +436,12 @@ def test_a_region_reads_only_its_tiles(image):
 
 def test_thin_images(folder):
     array = smooth(3001, 7)
-    url = add(folder, array)
+    url = add(folder, array, "p")
     info = info_of(url)
     assert all(s["width"] and s["height"] for s in info["sizes"])
     factors = info["tiles"][0]["scaleFactors"]
     for s, col, row, region, size in spec_tiles(3001, 7, 256, factors):
-        answer = get(iiif_url(url, region, size))
+        answer = fetch(iiif_url(url, region, size))
         assert status(answer) == 200, (s, col, row)
         assert picture(answer).size == size
 
@@ -481,7 +449,7 @@ def test_thin_images(folder):
 # ---------------------------------------------------------------- security
 
 def test_private_images_answer_401_and_leak_nothing(folder, source):
-    url = add(folder, source, title="Secret harbour")
+    url = add(folder, source, "p", title="Secret harbour")
     with zope_root() as app:
         app[folder]["p"].manage_permission("View", ["Manager"], acquire=0)
     paths = ["iiif", "iiif/info.json", "iiif/full/max/0/default.jpg",
@@ -489,7 +457,7 @@ def test_private_images_answer_401_and_leak_nothing(folder, source):
              "iiif/5000,0,10,10/max/0/default.jpg",  # outside the image
              "iiif/full/max/0/default.gif", "iiif/nonsense", "manifest.json"]
     for path in paths:
-        answer = get(url + "/" + path, follow=False)
+        answer = fetch(url + "/" + path, follow=False)
         assert status(answer) == 401, path
         text = body(answer).decode("latin-1")
         assert "1001" not in text and "Secret" not in text, path
@@ -508,7 +476,7 @@ def test_private_images_answer_401_and_leak_nothing(folder, source):
     # those who may view it get it, privately and without CORS
     for path in ("iiif/info.json", "iiif/full/max/0/default.jpg",
                  "manifest.json"):
-        answer = get(url + "/" + path, login=True)
+        answer = fetch(url + "/" + path, login=True)
         assert status(answer) == 200, path
         assert "Access-Control-Allow-Origin" not in answer.headers, path
         control = answer.headers["Cache-Control"]
@@ -519,8 +487,8 @@ def test_private_images_answer_401_and_leak_nothing(folder, source):
 
 def test_manifest(folder, source):
     import json
-    url = add(folder, source, title="Harbour at dusk")
-    answer = get(url + "/manifest.json")
+    url = add(folder, source, "p", title="Harbour at dusk")
+    answer = fetch(url + "/manifest.json")
     assert answer.headers["Content-Type"] == (
         'application/ld+json;profile="http://iiif.io/api/presentation/3/'
         'context.json"')
@@ -544,13 +512,13 @@ def test_manifest(folder, source):
                                  "profile": "level2"}]
     # every image the manifest names is there
     for picture_ in (body_, doc["thumbnail"][0]):
-        got = picture(get(picture_["id"]))
+        got = picture(fetch(picture_["id"]))
         assert got.size == (picture_["width"], picture_["height"])
     assert "rights" not in doc and "requiredStatement" not in doc
     with product_config(**{
             "iiif-rights": "http://creativecommons.org/licenses/by/4.0/",
             "iiif-required-statement": "Harbour Museum"}):
-        doc = json.loads(body(get(url + "/manifest.json")))
+        doc = json.loads(body(fetch(url + "/manifest.json")))
         info = info_of(url)
     assert doc["rights"] == info["rights"] == \
         "http://creativecommons.org/licenses/by/4.0/"

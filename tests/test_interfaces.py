@@ -32,14 +32,10 @@ def test_sinks_implement_ITileSink(cls):
     assert verifyClass(ITileSink, cls)
 
 
-def test_store_objects_and_their_writers(tmp_path, monkeypatch):
-    from App.config import getConfiguration
+def test_store_objects_and_their_writers(tmp_path, zope_settings):
     from ZoomifyImage.stores.filesystem import FilesystemTileStore
     from ZoomifyImage.stores.zodb import ZODBTileStore
-    from tests.zope_fixtures import wsgi_app
-    wsgi_app()
-    section = getConfiguration().product_config["zoomifyimage"]
-    monkeypatch.setitem(section, "tile-root", str(tmp_path))
+    zope_settings(**{"tile-root": str(tmp_path)})
     for store in (ZODBTileStore(), FilesystemTileStore("ab" * 16)):
         assert verifyObject(ITileStore, store)
         writer = store.writer()

@@ -7,22 +7,8 @@ import pytest
 import transaction
 
 from tests.images import save, smooth
-from tests.zope_fixtures import browser, tile_root, wsgi_app, zope_root
-
-BASE = "http://localhost"
-
-
-@pytest.fixture
-def photo(tmp_path):
-    return save(smooth(700, 500), tmp_path / "photo.png")
-
-
-def add(folder, path, id="img", storage="filesystem"):
-    from ZoomifyImage.content import manage_addZoomifyImage
-    with zope_root() as app:
-        with open(path, "rb") as f:
-            manage_addZoomifyImage(app[folder], id=id, file=f,
-                                   storage=storage)
+from tests.zope_fixtures import BASE, add, browser, get, tile_root, wsgi_app
+from tests.zope_fixtures import zope_root
 
 
 def new_file(folder, path, note=None, id="img"):
@@ -31,15 +17,6 @@ def new_file(folder, path, note=None, id="img"):
             app[folder][id].manage_upload(file=f)
         if note:
             transaction.get().note(note)
-
-
-def get(url):
-    b = browser(login=False)
-    b.open(url)
-    body = b.contents
-    if isinstance(body, str):
-        body = body.encode()
-    return int(b.headers["status"].split()[0]), b.headers, body
 
 
 def files_under(folder):
@@ -64,7 +41,7 @@ def undo(note):
 
 
 def test_undo_and_get_move_no_file(folder, photo, tmp_path):
-    add(folder, photo)
+    add(folder, photo, storage="filesystem")
     with zope_root(commit=False) as app:
         uid = app[folder]["img"].uid
     image_dir = os.path.join(tile_root(), uid[:2], uid)
@@ -86,7 +63,7 @@ def test_undo_and_get_move_no_file(folder, photo, tmp_path):
 
 def test_a_stale_reader_cannot_bring_back_the_old_set(folder, photo,
                                                       tmp_path):
-    add(folder, photo)
+    add(folder, photo, storage="filesystem")
     wsgi_app()
     import Zope2
     # a request that began before the retile committed (or a ZEO client
@@ -138,7 +115,7 @@ def test_etag_and_viewer_version_name_the_set(folder, photo, tmp_path,
 
 
 def test_failed_tiling_leaves_no_partial_directory(folder, photo, tmp_path):
-    add(folder, photo)
+    add(folder, photo, storage="filesystem")
     with zope_root(commit=False) as app:
         uid = app[folder]["img"].uid
     bad = tmp_path / "bad.png"
@@ -153,7 +130,7 @@ def test_failed_tiling_leaves_no_partial_directory(folder, photo, tmp_path):
 
 
 def test_a_rolled_back_savepoint_leaves_no_set(folder, photo, tmp_path):
-    add(folder, photo)
+    add(folder, photo, storage="filesystem")
     with zope_root(commit=False) as app:
         uid = app[folder]["img"].uid
     image_dir = os.path.join(tile_root(), uid[:2], uid)
@@ -173,26 +150,23 @@ def test_a_rolled_back_savepoint_leaves_no_set(folder, photo, tmp_path):
 # a tile root on a filesystem of its own: full, or read-only ----------------
 
 @pytest.fixture
-def small_tile_root(tmp_path, monkeypatch):
+def small_tile_root(tmp_path, zope_settings):
     """A 4 MB tmpfs as the tile root (mounting needs root, as here)."""
     import subprocess
-    from App.config import getConfiguration
-    wsgi_app()
     mount = tmp_path / "small"
     mount.mkdir()
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m",
                              "tmpfs", str(mount)], capture_output=True)
     if result.returncode:
         pytest.fail("cannot mount a tmpfs: %s" % result.stderr)
-    section = getConfiguration().product_config["zoomifyimage"]
-    monkeypatch.setitem(section, "tile-root", str(mount))
+    zope_settings(**{"tile-root": str(mount)})
     yield str(mount)
     subprocess.run(["umount", "-l", str(mount)])
 
 
 def test_a_full_disc_keeps_the_old_set(folder, photo, tmp_path,
                                        small_tile_root):
-    add(folder, photo)
+    add(folder, photo, storage="filesystem")
     base = "%s/%s/img/" % (BASE, folder)
     old_tile = get(base + "TileGroup0/0-0-0.jpg")[2]
     # noise does not compress: far more tiles than 4 MB hold

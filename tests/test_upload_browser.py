@@ -11,11 +11,10 @@ import pytest
 import requests
 
 from tests.images import smooth
-from tests.test_viewer_browser import ARGS, CHROMIUM, _browser_missing
-from tests.zope_fixtures import ADMIN, ZopeServer
+from tests.zope_fixtures import ADMIN, ZopeServer, chromium_missing
 
-pytestmark = pytest.mark.skipif(_browser_missing() is not None,
-                                reason=_browser_missing() or "")
+pytestmark = pytest.mark.skipif(chromium_missing() is not None,
+                                reason=chromium_missing() or "")
 
 # small chunks: many requests, so that the test can act in the middle of
 # an upload that loopback finishes in a second or two
@@ -37,25 +36,6 @@ def server():
     s = ZopeServer().start()
     yield s
     s.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def folder(server, request):
-    name = "b%d" % (abs(hash(request.node.nodeid)) % 10 ** 8)
-    r = requests.post(server.url + "/manage_addProduct/OFSP/manage_addFolder",
-                      auth=ADMIN, data={"id": name}, allow_redirects=False)
-    assert r.status_code == 302
-    return server.url + "/" + name
 
 
 class Browser:
@@ -108,11 +88,11 @@ def same_bytes(url, path):
     return requests.get(url).content == open(path, "rb").read()
 
 
-def test_network_cut_and_restored(server, folder, chromium, tmp_path):
+def test_network_cut_and_restored(server, folder_url, chromium, tmp_path):
     path = ppm(tmp_path / "cut.ppm", 1600, 1100, 1)  # 5 MB, 21 chunks
     b = Browser(chromium)
     try:
-        b.open_add_form(folder, path, "cut")
+        b.open_add_form(folder_url, path, "cut")
         b.page.click("input[type=submit]")
         b.wait_progress(30)
         b.context.set_offline(True)
@@ -123,7 +103,7 @@ def test_network_cut_and_restored(server, folder, chromium, tmp_path):
         b.page.wait_for_timeout(1000)
         assert b.progress[-1] == stalled  # nothing moves while offline
         b.context.set_offline(False)
-        b.page.wait_for_url(folder + "/manage_main", timeout=60000)
+        b.page.wait_for_url(folder_url + "/manage_main", timeout=60000)
     finally:
         b.close()
     # the bar moved step by step, and the upload went on from where the
@@ -133,7 +113,7 @@ def test_network_cut_and_restored(server, folder, chromium, tmp_path):
     assert len(offsets) >= 21 and offsets == sorted(offsets)
     assert offsets[0] == 0 and 0 < stalled < 100
     assert not b.errors
-    image = folder + "/cut"
+    image = folder_url + "/cut"
     assert requests.get(image + "/status_json").json()["status"] == "ready"
     assert same_bytes(image + "/download", path)
     # viewable: the viewer page shows it, tiles and all
@@ -146,19 +126,19 @@ def test_network_cut_and_restored(server, folder, chromium, tmp_path):
         page.close()
 
 
-def test_reload_resumes_the_same_file(server, folder, chromium, tmp_path):
+def test_reload_resumes_the_same_file(server, folder_url, chromium, tmp_path):
     path = ppm(tmp_path / "again.ppm", 1600, 1100, 2)
     b = Browser(chromium)
     try:
-        b.open_add_form(folder, path, "again")
+        b.open_add_form(folder_url, path, "again")
         b.page.click("input[type=submit]")
         b.wait_progress(30)
         b.page.reload()  # the upload's URL stays in localStorage
         first_run = list(b.patches)
         b.patches.clear()
-        b.open_add_form(folder, path, "again")
+        b.open_add_form(folder_url, path, "again")
         b.page.click("input[type=submit]")
-        b.page.wait_for_url(folder + "/manage_main", timeout=60000)
+        b.page.wait_for_url(folder_url + "/manage_main", timeout=60000)
     finally:
         b.close()
     assert first_run[0] == 0
@@ -166,35 +146,35 @@ def test_reload_resumes_the_same_file(server, folder, chromium, tmp_path):
     assert b.patches[0] >= os.path.getsize(path) * 0.25
     assert b.patches[0] % CHUNK == 0
     assert b.patches[0] <= max(first_run) + CHUNK
-    assert same_bytes(folder + "/again/download", path)
+    assert same_bytes(folder_url + "/again/download", path)
 
 
-def test_add_dialog_of_the_zmi(server, folder, chromium, tmp_path):
+def test_add_dialog_of_the_zmi(server, folder_url, chromium, tmp_path):
     """The ZMI loads the add form into a dialog of the folder's page."""
     path = ppm(tmp_path / "dialog.ppm", 1600, 1100, 5)
     b = Browser(chromium)
     try:
-        b.page.goto(folder + "/manage_main")
+        b.page.goto(folder_url + "/manage_main")
         b.page.select_option("select[name=':action']", label="Zoomify Image")
         b.page.wait_for_selector("#zmi-modal form[data-zoomify-ready]")
         b.page.set_input_files("#zmi-modal #file", path)
-        with b.page.expect_navigation(url=folder + "/manage_main"):
+        with b.page.expect_navigation(url=folder_url + "/manage_main"):
             b.page.click("#zmi-modal input[type=submit]")
     finally:
         b.close()
     assert b.patches == [0]  # one chunk of 16 MB
-    assert same_bytes(folder + "/dialog.ppm/download", path)
+    assert same_bytes(folder_url + "/dialog.ppm/download", path)
 
 
-def test_edit_tab_new_file(server, folder, chromium, tmp_path):
+def test_edit_tab_new_file(server, folder_url, chromium, tmp_path):
     first = ppm(tmp_path / "first.ppm", 300, 200, 3)
     second = ppm(tmp_path / "second.ppm", 640, 480, 4)
     b = Browser(chromium)
     try:
-        b.open_add_form(folder, first, "edited")
+        b.open_add_form(folder_url, first, "edited")
         b.page.click("input[type=submit]")
-        b.page.wait_for_url(folder + "/manage_main")
-        b.page.goto(folder + "/edited/manage_main")
+        b.page.wait_for_url(folder_url + "/manage_main")
+        b.page.goto(folder_url + "/edited/manage_main")
         b.patches.clear()
         b.page.set_input_files("#file", second)
         b.page.fill("#title", "A new title")  # saved after the upload
@@ -203,7 +183,8 @@ def test_edit_tab_new_file(server, folder, chromium, tmp_path):
     finally:
         b.close()
     assert b.patches == [0]
-    assert same_bytes(folder + "/edited/download", second)
-    assert "640" in requests.get(folder + "/edited/ImageProperties.xml").text
-    page = requests.get(folder + "/edited/manage_main", auth=ADMIN).text
+    assert same_bytes(folder_url + "/edited/download", second)
+    assert "640" in requests.get(
+        folder_url + "/edited/ImageProperties.xml").text
+    page = requests.get(folder_url + "/edited/manage_main", auth=ADMIN).text
     assert "A new title" in page

@@ -71,15 +71,6 @@ def server():
         s.stop()
 
 
-@pytest.fixture
-def folder(server, request):
-    name = "f%d" % (abs(hash(request.node.nodeid)) % 10 ** 8)
-    r = requests.post(server.url + "/manage_addProduct/OFSP/manage_addFolder",
-                      auth=ADMIN, data={"id": name}, allow_redirects=False)
-    assert r.status_code == 302, r.text[:300]
-    return server.url + "/" + name
-
-
 def upload_dir(server):
     return os.path.join(server.home, "var", "uploads")
 
@@ -150,23 +141,23 @@ def test_options_says_what_the_server_does(server):
     assert int(r.headers["Tus-Max-Size"]) == MAX_SIZE
 
 
-def test_small_upload_in_chunks_adds_the_image(server, folder):
+def test_small_upload_in_chunks_adds_the_image(server, folder_url):
     data = jpeg(1)
-    r = create(folder, len(data), filename="C:\\pics\\small.jpg",
+    r = create(folder_url, len(data), filename="C:\\pics\\small.jpg",
                title="Small")
     assert r.status_code == 201, r.text
     url = r.headers["Location"]
-    assert url.startswith(folder + "/@@zoomify-upload/")
+    assert url.startswith(folder_url + "/@@zoomify-upload/")
     assert offset(url) == 0
     for start in range(0, len(data), 4000):
         r = patch(url, start, data[start:start + 4000])
         assert r.status_code == 204, r.text
         assert int(r.headers["Upload-Offset"]) == min(start + 4000,
                                                       len(data))
-    assert r.headers["X-Zoomify-Location"] == folder + "/small.jpg"
-    status = requests.get(folder + "/small.jpg/status_json").json()
+    assert r.headers["X-Zoomify-Location"] == folder_url + "/small.jpg"
+    status = requests.get(folder_url + "/small.jpg/status_json").json()
     assert status["status"] == "ready"
-    assert requests.get(folder + "/small.jpg/download").content == data
+    assert requests.get(folder_url + "/small.jpg/download").content == data
     # HEAD still says complete (a client that lost the last answer); the
     # bytes themselves are gone from the upload directory
     assert offset(url) == len(data)
@@ -175,9 +166,9 @@ def test_small_upload_in_chunks_adds_the_image(server, folder):
     assert r.status_code == 409
 
 
-def test_wrong_offset_is_409_and_changes_nothing(server, folder):
+def test_wrong_offset_is_409_and_changes_nothing(server, folder_url):
     data = jpeg(2)
-    url = create(folder, len(data)).headers["Location"]
+    url = create(folder_url, len(data)).headers["Location"]
     assert patch(url, 0, data[:1000]).status_code == 204
     for wrong in (0, 999, 1001, len(data)):
         r = patch(url, wrong, data[wrong:wrong + 10])
@@ -191,19 +182,19 @@ def test_wrong_offset_is_409_and_changes_nothing(server, folder):
     assert patch(url, 1000, data[1000:] + b"extra").status_code == 400
     assert offset(url) == 1000
     assert patch(url, 1000, data[1000:]).status_code == 204
-    assert requests.get(folder + "/photo.jpg/download").content == data
+    assert requests.get(folder_url + "/photo.jpg/download").content == data
 
 
-def test_anonymous_gets_401_and_nothing_is_written(server, folder):
+def test_anonymous_gets_401_and_nothing_is_written(server, folder_url):
     before = upload_files(server)
-    r = requests.post(folder + "/@@zoomify-upload", headers=dict(
+    r = requests.post(folder_url + "/@@zoomify-upload", headers=dict(
         TUS, **{"Upload-Length": "1000",
                 "Upload-Metadata": metadata(filename="a.jpg")}))
     assert r.status_code == 401
     assert upload_files(server) == before
     # nor may anonymous write to or delete an existing upload
     data = jpeg(3)
-    url = create(folder, len(data)).headers["Location"]
+    url = create(folder_url, len(data)).headers["Location"]
     assert patch(url, 0, data[:500]).status_code == 204
     assert patch(url, 500, data[500:], auth=None).status_code == 401
     assert requests.head(url, headers=TUS).status_code == 401
@@ -211,31 +202,32 @@ def test_anonymous_gets_401_and_nothing_is_written(server, folder):
     assert os.path.getsize(part_file(server, url)) == 500
     # logged in without the permission to add images: no upload either
     before = upload_files(server)
-    assert create(folder, 1000, auth=CAROL).status_code == 401
+    assert create(folder_url, 1000, auth=CAROL).status_code == 401
     assert upload_files(server) == before
 
 
-def test_another_users_upload_does_not_exist_for_him(server, folder):
+def test_another_users_upload_does_not_exist_for_him(server, folder_url):
     data = jpeg(4)
-    url = create(folder, len(data)).headers["Location"]
+    url = create(folder_url, len(data)).headers["Location"]
     assert patch(url, 0, data[:500]).status_code == 204
     assert requests.head(url, auth=BOB, headers=TUS).status_code == 404
     assert patch(url, 500, data[500:], auth=BOB).status_code == 404
     assert requests.delete(url, auth=BOB, headers=TUS).status_code == 404
     assert offset(url) == 500
     # nor does it exist under another folder's endpoint
-    other = url.replace(folder, server.url)
+    other = url.replace(folder_url, server.url)
     assert requests.head(other, auth=ADMIN, headers=TUS).status_code == 404
     assert patch(url, 500, data[500:]).status_code == 204
 
 
-def test_changes_from_another_site_are_refused(server, folder):
+def test_changes_from_another_site_are_refused(server, folder_url):
     data = jpeg(5)
-    url = create(folder, len(data)).headers["Location"]
+    url = create(folder_url, len(data)).headers["Location"]
     evil = {"Origin": "http://evil.example"}
-    r = requests.post(folder + "/@@zoomify-upload", auth=ADMIN, headers=dict(
-        TUS, **evil, **{"Upload-Length": "10",
-                        "Upload-Metadata": metadata(filename="e.jpg")}))
+    r = requests.post(folder_url + "/@@zoomify-upload", auth=ADMIN,
+                      headers=dict(TUS, **evil, **{
+                          "Upload-Length": "10",
+                          "Upload-Metadata": metadata(filename="e.jpg")}))
     assert r.status_code == 403
     assert patch(url, 0, data, **evil).status_code == 403
     assert patch(url, 0, data, **{"Sec-Fetch-Site": "cross-site"}
@@ -247,41 +239,43 @@ def test_changes_from_another_site_are_refused(server, folder):
     assert requests.get(url, auth=ADMIN, headers=TUS).status_code == 405
 
 
-def test_refused_when_created(server, folder):
-    r = create(folder, MAX_SIZE + 1)
+def test_refused_when_created(server, folder_url):
+    r = create(folder_url, MAX_SIZE + 1)
     assert r.status_code == 413
     assert int(r.headers["Tus-Max-Size"]) == MAX_SIZE
-    assert create(folder, 0).status_code == 400
-    r = requests.post(folder + "/@@zoomify-upload", auth=ADMIN,
+    assert create(folder_url, 0).status_code == 400
+    r = requests.post(folder_url + "/@@zoomify-upload", auth=ADMIN,
                       headers={"Upload-Length": "10"})
     assert r.status_code == 412  # no Tus-Resumable
-    r = requests.post(folder + "/@@zoomify-upload", auth=ADMIN,
+    r = requests.post(folder_url + "/@@zoomify-upload", auth=ADMIN,
                       headers=dict(TUS, **{"Upload-Length": "10"}))
     assert r.status_code == 400  # no file name
-    assert create(folder, 10, id="_bad").status_code == 400
-    assert create(folder, 10, storage="cloud").status_code == 400
-    assert create(folder, 10, quality="101").status_code == 400
+    assert create(folder_url, 10, id="_bad").status_code == 400
+    assert create(folder_url, 10, storage="cloud").status_code == 400
+    assert create(folder_url, 10, quality="101").status_code == 400
     # an id that is taken: refused now, not after the last byte
     data = jpeg(6)
-    url = create(folder, len(data), id="taken").headers["Location"]
+    url = create(folder_url, len(data), id="taken").headers["Location"]
     assert patch(url, 0, data).status_code == 204
-    r = create(folder, 10, id="taken")
+    r = create(folder_url, 10, id="taken")
     assert r.status_code == 400 and "in use" in r.text
 
 
-def test_a_file_that_is_no_image_adds_nothing(server, folder):
+def test_a_file_that_is_no_image_adds_nothing(server, folder_url):
     data = b"not an image " * 1000
-    url = create(folder, len(data), filename="junk.jpg").headers["Location"]
+    url = create(folder_url, len(data),
+                 filename="junk.jpg").headers["Location"]
     r = patch(url, 0, data)
     assert r.status_code == 400
     assert "junk.jpg" in r.text
-    assert requests.get(folder + "/junk.jpg/status_json").status_code == 404
+    assert requests.get(
+        folder_url + "/junk.jpg/status_json").status_code == 404
     assert offset(url) == 404  # removed: it can never succeed
 
 
-def test_terminated_upload_is_gone(server, folder):
+def test_terminated_upload_is_gone(server, folder_url):
     data = jpeg(7)
-    url = create(folder, len(data)).headers["Location"]
+    url = create(folder_url, len(data)).headers["Location"]
     assert patch(url, 0, data[:100]).status_code == 204
     r = requests.delete(url, auth=ADMIN, headers=TUS)
     assert r.status_code == 204
@@ -289,9 +283,9 @@ def test_terminated_upload_is_gone(server, folder):
     assert not os.path.exists(part_file(server, url))
 
 
-def test_two_writers_at_once_the_second_waits(server, folder):
+def test_two_writers_at_once_the_second_waits(server, folder_url):
     data = jpeg(8)
-    url = create(folder, len(data)).headers["Location"]
+    url = create(folder_url, len(data)).headers["Location"]
     # another writer (here: this process) holds the upload's lock
     with open(part_file(server, url), "ab") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
@@ -303,25 +297,25 @@ def test_two_writers_at_once_the_second_waits(server, folder):
     assert patch(url, 0, data).status_code == 204
 
 
-def test_all_bytes_but_no_image_yet_the_end_again_adds_it(server, folder):
+def test_all_bytes_but_no_image_yet_the_end_again_adds_it(server, folder_url):
     """Zope died after the last byte, before the add committed: HEAD says
     one byte is missing, the client sends the end again, the image is
     added."""
     data = jpeg(9)
-    url = create(folder, len(data), id="late").headers["Location"]
+    url = create(folder_url, len(data), id="late").headers["Location"]
     with open(part_file(server, url), "ab") as f:
         f.write(data)
     assert offset(url) == len(data) - 1
     assert patch(url, len(data) - 1, data[-1:]).status_code == 204
     assert offset(url) == len(data)
-    assert requests.get(folder + "/late/download").content == data
+    assert requests.get(folder_url + "/late/download").content == data
 
 
-def test_an_image_gets_a_new_file(server, folder):
+def test_an_image_gets_a_new_file(server, folder_url):
     first, second = jpeg(10), jpeg(11, (500, 300))
-    url = create(folder, len(first), id="swap").headers["Location"]
+    url = create(folder_url, len(first), id="swap").headers["Location"]
     assert patch(url, 0, first).status_code == 204
-    image = folder + "/swap"
+    image = folder_url + "/swap"
     r = create(image, len(second), filename="second.jpg")
     assert r.status_code == 201
     url = r.headers["Location"]
@@ -333,18 +327,18 @@ def test_an_image_gets_a_new_file(server, folder):
     assert "500" in requests.get(image + "/ImageProperties.xml").text
 
 
-def test_abandoned_uploads_are_removed(server, folder):
+def test_abandoned_uploads_are_removed(server, folder_url):
     data = jpeg(12)
-    old = create(folder, len(data)).headers["Location"]
+    old = create(folder_url, len(data)).headers["Location"]
     assert patch(old, 0, data[:100]).status_code == 204
-    fresh = create(folder, len(data)).headers["Location"]
+    fresh = create(folder_url, len(data)).headers["Location"]
     # untouched for longer than upload-expiry-hours (24)
     day_ago = time.time() - 25 * 3600
     for path in (part_file(server, old), part_file(server, old)[:-5] +
                  ".json"):
         os.utime(path, (day_ago, day_ago))
     # the next new upload sweeps them away
-    assert create(folder, len(data)).status_code == 201
+    assert create(folder_url, len(data)).status_code == 201
     assert offset(old) == 404
     assert not os.path.exists(part_file(server, old))
     assert offset(fresh) == 0
@@ -373,12 +367,12 @@ def test_expiry_spares_uploads_being_written(tmp_path):
                                         for ext in (".part", ".json")])
 
 
-def test_200mb_upload_client_killed_halfway_resumes(server, folder,
+def test_200mb_upload_client_killed_halfway_resumes(server, folder_url,
                                                     tmp_path):
     path = big_ppm(tmp_path / "big.ppm")
     size = os.path.getsize(path)
     store = str(tmp_path / "urls.json")
-    command = [sys.executable, "-c", CLIENT, folder + "/@@zoomify-upload",
+    command = [sys.executable, "-c", CLIENT, folder_url + "/@@zoomify-upload",
                path, store, ADMIN[0], ADMIN[1], str(CHUNK)]
     client = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     last = 0
@@ -405,7 +399,7 @@ def test_200mb_upload_client_killed_halfway_resumes(server, folder,
     assert start[1] == url
     assert out[-2].startswith("done")
     assert offset(url) == size
-    image = folder + "/big.ppm"
+    image = folder_url + "/big.ppm"
     assert requests.get(image + "/status_json").json()["status"] in (
         "queued", "tiling", "ready")  # 67 megapixels: in the background
     digest = hashlib.sha256()
@@ -415,7 +409,7 @@ def test_200mb_upload_client_killed_halfway_resumes(server, folder,
             digest.update(block)
     assert digest.hexdigest() == sha256_file(path)
     # added once: one image in the folder, whatever the retries did
-    listing = requests.get(folder + "/manage_main", auth=ADMIN).text
+    listing = requests.get(folder_url + "/manage_main", auth=ADMIN).text
     assert listing.count('name="ids:list"') == 1
     assert listing.count('href="big.ppm/manage_workspace"') == 1
     assert not os.path.exists(part_file(server, url))
@@ -498,11 +492,11 @@ def test_open_uploads_per_user_are_capped(roomy_server):
         delete_all(urls)
 
 
-def test_numbers_are_ascii_digits(server, folder):
+def test_numbers_are_ascii_digits(server, folder_url):
     """str.isdigit() took "²" (and int() then failed: a 500)."""
     for value in ("\u00b2", "\uff11\uff12", "1" * 21, "-1", "+5", "1 0",
                   "0x10", "1e3", ""):
-        r = requests.post(folder + "/@@zoomify-upload", auth=ADMIN,
+        r = requests.post(folder_url + "/@@zoomify-upload", auth=ADMIN,
                           headers=dict(TUS, **{
                               "Upload-Length": value.encode("utf-8")
                               if value > "\u00ff" else value,
@@ -510,7 +504,7 @@ def test_numbers_are_ascii_digits(server, folder):
                                   filename="n.jpg")}))
         assert r.status_code == 400, (value, r.status_code)
     data = jpeg(14)
-    url = create(folder, len(data)).headers["Location"]
+    url = create(folder_url, len(data)).headers["Location"]
     for value in ("\u00b2", "\u00b9\u00b2", "1" * 21):
         r = requests.patch(url, data=data[:10], auth=ADMIN, headers=dict(
             TUS, **{"Upload-Offset": value, "Content-Type": OCTETS}))
@@ -523,10 +517,10 @@ def test_numbers_are_ascii_digits(server, folder):
     assert header_number(None) is None
 
 
-def test_metadata_cannot_forge_log_lines(server, folder):
+def test_metadata_cannot_forge_log_lines(server, folder_url):
     forged = "FORGED 2026-01-01 00:00:00,000 INFO [Zope] all is well"
     data = jpeg(15)
-    r = create(folder, len(data), id="forge", filename="a.jpg\n" + forged,
+    r = create(folder_url, len(data), id="forge", filename="a.jpg\n" + forged,
                title="Harbour\r\n" + forged + "\x1b[2J\x85\u2028")
     assert r.status_code == 201, r.text
     url = r.headers["Location"]

@@ -19,29 +19,14 @@ from PIL import Image
 from ZoomifyImage.pyramid import Layout
 
 from tests.images import save, smooth
-from tests.zope_fixtures import wsgi_app, zope_root
+from tests.zope_fixtures import BASE, add, chromium_missing, product_config
+from tests.zope_fixtures import tile_root, wsgi_app, zope_root
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync",
-        "--disable-quic"]
 TILE = re.compile(r"/TileGroup(\d+)/(\d+)-(\d+)-(\d+)\.jpg(\?v=\w+)?$")
 SHOTS = os.environ.get("ZOOMIFY_SCREENSHOTS")
 
-
-def _browser_missing():
-    if not os.path.exists(CHROMIUM):
-        return "Chromium is not installed (%s); make test installs it " \
-               "with apt-get" % CHROMIUM
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (pip install -e '.[test]')"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_browser_missing() is not None,
-                                reason=_browser_missing() or "")
+pytestmark = pytest.mark.skipif(chromium_missing() is not None,
+                                reason=chromium_missing() or "")
 
 
 @pytest.fixture(scope="module")
@@ -56,34 +41,11 @@ def server():
     thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def folder():
-    name = "browser%d" % os.getpid()
-    with zope_root() as app:
-        from OFS.Folder import manage_addFolder
-        if name in app.objectIds():
-            app.manage_delObjects([name])
-        manage_addFolder(app, name)
-    return name
-
-
-def add_image(folder, id, array, tmp_path, title="", storage="zodb"):
-    from ZoomifyImage.content import manage_addZoomifyImage
+def put_jpeg(folder, id, array, tmp_path, **settings):
+    """Add ``array`` as a JPEG (quality 90) image; its path in the site,
+    for the server's URL."""
     path = save(array, tmp_path / (id + ".jpg"), quality=90)
-    with zope_root() as app, open(path, "rb") as f:
-        manage_addZoomifyImage(app[folder], id=id, file=f, title=title,
-                               storage=storage)
-    return "/%s/%s" % (folder, id)
+    return add(folder, path, id, **settings)[len(BASE):]
 
 
 def colourful(width, height, seed):
@@ -244,8 +206,8 @@ def test_every_level_and_corner_without_a_failed_tile(
         server, chromium, folder, tmp_path, size):
     width, height = size
     array = colourful(width, height, seed=width % 7)
-    path = add_image(folder, "i%dx%d" % size, array, tmp_path,
-                     title="Test %dx%d" % size)
+    path = put_jpeg(folder, "i%dx%d" % size, array, tmp_path,
+                    title="Test %dx%d" % size)
     layout = Layout(width, height)
     page = Page(chromium)
     try:
@@ -294,8 +256,8 @@ def test_two_viewers_on_one_page(server, chromium, folder, tmp_path):
     from OFS.DTMLDocument import addDTMLDocument
     red = colourful(900, 600, seed=0)
     blue = colourful(700, 1100, seed=2)
-    add_image(folder, "left", red, tmp_path)
-    add_image(folder, "right", blue, tmp_path)
+    put_jpeg(folder, "left", red, tmp_path)
+    put_jpeg(folder, "right", blue, tmp_path)
     with zope_root() as app:
         addDTMLDocument(app[folder], "two", file=(
             "<!DOCTYPE html><html><head><title>Two</title></head><body>\n"
@@ -325,8 +287,8 @@ def test_two_viewers_on_one_page(server, chromium, folder, tmp_path):
 
 def test_phone_sized_page(server, chromium, folder, tmp_path):
     array = colourful(2400, 1600, seed=4)
-    path = add_image(folder, "phone", array, tmp_path,
-                     title="A long title that has to wrap on a phone screen")
+    path = put_jpeg(folder, "phone", array, tmp_path,
+                    title="A long title that has to wrap on a phone screen")
     page = Page(chromium, viewport=(390, 740))
     try:
         (id,) = page.open(server + path)
@@ -356,7 +318,7 @@ def test_phone_sized_page(server, chromium, folder, tmp_path):
 
 def test_wheel_keyboard_and_full_page(server, chromium, folder, tmp_path):
     array = colourful(1800, 1200, seed=5)
-    path = add_image(folder, "controls", array, tmp_path)
+    path = put_jpeg(folder, "controls", array, tmp_path)
     page = Page(chromium)
     zoom = "(id) => ZoomifyImage.viewers[id].viewport.getZoom(false)"
     try:
@@ -395,7 +357,6 @@ def front_end(tmp_path):
     on another port (another origin), as tile-url."""
     import functools
     import http.server
-    from tests.zope_fixtures import tile_root
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
@@ -412,9 +373,8 @@ def front_end(tmp_path):
 
 def test_tiles_from_tile_url_on_another_origin(server, chromium, folder,
                                                tmp_path, front_end):
-    from tests.test_viewer_pages import product_config
     array = colourful(1500, 1000, seed=1)
-    path = add_image(folder, "fs", array, tmp_path, storage="filesystem")
+    path = put_jpeg(folder, "fs", array, tmp_path, storage="filesystem")
     page = Page(chromium)
     try:
         with product_config(**{"tile-url": front_end}):
@@ -444,7 +404,7 @@ def test_iiif_viewer_reaches_every_corner_without_a_failed_request(
         server, chromium, folder, tmp_path, size):
     width, height = size
     array = colourful(width, height, seed=width % 5)
-    path = add_image(folder, "iiif%dx%d" % size, array, tmp_path)
+    path = put_jpeg(folder, "iiif%dx%d" % size, array, tmp_path)
     with zope_root() as app:
         app.unrestrictedTraverse(path.lstrip("/")).manage_edit(
             viewer="iiif")

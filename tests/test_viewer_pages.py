@@ -11,34 +11,11 @@ from html.parser import HTMLParser
 import pytest
 
 from tests.images import save, smooth
-from tests.zope_fixtures import browser, zope_root
+from tests.zope_fixtures import BASE, add, browser, product_config, status
+from tests.zope_fixtures import zope_root
 
-BASE = "http://localhost"
 EVIL = '</script><script>alert(1)</script>"\'&<b>'
-
-
-@pytest.fixture
-def folder(request):
-    name = "v%d" % (abs(hash(request.node.nodeid)) % 10 ** 9)
-    with zope_root() as app:
-        from OFS.Folder import manage_addFolder
-        if name in app.objectIds():
-            app.manage_delObjects([name])
-        manage_addFolder(app, name)
-    return name
-
-
-@pytest.fixture
-def photo(tmp_path):
-    return save(smooth(600, 300), tmp_path / "photo.jpg", quality=90)
-
-
-def add_image(folder, path, id="img", title="", **settings):
-    from ZoomifyImage.content import manage_addZoomifyImage
-    with zope_root() as app, open(path, "rb") as f:
-        manage_addZoomifyImage(app[folder], id=id, file=f, title=title,
-                               **settings)
-    return "%s/%s/%s" % (BASE, folder, id)
+PHOTO = {"width": 600, "height": 300, "name": "photo.jpg", "quality": 90}
 
 
 @contextlib.contextmanager
@@ -46,20 +23,6 @@ def changed(folder, id="img"):
     """The image in a transaction, committed at the end."""
     with zope_root() as app:
         yield app[folder][id]
-
-
-@contextlib.contextmanager
-def product_config(**settings):
-    from App.config import getConfiguration
-    product = getConfiguration().product_config
-    section = product.setdefault("zoomifyimage", {})
-    old = dict(section)
-    section.update(settings)
-    try:
-        yield
-    finally:
-        section.clear()
-        section.update(old)
 
 
 class Elements(HTMLParser):
@@ -91,12 +54,8 @@ def settings_of(script):
     return json.loads(script[script.rindex("})(") + 3:script.rindex(");")])
 
 
-def status(b):
-    return int(b.headers["status"].split()[0])
-
-
 def test_page_has_a_zoomify_viewer(folder, photo):
-    url = add_image(folder, photo, title="Harbour")
+    url = add(folder, photo, title="Harbour")
     for page in (url, url + "/view"):
         b = browser(login=False)
         b.open(page)
@@ -141,7 +100,7 @@ def test_resources_are_served(folder):
 
 
 def test_title_is_escaped_everywhere(folder, photo):
-    url = add_image(folder, photo, title=EVIL)
+    url = add(folder, photo, title=EVIL)
     b = browser(login=False)
     b.open(url)
     assert "<script>alert(1)" not in b.contents
@@ -160,7 +119,7 @@ def test_title_is_escaped_everywhere(folder, photo):
 
 def test_script_values_are_escaped(folder, photo):
     # a tile-url with markup characters ends up in the viewer's script
-    url = add_image(folder, photo, storage="filesystem")
+    url = add(folder, photo, storage="filesystem")
     b = browser(login=False)
     with product_config(**{"tile-url": "/t/</script><b>&amp;"}):
         b.open(url)
@@ -190,7 +149,7 @@ def test_empty_image_says_so(folder):
 
 
 def test_failed_image_shows_its_error_to_managers_only(folder, photo):
-    url = add_image(folder, photo)
+    url = add(folder, photo)
     with changed(folder) as image:
         image.status = "failed"
         image.error = "photo.jpg: <truncated> file"
@@ -208,7 +167,7 @@ def test_failed_image_shows_its_error_to_managers_only(folder, photo):
 
 
 def test_retile_failure_keeps_viewer_and_tells_managers(folder, photo):
-    url = add_image(folder, photo)
+    url = add(folder, photo)
     with changed(folder) as image:
         image.error = "the new file is broken"
     manager = browser()
@@ -242,7 +201,7 @@ def test_tiling_shows_progress_and_refreshes(folder, photo):
 
 
 def test_tag_options(folder, photo):
-    add_image(folder, photo)
+    add(folder, photo)
     with zope_root(commit=False) as app:
         image = app[folder]["img"]
         first, second = image.tag(), image.tag()
@@ -264,8 +223,8 @@ def test_tag_options(folder, photo):
 
 
 def test_tiles_url_follows_tile_url_for_filesystem_store(folder, photo):
-    url = add_image(folder, photo, id="fs", storage="filesystem")
-    add_image(folder, photo, id="db", storage="zodb")
+    url = add(folder, photo, id="fs", storage="filesystem")
+    add(folder, photo, id="db", storage="zodb")
     with product_config(**{"tile-url": "https://tiles.example.org/z/"}):
         with zope_root(commit=False) as app:
             fs, db = app[folder]["fs"], app[folder]["db"]
@@ -284,7 +243,7 @@ def test_tiles_url_follows_tile_url_for_filesystem_store(folder, photo):
 
 
 def test_flash_tag_markup(folder, photo):
-    add_image(folder, photo)
+    add(folder, photo)
     swf = "/static/ZoomifyViewer.swf?a=1&b=2"
     with zope_root(commit=False) as app:
         url = app[folder]["img"].absolute_url()
@@ -310,7 +269,7 @@ def test_flash_tag_markup(folder, photo):
 
 
 def test_flash_tag_settings_and_refusals(folder, photo):
-    add_image(folder, photo)
+    add(folder, photo)
     with zope_root(commit=False) as app:
         image = app[folder]["img"]
         missing = image.flash_tag()
@@ -328,7 +287,7 @@ def test_flash_tag_settings_and_refusals(folder, photo):
 
 
 def test_page_uses_flash_when_the_image_asks(folder, photo):
-    url = add_image(folder, photo, title="Old")
+    url = add(folder, photo, title="Old")
     with changed(folder) as image:
         image._edit(None, None, None, "flash", None)
     b = browser(login=False)
@@ -347,7 +306,7 @@ def test_page_uses_flash_when_the_image_asks(folder, photo):
 def test_phantom_tiles_are_404(folder, tmp_path):
     # 2049x1025: a stock OpenSeadragon asks for TileGroup0/0-1-0.jpg
     path = save(smooth(2049, 1025), tmp_path / "wide.jpg", quality=80)
-    url = add_image(folder, path)
+    url = add(folder, path)
     b = browser(login=False)
     b.open(url + "/TileGroup0/0-0-0.jpg")
     assert status(b) == 200

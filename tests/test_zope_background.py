@@ -1,7 +1,6 @@
 """Background tiling: queued -> tiling -> ready, progress, a dead worker's
 job run again, and retiles that never interrupt the tiles being served."""
 
-import json
 import os
 import threading
 import time
@@ -12,47 +11,8 @@ from ZoomifyImage import jobs
 from ZoomifyImage.pyramid import Layout
 
 from tests.images import save, smooth
-from tests.zope_fixtures import browser, tile_root, wsgi_app, zope_root
-
-BASE = "http://localhost"
-
-
-@pytest.fixture
-def small_threshold(monkeypatch):
-    """Images over 0.5 megapixels go to the background worker."""
-    wsgi_app()
-    from App.config import getConfiguration
-    section = getConfiguration().product_config["zoomifyimage"]
-    monkeypatch.setitem(section, "background-megapixels", "0")
-    monkeypatch.setattr(jobs, "PROGRESS_SECONDS", 0.0)
-    # a whole number of megapixels is the setting: 0 disables it, so use
-    # the smallest real limit through the size check itself
-    import ZoomifyImage.content as content
-    monkeypatch.setattr(content.ZoomifyImage, "_is_big",
-                        lambda self: self._original_size_pixels() > 5e5)
-    yield
-    jobs.pool.resume()
-    assert jobs.pool.wait(60)
-
-
-def add(folder, path, id="big", storage="zodb"):
-    from ZoomifyImage.content import manage_addZoomifyImage
-    with zope_root() as app:
-        with open(path, "rb") as f:
-            manage_addZoomifyImage(app[folder], id=id, file=f,
-                                   storage=storage)
-
-
-def status(folder, id="big"):
-    b = browser(login=False)
-    b.open("%s/%s/%s/status_json" % (BASE, folder, id))
-    return json.loads(b.contents)
-
-
-def fetch(url):
-    b = browser(login=False)
-    b.open(url)
-    return int(b.headers["status"].split()[0]), b.contents
+from tests.zope_fixtures import BASE, add, browser, get, job_status
+from tests.zope_fixtures import tile_root, zope_root
 
 
 @pytest.mark.parametrize("storage", ["zodb", "filesystem"])
@@ -60,14 +20,14 @@ def test_big_image_goes_queued_tiling_ready(small_threshold, folder,
                                             tmp_path, storage, monkeypatch):
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     jobs.pool.pause()
-    add(folder, path, storage=storage)
+    add(folder, path, "big", storage=storage)
     # the request returned at once; the job waits its turn
-    assert status(folder)["status"] == "queued"
+    assert job_status(folder, "big")["status"] == "queued"
     page = browser()
     page.open("%s/%s/big/manage_main" % (BASE, folder))
     assert "queued" in page.contents and 'http-equiv="refresh"' in \
         page.contents
-    assert fetch("%s/%s/big/TileGroup0/0-0-0.jpg" % (BASE, folder))[0] == 404
+    assert get("%s/%s/big/TileGroup0/0-0-0.jpg" % (BASE, folder))[0] == 404
 
     # while it runs, other requests see "tiling" and the progress
     seen = []
@@ -78,7 +38,8 @@ def test_big_image_goes_queued_tiling_ready(small_threshold, folder,
         if not seen or seen[-1][1] != done:
             page = browser()
             page.open("%s/%s/big/manage_main" % (BASE, folder))
-            seen.append((status(folder)["status"], status(folder)["done"],
+            seen.append((job_status(folder, "big")["status"],
+                         job_status(folder, "big")["done"],
                          "tiles (" in page.contents))
     monkeypatch.setattr(jobs.JobSink, "progress", watch)
     jobs.pool.resume()
@@ -86,23 +47,23 @@ def test_big_image_goes_queued_tiling_ready(small_threshold, folder,
     total = Layout(1500, 1000).num_tiles
     assert seen and all(s == "tiling" for s, _, _ in seen[:-1])
     assert any(0 < d < total and shown for _, d, shown in seen)
-    assert status(folder)["status"] == "ready"
-    code, body = fetch("%s/%s/big/ImageProperties.xml" % (BASE, folder))
-    assert code == 200 and 'NUMTILES="%d"' % total in body
-    assert fetch("%s/%s/big/TileGroup0/2-1-1.jpg" % (BASE, folder))[0] == 200
+    assert job_status(folder, "big")["status"] == "ready"
+    code, _, body = get("%s/%s/big/ImageProperties.xml" % (BASE, folder))
+    assert code == 200 and b'NUMTILES="%d"' % total in body
+    assert get("%s/%s/big/TileGroup0/2-1-1.jpg" % (BASE, folder))[0] == 200
 
 
 def test_small_image_stays_synchronous(small_threshold, folder, tmp_path):
     path = save(smooth(400, 300), tmp_path / "small.png")
     jobs.pool.pause()
     add(folder, path, id="small")
-    assert status(folder, "small")["status"] == "ready"
+    assert job_status(folder, "small")["status"] == "ready"
 
 
 def test_job_of_a_dead_worker_runs_again(small_threshold, folder, tmp_path):
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     jobs.pool.pause()
-    add(folder, path, storage="filesystem")
+    add(folder, path, "big", storage="filesystem")
     # a worker claims the job and dies halfway: status tiling, a temporary
     # directory left behind, the heartbeat stops
     with zope_root() as app:
@@ -123,7 +84,7 @@ def test_job_of_a_dead_worker_runs_again(small_threshold, folder, tmp_path):
         long_ago = time.time() - 2 * jobs.STALE_SECONDS * 10
         os.utime(unrecorded, (long_ago, long_ago))
         uid = image.uid
-    assert status(folder)["status"] == "tiling"
+    assert job_status(folder, "big")["status"] == "tiling"
     assert not os.path.exists(os.path.join(tile_root(), uid[:2], uid))
     # drop the queued key: only the scan can find the job now
     while not jobs.pool.queue.empty():
@@ -133,18 +94,18 @@ def test_job_of_a_dead_worker_runs_again(small_threshold, folder, tmp_path):
     assert [k for k in found if k.startswith(uid)]
     jobs.pool.resume()
     assert jobs.pool.wait(60)
-    assert status(folder)["status"] == "ready"
+    assert job_status(folder, "big")["status"] == "ready"
     for name in ("-dead", "-unrecorded"):
         assert not os.path.exists(os.path.join(tile_root(), ".partial",
                                                uid + name))
-    assert fetch("%s/%s/big/TileGroup0/2-0-0.jpg" % (BASE, folder))[0] == 200
+    assert get("%s/%s/big/TileGroup0/2-0-0.jpg" % (BASE, folder))[0] == 200
 
 
 def test_failed_job_shows_error_and_retile_works(small_threshold, folder,
                                                  tmp_path):
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     jobs.pool.pause()
-    add(folder, path)
+    add(folder, path, "big")
     # the original goes missing under the job: it fails with a message
     with zope_root(commit=False) as app:
         blob_path = app[folder]["big"]._original.committed()
@@ -152,7 +113,7 @@ def test_failed_job_shows_error_and_retile_works(small_threshold, folder,
     os.rename(blob_path, moved)
     jobs.pool.resume()
     assert jobs.pool.wait(60)
-    assert status(folder)["status"] == "failed"
+    assert job_status(folder, "big")["status"] == "failed"
     page = browser()
     page.open("%s/%s/big/manage_main" % (BASE, folder))
     assert "zoomify-error-message" in page.contents
@@ -160,28 +121,28 @@ def test_failed_job_shows_error_and_retile_works(small_threshold, folder,
     page.getControl("Retile").click()
     assert "Retiling in the background" in page.contents
     assert jobs.pool.wait(60)
-    assert status(folder)["status"] == "ready"
+    assert job_status(folder, "big")["status"] == "ready"
 
 
 @pytest.mark.parametrize("storage", ["zodb", "filesystem"])
 def test_retile_serves_old_set_until_swap(small_threshold, folder, tmp_path,
                                           storage, monkeypatch):
     path = save(smooth(1500, 1000), tmp_path / "big.png")
-    add(folder, path, storage=storage)
+    add(folder, path, "big", storage=storage)
     assert jobs.pool.wait(60)
     old = Layout(1500, 1000)
     names = old.tile_names()
-    version = status(folder)["tiles_version"]
+    version = job_status(folder, "big")["tiles_version"]
     other = save(smooth(900, 2000, seed=4), tmp_path / "tall.png")
     failures = []
     original = jobs.JobSink.progress
 
     def check_old_set(self, done, total):
         original(self, done, total)
-        if status(folder)["tiles_version"] != version:
+        if job_status(folder, "big")["tiles_version"] != version:
             return
         for name in names[::7]:
-            code, _ = fetch("%s/%s/big/%s" % (BASE, folder, name))
+            code, _, _ = get("%s/%s/big/%s" % (BASE, folder, name))
             if code != 200:
                 failures.append((done, name, code))
     monkeypatch.setattr(jobs.JobSink, "progress", check_old_set)
@@ -191,8 +152,8 @@ def test_retile_serves_old_set_until_swap(small_threshold, folder, tmp_path,
         assert app[folder]["big"].width == 1500  # not yet swapped
     assert jobs.pool.wait(60)
     assert not failures
-    code, body = fetch("%s/%s/big/ImageProperties.xml" % (BASE, folder))
-    assert 'WIDTH="900" HEIGHT="2000"' in body
+    code, _, body = get("%s/%s/big/ImageProperties.xml" % (BASE, folder))
+    assert b'WIDTH="900" HEIGHT="2000"' in body
 
 
 def test_title_edit_during_job_does_not_conflict(small_threshold, folder,
@@ -210,7 +171,7 @@ def test_title_edit_during_job_does_not_conflict(small_threshold, folder,
             b.getControl(name="title").value = "Edited meanwhile"
             b.getControl("Save Changes").click()
     monkeypatch.setattr(jobs.JobSink, "progress", edit_title)
-    add(folder, path)
+    add(folder, path, "big")
     assert jobs.pool.wait(60)
     assert edited.is_set()
     with zope_root(commit=False) as app:

@@ -9,29 +9,7 @@ import transaction
 from ZoomifyImage.pyramid import Layout
 
 from tests.images import save, smooth
-from tests.zope_fixtures import browser, tile_root, zope_root
-
-
-@pytest.fixture
-def photo(tmp_path):
-    return save(smooth(700, 500), tmp_path / "photo.png")
-
-
-def add(folder, path, id="img", storage="zodb"):
-    from ZoomifyImage.content import manage_addZoomifyImage
-    with zope_root() as app:
-        with open(path, "rb") as f:
-            manage_addZoomifyImage(app[folder], id=id, file=f,
-                                   storage=storage)
-
-
-def tile_status(url):
-    b = browser(login=False)
-    b.open(url)
-    body = b.contents
-    if isinstance(body, str):  # text/xml comes back decoded
-        body = body.encode()
-    return int(b.headers["status"].split()[0]), body
+from tests.zope_fixtures import add, get, tile_root, zope_root
 
 
 def tiles_dir(uid):
@@ -81,7 +59,7 @@ def test_copy_gets_its_own_tiles(folder, photo, storage):
     with zope_root() as app:
         app[folder].manage_delObjects(["img"])
     url = "http://localhost/%s/copy_of_img/TileGroup0/1-0-0.jpg" % folder
-    code, body = tile_status(url)
+    code, _, body = get(url)
     assert code == 200 and body[:2] == b"\xff\xd8"
     if storage == "filesystem":
         sweep_now()
@@ -107,8 +85,8 @@ def test_renamed_and_moved_images_keep_serving(folder, photo, storage):
     with zope_root() as app:
         app[folder].manage_renameObject("img", "renamed")
     url = "http://localhost/%s/renamed/TileGroup0/2-1-1.jpg" % folder
-    assert tile_status(url)[0] == 200
-    assert tile_status(url.replace("renamed", "img"))[0] == 404
+    assert get(url)[0] == 200
+    assert get(url.replace("renamed", "img"))[0] == 404
     # cut and paste into a subfolder
     with zope_root() as app:
         from OFS.Folder import manage_addFolder
@@ -116,7 +94,7 @@ def test_renamed_and_moved_images_keep_serving(folder, photo, storage):
         cut = app[folder].manage_cutObjects(["renamed"])
         app[folder]["sub"].manage_pasteObjects(cut)
     url = "http://localhost/%s/sub/renamed/ImageProperties.xml" % folder
-    code, body = tile_status(url)
+    code, _, body = get(url)
     assert code == 200 and b'WIDTH="700"' in body
 
 
@@ -133,11 +111,11 @@ def test_delete_removes_filesystem_tiles_after_trash_days(folder, photo):
     sweep_now()
     assert os.path.isdir(tiles_dir(uid))
     url = "http://localhost/%s/img/TileGroup0/0-0-0.jpg" % folder
-    assert tile_status(url)[0] == 200
+    assert get(url)[0] == 200
     # a committed delete: the set waits trash-days for an Undo, then goes
     with zope_root() as app:
         app[folder].manage_delObjects(["img"])
-    assert tile_status(url)[0] == 404
+    assert get(url)[0] == 404
     assert sweep(db, tile_root(), trash_days=30, grace=0) == []
     assert os.path.isdir(tiles_dir(uid))
     assert sweep(db, tile_root(), trash_days=30, grace=0,
@@ -152,7 +130,7 @@ def test_undo_of_delete_brings_tiles_back(folder, photo, storage):
         app[folder].manage_delObjects(["img"])
         transaction.get().note("delete for undo test " + folder)
     url = "http://localhost/%s/img/TileGroup0/0-0-0.jpg" % folder
-    assert tile_status(url)[0] == 404
+    assert get(url)[0] == 404
     with zope_root() as app:
         db = app._p_jar.db()
         entry = [e for e in db.undoLog(0, 20)
@@ -160,7 +138,7 @@ def test_undo_of_delete_brings_tiles_back(folder, photo, storage):
                  (e["description"] if isinstance(e["description"], str)
                   else e["description"].decode())][0]
         db.undo(entry["id"])
-    code, body = tile_status(url)
+    code, _, body = get(url)
     assert code == 200 and body[:2] == b"\xff\xd8"
 
 
@@ -179,30 +157,32 @@ def test_undo_of_a_new_file_brings_the_old_tiles_back(folder, photo,
                                                       storage, tmp_path):
     add(folder, photo, storage=storage)
     base = "http://localhost/%s/img/" % folder
-    old_tile = tile_status(base + "TileGroup0/0-0-0.jpg")[1]
+    old_tile = get(base + "TileGroup0/0-0-0.jpg")[2]
     wide = save(smooth(1200, 300, seed=5), tmp_path / "wide.png")
     with zope_root() as app:
         with open(wide, "rb") as f:
             app[folder]["img"].manage_upload(file=f)
         transaction.get().note("new file for undo test " + folder)
-    code, xml = tile_status(base + "ImageProperties.xml")
+    code, _, xml = get(base + "ImageProperties.xml")
     assert code == 200 and b'WIDTH="1200"' in xml
-    new_tile = tile_status(base + "TileGroup0/0-0-0.jpg")[1]
+    new_tile = get(base + "TileGroup0/0-0-0.jpg")[2]
     assert new_tile != old_tile
     # Undo: the old facts and the old tiles, served together
     undo("new file for undo test " + folder)
-    code, xml = tile_status(base + "ImageProperties.xml")
+    code, _, xml = get(base + "ImageProperties.xml")
     assert code == 200 and b'WIDTH="700"' in xml and b'HEIGHT="500"' in xml
-    assert tile_status(base + "TileGroup0/0-0-0.jpg") == (200, old_tile)
-    assert tile_status(base + "TileGroup0/2-2-1.jpg")[0] == 200
-    assert tile_status(base + "TileGroup0/3-4-0.jpg")[0] == 404
+    code, _, tile = get(base + "TileGroup0/0-0-0.jpg")
+    assert (code, tile) == (200, old_tile)
+    assert get(base + "TileGroup0/2-2-1.jpg")[0] == 200
+    assert get(base + "TileGroup0/3-4-0.jpg")[0] == 404
     # and undoing the undo brings the new file's tiles back again
     undo("undo of new file for undo test " + folder)
-    code, xml = tile_status(base + "ImageProperties.xml")
+    code, _, xml = get(base + "ImageProperties.xml")
     assert code == 200 and b'WIDTH="1200"' in xml
-    assert tile_status(base + "TileGroup0/0-0-0.jpg") == (200, new_tile)
-    assert tile_status(base + "TileGroup0/3-4-0.jpg")[0] == 200
-    assert tile_status(base + "TileGroup0/2-2-1.jpg")[0] == 404
+    code, _, tile = get(base + "TileGroup0/0-0-0.jpg")
+    assert (code, tile) == (200, new_tile)
+    assert get(base + "TileGroup0/3-4-0.jpg")[0] == 200
+    assert get(base + "TileGroup0/2-2-1.jpg")[0] == 404
 
 
 def test_modified_with_new_file_retiles(folder, photo, tmp_path):
@@ -254,7 +234,7 @@ def test_conflict_retry_leaves_no_orphans(folder, photo, tmp_path):
         with open(other, "rb") as f:
             app[folder]["img"].manage_upload(file=f)
     url = "http://localhost/%s/img/ImageProperties.xml" % folder
-    assert b'WIDTH="900"' in tile_status(url)[1]
+    assert b'WIDTH="900"' in get(url)[2]
 
 
 def test_new_zodb_tiles_are_written_out_while_tiling(folder, tmp_path,

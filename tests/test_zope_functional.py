@@ -11,14 +11,10 @@ from PIL import Image
 from ZoomifyImage.pyramid import Layout
 
 from tests.images import save, smooth
-from tests.zope_fixtures import browser, tile_root, zope_root
+from tests.zope_fixtures import BASE, browser, fetch, status, tile_root
+from tests.zope_fixtures import zope_root
 
-BASE = "http://localhost"
-
-
-@pytest.fixture
-def photo(tmp_path):
-    return save(smooth(1300, 700), tmp_path / "harbour.jpg", quality=92)
+PHOTO = {"width": 1300, "height": 700, "name": "harbour.jpg", "quality": 92}
 
 
 def add_through_form(folder, path, id="", title="", storage=""):
@@ -35,18 +31,6 @@ def add_through_form(folder, path, id="", title="", storage=""):
                                               os.path.basename(path))
         form.submit()
     return b
-
-
-def fetch(url, login=False, headers=()):
-    b = browser(login=login)
-    for name, value in headers:
-        b.addHeader(name, value)
-    b.open(url)
-    return b
-
-
-def status(b):
-    return int(b.headers["status"].split()[0])
 
 
 @pytest.mark.parametrize("storage", ["zodb", "filesystem"])
@@ -295,12 +279,10 @@ def test_quality_override_retiles(folder, photo):
     assert len(fetch(url).contents) < size * 0.8
 
 
-def test_x_sendfile_header_for_a_front_end(folder, photo, monkeypatch):
+def test_x_sendfile_header_for_a_front_end(folder, photo, zope_settings):
     add_through_form(folder, photo, id="p", storage="filesystem")
-    from App.config import getConfiguration
-    section = getConfiguration().product_config["zoomifyimage"]
-    monkeypatch.setitem(section, "x-sendfile-header", "X-Accel-Redirect")
-    monkeypatch.setitem(section, "x-sendfile-prefix", "/protected-tiles/")
+    zope_settings(**{"x-sendfile-header": "X-Accel-Redirect",
+                     "x-sendfile-prefix": "/protected-tiles/"})
     b = fetch("%s/%s/p/TileGroup0/1-0-0.jpg" % (BASE, folder))
     assert status(b) == 200 and not b.contents
     with zope_root(commit=False) as app:

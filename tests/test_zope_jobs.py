@@ -14,11 +14,9 @@ import pytest
 from ZoomifyImage import jobs
 
 from tests.images import save, smooth
-from tests.test_zope_background import add, fetch, status
-from tests.test_zope_background import small_threshold  # noqa: F401
-from tests.zope_fixtures import tile_root, zope_root
+from tests.zope_fixtures import BASE, add, get, job_status, tile_root
+from tests.zope_fixtures import zope_root
 
-BASE = "http://localhost"
 STORAGES = ["zodb", "filesystem"]
 
 
@@ -142,7 +140,7 @@ def test_stale_job_does_not_overwrite_newer_tiles(small_threshold, folder,
     old = save(smooth(1500, 1000), tmp_path / "old.png")
     new = save(smooth(900, 1300, seed=3), tmp_path / "new.png")
     jobs.pool.pause()
-    add(folder, old, storage=storage)
+    add(folder, old, "big", storage=storage)
     first = facts(folder)["key"]
     db = database()
 
@@ -156,8 +154,8 @@ def test_stale_job_does_not_overwrite_newer_tiles(small_threshold, folder,
     now = facts(folder)
     assert now["key"] != first and now["job_status"] == "ready"
     assert now["width"] == 900 and now["status"] == "ready"
-    code, body = fetch("%s/%s/big/ImageProperties.xml" % (BASE, folder))
-    assert 'WIDTH="900" HEIGHT="1300"' in body
+    code, _, body = get("%s/%s/big/ImageProperties.xml" % (BASE, folder))
+    assert b'WIDTH="900" HEIGHT="1300"' in body
     assert first not in now["registered"]
     assert partials(now["uid"]) == []
 
@@ -174,7 +172,7 @@ def test_long_decode_is_not_taken_for_a_dead_worker(small_threshold, folder,
     monkeypatch.setattr(jobs, "BEAT_SECONDS", 0.1, raising=False)
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     jobs.pool.pause()
-    add(folder, path, storage="filesystem")
+    add(folder, path, "big", storage="filesystem")
     key = facts(folder)["key"]
     db = database()
     tile_image = content.tile_image
@@ -207,7 +205,7 @@ def test_claimant_that_loses_the_claim_deletes_nothing(small_threshold,
     import ZoomifyImage.content as content
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     jobs.pool.pause()
-    add(folder, path, storage="filesystem")
+    add(folder, path, "big", storage="filesystem")
     key = make_dead(folder)
     db = database()
     tile_image = content.tile_image
@@ -251,7 +249,7 @@ def test_job_that_killed_its_process_three_times_fails(small_threshold,
                                                        folder, tmp_path):
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     jobs.pool.pause()
-    add(folder, path, storage="filesystem")
+    add(folder, path, "big", storage="filesystem")
     key = make_dead(folder, attempts=3)
     dead = facts(folder)["temp_dir"]
     jobs.run_job(database(), key)
@@ -261,7 +259,7 @@ def test_job_that_killed_its_process_three_times_fails(small_threshold,
     assert now["attempts"] == 3
     assert key not in now["registered"]
     assert not os.path.exists(dead)
-    assert status(folder)["status"] == "failed"
+    assert job_status(folder, "big")["status"] == "failed"
 
 
 # -- 4. copies and deletes while a job runs
@@ -274,7 +272,7 @@ def test_copy_made_during_a_job_gets_its_own(small_threshold, folder,
                                              monkeypatch):
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     jobs.pool.pause()
-    add(folder, path, storage=storage)
+    add(folder, path, "big", storage=storage)
     key = facts(folder)["key"]
 
     def copy():
@@ -299,16 +297,16 @@ def test_copy_made_during_a_job_gets_its_own(small_threshold, folder,
     other = facts(folder, made[0])
     assert other["status"] == "ready" and other["width"] == 1500
     assert other["key"] != key
-    code, body = fetch("%s/%s/%s/ImageProperties.xml"
+    code, _, body = get("%s/%s/%s/ImageProperties.xml"
                        % (BASE, folder, made[0]))
-    assert code == 200 and 'WIDTH="1500"' in body
+    assert code == 200 and b'WIDTH="1500"' in body
 
 
 def test_image_deleted_during_its_job_leaves_no_set(small_threshold, folder,
                                                     tmp_path, monkeypatch):
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     jobs.pool.pause()
-    add(folder, path, storage="filesystem")
+    add(folder, path, "big", storage="filesystem")
     before = facts(folder)
 
     def delete():
@@ -333,7 +331,7 @@ def test_title_edit_at_a_jobs_last_commit_is_merged(small_threshold, folder,
                                                     monkeypatch):
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     jobs.pool.pause()
-    add(folder, path, storage=storage)
+    add(folder, path, "big", storage=storage)
     key = facts(folder)["key"]
     edit = hook_install(monkeypatch, lambda: in_thread(
         set_title, folder, "Edited meanwhile"))
@@ -342,7 +340,7 @@ def test_title_edit_at_a_jobs_last_commit_is_merged(small_threshold, folder,
     now = facts(folder)
     assert now["title"] == "Edited meanwhile"
     assert now["job_status"] == "ready" and now["width"] == 1500
-    code, body = fetch("%s/%s/big/TileGroup0/2-1-1.jpg" % (BASE, folder))
+    code, _, body = get("%s/%s/big/TileGroup0/2-1-1.jpg" % (BASE, folder))
     assert code == 200
 
 
@@ -353,7 +351,7 @@ def test_job_finishing_while_another_image_is_added(small_threshold, folder,
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     other = save(smooth(1200, 900, seed=5), tmp_path / "other.png")
     jobs.pool.pause()
-    add(folder, path, storage=storage)
+    add(folder, path, "big", storage=storage)
     key = facts(folder)["key"]
     # left by earlier tests: a registry of this one job, whose removal
     # while another job is added is a conflict the BTree cannot resolve
@@ -404,7 +402,7 @@ def test_unmergeable_conflict_at_the_last_commit_is_retried(
         small_threshold, folder, tmp_path, storage, monkeypatch):
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     jobs.pool.pause()
-    add(folder, path, storage=storage)
+    add(folder, path, "big", storage=storage)
     before = facts(folder)
     clash = hook_install(monkeypatch, lambda: in_thread(set_tiled_at,
                                                         folder))
@@ -413,6 +411,6 @@ def test_unmergeable_conflict_at_the_last_commit_is_retried(
     now = facts(folder)
     assert now["job_status"] == "ready", now.get("error")
     assert now["width"] == 1500
-    code, body = fetch("%s/%s/big/TileGroup0/2-1-1.jpg" % (BASE, folder))
+    code, _, body = get("%s/%s/big/TileGroup0/2-1-1.jpg" % (BASE, folder))
     assert code == 200
     assert partials(before["uid"]) == []

@@ -8,35 +8,10 @@ import urllib.parse
 import pytest
 
 from tests.images import save, smooth
-from tests.zope_fixtures import browser, zope_root
+from tests.zope_fixtures import BASE, add, browser, fetch, status, zope_root
 
-BASE = "http://localhost"
 ADD = "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage"
-
-
-@pytest.fixture
-def photo(tmp_path):
-    return save(smooth(600, 400), tmp_path / "harbour.jpg", quality=92)
-
-
-def add(folder, path, id="p", storage="zodb"):
-    from ZoomifyImage.content import manage_addZoomifyImage
-    with zope_root() as app:
-        with open(path, "rb") as f:
-            manage_addZoomifyImage(app[folder], id=id, file=f,
-                                   storage=storage)
-
-
-def status(b):
-    return int(b.headers["status"].split()[0])
-
-
-def get(url, login=False, headers=()):
-    b = browser(login=login)
-    for name, value in headers:
-        b.addHeader(name, value)
-    b.open(url)
-    return b
+PHOTO = {"width": 600, "height": 400, "name": "harbour.jpg", "quality": 92}
 
 
 def post(url, data, login=True, headers=()):
@@ -78,7 +53,7 @@ def _message(html):
 
 
 def test_a_server_path_in_the_edit_form_is_refused(folder, photo, tmp_path):
-    add(folder, photo)
+    add(folder, photo, "p")
     secret = save(smooth(300, 200), tmp_path / "server-only.png")
     before = facts(folder)
     for method in ("manage_edit", "manage_upload"):
@@ -86,14 +61,14 @@ def test_a_server_path_in_the_edit_form_is_refused(folder, photo, tmp_path):
                  {"file": str(secret)})
         assert status(b) == 400, method
         assert facts(folder) == before
-    download = get("%s/%s/p/download" % (BASE, folder))
+    download = fetch("%s/%s/p/download" % (BASE, folder))
     assert download.contents == open(photo, "rb").read()
 
 
 # 2. changes answer POST only, and not from another site ---------------------
 
 def test_changes_refuse_get(folder, photo):
-    add(folder, photo)
+    add(folder, photo, "p")
     before = facts(folder)
     url = "%s/%s/p/" % (BASE, folder)
     for query in ["manage_edit?title=hacked",
@@ -101,11 +76,11 @@ def test_changes_refuse_get(folder, photo):
                   "manage_edit?quality=10",
                   "manage_retile",
                   "manage_upload"]:
-        b = get(url + query, login=True)
+        b = fetch(url + query, login=True)
         # Zope answers a refused method as it answers a name it hides
         assert status(b) in (403, 404, 405), query
         assert facts(folder) == before, query
-    b = get(BASE + "/" + folder + ADD + "?id=new", login=True)
+    b = fetch(BASE + "/" + folder + ADD + "?id=new", login=True)
     assert status(b) in (403, 404, 405)
     with zope_root(commit=False) as app:
         assert "new" not in app[folder].objectIds()
@@ -116,7 +91,7 @@ def test_changes_refuse_get(folder, photo):
 
 
 def test_changes_refuse_other_sites(folder, photo):
-    add(folder, photo)
+    add(folder, photo, "p")
     before = facts(folder)
     url = "%s/%s/p/" % (BASE, folder)
     for headers in ([("Origin", "http://evil.example")],
@@ -152,14 +127,14 @@ def our_names():
 
 
 def test_only_visitor_names_are_published(folder, photo):
-    add(folder, photo)
+    add(folder, photo, "p")
     with zope_root() as app:
         image = app[folder]["p"]
         image.error = "/srv/secret/path failed"
     url = "%s/%s/p/" % (BASE, folder)
     seen = {}
     for name in our_names():
-        b = get(url + name)
+        b = fetch(url + name)
         seen[name] = status(b)
         body = b.contents
         if isinstance(body, bytes):
@@ -179,17 +154,17 @@ def test_only_visitor_names_are_published(folder, photo):
 
 @pytest.mark.parametrize("storage", ["zodb", "filesystem"])
 def test_cache_control_follows_who_may_view(folder, photo, storage):
-    add(folder, photo, storage=storage)
+    add(folder, photo, "p", storage=storage)
     tile = "%s/%s/p/TileGroup0/0-0-0.jpg" % (BASE, folder)
     with zope_root(commit=False) as app:
         version = app[folder]["p"].tiles_set()
-    public = get(tile).headers["Cache-Control"]
+    public = fetch(tile).headers["Cache-Control"]
     assert "public" in public and "immutable" not in public
-    versioned = get(tile + "?v=" + version).headers["Cache-Control"]
+    versioned = fetch(tile + "?v=" + version).headers["Cache-Control"]
     assert "public" in versioned and "immutable" in versioned
     assert int(versioned.split("max-age=")[1].split(",")[0]) >= 86400 * 30
     # an old version's URL is not promised to stay
-    stale = get(tile + "?v=x" + version).headers["Cache-Control"]
+    stale = fetch(tile + "?v=x" + version).headers["Cache-Control"]
     assert "immutable" not in stale
     with zope_root() as app:
         app[folder]["p"].manage_permission("View", ["Manager"], acquire=0)
@@ -197,7 +172,7 @@ def test_cache_control_follows_who_may_view(folder, photo, storage):
                 "%s/%s/p/ImageProperties.xml" % (BASE, folder),
                 "%s/%s/p/download" % (BASE, folder),
                 "%s/%s/p" % (BASE, folder)):
-        b = get(url, login=True)
+        b = fetch(url, login=True)
         assert status(b) == 200, url
         control = b.headers["Cache-Control"]
         assert "private" in control and "public" not in control, url
@@ -220,7 +195,7 @@ def export_import(folder, id, target):
 
 @pytest.mark.parametrize("storage", ["zodb", "filesystem"])
 def test_imported_zexp_gets_its_own_tiles(folder, photo, storage):
-    add(folder, photo, storage=storage)
+    add(folder, photo, "p", storage=storage)
     export_import(folder, "p", "other")
     with zope_root(commit=False) as app:
         first = app[folder]["p"]
@@ -229,14 +204,14 @@ def test_imported_zexp_gets_its_own_tiles(folder, photo, storage):
         assert second.status == "ready"
         uid_one = first.uid
     tile = "TileGroup0/0-0-0.jpg"
-    one = get("%s/%s/p/%s" % (BASE, folder, tile))
-    two = get("%s/%s/other/p/%s" % (BASE, folder, tile))
+    one = fetch("%s/%s/p/%s" % (BASE, folder, tile))
+    two = fetch("%s/%s/other/p/%s" % (BASE, folder, tile))
     assert one.contents == two.contents
     assert one.headers["ETag"] != two.headers["ETag"]
     # deleting the first leaves the second whole
     with zope_root() as app:
         app[folder].manage_delObjects(["p"])
-    again = get("%s/%s/other/p/%s" % (BASE, folder, tile))
+    again = fetch("%s/%s/other/p/%s" % (BASE, folder, tile))
     assert status(again) == 200 and again.contents == two.contents
     if storage == "filesystem":
         with zope_root(commit=False) as app:
@@ -247,7 +222,7 @@ def test_imported_zexp_gets_its_own_tiles(folder, photo, storage):
 
 
 def test_imported_zexp_without_the_tiles_is_tiled_again(folder, photo):
-    add(folder, photo, storage="filesystem")
+    add(folder, photo, "p", storage="filesystem")
     with zope_root(commit=False) as app:
         uid = app[folder]["p"].uid
     # as in another site: the zexp came, its tile directory did not
@@ -260,7 +235,7 @@ def test_imported_zexp_without_the_tiles_is_tiled_again(folder, photo):
     with zope_root(commit=False) as app:
         image = app[folder]["p"]
         assert image.uid != uid and image.status == "ready"
-    b = get("%s/%s/p/TileGroup0/0-0-0.jpg" % (BASE, folder))
+    b = fetch("%s/%s/p/TileGroup0/0-0-0.jpg" % (BASE, folder))
     assert status(b) == 200
 
 
@@ -268,8 +243,8 @@ def test_imported_zexp_without_the_tiles_is_tiled_again(folder, photo):
 
 def test_download_any_file_name(folder, tmp_path):
     photo = save(smooth(300, 200), tmp_path / "Hafen Ærø \"1\" 東京.png")
-    add(folder, photo)
-    b = get("%s/%s/p/download" % (BASE, folder))
+    add(folder, photo, "p")
+    b = fetch("%s/%s/p/download" % (BASE, folder))
     disposition = b.headers["Content-Disposition"]
     assert disposition.startswith("attachment;")
     assert "filename*=UTF-8''" in disposition
@@ -280,19 +255,19 @@ def test_download_any_file_name(folder, tmp_path):
 
 
 def test_download_if_range(folder, photo):
-    add(folder, photo)
+    add(folder, photo, "p")
     data = open(photo, "rb").read()
     url = "%s/%s/p/download" % (BASE, folder)
-    whole = get(url)
+    whole = fetch(url)
     etag = whole.headers["ETag"]
     assert etag
-    b = get(url, headers=[("Range", "bytes=0-9"), ("If-Range", etag)])
+    b = fetch(url, headers=[("Range", "bytes=0-9"), ("If-Range", etag)])
     assert status(b) == 206 and b.headers["Content-Length"] == "10"
     # a changed file: the whole new file, not a piece of it
-    b = get(url, headers=[("Range", "bytes=0-9"), ("If-Range", '"old"')])
+    b = fetch(url, headers=[("Range", "bytes=0-9"), ("If-Range", '"old"')])
     assert status(b) == 200
     assert b.headers["Content-Length"] == str(len(data))
-    b = get(url, headers=[("Range", "bytes=0-9"),
+    b = fetch(url, headers=[("Range", "bytes=0-9"),
                           ("If-Range", "Sat, 01 Jan 2000 00:00:00 GMT")])
     assert status(b) == 200
 
@@ -300,8 +275,7 @@ def test_download_if_range(folder, photo):
 # 10. damaged data: refused by default, a site setting accepts it -------------
 
 def test_damaged_image_is_refused_unless_the_site_accepts_it(
-        folder, tmp_path, monkeypatch):
-    from App.config import getConfiguration
+        folder, tmp_path, zope_settings):
     from tests.test_errors import flipped_jpeg
     bad = flipped_jpeg(tmp_path)
     b = browser()
@@ -315,8 +289,7 @@ def test_damaged_image_is_refused_unless_the_site_accepts_it(
     assert "flipped.jpg" in b.contents and "damaged" in b.contents
     with zope_root(commit=False) as app:
         assert "bad" not in app[folder].objectIds()
-    section = getConfiguration().product_config["zoomifyimage"]
-    monkeypatch.setitem(section, "accept-damaged", "on")
+    zope_settings(**{"accept-damaged": "on"})
     with zope_root() as app:
         with open(bad, "rb") as f:
             from ZoomifyImage.content import manage_addZoomifyImage
@@ -343,9 +316,9 @@ def request(url, method, login=False, headers=()):
 
 
 def test_webdav_delete_is_not_a_get(folder, photo):
-    add(folder, photo)
+    add(folder, photo, "p")
     url = "%s/%s/p/DELETE" % (BASE, folder)
-    assert status(get(url, login=True)) in (403, 404, 405)
+    assert status(fetch(url, login=True)) in (403, 404, 405)
     response = request("/%s/p" % folder, "DELETE", login=True,
                        headers=[("Origin", "http://evil.example")])
     assert response.status_int == 403
@@ -354,10 +327,10 @@ def test_webdav_delete_is_not_a_get(folder, photo):
 
 
 def test_no_property_sheet_to_change_or_read(folder, photo):
-    add(folder, photo)
+    add(folder, photo, "p")
     url = "%s/%s/p/" % (BASE, folder)
     # (names a folder has may still be acquired: they are the folder's)
-    get(url + "manage_changeProperties?title=hacked", login=True)
+    fetch(url + "manage_changeProperties?title=hacked", login=True)
     assert facts(folder)["title"] == ""
     with zope_root() as app:
         image = app[folder]["p"]
@@ -365,14 +338,14 @@ def test_no_property_sheet_to_change_or_read(folder, photo):
         image.manage_permission("View", ["Manager"], acquire=0)
     for name in ("propertyItems", "propertyValues", "getProperty?id=title",
                  "manage_propertiesForm"):
-        b = get(url + name)
+        b = fetch(url + name)
         assert "merger" not in str(b.contents), name
 
 
 @pytest.mark.parametrize("method", ["OPTIONS", "PUT", "DELETE", "PROPFIND",
                                     "MKCOL", "LOCK", "PATCH", "TRACE"])
 def test_read_only_names_refuse_other_methods(folder, photo, method):
-    add(folder, photo, storage="filesystem")
+    add(folder, photo, "p", storage="filesystem")
     for path in ("TileGroup0/0-0-0.jpg", "ImageProperties.xml", "download",
                  "status_json"):
         response = request("/%s/p/%s" % (folder, path), method, login=True)
@@ -383,7 +356,7 @@ def test_read_only_names_refuse_other_methods(folder, photo, method):
 
 
 def test_head_of_the_viewer_page_is_the_page(folder, photo):
-    add(folder, photo)
+    add(folder, photo, "p")
     page = request("/%s/p" % folder, "GET")
     head = request("/%s/p" % folder, "HEAD")
     assert head.status_int == 200
@@ -393,7 +366,7 @@ def test_head_of_the_viewer_page_is_the_page(folder, photo):
 
 def test_a_replaced_file_is_not_served_for_long(folder, photo, tmp_path):
     import time
-    add(folder, photo, storage="filesystem")
+    add(folder, photo, "p", storage="filesystem")
     with zope_root(commit=False) as app:
         old = app[folder]["p"].tiles_set()
     with zope_root() as app:
@@ -402,23 +375,21 @@ def test_a_replaced_file_is_not_served_for_long(folder, photo, tmp_path):
             app[folder]["p"].manage_upload(file=f)
     url = "%s/%s/p/ImageProperties.xml?v=%s" % (BASE, folder, old)
     # a page opened just before still gets its own set, never immutable
-    b = get(url)
+    b = fetch(url)
     assert 'WIDTH="600"' in b.contents
     assert "immutable" not in b.headers["Cache-Control"]
     # later, the old picture is no longer there for anyone
     with zope_root() as app:
         store = app[folder]["p"]._store
         store.previous = (store.previous[0], time.time() - 3600)
-    b = get(url)
+    b = fetch(url)
     assert 'WIDTH="500"' in b.contents
 
 
 def test_tile_url_only_for_images_anonymous_may_view(folder, photo,
-                                                     monkeypatch):
-    from App.config import getConfiguration
-    add(folder, photo, storage="filesystem")
-    section = getConfiguration().product_config["zoomifyimage"]
-    monkeypatch.setitem(section, "tile-url", "https://tiles.example.org/")
+                                                     zope_settings):
+    add(folder, photo, "p", storage="filesystem")
+    zope_settings(**{"tile-url": "https://tiles.example.org/"})
     with zope_root() as app:
         image = app[folder]["p"]
         assert image.tiles_url().startswith("https://tiles.example.org/")
@@ -431,7 +402,7 @@ def test_tile_url_only_for_images_anonymous_may_view(folder, photo,
                                    {"file:list": "/etc/passwd"},
                                    {"file:boolean": "1"}])
 def test_file_fields_that_are_not_uploads_are_400(folder, photo, value):
-    add(folder, photo)
+    add(folder, photo, "p")
     b = post("%s/%s/p/manage_edit" % (BASE, folder), value)
     assert status(b) == 400
     b = post(BASE + "/" + folder + ADD, dict(value, id="x"))

@@ -1,7 +1,11 @@
 """A real Zope for the tests: an instance in a temporary directory with a
 FileStorage and blobs, the product loaded from its ZCML, published in this
 process for zope.testbrowser, or run as a separate server process on a
-loopback port."""
+loopback port.
+
+The plain helpers of the Zope tests are here, one of each; the fixtures
+that use them (folder, photo, settings) are in conftest.py.
+"""
 
 import base64
 import contextlib
@@ -15,9 +19,8 @@ import tempfile
 import time
 import urllib.request
 
-import pytest
-
 ADMIN = ("admin", "secret")
+BASE = "http://localhost"   # the publisher's URL for zope.testbrowser
 _app = None
 _home = None
 
@@ -71,6 +74,33 @@ def zope_root(commit=True):
         app._p_jar.close()
 
 
+def add_folder(name):
+    """A new folder ``name`` in the site (replacing one of that name)."""
+    from OFS.Folder import manage_addFolder
+    with zope_root() as app:
+        if name in app.objectIds():
+            app.manage_delObjects([name])
+        manage_addFolder(app, name)
+    return name
+
+
+def add(folder, image, id="img", storage="zodb", title="", **settings):
+    """Add an image to ``folder`` as the add form does, in a transaction of
+    its own; its URL for the testbrowser. ``image`` is a file's path, or
+    an array of pixels that is saved as ID.png in a temporary directory.
+    ``settings`` are more arguments of manage_addZoomifyImage
+    (quality)."""
+    from ZoomifyImage.content import manage_addZoomifyImage
+    if not isinstance(image, (str, os.PathLike)):
+        from tests.images import save
+        image = save(image, os.path.join(tempfile.mkdtemp(), id + ".png"))
+    with zope_root() as app:
+        with open(image, "rb") as f:
+            manage_addZoomifyImage(app[folder], id=id, file=f, title=title,
+                                   storage=storage, **settings)
+    return "%s/%s/%s" % (BASE, folder, id)
+
+
 def browser(login=True):
     from zope.testbrowser.browser import Browser
     b = Browser(wsgi_app=wsgi_app())
@@ -80,6 +110,80 @@ def browser(login=True):
         token = base64.b64encode(("%s:%s" % ADMIN).encode()).decode()
         b.addHeader("Authorization", "Basic " + token)
     return b
+
+
+def fetch(url, login=False, headers=(), follow=True):
+    """A GET through the publisher, anonymous unless ``login``; the
+    testbrowser after it (status(b), b.headers, b.contents)."""
+    b = browser(login=login)
+    b.followRedirects = follow
+    for name, value in headers:
+        b.addHeader(name, value)
+    b.open(url)
+    return b
+
+
+def status(b):
+    """The HTTP status of a testbrowser's last answer, as a number."""
+    return int(b.headers["status"].split()[0])
+
+
+def body(b):
+    """The bytes of a testbrowser's last answer (b.contents decodes
+    text)."""
+    return b._response.body
+
+
+def get(url, login=False, headers=()):
+    """(status, headers, body bytes) of a GET through the publisher, as
+    tests.http_upload.get over HTTP."""
+    b = fetch(url, login=login, headers=headers)
+    return status(b), b.headers, body(b)
+
+
+def job_status(folder, id):
+    """An image's status_json, as the viewer and the Edit tab poll it."""
+    return json.loads(fetch("%s/%s/%s/status_json" % (BASE, folder, id))
+                      .contents)
+
+
+def product_section():
+    """<product-config zoomifyimage> of the test Zope, a dict."""
+    from App.config import getConfiguration
+    wsgi_app()
+    return getConfiguration().product_config.setdefault("zoomifyimage", {})
+
+
+@contextlib.contextmanager
+def product_config(**settings):
+    """Other <product-config zoomifyimage> settings within the block."""
+    section = product_section()
+    old = dict(section)
+    section.update(settings)
+    try:
+        yield
+    finally:
+        section.clear()
+        section.update(old)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run",
+                 "--disable-sync", "--disable-quic"]
+
+
+def chromium_missing():
+    """Why the browser tests cannot run here, or None."""
+    if not os.path.exists(CHROMIUM):
+        return "Chromium is not installed (%s); make test installs it " \
+               "with apt-get" % CHROMIUM
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[test]')"
+    return None
 
 
 def tile_root():
@@ -148,6 +252,15 @@ class ZopeServer:
             "manage_addZoomifyImage", {"id": id}, "file", path, ADMIN)
         assert status == 302, body[:300]
 
+    def add_folder(self, name):
+        """A new folder in the site, over HTTP; its URL."""
+        from tests.http_upload import post
+        code, headers, body = post(
+            self.url + "/manage_addProduct/OFSP/manage_addFolder",
+            {"id": name}, ADMIN)
+        assert code == 302, body[:300]
+        return self.url + "/" + name
+
     def job_status(self, id):
         """status_json of an image, or status "missing"."""
         from tests.http_upload import get
@@ -187,23 +300,6 @@ class ZopeServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-
-@pytest.fixture
-def unique_id(request):
-    return "t%d" % (abs(hash(request.node.nodeid)) % 10 ** 8)
-
-
-@pytest.fixture
-def folder(unique_id):
-    """A fresh folder in the site for one test."""
-    name = "f" + unique_id
-    with zope_root() as app:
-        from OFS.Folder import manage_addFolder
-        if name in app.objectIds():
-            app.manage_delObjects([name])
-        manage_addFolder(app, name)
-    return name
 
 
 class ZEOServer:
