@@ -10,10 +10,17 @@ from tests.images import smooth
 from tests.zope_fixtures import CHROMIUM
 from tests.zope_fixtures import CHROMIUM_ARGS
 from tests.zope_fixtures import add_folder
+from tests.zope_fixtures import demo_storage
 from tests.zope_fixtures import product_section
 
 # the photo fixture's picture, unless the test module sets PHOTO
 PHOTO = {"width": 700, "height": 500, "name": "photo.png"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "file_storage: the test changes the shared FileStorage "
+        "of the test Zope, not a DemoStorage of its own")
 
 
 @pytest.fixture(params=ENGINES)
@@ -27,9 +34,21 @@ def unique_id(request):
 
 
 @pytest.fixture
-def folder(unique_id):
-    """A fresh folder in the site of the test Zope for one test: its
-    name."""
+def zodb(request):
+    """The test's own DemoStorage over the database of the test Zope
+    (zope_fixtures.demo_storage): what the test commits is gone after it.
+    A test marked ``file_storage`` works on the shared FileStorage."""
+    if request.node.get_closest_marker("file_storage"):
+        yield None
+    else:
+        with demo_storage(request.node.name) as db:
+            yield db
+
+
+@pytest.fixture
+def folder(zodb, unique_id):
+    """A fresh folder in the site of the test Zope for one test, in the
+    test's own DemoStorage: its name."""
     return add_folder("f" + unique_id)
 
 
@@ -74,9 +93,9 @@ def zope_settings(monkeypatch):
 
 
 @pytest.fixture
-def small_threshold(zope_settings, monkeypatch):
+def small_threshold(zodb, zope_settings, monkeypatch):
     """Images over 0.5 megapixels go to the background worker; at the end
-    the workers run what is queued."""
+    the workers run what is queued (in the test's database)."""
     from ZoomifyImage import jobs
     zope_settings(**{"background-megapixels": "0"})
     monkeypatch.setattr(jobs, "PROGRESS_SECONDS", 0.0)

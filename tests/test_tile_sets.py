@@ -40,6 +40,7 @@ def undo(note):
         db.undo(entry[0]["id"])
 
 
+@pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage
 def test_undo_and_get_move_no_file(folder, photo, tmp_path):
     add(folder, photo, storage="filesystem")
     with zope_root(commit=False) as app:
@@ -206,6 +207,7 @@ def test_a_read_only_tile_root_is_a_clear_error(folder, photo,
         assert "ro" not in app[folder].objectIds()
 
 
+@pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage
 def test_undo_of_an_add_leaves_no_orphan(folder, photo):
     import time
     from ZoomifyImage.sweep import sweep

@@ -18,8 +18,8 @@ from PIL import Image
 
 from ZoomifyImage.pyramid import Layout
 
-from tests.images import save, smooth
-from tests.zope_fixtures import BASE, add, chromium_missing, product_config
+from tests.images import smooth
+from tests.zope_fixtures import chromium_missing, product_config, put_jpeg
 from tests.zope_fixtures import tile_root, wsgi_app, zope_root
 
 TILE = re.compile(r"/TileGroup(\d+)/(\d+)-(\d+)-(\d+)\.jpg(\?v=\w+)?$")
@@ -39,13 +39,6 @@ def server():
     yield "http://127.0.0.1:%s" % httpd.effective_port
     httpd.close()
     thread.join(10)
-
-
-def put_jpeg(folder, id, array, tmp_path, **settings):
-    """Add ``array`` as a JPEG (quality 90) image; its path in the site,
-    for the server's URL."""
-    path = save(array, tmp_path / (id + ".jpg"), quality=90)
-    return add(folder, path, id, **settings)[len(BASE):]
 
 
 def colourful(width, height, seed):

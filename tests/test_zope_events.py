@@ -123,6 +123,7 @@ def test_delete_removes_filesystem_tiles_after_trash_days(folder, photo):
     assert not os.path.exists(tiles_dir(uid))
 
 
+@pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage
 @pytest.mark.parametrize("storage", STORAGES)
 def test_undo_of_delete_brings_tiles_back(folder, photo, storage):
     add(folder, photo, storage=storage)
@@ -152,6 +153,7 @@ def undo(note):
         transaction.get().note("undo of " + note)
 
 
+@pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage
 @pytest.mark.parametrize("storage", STORAGES)
 def test_undo_of_a_new_file_brings_the_old_tiles_back(folder, photo,
                                                       storage, tmp_path):

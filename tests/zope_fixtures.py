@@ -4,7 +4,7 @@ process for zope.testbrowser, or run as a separate server process on a
 loopback port.
 
 The plain helpers of the Zope tests are here, one of each; the fixtures
-that use them (folder, photo, settings) are in conftest.py.
+that use them (folder, photo, demo storage, settings) are in conftest.py.
 """
 
 import base64
@@ -74,6 +74,47 @@ def zope_root(commit=True):
         app._p_jar.close()
 
 
+@contextlib.contextmanager
+def demo_storage(name="test"):
+    """A DemoStorage stacked over the database of the test Zope, as Zope's
+    own test layers do (plone.testing's stackDemoStorage): Zope2.app() (so
+    zope_root), Zope2.DB, the publisher (so browser() and a waitress
+    thread over wsgi_app()) and background jobs all use it; at the end it
+    is dropped with every change made in it. Processes of their own
+    (ZopeServer, ZEO, commands) never see it.
+
+    Its changes are in memory, blobs in a temporary directory. It has no
+    Undo: DemoStorage undoes only with a changes storage that can, and
+    then not a transaction that was the first to change an object of the
+    base (the next change of that object is a ConflictError)."""
+    import transaction
+    import ZODB
+    import Zope2
+    from ZODB.DemoStorage import DemoStorage
+    from ZoomifyImage import jobs
+    wsgi_app()
+    base = Zope2.DB
+    wrapper = Zope2.bobo_application  # the publisher keeps this object
+    storage = DemoStorage(name=name, base=base.storage,
+                          close_base_on_close=False)
+    db = ZODB.DB(storage, database_name=base.database_name, databases={},
+                 class_factory=base.classFactory)
+    pool_db = jobs.pool.db
+    transaction.abort()
+    Zope2.DB = wrapper._db = db
+    try:
+        yield db
+    finally:
+        transaction.abort()
+        # a job the test left running must not outlive its database
+        if jobs.pool.go.is_set():
+            jobs.pool.wait(120)
+        Zope2.DB = wrapper._db = base
+        if jobs.pool.db is db:
+            jobs.pool.db = pool_db
+        db.close()
+
+
 def add_folder(name):
     """A new folder ``name`` in the site (replacing one of that name)."""
     from OFS.Folder import manage_addFolder
@@ -99,6 +140,14 @@ def add(folder, image, id="img", storage="zodb", title="", **settings):
             manage_addZoomifyImage(app[folder], id=id, file=f, title=title,
                                    storage=storage, **settings)
     return "%s/%s/%s" % (BASE, folder, id)
+
+
+def put_jpeg(folder, id, array, tmp_path, **settings):
+    """Add an array of pixels as a JPEG (quality 90) image: its path in the
+    site, for a server's URL (the browser tests)."""
+    from tests.images import save
+    path = save(array, tmp_path / (id + ".jpg"), quality=90)
+    return add(folder, path, id, **settings)[len(BASE):]
 
 
 def browser(login=True):
