@@ -34,7 +34,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TILE = 256
 GROUP = 256                   # tiles per TileGroup, fixed by the readers
-WHOLE_DECODE_PIXELS = 100e6   # the pillow engine decodes a JPEG whole below this
+# the pillow engine decodes a JPEG whole below this
+WHOLE_DECODE_PIXELS = 100e6
 
 
 # --------------------------------------------------------------------------
@@ -337,15 +338,16 @@ def targets(vips_jpeg, pillow_tiff, dzsave, formats=()):
 
 
 def flat_table(pairs, width, low, high):
-    rows = ["| contender | input | peak RSS MB at %dx%d | peak RSS MB at %dx%d "
-            "| ratio | |" % (width, low, width, high),
+    rows = ["| contender | input | peak RSS MB at %dx%d | peak RSS MB at "
+            "%dx%d | ratio | |" % (width, low, width, high),
             "| --- | --- | ---: | ---: | ---: | --- |"]
     for small, big in pairs:
         r = ratio(big.rss_mb, small.rss_mb) if small.ok and big.ok else None
         if r is None:
             word = "failed (exit %s / %s)" % (small.exit, big.exit)
         else:
-            word = "flat" if abs(round(r, 2) - 1) <= 0.10 else "grows"
+            word = ("flat" if abs(round(r, 2) - 1) <= 0.10 else
+                    "grows" if r > 1 else "shrinks")
         rows.append("| %s | %s | %s | %s | %s | %s |" % (
             small.label, small.kind,
             fmt(small.rss_mb if small.ok else None, "%.0f"),

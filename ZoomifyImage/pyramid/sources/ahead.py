@@ -1,4 +1,4 @@
-"""A band source that decodes one band ahead, into a buffer of its own.
+"""A band source that decodes bands ahead, into buffers of its own.
 
 The pyramid's top buffer is free for new rows only once the tiles cut
 from it are encoded; a decoder that wrote straight into it would wait for
@@ -8,7 +8,9 @@ band into our own buffer on pool threads, while the pyramid encodes the
 band before, keeps both going; handing a band over is one copy.
 
 Engines that read regions (tiff, jp2, slide) subclass AheadSource and
-say how to decode band ``index`` into an array: ``band_jobs``.
+say how to decode band ``index`` into an array: ``band_jobs``. A band
+that is one job (a TIFF strip) keeps one thread busy: such engines set
+``depth`` to decode that many bands at once, a buffer each.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +23,9 @@ class AheadSource(BandSource):
     MODES = {1: "L", 3: "RGB"}   # packed rows, as numpy makes them
     band = 256                   # rows of one of our bands
     threads = 1                  # pool threads that decode
+    depth = 1                    # bands decoding at once
 
-    pool = buffer = ahead = row = None
+    pool = row = None
     row_index = -1
 
     def band_jobs(self, index, out):
@@ -39,6 +42,11 @@ class AheadSource(BandSource):
             self.pool = ThreadPoolExecutor(self.threads,
                                            thread_name_prefix="zoomify-"
                                            + self.engine)
+            self.buffers = [None] * self.depth
+            self.ahead = {}          # index: (rows, jobs) of bands started
+            for index in range(top // self.band,
+                               top // self.band + self.depth):
+                self._start(index)
         out = np.frombuffer(memory, np.uint8).reshape(
             rows, self.width, self.channels)
         y = top
@@ -50,46 +58,49 @@ class AheadSource(BandSource):
             out[y - top:y - top + n] = self.row[offset:offset + n]
             y += n
             if offset + n == self.row.shape[0]:
-                self._start(index + 1)   # this band is used up
+                # this band is used up: its buffer takes the next one
+                self.row = None
+                self._start(index + self.depth)
 
     def _start(self, index):
-        """Start decoding band ``index`` into the buffer."""
+        """Start decoding band ``index`` into its buffer."""
         import numpy as np
         top = index * self.band
-        if top >= self.height:
+        if top >= self.height or index in self.ahead:
             return
-        if self.buffer is None:
-            self.buffer = np.empty((self.band, self.width, self.channels),
-                                   np.uint8)
-        out = self.buffer[:min(self.band, self.height - top)]
-        self.ahead = (index, out, [self.pool.submit(job) for job in
+        slot = index % self.depth
+        if self.buffers[slot] is None:
+            self.buffers[slot] = np.empty(
+                (self.band, self.width, self.channels), np.uint8)
+        out = self.buffers[slot][:min(self.band, self.height - top)]
+        self.ahead[index] = (out, [self.pool.submit(job) for job in
                                    self.band_jobs(index, out)])
 
     def _take(self, index):
         """Wait for band ``index`` (started now if it was not)."""
-        if self.ahead is None or self.ahead[0] != index:
-            self._finish()
+        if index not in self.ahead:
+            self._finish()     # rows asked out of order: start afresh
             self._start(index)
-        index, out, jobs = self.ahead
-        self.ahead = None
+        out, jobs = self.ahead.pop(index)
         for job in jobs:
             job.result()
         self.row, self.row_index = out, index
 
     def _finish(self):
-        """Let a band decoding ahead run out (it writes into the
-        buffer)."""
-        if self.ahead is not None:
-            for job in self.ahead[2]:
+        """Let the bands decoding ahead run out (they write into the
+        buffers)."""
+        for out, jobs in getattr(self, "ahead", {}).values():
+            for job in jobs:
                 job.cancel()
-            for job in self.ahead[2]:
+            for job in jobs:
                 if not job.cancelled():
                     job.exception()
-            self.ahead = None
+        self.ahead = {}
 
     def close(self):
         self._finish()
         if self.pool is not None:
             self.pool.shutdown()
             self.pool = None
-        self.row = self.buffer = None
+        self.row = None
+        self.buffers = []

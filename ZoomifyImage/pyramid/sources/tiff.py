@@ -114,6 +114,9 @@ class TiffSource(AheadSource):
         self.decode = page.decode
         self.jpegtables = page.jpegtables
         self.band = self.seg_h * self.group   # rows of a band of our own
+        if self.group == 1 and self.cols == 1:
+            # a band is one strip, one job: decode a band a thread
+            self.depth = self.threads
 
     def band_jobs(self, index, out):
         top = index * self.band
