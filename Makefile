@@ -81,7 +81,13 @@ system:
 	fi
 
 .PHONY: system
-test: install system
+# the zopefoundation projects' lint (flake8 and isort with
+# force_single_line), as ruff rules: ruff.toml
+lint: install
+	$(BIN)/ruff check ZoomifyImage tests benchmarks
+
+.PHONY: lint
+test: install system lint
 	$(BIN)/python -m pytest -rs tests
 	# again without pyvips, as installed without the `vips` extra
 	PYTHONPATH=tests/without_pyvips $(BIN)/python -m pytest -q -rs \

@@ -48,6 +48,7 @@ setup(
             "playwright",
             "iiif-validator",
             "tuspy",
+            "ruff",
         ],
     },
     entry_points={

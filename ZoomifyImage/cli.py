@@ -10,8 +10,12 @@ import os
 import sys
 
 from .progress import tile_progress
-from .pyramid import DamagedImage, DirectorySink, TilingError, tile_image
-from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS, ENGINES
+from .pyramid import DamagedImage
+from .pyramid import DirectorySink
+from .pyramid import TilingError
+from .pyramid import tile_image
+from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS
+from .pyramid.sources import ENGINES
 from .pyramid.tiler import parse_colour
 
 
@@ -195,7 +199,8 @@ def import_parser():
 
 def import_main(argv=None):
     args = import_parser().parse_args(argv)
-    from .importer import ImportFailed, import_file
+    from .importer import ImportFailed
+    from .importer import import_file
     try:
         url, queued = import_file(
             args.zope_conf, args.path, args.file, id=args.id,

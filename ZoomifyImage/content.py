@@ -15,23 +15,30 @@ from AccessControl.SecurityInfo import ClassSecurityInfo
 from App.special_dtml import DTMLFile
 from OFS.Image import cookId
 from OFS.SimpleItem import SimpleItem
-from ZODB.POSException import ConflictError
 from zExceptions import BadRequest
 from zExceptions import NotFound
+from ZODB.blob import Blob
+from ZODB.POSException import ConflictError
 from zope.event import notify
 from zope.interface import implementer
 from zope.lifecycleevent import ObjectModifiedEvent
-from ZODB.blob import Blob
 from ZPublisher import zpublish
 from ZPublisher.BaseRequest import UseTraversalDefault
 
 from . import config
-from .csrf import POST, check_same_origin
+from .csrf import POST
+from .csrf import check_same_origin
 from .interfaces import IZoomifyImage
-from .serving import TileFile, TileGroup
-from .serving import anonymous_may_view, send_original, serve_tile
-from .pyramid import Layout, TilingError, read_size, tile_image
+from .pyramid import Layout
+from .pyramid import TilingError
+from .pyramid import read_size
+from .pyramid import tile_image
 from .pyramid.layout import parse_tile_name
+from .serving import TileFile
+from .serving import TileGroup
+from .serving import anonymous_may_view
+from .serving import send_original
+from .serving import serve_tile
 from .stores import make_store
 from .viewer import ViewerMixin
 
@@ -65,7 +72,8 @@ def add_image(container, file, id="", title="", storage="", quality="",
     except ValueError as e:
         return _add_failed(container, REQUEST, str(e))
     if not has_file:
-        return _add_failed(container, REQUEST, "Choose an image file to upload.")
+        return _add_failed(container, REQUEST,
+                           "Choose an image file to upload.")
     id, title = cookId(str(id), str(title), file)
     savepoint = transaction.savepoint()
     try:
@@ -159,7 +167,8 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         self.id = id
         self.title = title
         self.uid = uuid.uuid4().hex
-        self.storage = self._check_storage(storage or config.settings().storage)
+        self.storage = self._check_storage(
+            storage or config.settings().storage)
         self.quality = self._check_quality(quality)
 
     # ------------------------------------------------------------ settings

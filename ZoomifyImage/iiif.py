@@ -29,8 +29,8 @@ from ZPublisher import zpublish
 from . import config
 from .iiif_pixels import render
 from .iiif_request import FORMATS
-from .iiif_request import IIIFError
 from .iiif_request import MAX_SIDE
+from .iiif_request import IIIFError
 from .iiif_request import max_size
 from .iiif_request import parse
 from .serving import anonymous_may_view

@@ -60,7 +60,8 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
     from AccessControl.SecurityManagement import noSecurityManager
     from Testing.makerequest import makerequest
     from zExceptions import BadRequest
-    from zope.globalrequest import clearRequest, setRequest
+    from zope.globalrequest import clearRequest
+    from zope.globalrequest import setRequest
 
     from . import jobs
     from .content import add_image

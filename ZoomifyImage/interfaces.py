@@ -69,7 +69,8 @@ class ITileStore(Interface):
 def _declare_pyramid_sinks():
     from zope.interface import classImplements
 
-    from .pyramid.sinks import DirectorySink, MemorySink
+    from .pyramid.sinks import DirectorySink
+    from .pyramid.sinks import MemorySink
     classImplements(DirectorySink, ITileSink)
     classImplements(MemorySink, ITileSink)
 

@@ -5,8 +5,8 @@ import email.utils
 import os
 
 from AccessControl.class_init import InitializeClass
-from AccessControl.Permissions import view as View
 from AccessControl.PermissionRole import rolesForPermissionOn
+from AccessControl.Permissions import view as View
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from Acquisition import Implicit
 from zExceptions import NotFound

@@ -26,8 +26,10 @@ import transaction
 from ZODB.POSException import POSKeyError
 
 from . import config
-from .stores.filesystem import LEGACY_SET, OWNER_FILE
-from .stores.filesystem import FilesystemTileStore, owner_of
+from .stores.filesystem import LEGACY_SET
+from .stores.filesystem import OWNER_FILE
+from .stores.filesystem import FilesystemTileStore
+from .stores.filesystem import owner_of
 
 logger = logging.getLogger("ZoomifyImage")
 

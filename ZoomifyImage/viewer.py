@@ -18,6 +18,7 @@ content.py (_check_tile_name).
 import json
 import re
 import uuid
+from html import escape
 from urllib.parse import quote
 from urllib.parse import urlsplit
 
@@ -26,7 +27,6 @@ from AccessControl.Permissions import change_images_and_files
 from AccessControl.Permissions import view as View
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from AccessControl.SecurityManagement import getSecurityManager
-from html import escape
 from Products.PageTemplates.PageTemplateFile import PageTemplateFile
 from ZPublisher import zpublish
 
@@ -217,8 +217,9 @@ class ViewerMixin:
             "version": self.tiles_set(),
             "navigator": bool(navigator),
             "prefixUrl": self._resource_url("openseadragon/images/"),
-            "scripts": [self._resource_url("openseadragon/openseadragon.min.js"),
-                        self._resource_url("zoomify-viewer.js")],
+            "scripts": [
+                self._resource_url("openseadragon/openseadragon.min.js"),
+                self._resource_url("zoomify-viewer.js")],
         }
         if self.viewer == "iiif":
             # OpenSeadragon reads the IIIF service's info.json instead

@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 from make_images import make  # noqa: E402
+
 from tests.http_upload import post_form  # noqa: E402
 from tests.nginx_fixture import Nginx  # noqa: E402
 from tests.nginx_fixture import front_end_servers  # noqa: E402

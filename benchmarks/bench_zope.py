@@ -61,9 +61,11 @@ UPLOAD_SAMPLE_SECONDS = 0.01   # and while the POST runs (it is short)
 
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from bench_tiler import GROUP, grid, tier_sizes  # noqa: E402 (layout only)
-from tests.http_upload import post_form  # noqa: E402 (streamed from disk)
+from bench_tiler import GROUP  # noqa: E402 (layout only)
+from bench_tiler import grid  # noqa: E402 (layout only)
+from bench_tiler import tier_sizes  # noqa: E402 (layout only)
 
+from tests.http_upload import post_form  # noqa: E402 (streamed from disk)
 
 # --------------------------------------------------------------------------
 # The Zope process

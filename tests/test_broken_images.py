@@ -19,11 +19,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.images import ENGINES
+from tests.images import VIPS_LACKS
+from tests.images import smooth
+from tests.test_cli import command
 from ZoomifyImage.pyramid import Layout
 from ZoomifyImage.pyramid.sources import vips_available
-
-from tests.images import ENGINES, VIPS_LACKS, smooth
-from tests.test_cli import command
 
 WIDTH, HEIGHT = 600, 400
 TIMEOUT = 20  # seconds a run may take: a small file that takes longer hangs

@@ -12,9 +12,11 @@ import termios
 
 from PIL import Image
 
+from tests.images import read_dir
+from tests.images import save
+from tests.images import smooth
+from tests.images import snapshot
 from ZoomifyImage.pyramid import Layout
-
-from tests.images import read_dir, save, smooth, snapshot
 
 
 def command():

@@ -9,10 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ZoomifyImage.pyramid import DirectorySink, Layout, TilingError, \
-    tile_image
-
-from tests.images import ENGINES, big_jpeg, read_dir, save, smooth, snapshot
+from tests.images import ENGINES
+from tests.images import big_jpeg
+from tests.images import read_dir
+from tests.images import save
+from tests.images import smooth
+from tests.images import snapshot
+from ZoomifyImage.pyramid import DirectorySink
+from ZoomifyImage.pyramid import Layout
+from ZoomifyImage.pyramid import TilingError
+from ZoomifyImage.pyramid import tile_image
 
 
 def good_jpeg(tmp_path, name="good.jpg", size=(700, 500)):
@@ -356,7 +362,9 @@ def test_damaged_data_through_command(tmp_path, existing_set, engine):
 
 def noisy_tiffs(tmp_path):
     """Broken TIFFs that make Pillow warn, and libtiff print from C."""
-    from tests.test_broken_images import flip_every, pillow_bytes, tiff
+    from tests.test_broken_images import flip_every
+    from tests.test_broken_images import pillow_bytes
+    from tests.test_broken_images import tiff
     image = Image.fromarray(smooth(600, 400))
     files = {
         # the IFD is at the end: Pillow warns about the tags it misses

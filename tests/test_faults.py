@@ -12,11 +12,15 @@ import time
 
 import pytest
 
+from tests.http_upload import get
+from tests.http_upload import post_form
+from tests.images import big_jpeg
+from tests.images import save
+from tests.images import smooth
+from tests.zope_fixtures import ADMIN
+from tests.zope_fixtures import ZEOServer
+from tests.zope_fixtures import ZopeServer
 from ZoomifyImage.pyramid import Layout
-
-from tests.http_upload import get, post_form
-from tests.images import big_jpeg, save, smooth
-from tests.zope_fixtures import ADMIN, ZEOServer, ZopeServer
 
 CRASH = os.path.join(os.path.dirname(__file__), "crash_retile.py")
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

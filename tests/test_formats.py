@@ -10,13 +10,18 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from ZoomifyImage.pyramid import Layout, MemorySink, TilingError, tile_image
-from ZoomifyImage.pyramid.sources import tiff_available, vips_available
-
-from tests.images import psnr, smooth, tier_images
+from tests.images import psnr
+from tests.images import smooth
+from tests.images import tier_images
 from tests.test_broken_images import check_run
 from tests.test_pixels import assemble
 from tests.test_streaming import peak_kb
+from ZoomifyImage.pyramid import Layout
+from ZoomifyImage.pyramid import MemorySink
+from ZoomifyImage.pyramid import TilingError
+from ZoomifyImage.pyramid import tile_image
+from ZoomifyImage.pyramid.sources import tiff_available
+from ZoomifyImage.pyramid.sources import vips_available
 
 needs_tiff = pytest.mark.skipif(not tiff_available(),
                                 reason="tifffile/imagecodecs not installed")
@@ -125,6 +130,7 @@ def test_tiff_and_vips_engines_agree(tmp_path):
 
 def _image(data):
     import io
+
     from PIL import Image
     return Image.open(io.BytesIO(data))
 

@@ -330,6 +330,7 @@ def test_parse_answers_every_request_with_an_iiif_error():
     """Odd regions and sizes of odd images: an answer or an IIIFError
     (400, 501), never another exception (a 500)."""
     import itertools
+
     from ZoomifyImage.iiif_request import IIIFError
     from ZoomifyImage.iiif_request import parse
     regions = ["full", "square", "0,0,3000,1", "0,0,1,3000", "1000,699,5,5",
@@ -464,6 +465,7 @@ def test_private_images_answer_401_and_leak_nothing(folder, source):
         assert "Access-Control-Allow-Origin" not in answer.headers, path
     # whatever the method
     import webtest
+
     from tests.zope_fixtures import wsgi_app
     app = webtest.TestApp(wsgi_app())
     for path in ("iiif/info.json", "iiif/full/max/0/default.jpg",

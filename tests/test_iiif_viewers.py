@@ -24,8 +24,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.images import save, smooth
-from tests.zope_fixtures import BASE, add, chromium_missing, zope_root
+from tests.images import save
+from tests.images import smooth
+from tests.zope_fixtures import BASE
+from tests.zope_fixtures import add
+from tests.zope_fixtures import chromium_missing
+from tests.zope_fixtures import zope_root
 
 RESOURCES = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                          "ZoomifyImage", "static")
@@ -46,6 +50,7 @@ def missing(*names):
 @pytest.fixture(scope="module")
 def server():
     from waitress import create_server
+
     from tests.zope_fixtures import wsgi_app
     httpd = create_server(wsgi_app(), host="127.0.0.1", port=0, threads=4,
                           clear_untrusted_proxy_headers=True)
@@ -237,7 +242,7 @@ def test_mirador_opens_the_manifest_and_draws_the_image(
         page.close()
 
 
-# --- OpenLayers ---------------------------------------------------------------
+# --- OpenLayers --------------------------------------------------------------
 
 OL_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>OpenLayers</title>
@@ -340,8 +345,9 @@ def zoomify_tiles(urls, path):
 
 
 def zoomify_settings(server, folder, path):
-    from ZoomifyImage.pyramid import Layout
     import json
+
+    from ZoomifyImage.pyramid import Layout
     with zope_root() as app:
         image = app.unrestrictedTraverse(path.lstrip("/"))
         version = image.tiles_set()

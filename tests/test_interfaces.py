@@ -16,7 +16,8 @@ def store_classes():
 
 
 def sink_classes():
-    from ZoomifyImage.pyramid.sinks import DirectorySink, MemorySink
+    from ZoomifyImage.pyramid.sinks import DirectorySink
+    from ZoomifyImage.pyramid.sinks import MemorySink
     from ZoomifyImage.stores.filesystem import FilesystemTileWriter
     from ZoomifyImage.stores.zodb import ZODBTileWriter
     return [DirectorySink, MemorySink, FilesystemTileWriter, ZODBTileWriter]

@@ -2,10 +2,13 @@ import random
 
 import pytest
 
-from ZoomifyImage.pyramid import Layout, MemorySink, tile_image
+from tests.images import decode
+from tests.images import save
+from tests.images import smooth
+from ZoomifyImage.pyramid import Layout
+from ZoomifyImage.pyramid import MemorySink
+from ZoomifyImage.pyramid import tile_image
 from ZoomifyImage.pyramid.layout import parse_tile_name
-
-from tests.images import decode, save, smooth
 
 
 def floor_tiers(w, h, t=256):

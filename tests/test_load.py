@@ -6,13 +6,13 @@ benchmarks/bench_serving.py is the long version, with the figures."""
 import pytest
 
 from tests import nginx_fixture
+from tests.http_upload import get
+from tests.http_upload import post_form
 from tests.images import save
 from tests.images import smooth
 from tests.nginx_fixture import wrk
 from tests.zope_fixtures import ADMIN
 from tests.zope_fixtures import ZopeServer
-from tests.http_upload import get
-from tests.http_upload import post_form
 from ZoomifyImage.pyramid import Layout
 
 SIZE = (2000, 1500)

@@ -11,9 +11,11 @@ import transaction
 import ZODB
 from ZODB.MappingStorage import MappingStorage
 
-from tests.images import save, smooth
+from tests.images import save
+from tests.images import smooth
 from tests.test_cli import command
-from tests.zope_fixtures import tile_root, wsgi_app
+from tests.zope_fixtures import tile_root
+from tests.zope_fixtures import wsgi_app
 
 
 def modes(top):

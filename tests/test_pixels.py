@@ -7,9 +7,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ZoomifyImage.pyramid import Layout, MemorySink, tile_image
-
-from tests.images import ENGINES, VIPS_LACKS, decode, engine_formats, psnr, save, smooth, tier_images
+from tests.images import ENGINES
+from tests.images import VIPS_LACKS
+from tests.images import decode
+from tests.images import engine_formats
+from tests.images import psnr
+from tests.images import save
+from tests.images import smooth
+from tests.images import tier_images
+from ZoomifyImage.pyramid import Layout
+from ZoomifyImage.pyramid import MemorySink
+from ZoomifyImage.pyramid import tile_image
 
 
 def tiles_of(path, **options):

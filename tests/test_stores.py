@@ -10,11 +10,11 @@ from ZODB.blob import BlobStorage
 from ZODB.DemoStorage import DemoStorage
 from ZODB.MappingStorage import MappingStorage
 
-from ZoomifyImage import config
-from ZoomifyImage.stores.zodb import SAVEPOINT_EVERY, TileRecord, \
-    ZODBTileStore
-
 from tests.zope_fixtures import wsgi_app
+from ZoomifyImage import config
+from ZoomifyImage.stores.zodb import SAVEPOINT_EVERY
+from ZoomifyImage.stores.zodb import TileRecord
+from ZoomifyImage.stores.zodb import ZODBTileStore
 
 
 @pytest.fixture
@@ -152,8 +152,8 @@ class TestFilesystemTileStore:
         store = self._makeOne("ab" + unique_id, root)
         fill(store, 2)
         transaction.commit()
-        folder = os.path.join(config.settings().tile_root, "ab", "ab" + unique_id,
-                              store.set_id)
+        folder = os.path.join(config.settings().tile_root, "ab",
+                              "ab" + unique_id, store.set_id)
         assert store.directory() == folder
         # .owner names the store, for the sweep (see sweep.py)
         assert sorted(os.listdir(folder)) == [".owner", "ImageProperties.xml",
@@ -249,6 +249,7 @@ class TestSweep:
 
     def test_unused_sets_go_after_trash_days(self, unique_id, root, db):
         import time
+
         from ZoomifyImage.stores.filesystem import FilesystemTileStore
         root["s"] = store = FilesystemTileStore("sw" + unique_id)
         fill(store, 2)
@@ -273,6 +274,7 @@ class TestSweep:
 
     def test_a_set_pointed_at_again_is_kept(self, unique_id, root, db):
         import time
+
         from ZoomifyImage.stores.filesystem import FilesystemTileStore
         root["s"] = store = FilesystemTileStore("sx" + unique_id)
         fill(store, 2)
@@ -311,7 +313,9 @@ class TestSweep:
 
 def test_the_first_layout_is_moved_once(tmp_path):
     import time
-    from ZoomifyImage.sweep import migrate_layout, MARK_FILE
+
+    from ZoomifyImage.sweep import MARK_FILE
+    from ZoomifyImage.sweep import migrate_layout
     root = tmp_path
     uid = "ab" * 16
     live = root / uid[:2] / uid

@@ -78,8 +78,12 @@ def test_vips_reading_leaves_nothing_behind(tmp_path):
     # asked for one worker: after the run, success or failure, the thread
     # and the descriptors are gone and the setting is back
     import threading
+
     import pyvips
-    from ZoomifyImage.pyramid import MemorySink, TilingError, tile_image
+
+    from ZoomifyImage.pyramid import MemorySink
+    from ZoomifyImage.pyramid import TilingError
+    from ZoomifyImage.pyramid import tile_image
     good = striped(600, 500, str(tmp_path / "good.jpg"))
     bad = str(tmp_path / "bad.jpg")
     with open(good, "rb") as f:

@@ -6,8 +6,14 @@ import os
 import pytest
 import transaction
 
-from tests.images import save, smooth
-from tests.zope_fixtures import BASE, add, browser, get, tile_root, wsgi_app
+from tests.images import save
+from tests.images import smooth
+from tests.zope_fixtures import BASE
+from tests.zope_fixtures import add
+from tests.zope_fixtures import browser
+from tests.zope_fixtures import get
+from tests.zope_fixtures import tile_root
+from tests.zope_fixtures import wsgi_app
 from tests.zope_fixtures import zope_root
 
 
@@ -210,6 +216,7 @@ def test_a_read_only_tile_root_is_a_clear_error(folder, photo,
 @pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage
 def test_undo_of_an_add_leaves_no_orphan(folder, photo):
     import time
+
     from ZoomifyImage.sweep import sweep
     note = "add for undo, set test " + folder
     from ZoomifyImage.content import manage_addZoomifyImage

@@ -11,7 +11,9 @@ import pytest
 import requests
 
 from tests.images import smooth
-from tests.zope_fixtures import ADMIN, ZopeServer, chromium_missing
+from tests.zope_fixtures import ADMIN
+from tests.zope_fixtures import ZopeServer
+from tests.zope_fixtures import chromium_missing
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None,
                                 reason=chromium_missing() or "")

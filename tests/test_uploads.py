@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 
 from tests.images import smooth
-from tests.zope_fixtures import ADMIN, ZopeServer
+from tests.zope_fixtures import ADMIN
+from tests.zope_fixtures import ZopeServer
 
 requests = pytest.importorskip("requests")
 pytest.importorskip("tusclient")

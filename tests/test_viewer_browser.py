@@ -16,11 +16,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ZoomifyImage.pyramid import Layout
-
 from tests.images import smooth
-from tests.zope_fixtures import chromium_missing, product_config, put_jpeg
-from tests.zope_fixtures import tile_root, wsgi_app, zope_root
+from tests.zope_fixtures import chromium_missing
+from tests.zope_fixtures import product_config
+from tests.zope_fixtures import put_jpeg
+from tests.zope_fixtures import tile_root
+from tests.zope_fixtures import wsgi_app
+from tests.zope_fixtures import zope_root
+from ZoomifyImage.pyramid import Layout
 
 TILE = re.compile(r"/TileGroup(\d+)/(\d+)-(\d+)-(\d+)\.jpg(\?v=\w+)?$")
 SHOTS = os.environ.get("ZOOMIFY_SCREENSHOTS")

@@ -10,8 +10,13 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.images import save, smooth
-from tests.zope_fixtures import BASE, add, browser, product_config, status
+from tests.images import save
+from tests.images import smooth
+from tests.zope_fixtures import BASE
+from tests.zope_fixtures import add
+from tests.zope_fixtures import browser
+from tests.zope_fixtures import product_config
+from tests.zope_fixtures import status
 from tests.zope_fixtures import zope_root
 
 EVIL = '</script><script>alert(1)</script>"\'&<b>'
@@ -223,7 +228,7 @@ def test_tag_options(folder, photo):
 
 
 def test_tiles_url_follows_tile_url_for_filesystem_store(folder, photo):
-    url = add(folder, photo, id="fs", storage="filesystem")
+    add(folder, photo, id="fs", storage="filesystem")
     add(folder, photo, id="db", storage="zodb")
     with product_config(**{"tile-url": "https://tiles.example.org/z/"}):
         with zope_root(commit=False) as app:

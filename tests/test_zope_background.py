@@ -7,12 +7,17 @@ import time
 
 import pytest
 
+from tests.images import save
+from tests.images import smooth
+from tests.zope_fixtures import BASE
+from tests.zope_fixtures import add
+from tests.zope_fixtures import browser
+from tests.zope_fixtures import get
+from tests.zope_fixtures import job_status
+from tests.zope_fixtures import tile_root
+from tests.zope_fixtures import zope_root
 from ZoomifyImage import jobs
 from ZoomifyImage.pyramid import Layout
-
-from tests.images import save, smooth
-from tests.zope_fixtures import BASE, add, browser, get, job_status
-from tests.zope_fixtures import tile_root, zope_root
 
 
 @pytest.mark.parametrize("storage", ["zodb", "filesystem"])
@@ -183,6 +188,7 @@ def test_title_edit_during_job_does_not_conflict(small_threshold, folder,
 
 def test_conflict_resolution_merges_different_attributes():
     from ZODB.POSException import ConflictError
+
     from ZoomifyImage.content import ZoomifyImage
     image = ZoomifyImage.__new__(ZoomifyImage)
     old = {"title": "a", "width": 0, "status": "empty"}

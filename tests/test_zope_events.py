@@ -6,10 +6,13 @@ import time
 import pytest
 import transaction
 
+from tests.images import save
+from tests.images import smooth
+from tests.zope_fixtures import add
+from tests.zope_fixtures import get
+from tests.zope_fixtures import tile_root
+from tests.zope_fixtures import zope_root
 from ZoomifyImage.pyramid import Layout
-
-from tests.images import save, smooth
-from tests.zope_fixtures import add, get, tile_root, zope_root
 
 
 def tiles_dir(uid):

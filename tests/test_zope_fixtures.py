@@ -5,7 +5,11 @@ works on the shared FileStorage."""
 
 import pytest
 
-from tests.zope_fixtures import BASE, demo_storage, get, wsgi_app, zope_root
+from tests.zope_fixtures import BASE
+from tests.zope_fixtures import demo_storage
+from tests.zope_fixtures import get
+from tests.zope_fixtures import wsgi_app
+from tests.zope_fixtures import zope_root
 
 
 def names():

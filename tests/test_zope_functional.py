@@ -8,11 +8,15 @@ import os
 import pytest
 from PIL import Image
 
-from ZoomifyImage.pyramid import Layout
-
-from tests.images import save, smooth
-from tests.zope_fixtures import BASE, browser, fetch, status, tile_root
+from tests.images import save
+from tests.images import smooth
+from tests.zope_fixtures import BASE
+from tests.zope_fixtures import browser
+from tests.zope_fixtures import fetch
+from tests.zope_fixtures import status
+from tests.zope_fixtures import tile_root
 from tests.zope_fixtures import zope_root
+from ZoomifyImage.pyramid import Layout
 
 PHOTO = {"width": 1300, "height": 700, "name": "harbour.jpg", "quality": 92}
 

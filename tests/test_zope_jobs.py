@@ -11,11 +11,15 @@ import time
 
 import pytest
 
-from ZoomifyImage import jobs
-
-from tests.images import save, smooth
-from tests.zope_fixtures import BASE, add, get, job_status, tile_root
+from tests.images import save
+from tests.images import smooth
+from tests.zope_fixtures import BASE
+from tests.zope_fixtures import add
+from tests.zope_fixtures import get
+from tests.zope_fixtures import job_status
+from tests.zope_fixtures import tile_root
 from tests.zope_fixtures import zope_root
+from ZoomifyImage import jobs
 
 STORAGES = ["zodb", "filesystem"]
 
@@ -373,6 +377,7 @@ def test_job_finishing_while_another_image_is_added(small_threshold, folder,
 def test_conflict_resolution_compares_persistent_references_by_oid():
     from ZODB.ConflictResolution import PersistentReference
     from ZODB.POSException import ConflictError
+
     from ZoomifyImage.content import ZoomifyImage
     image = ZoomifyImage.__new__(ZoomifyImage)
 

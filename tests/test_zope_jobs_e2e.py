@@ -11,12 +11,13 @@ import urllib.request
 
 import pytest
 
-from ZoomifyImage.pyramid import Layout
-
 from tests.http_upload import get
 from tests.images import big_jpeg
-from tests.zope_fixtures import ZEOServer, ZopeServer, free_port
+from tests.zope_fixtures import ZEOServer
+from tests.zope_fixtures import ZopeServer
+from tests.zope_fixtures import free_port
 from tests.zope_fixtures import import_command
+from ZoomifyImage.pyramid import Layout
 
 FAST = {"background-megapixels": "1", "job-scan-seconds": "1"}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -7,8 +7,14 @@ import urllib.parse
 
 import pytest
 
-from tests.images import save, smooth
-from tests.zope_fixtures import BASE, add, browser, fetch, status, zope_root
+from tests.images import save
+from tests.images import smooth
+from tests.zope_fixtures import BASE
+from tests.zope_fixtures import add
+from tests.zope_fixtures import browser
+from tests.zope_fixtures import fetch
+from tests.zope_fixtures import status
+from tests.zope_fixtures import zope_root
 
 ADD = "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage"
 PHOTO = {"width": 600, "height": 400, "name": "harbour.jpg", "quality": 92}
@@ -239,7 +245,7 @@ def test_imported_zexp_without_the_tiles_is_tiled_again(folder, photo):
     assert status(b) == 200
 
 
-# 7. the original's download ---------------------------------------------------
+# 7. the original's download --------------------------------------------------
 
 def test_download_any_file_name(folder, tmp_path):
     photo = save(smooth(300, 200), tmp_path / "Hafen Ærø \"1\" 東京.png")
@@ -304,8 +310,11 @@ def test_damaged_image_is_refused_unless_the_site_accepts_it(
 def request(url, method, login=False, headers=()):
     """Any HTTP method through the publisher (testbrowser's own app)."""
     import base64
+
     import webtest
-    from tests.zope_fixtures import ADMIN, wsgi_app
+
+    from tests.zope_fixtures import ADMIN
+    from tests.zope_fixtures import wsgi_app
     app = webtest.TestApp(wsgi_app())
     headers = dict(headers)
     if login:

@@ -5,11 +5,15 @@ import subprocess
 
 import pytest
 
+from tests.http_upload import get
+from tests.http_upload import post_form
+from tests.images import big_jpeg
+from tests.images import save
+from tests.images import smooth
+from tests.zope_fixtures import ADMIN
+from tests.zope_fixtures import ZopeServer
+from tests.zope_fixtures import import_command
 from ZoomifyImage.pyramid import Layout
-
-from tests.http_upload import get, post_form
-from tests.images import big_jpeg, save, smooth
-from tests.zope_fixtures import ADMIN, ZopeServer, import_command
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +116,8 @@ def _send_head(url, path, length, auth=None):
 
 
 def test_request_bodies_are_capped_before_anyone_logs_in(server):
-    from ZoomifyImage.instance import DEFAULT_MAX_BODY, parse_size
+    from ZoomifyImage.instance import DEFAULT_MAX_BODY
+    from ZoomifyImage.instance import parse_size
     limit = parse_size(DEFAULT_MAX_BODY)
     assert limit <= 100 << 20
     ini = open(server.ini).read()

@@ -91,6 +91,7 @@ def demo_storage(name="test"):
     import ZODB
     import Zope2
     from ZODB.DemoStorage import DemoStorage
+
     from ZoomifyImage import jobs
     wsgi_app()
     base = Zope2.DB

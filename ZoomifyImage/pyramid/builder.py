@@ -18,7 +18,9 @@ and a buffer is written again only once every job that reads it has
 finished (``wait_free``): one buffer per tier, no copies.
 """
 
-from .buffers import PIXEL_BYTES, PackedRGB, image_on
+from .buffers import PIXEL_BYTES
+from .buffers import PackedRGB
+from .buffers import image_on
 
 
 class Tier:

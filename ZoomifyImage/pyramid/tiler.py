@@ -6,10 +6,12 @@ import time
 
 from .builder import build_tiers
 from .encode import TileEncoder
-from .errors import DamagedImage, TilingError
+from .errors import DamagedImage
+from .errors import TilingError
 from .layout import Layout
-from .sources import (DEFAULT_MAX_MEGAPIXELS, DEFAULT_WHOLE_DECODE_MEGAPIXELS,
-                      open_source)
+from .sources import DEFAULT_MAX_MEGAPIXELS
+from .sources import DEFAULT_WHOLE_DECODE_MEGAPIXELS
+from .sources import open_source
 
 logger = logging.getLogger("ZoomifyImage.pyramid")
 

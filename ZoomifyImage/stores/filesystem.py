@@ -35,7 +35,8 @@ from .. import config
 from ..interfaces import ITileSink
 from ..interfaces import ITileStore
 from ..pyramid.errors import TilingError
-from ..pyramid.sinks import TileSink, tile_path
+from ..pyramid.sinks import TileSink
+from ..pyramid.sinks import tile_path
 
 logger = logging.getLogger("ZoomifyImage")
 

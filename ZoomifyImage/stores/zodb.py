@@ -10,7 +10,6 @@ from zope.interface import implementer
 
 from ..interfaces import ITileSink
 from ..interfaces import ITileStore
-
 from ..pyramid.sinks import TileSink
 
 SAVEPOINT_EVERY = 300  # tiles between savepoints while writing

@@ -15,18 +15,30 @@ One module per engine, each a BandSource (base.py):
 import os
 import stat
 
-from ..buffers import PIXEL_BYTES, image_on  # noqa: F401 (imported here)
-from ..errors import DamagedImage, TilingError
-from .base import BandSource, UnknownFormat  # noqa: F401
-from .jp2 import Jp2Source, is_jp2, jp2_available
+from ..buffers import PIXEL_BYTES  # noqa: F401 (imported here)
+from ..buffers import image_on  # noqa: F401 (imported here)
+from ..errors import DamagedImage
+from ..errors import TilingError
 from . import psd
-from .pillow import PillowSource, pillow_open
-from .slide import SlideSource, might_be_slide, slide_available, slide_vendor
-from .tiff import TiffSource, tiff_available
-from .vips import VipsSource, vips_available  # noqa: F401
+from .base import BandSource  # noqa: F401
+from .base import UnknownFormat  # noqa: F401
+from .jp2 import Jp2Source
+from .jp2 import is_jp2
+from .jp2 import jp2_available
+from .pillow import PillowSource
+from .pillow import pillow_open
+from .slide import SlideSource
+from .slide import might_be_slide
+from .slide import slide_available
+from .slide import slide_vendor
+from .tiff import TiffSource
+from .tiff import tiff_available
+from .vips import VipsSource  # noqa: F401
+from .vips import vips_available  # noqa: F401
 
 DEFAULT_MAX_MEGAPIXELS = 20000        # any engine: a decompression bomb guard
-DEFAULT_WHOLE_DECODE_MEGAPIXELS = 100  # pillow engine, formats it cannot stream
+# the pillow engine, for the formats it cannot stream
+DEFAULT_WHOLE_DECODE_MEGAPIXELS = 100
 
 ENGINES = ("auto", "vips", "pillow", "tiff", "jp2", "slide")
 

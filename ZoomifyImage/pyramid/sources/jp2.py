@@ -15,9 +15,12 @@ import functools
 import threading
 import warnings
 
-from ..errors import DamagedImage, TilingError
+from ..errors import DamagedImage
+from ..errors import TilingError
 from .ahead import AheadSource
-from .base import UnknownFormat, flatten, grey_background
+from .base import UnknownFormat
+from .base import flatten
+from .base import grey_background
 
 SIGNATURES = (b"\x00\x00\x00\x0cjP  \r\n\x87\n",   # JP2 and JPX boxes
               b"\xff\x4f\xff\x51")                 # a raw codestream

@@ -6,12 +6,18 @@ decoded whole, which is only allowed under a pixel budget."""
 import io
 import threading
 
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image
+from PIL import ImageCms
+from PIL import UnidentifiedImageError
 
 from ..buffers import image_on
-from ..errors import DamagedImage, TilingError
-from .base import (GREY_MODES, BandSource, flatten, grey_background,
-                   pixels)
+from ..errors import DamagedImage
+from ..errors import TilingError
+from .base import GREY_MODES
+from .base import BandSource
+from .base import flatten
+from .base import grey_background
+from .base import pixels
 
 # bits per pixel of the raw modes we can read row by row
 RAW_BITS = {

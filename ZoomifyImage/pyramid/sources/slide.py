@@ -13,9 +13,11 @@ OpenSlide gives transparent pixels: they get the background colour.
 import functools
 import os
 
-from ..errors import DamagedImage, TilingError
+from ..errors import DamagedImage
+from ..errors import TilingError
 from .ahead import AheadSource
-from .base import UnknownFormat, flatten
+from .base import UnknownFormat
+from .base import flatten
 
 BAND_ROWS = 256
 # files OpenSlide may read besides TIFFs (whose vendor it finds inside)

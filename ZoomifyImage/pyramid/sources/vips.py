@@ -8,8 +8,11 @@ import select
 import threading
 import time
 
-from ..errors import DamagedImage, TilingError
-from .base import BandSource, UnknownFormat, grey_background
+from ..errors import DamagedImage
+from ..errors import TilingError
+from .base import BandSource
+from .base import UnknownFormat
+from .base import grey_background
 
 
 def vips_available():
