@@ -428,3 +428,24 @@ def test_big_psd_and_psb_are_refused_in_one_line(tmp_path):
 def test_psd_damaged_fails_in_one_line(tmp_path):
     files = truncations("flat.psd", photoshop(smooth(600, 400)))
     assert not damaged_runs(tmp_path, "auto", files)
+
+
+@needs_slide
+def test_slide_pixels_without_data_get_the_background(tmp_path):
+    # OpenSlide hands out premultiplied ARGB; where a slide has no data
+    # (between scanned regions) alpha is 0
+    from ZoomifyImage.pyramid.sources.slide import SlideSource
+    path = write_svs(tmp_path / "in.svs", smooth(600, 400))
+    source = SlideSource(path, (10, 200, 250))
+    try:
+        words = np.array([[0x00000000, 0x80402010, 0xFF0A141E]], np.uint32)
+        source._read_argb = lambda *args: words
+        out = np.zeros((1, 3, 3), np.uint8)
+        source._read(0, 0, out)
+    finally:
+        source.close()
+    half = [(v * 127 + 127) // 255 for v in (10, 200, 250)]
+    assert out[0, 0].tolist() == [10, 200, 250]
+    assert out[0, 1].tolist() == [0x40 + half[0], 0x20 + half[1],
+                                  0x10 + half[2]]
+    assert out[0, 2].tolist() == [0x0A, 0x14, 0x1E]

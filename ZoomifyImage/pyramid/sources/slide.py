@@ -10,8 +10,10 @@ slide's levels. Where the slide has no data (between scanned regions)
 OpenSlide gives transparent pixels: they get the background colour.
 """
 
+import ctypes
 import functools
 import os
+import sys
 
 from ..errors import DamagedImage
 from ..errors import TilingError
@@ -20,6 +22,7 @@ from .base import UnknownFormat
 from .base import flatten
 
 BAND_ROWS = 256
+REGION = 2048             # columns of one read_region
 # files OpenSlide may read besides TIFFs (whose vendor it finds inside)
 EXTENSIONS = {".svs", ".ndpi", ".vms", ".vmu", ".scn", ".mrxs", ".svslide",
               ".bif", ".dcm", ".tif", ".tiff"}
@@ -59,8 +62,14 @@ class SlideSource(AheadSource):
         self.slide = None
         if slide_vendor(path) is None:
             raise UnknownFormat(path, "not a slide that OpenSlide reads")
+        if sys.byteorder != "little":
+            raise UnknownFormat(path, "the slide engine reads OpenSlide's "
+                                "pixels as a little-endian machine has them")
         try:
             self.slide = openslide.OpenSlide(path)
+            # bands follow rows of tiles top to bottom: nothing is read
+            # twice, and OpenSlide's tile cache would only hold memory
+            self.slide.set_cache(openslide.OpenSlideCache(0))
             self.width, self.height = self.slide.level_dimensions[0]
         except Exception as e:
             raise TilingError(path, "cannot read the slide: %s"
@@ -69,9 +78,10 @@ class SlideSource(AheadSource):
         self.band = BAND_ROWS
 
     def band_jobs(self, index, out):
-        # a region a thread, cut on tile columns
+        # regions of REGION columns: each is copied three times on its
+        # way out of OpenSlide (ARGB, RGBA, numpy), so they stay small
         top = index * self.band
-        step = -(-self.width // self.threads // 256) * 256
+        step = REGION
         return [functools.partial(self._read, left, top,
                                   out[:, left:left + step])
                 for left in range(0, self.width, step)]
@@ -81,13 +91,36 @@ class SlideSource(AheadSource):
         import numpy as np
         height, width = out.shape[:2]
         try:
-            region = self.slide.read_region((left, top), 0, (width, height))
+            argb = self._read_argb(left, top, width, height)
         except Exception as e:
             if not self.lenient:
                 raise DamagedImage(self.path, str(e) or type(e).__name__)
             out[:] = 0
             return
-        out[:] = flatten(np.asarray(region), self.background)
+        # OpenSlide's pixels: premultiplied ARGB words, in memory B G R A
+        # on a little-endian machine
+        pixels = argb.view(np.uint8).reshape(height, width, 4)
+        alpha = pixels[..., 3]
+        if alpha.min() == 255:
+            out[:] = pixels[..., 2::-1]
+            return
+        # premultiplied: the colour is already scaled by alpha
+        under = (255 - alpha[..., None].astype(np.uint16)) * np.array(
+            self.background, np.uint16)
+        out[:] = pixels[..., 2::-1] + (under + 127) // 255
+
+    def _read_argb(self, left, top, width, height):
+        """A region as OpenSlide makes it, straight into a numpy array
+        (openslide-python's read_region makes a Pillow image of it,
+        un-premultiplies and copies it twice, holding the GIL)."""
+        import numpy as np
+        from openslide import lowlevel
+        argb = np.empty((height, width), np.uint32)
+        lowlevel._read_region(self.slide._osr,
+                              argb.ctypes.data_as(
+                                  ctypes.POINTER(ctypes.c_uint32)),
+                              left, top, 0, width, height)
+        return argb
 
     def close(self):
         super().close()
