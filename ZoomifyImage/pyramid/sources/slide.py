@@ -19,7 +19,6 @@ from ..errors import DamagedImage
 from ..errors import TilingError
 from .ahead import AheadSource
 from .base import UnknownFormat
-from .base import flatten
 
 BAND_ROWS = 256
 REGION = 2048             # columns of one read_region

@@ -13,9 +13,12 @@ are our own box means, not the file's reduced levels.
 import functools
 import os
 
-from ..errors import DamagedImage, TilingError
+from ..errors import DamagedImage
+from ..errors import TilingError
 from .ahead import AheadSource
-from .base import UnknownFormat, flatten, grey_background
+from .base import UnknownFormat
+from .base import flatten
+from .base import grey_background
 
 # what this engine decodes exactly; anything else goes to another engine
 PHOTOMETRICS = {0: "miniswhite", 1: "minisblack", 2: "rgb", 6: "ycbcr"}
