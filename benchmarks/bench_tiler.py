@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_tiler.py [--dir /tmp/zoomify-bench]
         [--width 30000] [--height 20000] [--flat-height H/2] [--quality 80]
-        [--runs 1] [--out DIR/runs] [--skip-naive] [--skip-formats] [--big]
+        [--runs 1] [--out DIR/runs] [--skip-naive] [--skip-formats]
 
 Inputs: a JPEG and an uncompressed TIFF, and (issue 13, unless
 --skip-formats) the same pixels as a BigTIFF in 256x256 JPEG tiles, an
@@ -432,9 +432,6 @@ def main(argv=None):
                         "speed out of the figures)")
     parser.add_argument("--runs", type=int, default=1,
                         help="runs per contender; the median is reported")
-    parser.add_argument("--big", action="store_true",
-                        help="100000x72000, the size of issue 13's first "
-                        "figures (the images take about 35 GB of disc)")
     parser.add_argument("--skip-formats", action="store_true",
                         help="only the JPEG and the uncompressed TIFF, not "
                         "the tiled JPEG BigTIFF, LZW BigTIFF and JP2")
@@ -444,8 +441,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    if args.big:
-        args.width, args.height = 100000, 72000
     flat = args.flat_height or max(1, args.height // 2)
 
     tiler = os.path.join(os.path.dirname(sys.executable), "zoomify-tile")
