@@ -267,11 +267,12 @@ def serve_tile(image, name, REQUEST, RESPONSE):
     if not valid or store is None:
         raise NotFound(name if valid else "not a tile of this image")
     path = None
-    if store.kind == "filesystem":
+    sendfile = config.settings().x_sendfile_header
+    if store.kind == "filesystem" and sendfile:
         path = store.file_path(name, older)
         if path is None:
             raise NotFound(name)
-    modified = os.path.getmtime(path) if older else image.tiled_at
+    modified = image.tiled_at
     etag = image._etag(set_id)
     RESPONSE.setHeader("ETag", etag)
     RESPONSE.setHeader("Last-Modified", rfc1123_date(modified or 0))
@@ -282,24 +283,16 @@ def serve_tile(image, name, REQUEST, RESPONSE):
         RESPONSE.setStatus(304)
         return b""
     head = REQUEST.get("REQUEST_METHOD") == "HEAD"
-    if path is not None:
+    if path is not None:  # the front-end sends the file (and its length)
         RESPONSE.setHeader("Content-Type", content_type)
-        header = config.settings().x_sendfile_header
-        if header:  # the front-end sends the file (and its length)
-            prefix = config.settings().x_sendfile_prefix
-            relative = "%s/%s" % (store.relative_directory(older), name)
-            RESPONSE.setHeader(header, prefix.rstrip("/") + "/" + relative
-                               if prefix else path)
-            return b""
-        RESPONSE.setHeader("Content-Length", str(os.path.getsize(path)))
-        if head:
-            return b""
-        # a tile is a few kilobytes: its bytes, which waitress buffers at
-        # once (handed to the file wrapper, keep-alive clients waited
-        # longer: benchmarks/README.txt)
-        with open(path, "rb") as f:
-            return f.read()
-    data = store.get(name)
+        prefix = config.settings().x_sendfile_prefix
+        relative = "%s/%s" % (store.relative_directory(older), name)
+        RESPONSE.setHeader(sendfile, prefix.rstrip("/") + "/" + relative
+                           if prefix else path)
+        return b""
+    # a tile's bytes (a few kilobytes), which waitress buffers at once;
+    # the filesystem store keeps recent ones in memory (TileCache)
+    data = store.get(name, older) if older else store.get(name)
     if data is None:
         raise NotFound(name)
     RESPONSE.setHeader("Content-Type", content_type)

@@ -354,3 +354,20 @@ def test_the_migration_touches_nothing_that_is_not_ours(tmp_path):
     for path in theirs:
         assert path.read_text() == "not a tile set of ours"
     assert not (root / "ol").exists()
+
+
+def test_the_tile_cache_keeps_recent_tiles_within_its_limit(tmp_path):
+    from ZoomifyImage.stores.filesystem import TileCache
+    cache = TileCache(64 * 1000)
+    paths = []
+    for i in range(200):
+        path = tmp_path / ("%d.jpg" % i)
+        path.write_bytes(bytes([i % 256]) * 900)
+        paths.append(str(path))
+    for path in paths:
+        assert cache.read(path) == open(path, "rb").read()
+    assert cache.size <= 64 * 1000 and len(cache.items) == 71
+    # a set never changes: what is cached is served as it is
+    assert paths[-1] in cache.items and paths[0] not in cache.items
+    assert cache.read(str(tmp_path / "missing.jpg")) is None
+    assert cache.read(str(tmp_path / "missing" / "0.jpg")) is None

@@ -20,10 +20,12 @@ points at any more are removed by the sweep (sweep.py) after trash-days,
 so that an Undo finds them until then.
 """
 
+import collections
 import logging
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 
 import transaction
@@ -51,6 +53,46 @@ OLDER_SET_SECONDS = 600
 
 
 @implementer(ITileStore)
+class TileCache:
+    """The bytes of recently served tiles, by path, up to ``limit`` bytes.
+
+    A set never changes once it is in place, and a path names its set:
+    an entry is never stale. Opening a file is what a tile of this store
+    costs most (more than the rest of serving it, on this project's
+    machine), and a viewer asks the same few tiles of a set again and
+    again."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.items = collections.OrderedDict()
+        self.size = 0
+        self.lock = threading.Lock()
+
+    def read(self, path):
+        with self.lock:
+            data = self.items.get(path)
+            if data is not None:
+                self.items.move_to_end(path)
+                return data
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        if len(data) <= self.limit // 64:  # never one big file for all
+            with self.lock:
+                if path not in self.items:
+                    self.items[path] = data
+                    self.size += len(data)
+                    while self.size > self.limit:
+                        _, old = self.items.popitem(last=False)
+                        self.size -= len(old)
+        return data
+
+
+TILE_CACHE = TileCache(32 << 20)
+
+
 class FilesystemTileStore(Persistent):
     kind = "filesystem"
     set_id = None    # stores made before sets had ids: LEGACY_SET
@@ -102,12 +144,10 @@ class FilesystemTileStore(Persistent):
             return set_name
         return None
 
-    def get(self, name):
-        path = self.file_path(name)
-        if path is None:
-            return None
-        with open(path, "rb") as f:
-            return f.read()
+    def get(self, name, set_name=None):
+        """The bytes of a tile (name already validated), or None."""
+        path = os.path.join(self.directory(set_name), *name.split("/"))
+        return TILE_CACHE.read(path)
 
     def size(self, name):
         path = self.file_path(name)
