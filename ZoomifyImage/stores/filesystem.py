@@ -52,7 +52,6 @@ LEGACY_SET = "0"
 OLDER_SET_SECONDS = 600
 
 
-@implementer(ITileStore)
 class TileCache:
     """The bytes of recently served tiles, by path, up to ``limit`` bytes.
 
@@ -93,6 +92,7 @@ class TileCache:
 TILE_CACHE = TileCache(32 << 20)
 
 
+@implementer(ITileStore)
 class FilesystemTileStore(Persistent):
     kind = "filesystem"
     set_id = None    # stores made before sets had ids: LEGACY_SET
