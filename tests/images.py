@@ -104,3 +104,10 @@ def big_jpeg(path, width, height):
         Image.effect_noise((width, height), 60).convert("RGB").save(
             path, quality=85)
     return path
+
+
+def colourful(width, height, seed):
+    """smooth() with a colour cast per seed, so two images differ."""
+    array = smooth(width, height, seed).astype(np.int16)
+    array[..., seed % 3] = array[..., seed % 3] // 3
+    return array.astype(np.uint8)

@@ -17,18 +17,18 @@ show the image.
 import base64
 import io
 import os
-import threading
 from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.images import colourful
 from tests.images import save
-from tests.images import smooth
 from tests.zope_fixtures import BASE
 from tests.zope_fixtures import add
 from tests.zope_fixtures import chromium_missing
+from tests.zope_fixtures import local_server
 from tests.zope_fixtures import zope_root
 
 RESOURCES = os.path.join(os.path.dirname(os.path.dirname(__file__)),
@@ -49,23 +49,8 @@ def missing(*names):
 
 @pytest.fixture(scope="module")
 def server():
-    from waitress import create_server
-
-    from tests.zope_fixtures import wsgi_app
-    httpd = create_server(wsgi_app(), host="127.0.0.1", port=0, threads=4,
-                          clear_untrusted_proxy_headers=True)
-    thread = threading.Thread(target=httpd.run, daemon=True)
-    thread.start()
-    yield "http://127.0.0.1:%s" % httpd.effective_port
-    httpd.close()
-    thread.join(10)
-
-
-def colourful(width, height, seed):
-    """smooth() with a colour cast per seed."""
-    array = smooth(width, height, seed).astype(np.int16)
-    array[..., seed % 3] = array[..., seed % 3] // 3
-    return array.astype(np.uint8)
+    with local_server() as url:
+        yield url
 
 
 def put_jpeg(folder, id, array, tmp_path, **settings):

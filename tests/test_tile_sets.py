@@ -13,6 +13,7 @@ from tests.zope_fixtures import add
 from tests.zope_fixtures import browser
 from tests.zope_fixtures import get
 from tests.zope_fixtures import tile_root
+from tests.zope_fixtures import undo
 from tests.zope_fixtures import wsgi_app
 from tests.zope_fixtures import zope_root
 
@@ -35,15 +36,6 @@ def files_under(folder):
             st = os.stat(path)
             out.append((path, st.st_ino, st.st_size))
     return sorted(out)
-
-
-def undo(note):
-    with zope_root() as app:
-        db = app._p_jar.db()
-        entry = [e for e in db.undoLog(0, 50)
-                 if note in (e["description"] if isinstance(
-                     e["description"], str) else e["description"].decode())]
-        db.undo(entry[0]["id"])
 
 
 @pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.images import smooth
+from tests.images import colourful
 from tests.zope_fixtures import chromium_missing
+from tests.zope_fixtures import local_server
 from tests.zope_fixtures import product_config
 from tests.zope_fixtures import put_jpeg
 from tests.zope_fixtures import tile_root
-from tests.zope_fixtures import wsgi_app
 from tests.zope_fixtures import zope_root
 from ZoomifyImage.pyramid import Layout
 
@@ -34,21 +34,8 @@ pytestmark = pytest.mark.skipif(chromium_missing() is not None,
 
 @pytest.fixture(scope="module")
 def server():
-    from waitress import create_server
-    httpd = create_server(wsgi_app(), host="127.0.0.1", port=0, threads=4,
-                          clear_untrusted_proxy_headers=True)
-    thread = threading.Thread(target=httpd.run, daemon=True)
-    thread.start()
-    yield "http://127.0.0.1:%s" % httpd.effective_port
-    httpd.close()
-    thread.join(10)
-
-
-def colourful(width, height, seed):
-    """smooth() with a colour cast per seed, so two images differ."""
-    array = smooth(width, height, seed).astype(np.int16)
-    array[..., seed % 3] = array[..., seed % 3] // 3
-    return array.astype(np.uint8)
+    with local_server() as url:
+        yield url
 
 
 class Page:

@@ -11,6 +11,7 @@ from tests.images import smooth
 from tests.zope_fixtures import add
 from tests.zope_fixtures import get
 from tests.zope_fixtures import tile_root
+from tests.zope_fixtures import undo
 from tests.zope_fixtures import zope_root
 from ZoomifyImage.pyramid import Layout
 
@@ -144,16 +145,6 @@ def test_undo_of_delete_brings_tiles_back(folder, photo, storage):
         db.undo(entry["id"])
     code, _, body = get(url)
     assert code == 200 and body[:2] == b"\xff\xd8"
-
-
-def undo(note):
-    with zope_root() as app:
-        db = app._p_jar.db()
-        entry = [e for e in db.undoLog(0, 50)
-                 if note in (e["description"] if isinstance(
-                     e["description"], str) else e["description"].decode())]
-        db.undo(entry[0]["id"])
-        transaction.get().note("undo of " + note)
 
 
 @pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage

@@ -116,6 +116,37 @@ def demo_storage(name="test"):
         db.close()
 
 
+@contextlib.contextmanager
+def local_server():
+    """This process's Zope served by waitress on a free loopback port (for
+    a browser); its URL."""
+    import threading
+
+    from waitress import create_server
+    httpd = create_server(wsgi_app(), host="127.0.0.1", port=0, threads=4,
+                          clear_untrusted_proxy_headers=True)
+    thread = threading.Thread(target=httpd.run, daemon=True)
+    thread.start()
+    try:
+        yield "http://127.0.0.1:%s" % httpd.effective_port
+    finally:
+        httpd.close()
+        thread.join(10)
+
+
+def undo(note):
+    """Undo the last transaction whose description has ``note``; the undo
+    is noted as "undo of NOTE"."""
+    import transaction
+    with zope_root() as app:
+        db = app._p_jar.db()
+        entry = [e for e in db.undoLog(0, 50)
+                 if note in (e["description"] if isinstance(
+                     e["description"], str) else e["description"].decode())]
+        db.undo(entry[0]["id"])
+        transaction.get().note("undo of " + note)
+
+
 def add_folder(name):
     """A new folder ``name`` in the site (replacing one of that name)."""
     from OFS.Folder import manage_addFolder
