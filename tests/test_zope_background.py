@@ -14,6 +14,7 @@ from tests.zope_fixtures import add
 from tests.zope_fixtures import browser
 from tests.zope_fixtures import get
 from tests.zope_fixtures import job_status
+from tests.zope_fixtures import make_dead
 from tests.zope_fixtures import tile_root
 from tests.zope_fixtures import zope_root
 from ZoomifyImage import jobs
@@ -71,16 +72,9 @@ def test_job_of_a_dead_worker_runs_again(small_threshold, folder, tmp_path):
     add(folder, path, "big", storage="filesystem")
     # a worker claims the job and dies halfway: status tiling, a temporary
     # directory left behind, the heartbeat stops
+    make_dead(folder)
     with zope_root() as app:
         image = app[folder]["big"]
-        job = image._job
-        job.status = "tiling"
-        job.owner = "%s:%d:gone" % (jobs.socket.gethostname(), os.getpid())
-        job.heartbeat = 0
-        job.temp_dir = os.path.join(tile_root(), ".partial",
-                                    image.uid + "-dead")
-        os.makedirs(os.path.join(job.temp_dir, "TileGroup0"))
-        job.attempts = 1
         # and one it made but had no time to record before it died, long
         # ago (a younger one may be a live request's: the scan leaves it)
         unrecorded = os.path.join(tile_root(), ".partial",

@@ -17,6 +17,7 @@ from tests.zope_fixtures import BASE
 from tests.zope_fixtures import add
 from tests.zope_fixtures import get
 from tests.zope_fixtures import job_status
+from tests.zope_fixtures import make_dead
 from tests.zope_fixtures import tile_root
 from tests.zope_fixtures import zope_root
 from ZoomifyImage import jobs
@@ -116,22 +117,6 @@ def hook_install(monkeypatch, function):
         return install(self, store, result)
     monkeypatch.setattr(ZoomifyImage, "_install", watch)
     return first
-
-
-def make_dead(folder, attempts=1):
-    """The job was claimed by a worker that died halfway: tiling, a
-    temporary directory left behind, no heartbeat. Returns the key."""
-    with zope_root() as app:
-        image = app[folder]["big"]
-        job = image._job
-        job.status = "tiling"
-        job.owner = "%s:%d:gone" % (jobs.socket.gethostname(), os.getpid())
-        job.heartbeat = 0
-        job.temp_dir = os.path.join(tile_root(), ".partial",
-                                    image.uid + "-dead")
-        os.makedirs(os.path.join(job.temp_dir, "TileGroup0"))
-        job.attempts = attempts
-        return job.key
 
 
 # -- 1. a job installs its result only while it is current

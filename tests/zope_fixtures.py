@@ -147,6 +147,22 @@ def undo(note):
         transaction.get().note("undo of " + note)
 
 
+def make_dead(folder, attempts=1):
+    """The job was claimed by a worker that died halfway: tiling, a
+    temporary directory left behind, no heartbeat. Returns the key."""
+    with zope_root() as app:
+        image = app[folder]["big"]
+        job = image._job
+        job.status = "tiling"
+        job.owner = "%s:%d:gone" % (socket.gethostname(), os.getpid())
+        job.heartbeat = 0
+        job.temp_dir = os.path.join(tile_root(), ".partial",
+                                    image.uid + "-dead")
+        os.makedirs(os.path.join(job.temp_dir, "TileGroup0"))
+        job.attempts = attempts
+        return job.key
+
+
 def add_folder(name):
     """A new folder ``name`` in the site (replacing one of that name)."""
     from OFS.Folder import manage_addFolder
