@@ -106,13 +106,11 @@ def test_kill_9_during_a_retile(tmp_path, when):
             env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
     assert len(image_sets(server, uid)) == (1 if when == "tiling" else 2)
+    # the previous set or the new one, whole, never a mix
+    expected = (6000, 4000) if when == "finish" else (1100, 700)
     server.start()
     try:
-        # the previous set or the new one, whole, never a mix
-        if when == "finish":
-            served_set(server, "img", 6000, 4000)
-        else:
-            served_set(server, "img", 1100, 700)
+        served_set(server, "img", *expected)
     finally:
         server.stop()
     # after a night, the start-up sweep leaves only the set in use
@@ -121,10 +119,7 @@ def test_kill_9_during_a_retile(tmp_path, when):
     try:
         assert len(image_sets(server, uid)) == 1
         assert partials(server) == []
-        if when == "finish":
-            served_set(server, "img", 6000, 4000)
-        else:
-            served_set(server, "img", 1100, 700)
+        served_set(server, "img", *expected)
     finally:
         server.stop()
 
