@@ -163,7 +163,7 @@ def load(section, instancehome=None):
     return Settings(**values)
 
 
-_loaded = None   # (the section's items, Settings)
+_loaded = None   # (a copy of the section, instancehome, Settings)
 
 
 def _section():
@@ -179,13 +179,15 @@ def _section():
 
 def settings():
     """The site's Settings. Read once; read again only if the section was
-    replaced or changed (the tests set values in it)."""
+    replaced or changed (the tests set values in it): comparing a dozen
+    strings is all a tile request pays."""
     global _loaded
     section, instancehome = _section()
-    key = (tuple(sorted(section.items())), instancehome)
-    if _loaded is None or _loaded[0] != key:
-        _loaded = (key, load(section, instancehome))
-    return _loaded[1]
+    loaded = _loaded
+    if loaded is None or loaded[0] != section or loaded[1] != instancehome:
+        loaded = _loaded = (dict(section), instancehome,
+                            load(section, instancehome))
+    return loaded[2]
 
 
 def database_opened(event):

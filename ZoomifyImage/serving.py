@@ -2,6 +2,7 @@
 objects, conditional requests (304) and byte ranges."""
 
 import email.utils
+import functools
 import os
 
 from AccessControl.class_init import InitializeClass
@@ -13,6 +14,7 @@ from zExceptions import NotFound
 from zope.datetime import rfc1123_date
 from zope.interface import implementer
 from ZPublisher import zpublish
+from ZPublisher.BaseRequest import quote
 from ZPublisher.HTTPRangeSupport import expandRanges
 from ZPublisher.HTTPRangeSupport import parseRange
 from ZPublisher.HTTPResponse import make_content_disposition
@@ -152,6 +154,28 @@ class TileFile(_TileBase):
 InitializeClass(TileFile)
 
 
+def take_tile_name(REQUEST, group):
+    """Traversing TileGroupN of an image: when the next and last name of
+    the URL is a file of it (T-C-R.jpg), both names in one step, so that
+    a tile is one traversal step and one security check from its image,
+    not two. The name is taken off the publisher's stack and added to its
+    URL, as its own loop does. None to traverse TileGroupN alone."""
+    stack = getattr(REQUEST, "path", None)
+    if not isinstance(stack, list) or len(stack) != 1:
+        return None
+    name = stack[-1]
+    if not name.endswith(".jpg") or "/" in name:
+        return None
+    stack.pop()
+    url = REQUEST.get("URL")
+    if url:
+        REQUEST["URL"] = "%s/%s" % (url, quote(name))
+    steps = getattr(REQUEST, "_steps", None)
+    if isinstance(steps, list):
+        steps.append(quote(name))
+    return group + "/" + name
+
+
 def not_modified(REQUEST, etag, modified):
     match = REQUEST.get_header("If-None-Match", "")
     if match:
@@ -243,6 +267,12 @@ def _if_range(REQUEST, etag, modified):
     return int(when.timestamp()) == int(modified)
 
 
+@functools.lru_cache(maxsize=64)
+def _http_date(seconds):
+    # the same few dates (when each image was tiled), for every tile
+    return rfc1123_date(seconds)
+
+
 def serve_tile(image, name, REQUEST, RESPONSE):
     """A tile (or ImageProperties.xml) of ``image``: the set it points at,
     or, for a page built before a retile (``?v=`` names an older set of
@@ -267,7 +297,8 @@ def serve_tile(image, name, REQUEST, RESPONSE):
     if not valid or store is None:
         raise NotFound(name if valid else "not a tile of this image")
     path = None
-    sendfile = config.settings().x_sendfile_header
+    settings = config.settings()
+    sendfile = settings.x_sendfile_header
     if store.kind == "filesystem" and sendfile:
         path = store.file_path(name, older)
         if path is None:
@@ -275,7 +306,7 @@ def serve_tile(image, name, REQUEST, RESPONSE):
     modified = image.tiled_at
     etag = image._etag(set_id)
     RESPONSE.setHeader("ETag", etag)
-    RESPONSE.setHeader("Last-Modified", rfc1123_date(modified or 0))
+    RESPONSE.setHeader("Last-Modified", _http_date(int(modified or 0)))
     RESPONSE.setHeader("Cache-Control", cache_control(image, REQUEST,
                                                       version))
     content_type = "text/xml" if name.endswith(".xml") else "image/jpeg"
@@ -285,7 +316,7 @@ def serve_tile(image, name, REQUEST, RESPONSE):
     head = REQUEST.get("REQUEST_METHOD") == "HEAD"
     if path is not None:  # the front-end sends the file (and its length)
         RESPONSE.setHeader("Content-Type", content_type)
-        prefix = config.settings().x_sendfile_prefix
+        prefix = settings.x_sendfile_prefix
         relative = "%s/%s" % (store.relative_directory(older), name)
         RESPONSE.setHeader(sendfile, prefix.rstrip("/") + "/" + relative
                            if prefix else path)

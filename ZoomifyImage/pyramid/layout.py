@@ -5,6 +5,8 @@ tiers are halved with floor, edge tiles are cropped, tiles are numbered
 over all tiers from the smallest one, 256 tiles per TileGroup.
 """
 
+import re
+
 TILES_PER_GROUP = 256  # fixed by the readers, whatever the tile size
 
 
@@ -99,27 +101,18 @@ def image_properties_xml(width, height, num_tiles, tile_size=256):
     ).encode("ascii")
 
 
+# plain decimal numbers, no sign and no leading zero: one tile, one name
+_NUMBER = "(0|[1-9][0-9]*)"
+_TILE_NAME = re.compile("TileGroup%s/%s-%s-%s[.]jpg" % ((_NUMBER,) * 4))
+
+
 def parse_tile_name(name):
     """(group, tier, col, row) from 'TileGroupN/T-C-R.jpg', or None.
 
     Strict: only plain decimal numbers without signs or leading zeros, so
     that one tile has exactly one name.
     """
-    parts = name.split("/")
-    if len(parts) != 2 or not parts[0].startswith("TileGroup"):
+    match = _TILE_NAME.fullmatch(name)
+    if match is None:
         return None
-    group = _number(parts[0][len("TileGroup"):])
-    if not parts[1].endswith(".jpg"):
-        return None
-    nums = [_number(p) for p in parts[1][:-4].split("-")]
-    if group is None or len(nums) != 3 or None in nums:
-        return None
-    return (group,) + tuple(nums)
-
-
-def _number(text):
-    if not text or not text.isdigit() or not text.isascii():
-        return None
-    if len(text) > 1 and text[0] == "0":
-        return None
-    return int(text)
+    return tuple(int(n) for n in match.groups())
