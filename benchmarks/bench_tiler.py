@@ -317,12 +317,16 @@ def verdict(good):
 
 def targets(vips_jpeg, pillow_tiff, dzsave, formats=()):
     """Issue 13's targets: on the JPEG at most 0.6x dzsave's wall time and
-    0.4x its peak RSS; on every other input 0.8x and 0.6x."""
+    0.4x its peak RSS; on every other input 0.8x and 0.6x. A contender
+    left out (--only) is None."""
     lines = ["Targets (reported, not asserted):"]
-    pillow_tiff.baseline = pillow_tiff.baseline or dzsave
+    if pillow_tiff is not None:
+        pillow_tiff.baseline = pillow_tiff.baseline or dzsave
     for run, wall, rss in [(vips_jpeg, 0.6, 0.4)] + [
             (run, 0.8, 0.6) for run in (pillow_tiff,) + tuple(formats)]:
-        base = run.baseline or dzsave
+        base = run and (run.baseline or dzsave)
+        if run is None or base is None:
+            continue
         name = "%s on %s" % (run.label, run.kind)
         if not (run.ok and base.ok):
             lines.append("- %s against dzsave: no comparison (exit %s, "
@@ -438,6 +442,14 @@ def main(argv=None):
     parser.add_argument("--skip-naive", action="store_true",
                         help="skip the naive Pillow run (needs about 4 GB "
                         "for the default size)")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated contender keys to run (the "
+                        "others are left out of the tables), e.g. "
+                        "auto-lzw,dzsave-lzw; --list-keys shows them")
+    parser.add_argument("--list-keys", action="store_true",
+                        help="print the contender keys and stop")
+    parser.add_argument("--skip-flat", action="store_true",
+                        help="skip the memory-against-height runs")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -463,7 +475,7 @@ def main(argv=None):
     heights = [flat, 2 * flat]
     flat_images = {}
     for fh in heights:
-        if fh != h:
+        if fh != h and not args.skip_flat:
             fj, ft = make(workdir, w, fh)
             flat_images[fh] = (fj, ft) + (
                 () if args.skip_formats else make_more(workdir, ft))
@@ -503,7 +515,19 @@ def main(argv=None):
             ("naive", Run("naive Pillow (whole image)", "JPEG", jpeg,
                           [py, me, "--child", "naive", jpeg, "OUT", q])))
 
-    warm([jpeg, tiff] + list(more))
+    if args.list_keys:
+        print("\n".join("%s: %s on %s" % (key, run.label, run.kind)
+                        for key, run in contenders))
+        return 0
+    if args.only:
+        keys = set(args.only.split(","))
+        unknown = keys - {key for key, _ in contenders}
+        if unknown:
+            parser.error("no contender %s (see --list-keys)"
+                         % ", ".join(sorted(unknown)))
+        contenders = [(key, run) for key, run in contenders if key in keys]
+    byname = dict(contenders)
+    warm(sorted({run.source for _, run in contenders}))
     # round by round, so that a slow spell of the machine or its disc is
     # shared by all contenders instead of falling on one
     for round in range(args.runs):
@@ -515,7 +539,6 @@ def main(argv=None):
             measure(run, outdir, key, 1)
             print("  %.1f s, %.0f MB, exit %s"
                   % (run.walls[-1], run.rss[-1], run.exit), flush=True)
-    byname = dict(contenders)
 
     # memory against height: reuse the main runs where the image is the same
     pairs = []
@@ -524,7 +547,7 @@ def main(argv=None):
     for i, (name, _) in enumerate(FORMATS if more else ()):
         keys += [("auto-" + name, 2 + i), ("dzsave-" + name, 2 + i)]
     for key, which in keys:
-        if not byname[key].ok:
+        if args.skip_flat or key not in byname or not byname[key].ok:
             continue    # nothing to compare (dzsave on a JPEG 2000)
         pair = []
         for fh in heights:
@@ -557,14 +580,17 @@ def main(argv=None):
     print("Peak RSS is each child's own ru_maxrss from os.wait4; it cannot "
           "be below this script's own peak, %.0f MB." % floor)
     print()
-    print(main_table([run for _, run in contenders], byname["dzsave"], w * h))
+    print(main_table([run for _, run in contenders], byname.get("dzsave"),
+                     w * h))
     print()
-    print("Peak RSS against image height (width %d):" % w)
-    print()
-    print(flat_table(pairs, w, heights[0], heights[1]))
-    print()
-    print(targets(byname["vips-jpeg"], byname["pillow-tiff"],
-                  byname["dzsave"], formats))
+    if pairs:
+        print("Peak RSS against image height (width %d):" % w)
+        print()
+        print(flat_table(pairs, w, heights[0], heights[1]))
+        print()
+    print(targets(byname.get("vips-jpeg"), byname.get("pillow-tiff"),
+                  byname.get("dzsave"), [run for run in formats
+                                         if run in byname.values()]))
     print()
     print(checks([run for _, run in contenders], w, h))
     return 0

@@ -93,6 +93,9 @@ TIFFS = {
     "jpeg-tiles": dict(tile=(128, 128), compression="jpeg",
                        compressionargs={"level": 95}),
     "lzw-strips": dict(rowsperstrip=7, compression="lzw"),
+    # strips that fit our rows of tiles: decoded by libtiff in jobs
+    "lzw-strips-predictor": dict(rowsperstrip=32, compression="lzw",
+                                 predictor=True),
     "deflate-tiles-predictor": dict(tile=(64, 128), compression="zlib",
                                     predictor=True),
     "zstd-bigtiff": dict(tile=(256, 256), compression="zstd",
@@ -190,8 +193,46 @@ def test_auto_takes_pillow_for_an_uncompressed_bigtiff(tmp_path):
 
 
 @needs_tiff
+@pytest.mark.parametrize("grey", [False, True])
+@pytest.mark.parametrize("options", [
+    dict(rowsperstrip=32, compression="lzw", predictor=True),
+    dict(rowsperstrip=256, compression="lzw"),
+    dict(rowsperstrip=7, compression="lzw", predictor=True),
+    dict(rowsperstrip=64, compression="zlib", predictor=True),
+    dict(tile=(128, 128), compression="lzw", predictor=True)])
+def test_tiff_rows_exact(tmp_path, options, grey):
+    # the rows as tifffile decodes them, whichever way we read them: in
+    # jobs straight into the caller's memory (strips and tiles that fit
+    # a tile row), or decoded ahead (strips of 7 rows); LZW and deflate
+    # strips by libtiff
+    import tifffile
+
+    from ZoomifyImage.pyramid.sources import TiffSource
+    pixels = smooth(700, 601)
+    if grey:
+        pixels = np.ascontiguousarray(pixels[..., 1])
+    path = write_tiff(tmp_path / "in.tif", pixels, **options)
+    expected = tifffile.imread(path).reshape(601, 700, -1)
+    with TiffSource(path, (255, 255, 255)) as source:
+        rows = source.job_rows(256)
+        got = np.zeros_like(expected)
+        for top in range(0, 601, 256):
+            n = min(256, 601 - top)
+            memory = bytearray(n * 700 * source.channels)
+            if rows:
+                for job in source.read_jobs(memory, top, n):
+                    job()
+            else:
+                source.read_into(memory, top, n)
+            got[top:top + n] = np.frombuffer(memory, np.uint8).reshape(
+                n, 700, -1)
+    assert (rows is None) == (options.get("rowsperstrip") == 7)
+    assert np.array_equal(got, expected)
+
+
+@needs_tiff
 @pytest.mark.parametrize("kind", ["jpeg-tiles", "zstd-bigtiff",
-                                  "lzw-strips"])
+                                  "lzw-strips", "lzw-strips-predictor"])
 def test_tiff_damaged_fails_in_one_line(tmp_path, kind):
     path = write_tiff(tmp_path / "good.tif", smooth(600, 400),
                       **TIFFS[kind])

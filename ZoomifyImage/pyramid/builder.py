@@ -6,12 +6,14 @@ the encoder's pool shrinks it 2x into the tier below, so the shrinking runs
 beside the decoding instead of after it. Whenever a tier's buffer is full
 (or the tier's last row is in) its row of tiles goes to the encoder and
 the buffer starts again at the top. Memory is about 2 x width x tile_size
-x 4 bytes, whatever the image's height.
+x 3 bytes for colour, whatever the image's height.
 
-A buffer is our own bytearray seen as a Pillow image in mode "RGBX"
-(Pillow's own layout for colour pixels) or "L". The source writes rows
-straight into the top tier's memory; the jobs cut tiles from a buffer and
-shrink it (Image.reduce, about three times faster than numpy) in place.
+A buffer is our own bytearray: colour rows packed, 3 bytes a pixel
+(buffers.PackedRGB; the pillow engine's top tier is a Pillow image in
+mode "RGBX", Pillow's own layout), grey rows a Pillow image in mode "L".
+The source writes rows straight into the top tier's memory; the jobs cut
+tiles from a buffer and shrink it (Image.reduce, about three times faster
+than numpy) in small pieces.
 All the bookkeeping stays on the calling thread: a job only reads rows
 that are complete, or waits for the jobs that write them (``writers``),
 and a buffer is written again only once every job that reads it has
@@ -62,11 +64,10 @@ class Tier:
         start = self.fill * self.line
         return memoryview(self.memory)[start:start + n * self.line], n
 
-    def written(self, n, writer=None):
+    def written(self, n, writers=()):
         """n rows are in the memory that space() gave (or will be, once the
-        job ``writer`` has run)."""
-        if writer is not None:
-            self.writers.append(writer)
+        jobs ``writers`` have run)."""
+        self.writers.extend(writers)
         self.fill += n
         self.received += n
         last = self.received == self.height
@@ -92,7 +93,7 @@ class Tier:
                                     list(self.writers))
             self.readers.append(job)
             self.shrunk += 2 * n
-            below.written(n, job)
+            below.written(n, [job])
 
     def _flush(self):
         t = self.tile_size
@@ -118,7 +119,8 @@ def shrink_rows(source, width, top, pairs, target, at, writers):
 def build_tiers(layout, mode, encoder):
     """The chain of tiers; returns the full-size one. ``mode`` is the
     source's layout of rows ("L", "RGB" packed or "RGBX"); the smaller
-    tiers are "L" or "RGBX", which Pillow shrinks in place.
+    tiers are "L" or "RGB" packed (a quarter less memory than "RGBX";
+    the pieces shrunk into them are small).
 
     Tiers with a zero side (a very thin image) have no tiles and are left
     out: they are always the smallest ones, so the chain simply ends above
@@ -128,7 +130,7 @@ def build_tiers(layout, mode, encoder):
     top = layout.num_tiers - 1
     for index, (w, h) in enumerate(layout.tiers):
         if w and h:
-            tier_mode = mode if index == top or mode == "L" else "RGBX"
+            tier_mode = mode if index == top or mode == "L" else "RGB"
             below = Tier(index, w, h, tier_mode, layout.tile_size, encoder,
                          layout.tile_name, below)
     return below

@@ -143,18 +143,28 @@ def _tile(path, sink, tile_size, quality, engine, background, progress,
             encoder = TileEncoder(sink, quality, threads, progress,
                                   layout.num_tiles)
             top = build_tiers(layout, source.mode, encoder)
-            band = source.band_rows(tile_size)
-            # the source writes each band of rows straight into the top
-            # tier's buffer; while it decodes (libvips and file reads
+            # a source that decodes in jobs (the tiff engine) writes each
+            # tile row straight into the top tier's buffer on the
+            # encoder's threads, and the shrinking and encoding jobs wait
+            # for those: no band of its own is held
+            jobs = source.job_rows(tile_size)
+            band = jobs or source.band_rows(tile_size)
+            # else the source writes each band of rows straight into the
+            # top tier's buffer; while it decodes (libvips and file reads
             # release the GIL) the encoder threads work on the tiles cut
             # before
             y = 0
             while y < layout.height:
                 # n is cut short where a tile row of the buffer ends
                 memory, n = top.space(min(band, layout.height - y))
-                source.read_into(memory, y, n)
+                if jobs:
+                    writers = [encoder.call(job) for job in
+                               source.read_jobs(memory, y, n)]
+                else:
+                    source.read_into(memory, y, n)
+                    writers = ()
                 del memory  # no view of the buffer outlives the write
-                top.written(n)
+                top.written(n, writers)
                 y += n
             encoder.finish()
             engine_used = source.engine

@@ -78,6 +78,19 @@ class BandSource:
         """
         raise NotImplementedError
 
+    def job_rows(self, tile_size):
+        """Rows of the requests that read_jobs() serves, or None where
+        the source only reads with read_into()."""
+        return None
+
+    def read_jobs(self, memory, top, rows):
+        """Callables that, once all have run (on any threads, in any
+        order), have written rows [top, top + rows) into ``memory`` as
+        read_into() does. Only for sources whose job_rows() is not None,
+        with requests of that many rows (fewer at the bottom), top to
+        bottom."""
+        raise NotImplementedError
+
     def close(self):
         pass
 

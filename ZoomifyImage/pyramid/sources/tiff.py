@@ -12,6 +12,8 @@ are our own box means, not the file's reduced levels.
 
 import functools
 import os
+import struct
+import threading
 
 from ..errors import DamagedImage
 from ..errors import TilingError
@@ -26,6 +28,30 @@ PHOTOMETRICS = {0: "miniswhite", 1: "minisblack", 2: "rgb", 6: "ycbcr"}
 # 2000 (Aperio's and the standard code); not old-style JPEG (6)
 COMPRESSIONS = {1, 5, 7, 8, 32946, 32773, 34925, 50000, 50001, 33003, 33005,
                 34712}
+
+# compressions whose strips libtiff decodes for us (LZW, deflate)
+LIBTIFF = {5, 8, 32946}
+
+
+def strip_header(width, rows, channels, compression, predictor, size):
+    """A little-endian classic TIFF header and directory for one strip of
+    ``size`` bytes that follows it: 8-bit unsigned samples, contiguous,
+    grey (1 channel) or RGB (3)."""
+    # (tag, type, count, value): type 3 SHORT, 4 LONG
+    extra = struct.pack("<%dH" % channels, *[8] * channels) \
+        if channels > 1 else b""
+    entries = 11
+    extra_at = 8 + 2 + 12 * entries + 4
+    data_at = extra_at + len(extra)
+    tags = [(256, 4, 1, width), (257, 4, 1, rows),
+            (258, 3, channels, extra_at if channels > 1 else 8),
+            (259, 3, 1, compression), (262, 3, 1, 1 if channels == 1 else 2),
+            (273, 4, 1, data_at), (277, 3, 1, channels), (278, 4, 1, rows),
+            (279, 4, 1, size), (284, 3, 1, 1), (317, 3, 1, predictor)]
+    assert len(tags) == entries
+    return b"".join([b"II*\x00", struct.pack("<IH", 8, entries)]
+                    + [struct.pack("<HHII", *tag) for tag in tags]
+                    + [b"\x00" * 4, extra])
 
 
 def tiff_available():
@@ -115,25 +141,62 @@ class TiffSource(AheadSource):
             raise TilingError(self.path, "the TIFF lists %d of its %d tiles"
                               % (len(self.offsets), self.cols * self.rows))
         self.decode = page.decode
+        self.scratch = threading.local()
+        # LZW and deflate strips of 8-bit samples: libtiff decodes each
+        # straight into our rows (half the time of the codecs tifffile
+        # uses for LZW, measured, and no array of its own)
+        self.libtiff = (not page.is_tiled and page.compression in LIBTIFF
+                        and page.predictor in (1, 2)
+                        and page.bitspersample == 8 and not self.alpha
+                        and page.photometric in (1, 2)
+                        and page.fillorder == 1)
         self.jpegtables = page.jpegtables
         self.band = self.seg_h * self.group   # rows of a band of our own
         if self.group == 1 and self.cols == 1:
             # a band is one strip, one job: decode a band a thread
             self.depth = self.threads
 
+    def job_rows(self, tile_size):
+        # where every row of stored tiles (or strip) lies in one row of
+        # our tiles, the rows are decoded straight into the pyramid's top
+        # buffer by the encoder's threads: no band of our own
+        if tile_size % self.seg_h == 0:
+            return tile_size
+        return None
+
+    def read_jobs(self, memory, top, rows):
+        import numpy as np
+        out = np.frombuffer(memory, np.uint8).reshape(
+            rows, self.width, self.channels)
+        # small jobs (a few stored tiles each, or a strip): they share the
+        # encoder's queue with the jobs that shrink and encode, and a
+        # thread that runs late (a busy machine) leaves the other less
+        # to wait for
+        tiles = self._segments(top, out)
+        size = max(1, min(8, len(tiles) // (4 * self.threads)))
+        return [functools.partial(self._decode_tiles, tiles[i:i + size])
+                for i in range(0, len(tiles), size)]
+
     def band_jobs(self, index, out):
-        top = index * self.band
+        return self._jobs(self._segments(index * self.band, out))
+
+    def _segments(self, top, out):
+        """(number, target) of the stored tiles (or strips) that make rows
+        [top, top + len(out)) of ``out`` (top: where a row of them
+        starts)."""
         tiles = []
-        for stored in range(index * self.group, (index + 1) * self.group):
+        first = top // self.seg_h
+        for stored in range(first, first + -(-out.shape[0] // self.seg_h)):
             y = stored * self.seg_h - top
-            if y >= out.shape[0]:
-                break
             height = min(self.seg_h, out.shape[0] - y)
             for col in range(self.cols):
                 left = col * self.seg_w
                 width = min(self.seg_w, self.width - left)
                 tiles.append((stored * self.cols + col,
                               out[y:y + height, left:left + width]))
+        return tiles
+
+    def _jobs(self, tiles):
         # a share of the tiles for each thread: few hand-overs between
         # threads (on a busy machine each wake-up costs)
         size = -(-len(tiles) // self.threads)
@@ -150,6 +213,9 @@ class TiffSource(AheadSource):
         height, width = target.shape[:2]
         count = self.counts[number]
         try:
+            if self.libtiff and target.flags.c_contiguous:
+                self._libtiff_strip(number, target)
+                return
             data = os.pread(self.fd, count, self.offsets[number])
             if len(data) < count:
                 raise ValueError("the file ends inside tile %d" % number)
@@ -171,6 +237,31 @@ class TiffSource(AheadSource):
         if self.alpha:
             tile = flatten(tile, self.background)
         target[:] = tile
+
+    def _libtiff_strip(self, number, target):
+        """Decode strip ``number`` with libtiff into ``target`` (its rows
+        x width x channels, contiguous): the strip's bytes are read in
+        behind a TIFF header of their own that says what the file's first
+        page says."""
+        import imagecodecs
+        rows, width, channels = target.shape
+        page = self.page
+        count = self.counts[number]
+        header = strip_header(width, rows, channels, page.compression,
+                              page.predictor, count)
+        # each thread reads into a buffer of its own that it keeps: a
+        # new one for every strip left megabytes behind in the
+        # allocator's arena of each thread
+        data = getattr(self.scratch, "data", None)
+        if data is None or len(data) < len(header) + count:
+            data = self.scratch.data = bytearray(len(header) + count)
+        view = memoryview(data)[:len(header) + count]
+        view[:len(header)] = header
+        if os.preadv(self.fd, [view[len(header):]],
+                     self.offsets[number]) < count:
+            raise ValueError("the file ends inside strip %d" % number)
+        imagecodecs.tiff_decode(view, out=target.reshape(
+            (rows, width, channels) if channels > 1 else (rows, width)))
 
     def close(self):
         super().close()
