@@ -117,6 +117,19 @@ def test_tiff_layout_and_pixels(tmp_path, kind, engine):
 
 
 @needs_tiff
+def test_tiff_grey_layout_and_pixels(tmp_path):
+    # grey rows: the tiles are encoded from 2-D views of the tiers
+    pixels = np.ascontiguousarray(smooth(1025, 600)[..., 0])
+    path = write_tiff(tmp_path / "in.tif", pixels, rowsperstrip=64,
+                      compression="lzw", predictor=True)
+    assert check_tiers(path, pixels, "tiff") == "tiff"
+    sink = MemorySink()
+    tile_image(path, sink, engine="tiff", quality=80)
+    assert {_image(data).mode for name, data in sink.tiles.items()
+            if name.endswith(".jpg")} == {"L"}
+
+
+@needs_tiff
 @pytest.mark.skipif(not vips_available(), reason="pyvips not installed")
 def test_tiff_and_vips_engines_agree(tmp_path):
     pixels = smooth(700, 520)

@@ -42,6 +42,11 @@ class Tier:
             self.buffer = PackedRGB(self.memory, width)
         else:
             self.buffer = image_on(self.memory, mode, width, tile_size)
+        self.pixels = None
+        if encoder.arrays:   # the tiles are encoded from a numpy view
+            import numpy as np
+            self.pixels = np.frombuffer(self.memory, np.uint8).reshape(
+                tile_size, width, PIXEL_BYTES[mode])
         self.fill = 0             # rows in the buffer
         self.shrunk = 0           # rows of the buffer sent to the tier below
         self.received = 0         # rows received in all
@@ -102,7 +107,8 @@ class Tier:
             tiles.append((self.name(self.index, col, self.tile_row),
                           (left, 0, min(left + t, self.width), self.fill)))
         self.readers.extend(self.encoder.submit(self.buffer, tiles,
-                                                list(self.writers)))
+                                                list(self.writers),
+                                                self.pixels))
         self.tile_row += 1
         self.fill = self.shrunk = 0
 

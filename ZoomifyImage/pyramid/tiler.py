@@ -141,7 +141,7 @@ def _tile(path, sink, tile_size, quality, engine, background, progress,
                          whole_decode_megapixels, lenient) as source:
             layout = Layout(source.width, source.height, tile_size)
             encoder = TileEncoder(sink, quality, threads, progress,
-                                  layout.num_tiles)
+                                  layout.num_tiles, source.arrays)
             top = build_tiers(layout, source.mode, encoder)
             # a source that decodes in jobs (the tiff engine) writes each
             # tile row straight into the top tier's buffer on the

@@ -21,6 +21,7 @@ from .base import BandSource
 class AheadSource(BandSource):
 
     MODES = {1: "L", 3: "RGB"}   # packed rows, as numpy makes them
+    arrays = True                # numpy is loaded: tiles from arrays
     band = 256                   # rows of one of our bands
     threads = 1                  # pool threads that decode
     depth = 1                    # bands decoding at once

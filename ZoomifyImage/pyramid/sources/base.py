@@ -54,6 +54,10 @@ class BandSource:
     width = height = 0
     channels = 3
     streaming = True
+    # whether the tiles are encoded from numpy views of the rows
+    # (encode.encode_array, where imagecodecs is installed): for the
+    # sources that load numpy anyway (it costs about 10 MB)
+    arrays = False
 
     @property
     def mode(self):
