@@ -12,6 +12,7 @@ anonymous whatever the rest of the path). Parsing is in iiif_request.py,
 pixels in iiif_pixels.py.
 """
 
+import functools
 import hashlib
 import json
 
@@ -25,6 +26,7 @@ from zope.datetime import rfc1123_date
 from zope.interface import implementer
 from zope.publisher.interfaces.browser import IBrowserPublisher
 from ZPublisher import zpublish
+from ZPublisher.BaseRequest import quote
 
 from . import config
 from .iiif_pixels import render
@@ -222,6 +224,37 @@ def _send_json(image, doc, context, REQUEST, RESPONSE, extra_headers=()):
     return b"" if REQUEST.get("REQUEST_METHOD") == "HEAD" else body
 
 
+# a viewer asks the same tile URLs of every image of the same size: the
+# parsed request (immutable) is kept; a bad one raises again each time
+_parsed = functools.lru_cache(maxsize=4096)(parse)
+_http_date = functools.lru_cache(maxsize=64)(rfc1123_date)
+
+
+def _take_image_request(REQUEST):
+    """The four segments of an image request when they are all that is
+    left of the URL, taken off the publisher's stack and added to its URL
+    as its own loop does; otherwise (). See IIIFService's
+    __before_publishing_traverse__."""
+    stack = getattr(REQUEST, "path", None)
+    if not isinstance(stack, list) or len(stack) != 4:
+        return ()
+    names = tuple(reversed(stack))
+    if "index_html" in names:
+        return ()
+    del stack[:]
+    url = REQUEST.get("URL")
+    steps = getattr(REQUEST, "_steps", None)
+    for name in names:
+        step = quote(name)
+        if url:
+            url = "%s/%s" % (url, step)
+        if isinstance(steps, list):
+            steps.append(step)
+    if url:
+        REQUEST["URL"] = url
+    return names
+
+
 class _Published(Implicit):
     """Guarded by the View permission of the image, acquired through the
     wrapper (each subclass declares it, as InitializeClass reads a
@@ -250,6 +283,16 @@ class IIIFService(_Published):
 
     def __init__(self, segments=()):
         self.segments = segments
+
+    def __before_publishing_traverse__(self, object, request):
+        # the publisher calls this on IMAGE/iiif (a new object for each
+        # request) before it traverses further: an image request's four
+        # segments become this object's at once, one traversal step
+        # instead of four (py-spy: a stored tile asked through IIIF held
+        # the GIL a fifth longer than the same Zoomify tile, more than
+        # half of that in traversal)
+        if not self.segments:
+            self.segments = _take_image_request(request)
 
     def publishTraverse(self, request, name):
         if name == "index_html":
@@ -293,7 +336,7 @@ class IIIFService(_Published):
 
     def _image_response(self, image, layout, base, REQUEST, RESPONSE):
         area = max_area()
-        request = parse(self.segments, layout.width, layout.height, area)
+        request = _parsed(self.segments, layout.width, layout.height, area)
         set_id = image.tiles_set()
         etag = image._etag(set_id)
         _cors(image, RESPONSE)
@@ -301,7 +344,7 @@ class IIIFService(_Published):
                            '"canonical"' % (PROFILE_URI, base,
                                             request.canonical))
         RESPONSE.setHeader("ETag", etag)
-        RESPONSE.setHeader("Last-Modified", rfc1123_date(image.tiled_at or 0))
+        RESPONSE.setHeader("Last-Modified", _http_date(image.tiled_at or 0))
         RESPONSE.setHeader("Cache-Control", cache_control(image, REQUEST,
                                                           set_id))
         if not_modified(REQUEST, etag, image.tiled_at):
@@ -309,7 +352,7 @@ class IIIFService(_Published):
             return b""
         store = image._store
         data = render(layout, store.get, request, image.effective_quality(),
-                      DECODE_FACTOR * area)
+                      DECODE_FACTOR * area, (image.uid, set_id))
         RESPONSE.setHeader("Content-Type", FORMATS[request.format])
         RESPONSE.setHeader("Content-Length", str(len(data)))
         return b"" if REQUEST.get("REQUEST_METHOD") == "HEAD" else data

@@ -10,6 +10,7 @@ smaller than the full image; tier 0 of the layout is the smallest)."""
 import io
 import math
 import threading
+from collections import OrderedDict
 
 from PIL import Image
 
@@ -22,6 +23,56 @@ PNG_COMPRESS_LEVEL = 3  # big PNGs: zlib's fast levels are several x faster
 RENDERS = threading.BoundedSemaphore(2)
 RENDER_WAIT = 0.25
 RENDER_RETRY_AFTER = 5
+# decoded tiles kept for composed answers, in bytes of pixels (an RGB
+# tile of 256 x 256 is 192 KB, so about 170 tiles)
+DECODED_CACHE_BYTES = 32 << 20
+
+
+class DecodedTiles:
+    """The pixels of recently decoded tiles, least recently used dropped
+    first. Decoding was most of a composed answer's time (a 512 x 512
+    answer touches up to 9 tiles), and neighbouring requests share
+    tiles. Keys name a tile of a set; sets never change once in place, so
+    an entry is never stale. The images are only read (paste), never
+    changed, so threads share them."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.size = 0
+        self.entries = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            image = self.entries.get(key)
+            if image is not None:
+                self.entries.move_to_end(key)
+            return image
+
+    def put(self, key, image):
+        cost = _cost(image)
+        if cost > self.limit:
+            return
+        with self.lock:
+            if key in self.entries:
+                return
+            self.entries[key] = image
+            self.size += cost
+            while self.size > self.limit:
+                old_key, old = self.entries.popitem(last=False)
+                self.size -= _cost(old)
+
+    def clear(self):
+        with self.lock:
+            self.entries.clear()
+            self.size = 0
+
+
+def _cost(image):
+    return image.size[0] * image.size[1] * len(image.getbands())
+
+
+decoded_tiles = DecodedTiles(DECODED_CACHE_BYTES)
 
 
 def stored_tile(layout, region, size):
@@ -82,9 +133,30 @@ def _window(start, length, limit):
     return start, start + length
 
 
-def compose(layout, get_tile, region, size, budget):
+def _decoded(get_tile, name, set_key):
+    """The tile's pixels (loaded), from the cache when ``set_key`` (the
+    set's identity) is given."""
+    key = None if set_key is None else (set_key, name)
+    if key is not None:
+        tile = decoded_tiles.get(key)
+        if tile is not None:
+            return tile
+    data = get_tile(name)
+    if data is None:
+        raise IIIFError(500, "a tile of this image is missing")
+    tile = Image.open(io.BytesIO(data))
+    tile.load()
+    if tile.mode not in ("L", "RGB"):
+        tile = tile.convert("RGB")
+    if key is not None:
+        decoded_tiles.put(key, tile)
+    return tile
+
+
+def compose(layout, get_tile, region, size, budget, set_key=None):
     """An Image of exactly ``size`` showing ``region``, from the fewest
-    tiles of one tier."""
+    tiles of one tier (decoded ones kept when ``set_key`` names the
+    set)."""
     x, y, w, h = region
     k = scale_factor(layout, region, size, budget)
     s = float(1 << k)
@@ -104,10 +176,8 @@ def compose(layout, get_tile, region, size, budget):
     canvas = None
     for row in range(y0 // t, (y1 - 1) // t + 1):
         for col in range(x0 // t, (x1 - 1) // t + 1):
-            data = get_tile(layout.tile_name(tier, col, row))
-            if data is None:
-                raise IIIFError(500, "a tile of this image is missing")
-            tile = Image.open(io.BytesIO(data))
+            tile = _decoded(get_tile, layout.tile_name(tier, col, row),
+                            set_key)
             if canvas is None:
                 mode = "L" if tile.mode == "L" else "RGB"
                 canvas = Image.new(mode, (x1 - x0, y1 - y0))
@@ -157,8 +227,10 @@ def encode(image, fmt, quality):
     return out.getvalue()
 
 
-def render(layout, get_tile, request, jpeg_quality, budget):
-    """Bytes of an image request (iiif_request.ImageRequest)."""
+def render(layout, get_tile, request, jpeg_quality, budget, set_key=None):
+    """Bytes of an image request (iiif_request.ImageRequest); ``set_key``
+    (hashable, naming the tile set: its tiles never change) lets decoded
+    tiles be kept for the next requests."""
     plain = (not request.mirror and not request.angle
              and request.quality in ("default", "color"))
     if plain and request.format == "jpg":
@@ -173,7 +245,7 @@ def render(layout, get_tile, request, jpeg_quality, budget):
                         "try again", retry_after=RENDER_RETRY_AFTER)
     try:
         image = compose(layout, get_tile, request.region, request.size,
-                        budget)
+                        budget, set_key)
         image = transform(image, request.mirror, request.angle,
                           request.quality)
         return encode(image, request.format, jpeg_quality)

@@ -619,3 +619,81 @@ def test_other_methods_are_405(server, tmp_path):
             assert code == 405, (path, method, code)
             assert headers["Allow"] == "GET, HEAD, OPTIONS", (path, method)
     assert "Traceback" not in server.log_text()[log_before:]
+
+
+def test_decoded_tiles_are_kept_and_give_the_same_pixels(image):
+    from ZoomifyImage import iiif_pixels
+    folder, id = image.split("/")[-2:]
+    with zope_root(commit=False) as app:
+        img = app[folder][id]
+        layout, store = img._layout(), img._store
+        read = []
+
+        def get_tile(name):
+            read.append(name)
+            return store.get(name)
+
+        key = ("test", img.uid, img.tiles_set())
+        iiif_pixels.decoded_tiles.clear()
+        region, size = (500, 500, 300, 200), (150, 100)
+        plain = compose(layout, get_tile, region, size, 10 ** 8)
+        first = compose(layout, get_tile, region, size, 10 ** 8, key)
+        assert len(read) == 2 * 4
+        read[:] = []
+        again = compose(layout, get_tile, region, size, 10 ** 8, key)
+        assert read == []   # all four tiles from the cache
+        assert np.array_equal(np.asarray(plain), np.asarray(first))
+        assert np.array_equal(np.asarray(plain), np.asarray(again))
+        # another set's key shares nothing
+        compose(layout, get_tile, region, size, 10 ** 8, ("other",))
+        assert len(read) == 4
+    iiif_pixels.decoded_tiles.clear()
+
+
+def test_the_decoded_tile_cache_is_bounded():
+    from ZoomifyImage.iiif_pixels import DecodedTiles
+    cache = DecodedTiles(3 * 10 * 10 * 3)   # three 10x10 RGB tiles
+    tiles = [Image.new("RGB", (10, 10), (i, 0, 0)) for i in range(5)]
+    for i in range(3):
+        cache.put(i, tiles[i])
+    assert cache.get(0) is tiles[0]   # now the most recent
+    cache.put(3, tiles[3])            # drops 1, the least recent
+    assert cache.get(1) is None
+    assert [cache.get(i) is not None for i in (0, 2, 3)] == [True] * 3
+    assert cache.size == 3 * 300
+    cache.put(4, Image.new("RGB", (20, 20)))   # above the limit: not kept
+    assert cache.get(4) is None and cache.size == 3 * 300
+
+
+def test_an_image_request_is_one_traversal_step():
+    from ZoomifyImage.iiif import _take_image_request
+
+    class Request(dict):
+        pass
+
+    request = Request(URL="http://x/img/iiif")
+    # the publisher's stack, last name first
+    request.path = ["default.jpg", "0", "max", "full"]
+    request._steps = ["img", "iiif"]
+    assert _take_image_request(request) == ("full", "max", "0",
+                                            "default.jpg")
+    assert request.path == []
+    assert request["URL"] == "http://x/img/iiif/full/max/0/default.jpg"
+    assert request._steps[2:] == ["full", "max", "0", "default.jpg"]
+    # anything but the rest of an image request is traversed as before
+    for stack in ([], ["info.json"], ["0", "max", "full"],
+                  ["x", "default.jpg", "0", "max", "full"],
+                  ["index_html", "0", "max", "full"]):
+        request.path = list(stack)
+        assert _take_image_request(request) == ()
+        assert request.path == stack
+
+
+@pytest.mark.parametrize("path, code", [
+    ("full/max/0/default.jpg", 200),
+    ("full/max/0/default.jpg/more", 404),
+    ("full/max/0", 400),
+    ("full/max/0/default.jpg/index_html", 200),
+])
+def test_image_request_paths(image, path, code):
+    assert status(fetch("%s/iiif/%s" % (image, path))) == code
