@@ -254,7 +254,11 @@ class TiffSource(AheadSource):
         # allocator's arena of each thread
         data = getattr(self.scratch, "data", None)
         if data is None or len(data) < len(header) + count:
-            data = self.scratch.data = bytearray(len(header) + count)
+            # the old one goes first (both at once were a peak of their
+            # own), and the new one has room for somewhat bigger strips
+            data = self.scratch.data = None
+            data = self.scratch.data = bytearray(
+                (len(header) + count) * 9 // 8)
         view = memoryview(data)[:len(header) + count]
         view[:len(header)] = header
         if os.preadv(self.fd, [view[len(header):]],
