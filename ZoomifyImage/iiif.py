@@ -142,9 +142,11 @@ def manifest(image, layout, url, area):
 
 # ------------------------------------------------------------------ HTTP
 
-def _cors(image, RESPONSE):
+def _cors(image, RESPONSE, public=None):
     # only what anonymous may see anyway is offered to other sites
-    if anonymous_may_view(image):
+    if public is None:
+        public = anonymous_may_view(image)
+    if public:
         RESPONSE.setHeader("Access-Control-Allow-Origin", "*")
         RESPONSE.setHeader("Access-Control-Expose-Headers", "ETag, Link")
 
@@ -281,6 +283,8 @@ class IIIFService(_Published):
     security = ClassSecurityInfo()
     security.declareObjectProtected(View)
 
+    base = None  # this service's URL, when known from the request
+
     def __init__(self, segments=()):
         self.segments = segments
 
@@ -292,7 +296,10 @@ class IIIFService(_Published):
         # the GIL a fifth longer than the same Zoomify tile, more than
         # half of that in traversal)
         if not self.segments:
+            base = request.get("URL")  # IMAGE/iiif as the client asked it
             self.segments = _take_image_request(request)
+            if self.segments:
+                self.base = base
 
     def publishTraverse(self, request, name):
         if name == "index_html":
@@ -315,7 +322,7 @@ class IIIFService(_Published):
             return _error(image, error, RESPONSE)
 
     def _answer(self, image, REQUEST, RESPONSE):
-        base = image.absolute_url() + "/iiif"
+        base = self.base or image.absolute_url() + "/iiif"
         segments = self.segments
         if not segments:
             _cors(image, RESPONSE)
@@ -335,23 +342,26 @@ class IIIFService(_Published):
         return self._image_response(image, layout, base, REQUEST, RESPONSE)
 
     def _image_response(self, image, layout, base, REQUEST, RESPONSE):
-        area = max_area()
+        settings = config.settings()
+        area = settings.iiif_max_area
         request = _parsed(self.segments, layout.width, layout.height, area)
         set_id = image.tiles_set()
         etag = image._etag(set_id)
-        _cors(image, RESPONSE)
+        public = anonymous_may_view(image)
+        _cors(image, RESPONSE, public)
         RESPONSE.setHeader("Link", '<%s>;rel="profile", <%s/%s>;rel='
                            '"canonical"' % (PROFILE_URI, base,
                                             request.canonical))
         RESPONSE.setHeader("ETag", etag)
         RESPONSE.setHeader("Last-Modified", _http_date(image.tiled_at or 0))
-        RESPONSE.setHeader("Cache-Control", cache_control(image, REQUEST,
-                                                          set_id))
+        RESPONSE.setHeader("Cache-Control", cache_control(
+            image, REQUEST, set_id, public=public))
         if not_modified(REQUEST, etag, image.tiled_at):
             RESPONSE.setStatus(304)
             return b""
         store = image._store
-        data = render(layout, store.get, request, image.effective_quality(),
+        data = render(layout, store.get, request,
+                      image.quality or settings.quality,
                       DECODE_FACTOR * area, (image.uid, set_id))
         RESPONSE.setHeader("Content-Type", FORMATS[request.format])
         RESPONSE.setHeader("Content-Length", str(len(data)))

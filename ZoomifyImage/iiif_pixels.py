@@ -7,6 +7,7 @@ then mirrored, rotated, turned gray or bitonal and encoded.
 Scale factor k means tier ``num_tiers - 1 - k`` of the layout (2^k times
 smaller than the full image; tier 0 of the layout is the smallest)."""
 
+import functools
 import io
 import math
 import threading
@@ -75,6 +76,7 @@ def _cost(image):
 decoded_tiles = DecodedTiles(DECODED_CACHE_BYTES)
 
 
+@functools.lru_cache(maxsize=4096)
 def stored_tile(layout, region, size):
     """The name of the stored tile that is exactly this request (the
     region of a tile at its tier's scale, at the tile's own size), or

@@ -197,13 +197,15 @@ def anonymous_may_view(obj):
     return "Anonymous" in rolesForPermissionOn(View, obj)
 
 
-def cache_control(obj, REQUEST=None, version=None):
+def cache_control(obj, REQUEST=None, version=None, public=None):
     """Cache-Control for what ``obj`` serves: ``private`` when anonymous
     may not view it (a shared cache must never hand it to others);
     ``public`` otherwise, and ``immutable`` for a year when the URL names
     the current ``version`` of the tile set (the viewer adds ?v=)."""
     max_age = config.settings().cache_max_age
-    if not anonymous_may_view(obj):
+    if public is None:  # the caller may know it already
+        public = anonymous_may_view(obj)
+    if not public:
         return "private, max-age=%d" % max_age
     asked = REQUEST.form.get("v") if REQUEST is not None else None
     if version is not None and asked == str(version):

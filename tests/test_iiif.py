@@ -107,6 +107,13 @@ def test_ids_follow_the_virtual_host(image):
     service = doc["items"][0]["items"][0]["items"][0]["body"]["service"][0]
     assert doc["id"] == "https://iiif.example.org/%s/manifest.json" % id
     assert service["id"] == "https://iiif.example.org/%s/iiif" % id
+    # an image request's canonical link too (its base comes from the URL
+    # the request was traversed by)
+    answer = fetch(vhost + "/" + id + "/iiif/pct:0,0,50,50/max/0/"
+                   "default.jpg")
+    assert answer.headers["Link"].endswith(
+        '<https://iiif.example.org/%s/iiif/0,0,501,350/max/0/default.jpg>'
+        ';rel="canonical"' % id)
 
 
 # ------------------------------------------------------------- stored tiles
