@@ -8,7 +8,9 @@ band into our own buffer on pool threads, while the pyramid encodes the
 band before, keeps both going; handing a band over is one copy.
 
 Engines that read regions (tiff, jp2, slide) subclass AheadSource and
-say how to decode band ``index`` into an array: ``band_jobs``. A band
+say how to decode band ``index`` into an array: ``band_jobs``. (The tiff
+engine reads most files another way, without a band of its own: see
+tiff.py, read_jobs; this costs a band of memory and one copy.) A band
 that is one job (a TIFF strip) keeps one thread busy: such engines set
 ``depth`` to decode that many bands at once, a buffer each.
 """
