@@ -3,7 +3,7 @@ nginx (static files, and the caching front-end of docs/nginx.conf).
 
     .venv/bin/python benchmarks/bench_serving.py [--duration 20]
         [--connections 16,50] [--width 6000 --height 4001] [--dir DIR]
-        [--only zope,nginx,private]
+        [--only zope,nginx,private] [--rounds N]
 
 Runs as root (nginx's workers run as www-data), on 127.0.0.1 only. It
 makes the image with make_images.py, starts two Zope instances (runwsgi,
@@ -88,19 +88,32 @@ def warm(row):
         request(row.base + path, manager=bool(row.headers))
 
 
-def run(rows, connections, seconds):
+def run(rows, connections, seconds, rounds=1):
     # the rows take turns at each connection count, so that what else
-    # the machine does weighs on the rows that are compared alike
+    # the machine does weighs on the rows that are compared alike; with
+    # several rounds each row's median rate (and its p50 and p99) is kept
     for row in rows:
         warm(row)
     for c in connections:
+        runs = {row: [] for row in rows}
+        for n in range(rounds):
+            for row in rows:
+                print("  %s, %d connections, %d s, round %d of %d ..." % (
+                    row.label, c, seconds, n + 1, rounds),
+                    file=sys.stderr, flush=True)
+                before = rss_mb(row.zope) if row.zope else None
+                result = wrk(row.base, row.paths, seconds, c,
+                             headers=row.headers)
+                result["rss"] = (before, rss_mb(row.zope)) \
+                    if row.zope else None
+                runs[row].append(result)
         for row in rows:
-            print("  %s, %d connections, %d s ..." % (row.label, c, seconds),
-                  file=sys.stderr, flush=True)
-            before = rss_mb(row.zope) if row.zope else None
-            row.results[c] = result = wrk(row.base, row.paths, seconds, c,
-                                          headers=row.headers)
-            result["rss"] = (before, rss_mb(row.zope)) if row.zope else None
+            done = sorted(runs[row], key=lambda r: r["rate"])
+            middle = dict(done[len(done) // 2])
+            middle["errors"] = sum(r["errors"] for r in done)
+            first, last = runs[row][0]["rss"], runs[row][-1]["rss"]
+            middle["rss"] = (first[0], last[1]) if first else None
+            row.results[c] = middle
 
 
 def table(rows, connections):
@@ -143,6 +156,9 @@ def main(argv=None):
     parser.add_argument("--duration", type=int, default=20,
                         help="seconds of wrk per row and connection count")
     parser.add_argument("--connections", default="16,50")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="the rows take turns this many times; the "
+                        "median run of each row is shown")
     parser.add_argument("--only", default="",
                         help="the rows to run, by kind: zope (OFS.Image "
                         "and the stores), nginx (static and caches), "
@@ -222,14 +238,15 @@ def main(argv=None):
             wanted = args.only.split(",")
             rows = [r for r in rows if kinds[r.group] in wanted]
         print("%dx%d, %d tiles (median %.1f KB), wrk -t2 for %d s, "
-              "nginx workers: %s" % (
+              "median of %d rounds, nginx workers: %s" % (
                   args.width, args.height, len(names),
                   statistics.median(s for s, n in sizes) / 1024.0,
-                  args.duration, ", ".join(sorted(cache.worker_users()))))
+                  args.duration, args.rounds,
+                  ", ".join(sorted(cache.worker_users()))))
         print()
         began = time.monotonic()
         load = os.getloadavg()[0]
-        run(rows, connections, args.duration)
+        run(rows, connections, args.duration, args.rounds)
         table(rows, connections)
         # the machine's other work shows here (2 cores: above 2 is busy)
         print("\n%.0f s; load average (1 min) %.1f at the start, %.1f at "
