@@ -693,19 +693,9 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         serving the filesystem store answers (404).
         """
         layout = self._layout()
-        if layout is None:
+        if layout is None or len(name) > 64:  # longer: never a tile's
             return None
-        if name == "ImageProperties.xml":
-            return name
-        parsed = parse_tile_name(name)
-        if parsed is None:
-            return None
-        group, tier, col, row = parsed
-        if not layout.has_tile(tier, col, row):
-            return None
-        if layout.tile_name(tier, col, row) != name:
-            return None  # right tile, wrong TileGroup
-        return name
+        return name if _is_tile_name(layout, name) else None
 
     def _etag(self, set_id=None):
         return '"zi-%s-%s"' % (self.uid, set_id or self.tiles_set())
@@ -748,6 +738,20 @@ def _layout_of(width, height, tile_size):
     # a Layout never changes; building one per tile request was a tenth
     # of the request's time
     return Layout(width, height, tile_size)
+
+
+@functools.lru_cache(maxsize=8192)
+def _is_tile_name(layout, name):
+    # the names a viewer asks are few and asked again and again
+    if name == "ImageProperties.xml":
+        return True
+    parsed = parse_tile_name(name)
+    if parsed is None:
+        return False
+    group, tier, col, row = parsed
+    # the right tile in the wrong TileGroup is not it
+    return layout.has_tile(tier, col, row) and \
+        layout.tile_name(tier, col, row) == name
 
 
 def _guess_type(name):

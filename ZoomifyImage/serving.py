@@ -197,12 +197,13 @@ def anonymous_may_view(obj):
     return "Anonymous" in rolesForPermissionOn(View, obj)
 
 
-def cache_control(obj, REQUEST=None, version=None, public=None):
+def cache_control(obj, REQUEST=None, version=None, public=None,
+                  settings=None):
     """Cache-Control for what ``obj`` serves: ``private`` when anonymous
     may not view it (a shared cache must never hand it to others);
     ``public`` otherwise, and ``immutable`` for a year when the URL names
     the current ``version`` of the tile set (the viewer adds ?v=)."""
-    max_age = config.settings().cache_max_age
+    max_age = (settings or config.settings()).cache_max_age
     if public is None:  # the caller may know it already
         public = anonymous_may_view(obj)
     if not public:
@@ -309,8 +310,8 @@ def serve_tile(image, name, REQUEST, RESPONSE):
     etag = image._etag(set_id)
     RESPONSE.setHeader("ETag", etag)
     RESPONSE.setHeader("Last-Modified", _http_date(int(modified or 0)))
-    RESPONSE.setHeader("Cache-Control", cache_control(image, REQUEST,
-                                                      version))
+    RESPONSE.setHeader("Cache-Control", cache_control(
+        image, REQUEST, version, settings=settings))
     content_type = "text/xml" if name.endswith(".xml") else "image/jpeg"
     if not_modified(REQUEST, etag, modified):
         RESPONSE.setStatus(304)
