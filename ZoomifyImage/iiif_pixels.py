@@ -182,7 +182,10 @@ def compose(layout, get_tile, region, size, budget, set_key=None):
                             set_key)
             if canvas is None:
                 mode = "L" if tile.mode == "L" else "RGB"
-                canvas = Image.new(mode, (x1 - x0, y1 - y0))
+                # not filled first: the tiles cover every pixel of it
+                # (the window lies within the tier; a missing tile is an
+                # error above)
+                canvas = Image.new(mode, (x1 - x0, y1 - y0), None)
             if tile.mode != canvas.mode:
                 tile = tile.convert(canvas.mode)
             # paste clips the tile to the canvas
