@@ -11,10 +11,10 @@ import functools
 import io
 import math
 import threading
-from collections import OrderedDict
 
 from PIL import Image
 
+from .cache import BoundedCache
 from .iiif_request import IIIFError
 from .pyramid.encode import encode_jpeg
 
@@ -32,44 +32,16 @@ RENDER_RETRY_AFTER = 5
 DECODED_CACHE_BYTES = 32 << 20
 
 
-class DecodedTiles:
-    """The pixels of recently decoded tiles, least recently used dropped
-    first. Decoding was most of a composed answer's time (a 512 x 512
-    answer touches up to 9 tiles), and neighbouring requests share
-    tiles. Keys name a tile of a set; sets never change once in place, so
-    an entry is never stale. The images are only read (paste), never
-    changed, so threads share them."""
+class DecodedTiles(BoundedCache):
+    """The pixels of recently decoded tiles, up to ``limit`` bytes.
+    Decoding was most of a composed answer's time (a 512 x 512 answer
+    touches up to 9 tiles), and neighbouring requests share tiles. Keys
+    name a tile of a set; sets never change once in place, so an entry is
+    never stale. The images are only read (paste), never changed, so
+    threads share them."""
 
     def __init__(self, limit):
-        self.limit = limit
-        self.size = 0
-        self.entries = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            image = self.entries.get(key)
-            if image is not None:
-                self.entries.move_to_end(key)
-            return image
-
-    def put(self, key, image):
-        cost = _cost(image)
-        if cost > self.limit:
-            return
-        with self.lock:
-            if key in self.entries:
-                return
-            self.entries[key] = image
-            self.size += cost
-            while self.size > self.limit:
-                old_key, old = self.entries.popitem(last=False)
-                self.size -= _cost(old)
-
-    def clear(self):
-        with self.lock:
-            self.entries.clear()
-            self.size = 0
+        super().__init__(limit, _cost)
 
 
 def _cost(image):

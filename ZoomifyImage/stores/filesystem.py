@@ -20,12 +20,10 @@ points at any more are removed by the sweep (sweep.py) after trash-days,
 so that an Undo finds them until then.
 """
 
-import collections
 import logging
 import os
 import shutil
 import tempfile
-import threading
 import uuid
 
 import transaction
@@ -34,6 +32,7 @@ from transaction.interfaces import IDataManager
 from zope.interface import implementer
 
 from .. import config
+from ..cache import BoundedCache
 from ..interfaces import ITileSink
 from ..interfaces import ITileStore
 from ..pyramid.errors import TilingError
@@ -52,7 +51,7 @@ LEGACY_SET = "0"
 OLDER_SET_SECONDS = 600
 
 
-class TileCache:
+class TileCache(BoundedCache):
     """The bytes of recently served tiles, by path, up to ``limit`` bytes.
 
     A set never changes once it is in place, and a path names its set:
@@ -62,30 +61,19 @@ class TileCache:
     again."""
 
     def __init__(self, limit):
-        self.limit = limit
-        self.items = collections.OrderedDict()
-        self.size = 0
-        self.lock = threading.Lock()
+        # never one big file for all
+        super().__init__(limit, len, largest=limit // 64)
 
     def read(self, path):
-        with self.lock:
-            data = self.items.get(path)
-            if data is not None:
-                self.items.move_to_end(path)
-                return data
+        data = self.get(path)
+        if data is not None:
+            return data
         try:
             with open(path, "rb") as f:
                 data = f.read()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
-        if len(data) <= self.limit // 64:  # never one big file for all
-            with self.lock:
-                if path not in self.items:
-                    self.items[path] = data
-                    self.size += len(data)
-                    while self.size > self.limit:
-                        _, old = self.items.popitem(last=False)
-                        self.size -= len(old)
+        self.put(path, data)
         return data
 
 
