@@ -26,7 +26,6 @@ from zope.datetime import rfc1123_date
 from zope.interface import implementer
 from zope.publisher.interfaces.browser import IBrowserPublisher
 from ZPublisher import zpublish
-from ZPublisher.BaseRequest import quote
 
 from . import config
 from .iiif_pixels import render
@@ -38,6 +37,8 @@ from .iiif_request import parse
 from .serving import anonymous_may_view
 from .serving import cache_control
 from .serving import not_modified
+from .serving import remaining_names
+from .serving import take_remaining_names
 
 IMAGE_CONTEXT = "http://iiif.io/api/image/3/context.json"
 PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
@@ -237,24 +238,10 @@ def _take_image_request(REQUEST):
     left of the URL, taken off the publisher's stack and added to its URL
     as its own loop does; otherwise (). See IIIFService's
     __before_publishing_traverse__."""
-    stack = getattr(REQUEST, "path", None)
-    if not isinstance(stack, list) or len(stack) != 4:
+    names = remaining_names(REQUEST)
+    if len(names) != 4 or "index_html" in names:
         return ()
-    names = tuple(reversed(stack))
-    if "index_html" in names:
-        return ()
-    del stack[:]
-    url = REQUEST.get("URL")
-    steps = getattr(REQUEST, "_steps", None)
-    for name in names:
-        step = quote(name)
-        if url:
-            url = "%s/%s" % (url, step)
-        if isinstance(steps, list):
-            steps.append(step)
-    if url:
-        REQUEST["URL"] = url
-    return names
+    return take_remaining_names(REQUEST)
 
 
 class _Published(Implicit):

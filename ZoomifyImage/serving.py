@@ -154,25 +154,42 @@ class TileFile(_TileBase):
 InitializeClass(TileFile)
 
 
+def remaining_names(REQUEST):
+    """The names of the URL the publisher has still to traverse, in URL
+    order ([] when it is not a publisher's request)."""
+    stack = getattr(REQUEST, "path", None)
+    return list(reversed(stack)) if isinstance(stack, list) else []
+
+
+def take_remaining_names(REQUEST):
+    """Takes the rest of the URL off the publisher's stack in one step,
+    adding each name to its URL and steps as its own loop does; the
+    names, in URL order."""
+    names = remaining_names(REQUEST)
+    del REQUEST.path[:]
+    url = REQUEST.get("URL")
+    steps = getattr(REQUEST, "_steps", None)
+    for name in names:
+        step = quote(name)
+        if url:
+            url = "%s/%s" % (url, step)
+        if isinstance(steps, list):
+            steps.append(step)
+    if url:
+        REQUEST["URL"] = url
+    return tuple(names)
+
+
 def take_tile_name(REQUEST, group):
     """Traversing TileGroupN of an image: when the next and last name of
     the URL is a file of it (T-C-R.jpg), both names in one step, so that
     a tile is one traversal step and one security check from its image,
-    not two. The name is taken off the publisher's stack and added to its
-    URL, as its own loop does. None to traverse TileGroupN alone."""
-    stack = getattr(REQUEST, "path", None)
-    if not isinstance(stack, list) or len(stack) != 1:
+    not two. None to traverse TileGroupN alone."""
+    names = remaining_names(REQUEST)
+    if len(names) != 1 or not names[0].endswith(".jpg") or \
+            "/" in names[0]:
         return None
-    name = stack[-1]
-    if not name.endswith(".jpg") or "/" in name:
-        return None
-    stack.pop()
-    url = REQUEST.get("URL")
-    if url:
-        REQUEST["URL"] = "%s/%s" % (url, quote(name))
-    steps = getattr(REQUEST, "_steps", None)
-    if isinstance(steps, list):
-        steps.append(quote(name))
+    (name,) = take_remaining_names(REQUEST)
     return group + "/" + name
 
 
