@@ -54,19 +54,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
+from bench_serving import add_image  # noqa: E402
+from bench_serving import request  # noqa: E402
+from bench_serving import rss_mb  # noqa: E402
 from make_images import make  # noqa: E402
 
-from tests.http_upload import post_form  # noqa: E402
 from tests.nginx_fixture import USER  # noqa: E402
 from tests.nginx_fixture import Nginx  # noqa: E402
 from tests.nginx_fixture import wrk  # noqa: E402
-from tests.zope_fixtures import ADMIN  # noqa: E402
 from tests.zope_fixtures import ZopeServer  # noqa: E402
 from tests.zope_fixtures import free_port  # noqa: E402
 from ZoomifyImage.iiif_pixels import stored_tile  # noqa: E402
@@ -129,28 +129,6 @@ def region_path(region, width):
 
 def iiif_path(region, size):
     return "%d,%d,%d,%d/%d,%d/0/default.jpg" % (region + size)
-
-
-# ------------------------------------------------------------------ Zope
-
-def request(url, manager=False):
-    r = urllib.request.Request(url)
-    if manager:
-        from tests.http_upload import authorization
-        r.add_header("Authorization", authorization(ADMIN))
-    with urllib.request.urlopen(r, timeout=120) as response:
-        return response.headers, response.read()
-
-
-def add_image(zope, path, id, store, quality):
-    """The image added through the ZMI add form; its set id (for ?v=)."""
-    status, body = post_form(
-        zope.url + "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage",
-        {"id": id, "storage": store, "quality": quality}, "file", path,
-        ADMIN)
-    assert status == 302, body[:300]
-    headers, body = request("%s/%s/TileGroup0/0-0-0.jpg" % (zope.url, id))
-    return headers["ETag"].strip('"').split("-")[2]
 
 
 # ---------------------------------------------------------------- iipsrv
@@ -246,10 +224,6 @@ class Row:
         # the paths asked once before the runs (all of them by default)
         self.warm = paths if warm is None else warm
         self.results = {}
-
-
-def rss_mb(server):
-    return server.memory_kb() / 1024.0
 
 
 def check(row):
@@ -403,7 +377,8 @@ def main(argv=None):
             rss_start = rss_mb(zope)
             for store in stores:
                 id = {"filesystem": "fs", "zodb": "db"}[store]
-                set_id = add_image(zope, jpeg, id, store, args.quality)
+                set_id = add_image(zope, jpeg, id, store,
+                                   quality=args.quality)[1]
                 rows += [
                     Row("Zoomify tiles, %s store" % store, zope.url,
                         ["/%s/%s?v=%s" % (id, n, set_id) for n in names],

@@ -60,10 +60,12 @@ def request(url, data=None, manager=False):
         return response.headers, response.read()
 
 
-def add_image(zope, path, id, store):
+def add_image(zope, path, id, store, **fields):
+    """The image added through the ZMI add form (``fields``: more of its
+    fields, such as quality); (uid, set id) from a tile's ETag."""
     status, body = post_form(
         zope.url + "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage",
-        {"id": id, "storage": store}, "file", path, ADMIN)
+        dict({"id": id, "storage": store}, **fields), "file", path, ADMIN)
     assert status == 302, body[:300]
     headers, body = request("%s/%s/TileGroup0/0-0-0.jpg" % (zope.url, id),
                             manager=True)
