@@ -2,6 +2,7 @@
 the real publisher (zope.testbrowser), and iiif-validator against a real
 Zope server."""
 
+import contextlib
 import io
 import math
 import time
@@ -419,17 +420,23 @@ def test_work_is_bounded_to_a_few_tiers():
     assert min(thin_layout.tiers[thin_layout.num_tiers - 1 - k]) > 0
 
 
-def test_a_region_reads_only_its_tiles(image):
+@contextlib.contextmanager
+def reading_tiles(image):
+    """(the image, its layout, a get_tile for compose() that notes each
+    name it is asked, the list of those names)."""
     folder, id = image.split("/")[-2:]
     with zope_root(commit=False) as app:
         img = app[folder][id]
-        layout, store = img._layout(), img._store
-        read = []
+        store, read = img._store, []
 
         def get_tile(name):
             read.append(name)
             return store.get(name)
+        yield img, img._layout(), get_tile, read
 
+
+def test_a_region_reads_only_its_tiles(image):
+    with reading_tiles(image) as (img, layout, get_tile, read):
         # at half size: the tier of 500x350, its pixels 150..350 x
         # 150..250, in its first row of tiles
         compose(layout, get_tile, (300, 300, 400, 200), (200, 100), 10 ** 8)
@@ -630,16 +637,7 @@ def test_other_methods_are_405(server, tmp_path):
 
 def test_decoded_tiles_are_kept_and_give_the_same_pixels(image):
     from ZoomifyImage import iiif_pixels
-    folder, id = image.split("/")[-2:]
-    with zope_root(commit=False) as app:
-        img = app[folder][id]
-        layout, store = img._layout(), img._store
-        read = []
-
-        def get_tile(name):
-            read.append(name)
-            return store.get(name)
-
+    with reading_tiles(image) as (img, layout, get_tile, read):
         key = ("test", img.uid, img.tiles_set())
         iiif_pixels.decoded_tiles.clear()
         region, size = (500, 500, 300, 200), (150, 100)
