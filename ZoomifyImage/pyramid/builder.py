@@ -27,7 +27,7 @@ from .buffers import image_on
 
 class Tier:
     def __init__(self, index, width, height, mode, tile_size, encoder,
-                 name, below=None):
+                 name, below=None, buffers=1):
         self.index = index
         self.width = width
         self.height = height
@@ -37,22 +37,29 @@ class Tier:
         self.name = name          # name(tier, col, row) of a tile
         self.below = below
         self.line = width * PIXEL_BYTES[mode]   # bytes per row
-        self.memory = bytearray(self.line * tile_size)
-        if mode == "RGB":
-            self.buffer = PackedRGB(self.memory, width)
-        else:
-            self.buffer = image_on(self.memory, mode, width, tile_size)
-        self.pixels = None
-        if encoder.arrays:   # the tiles are encoded from a numpy view
-            import numpy as np
-            self.pixels = np.frombuffer(self.memory, np.uint8).reshape(
-                tile_size, width, PIXEL_BYTES[mode])
+        self.memory, self.buffer, self.pixels = self._new_buffer()
+        # the other buffers, each with the jobs that still read it
+        self.spare = [(self._new_buffer(), []) for _ in range(buffers - 1)]
         self.fill = 0             # rows in the buffer
         self.shrunk = 0           # rows of the buffer sent to the tier below
         self.received = 0         # rows received in all
         self.tile_row = 0
         self.readers = []         # jobs that read the buffer
         self.writers = []         # jobs that write rows into the buffer
+
+    def _new_buffer(self):
+        """(memory, buffer, pixels) for one row of tiles."""
+        memory = bytearray(self.line * self.tile_size)
+        if self.mode == "RGB":
+            buffer = PackedRGB(memory, self.width)
+        else:
+            buffer = image_on(memory, self.mode, self.width, self.tile_size)
+        pixels = None
+        if self.encoder.arrays:   # the tiles are encoded from a numpy view
+            import numpy as np
+            pixels = np.frombuffer(memory, np.uint8).reshape(
+                self.tile_size, self.width, PIXEL_BYTES[self.mode])
+        return memory, buffer, pixels
 
     def wait_free(self):
         """Wait until no job reads the buffer any more."""
@@ -89,15 +96,20 @@ class Tier:
             pairs = (self.fill - self.shrunk) // 2
             if pairs == 0:
                 return
-            # in pieces of at most an eighth of a tile and about 512 KB of
-            # Pillow's 4 bytes a pixel: small temporary images (2 MB
-            # pieces cost 2 MB more peak memory at width 30000, measured,
-            # and were no faster), and work for both cores
-            piece = min(self.tile_size // 8, (1 << 19) // (8 * self.width))
-            n = below.space(min(pairs, max(1, piece)))[1]
+            # one job shrinks up to a quarter of a tile of rows, in pieces
+            # of at most about 512 KB of Pillow's 4 bytes a pixel (small
+            # temporary images: 2 MB pieces cost 2 MB more peak memory at
+            # width 30000). A job per piece cost more than the shrinking
+            # at that width (two row pairs a job: 5,000 jobs for the top
+            # tier, each a future and a handover of the GIL); a job of
+            # up to 64 pairs took the JPEG from 13.8 to 10.9 s of CPU
+            # (measured, 30000x20000)
+            piece = max(1, min(self.tile_size // 8,
+                               (1 << 19) // (8 * self.width)))
+            n = below.space(min(pairs, max(piece, self.tile_size // 4)))[1]
             job = self.encoder.call(shrink_rows, self.buffer, self.width,
                                     self.shrunk, n, below.buffer, below.fill,
-                                    list(self.writers))
+                                    list(self.writers), piece)
             self.readers.append(job)
             self.shrunk += 2 * n
             below.written(n, [job])
@@ -113,22 +125,38 @@ class Tier:
                                                 self.pixels))
         self.tile_row += 1
         self.fill = self.shrunk = 0
+        if self.spare:
+            # the next row of tiles goes into another buffer while the
+            # jobs still cut and shrink this one
+            self.spare.append(((self.memory, self.buffer, self.pixels),
+                               self.readers))
+            (self.memory, self.buffer, self.pixels), self.readers = \
+                self.spare.pop(0)
+            self.writers = []
 
 
-def shrink_rows(source, width, top, pairs, target, at, writers):
+def shrink_rows(source, width, top, pairs, target, at, writers, piece):
     """(A job) 2x2 box mean of ``pairs`` row pairs of ``source`` from row
-    ``top``, pasted into ``target`` at row ``at``."""
+    ``top``, pasted into ``target`` at row ``at``, ``piece`` pairs at a
+    time."""
     for job in writers:
         job.result()
-    target.paste(source.reduce(2, box=(0, top, 2 * (width // 2),
-                                       top + 2 * pairs)), (0, at))
+    for i in range(0, pairs, piece):
+        n = min(piece, pairs - i)
+        target.paste(source.reduce(2, box=(0, top + 2 * i, 2 * (width // 2),
+                                           top + 2 * (i + n))), (0, at + i))
 
 
-def build_tiers(layout, mode, encoder):
+def build_tiers(layout, mode, encoder, top_buffers=1):
     """The chain of tiers; returns the full-size one. ``mode`` is the
     source's layout of rows ("L", "RGB" packed or "RGBX"); the smaller
     tiers are "L" or "RGB" packed (a quarter less memory than "RGBX";
     the pieces shrunk into them are small).
+
+    With ``top_buffers=2`` the full-size tier has two buffers, so that a
+    source that decodes beside the encoder (on its own thread) goes on
+    into the second while the tiles of the first are cut: one more row
+    of tiles in memory, for a decoder that never waits.
 
     Tiers with a zero side (a very thin image) have no tiles and are left
     out: they are always the smallest ones, so the chain simply ends above
@@ -140,5 +168,6 @@ def build_tiers(layout, mode, encoder):
         if w and h:
             tier_mode = mode if index == top or mode == "L" else "RGB"
             below = Tier(index, w, h, tier_mode, layout.tile_size, encoder,
-                         layout.tile_name, below)
+                         layout.tile_name, below,
+                         buffers=top_buffers if index == top else 1)
     return below

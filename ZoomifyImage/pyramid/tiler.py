@@ -142,7 +142,8 @@ def _tile(path, sink, tile_size, quality, engine, background, progress,
             layout = Layout(source.width, source.height, tile_size)
             encoder = TileEncoder(sink, quality, threads, progress,
                                   layout.num_tiles, source.arrays)
-            top = build_tiers(layout, source.mode, encoder)
+            top = build_tiers(layout, source.mode, encoder,
+                              source.top_buffers)
             # a source that decodes in jobs (the tiff engine) writes each
             # tile row straight into the top tier's buffer on the
             # encoder's threads, and the shrinking and encoding jobs wait

@@ -58,6 +58,9 @@ class BandSource:
     # (encode.encode_array, where imagecodecs is installed): for the
     # sources that load numpy anyway (it costs about 10 MB)
     arrays = False
+    # buffers of the full-size tier (builder.build_tiers): 2 for a source
+    # that decodes on a thread of its own while the tiles are cut
+    top_buffers = 1
 
     @property
     def mode(self):
