@@ -14,15 +14,16 @@ another host, the console must stay free of errors, and the canvas must
 show the image.
 """
 
-import base64
-import io
 import os
 from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from tests.browser_pages import WatchedPage
+from tests.browser_pages import assert_looks_like
+from tests.browser_pages import decode_png
+from tests.browser_pages import requested_tiles
 from tests.images import colourful
 from tests.images import save
 from tests.zope_fixtures import BASE
@@ -33,7 +34,6 @@ from tests.zope_fixtures import zope_root
 
 RESOURCES = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                          "ZoomifyImage", "static")
-SHOTS = os.environ.get("ZOOMIFY_SCREENSHOTS")
 
 
 def missing(*names):
@@ -67,84 +67,18 @@ def put_page(folder, id, html):
     return "/%s/%s" % (folder, id)
 
 
-class Page:
-    """A page with every request, response and console message watched."""
+class Page(WatchedPage):
+    """A watched page that also refuses any request to another host."""
 
     def __init__(self, chromium, server, viewport=(1000, 700)):
+        super().__init__(chromium, viewport)
         self.host = urlsplit(server).netloc
-        self.context = chromium.new_context(
-            viewport={"width": viewport[0], "height": viewport[1]})
-        self.page = self.context.new_page()
-        self.failures, self.errors, self.urls = [], [], []
         self.page.on("request", self._request)
-        self.page.on("response", self._response)
-        self.page.on("requestfailed", lambda r: self.failures.append(
-            "%s: %s" % (r.url, r.failure)))
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
 
     def _request(self, request):
         url = urlsplit(request.url)
         if url.scheme in ("http", "https") and url.netloc != self.host:
             self.failures.append("another host: " + request.url)
-
-    def _console(self, message):
-        if message.type == "error" and not message.location.get(
-                "url", "").endswith("/favicon.ico"):
-            self.errors.append("%s (%s)" % (message.text,
-                                            message.location.get("url")))
-
-    def _response(self, response):
-        self.urls.append(response.url)
-        if response.status >= 400:
-            self.failures.append("%s: HTTP %d" % (response.url,
-                                                  response.status))
-
-    def check_clean(self, allowed=()):
-        """No failed request; no console error but ``allowed`` ones (a
-        message's beginning)."""
-        assert not self.failures, self.failures
-        errors = [e for e in self.errors if not e.startswith(tuple(allowed))]
-        assert not errors, errors
-
-    def screenshot(self, name):
-        if SHOTS:
-            os.makedirs(SHOTS, exist_ok=True)
-            self.page.screenshot(path=os.path.join(SHOTS, name + ".png"))
-
-    def close(self):
-        self.context.close()
-
-
-def decode_png(data_url):
-    png = base64.b64decode(data_url.split(",", 1)[1])
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
-
-
-def assert_looks_like(drawn, box, array, tolerance=24):
-    """The image's box (left, top, right, bottom, in canvas pixels) on
-    the canvas shows the image, roughly."""
-    h, w = drawn.shape[:2]
-    drawn = drawn[..., :3]
-    dx = 2 if box[2] - box[0] > 12 else 0
-    dy = 2 if box[3] - box[1] > 12 else 0
-    left, top = max(0, int(box[0] + 0.5) + dx), max(0, int(box[1] + 0.5) + dy)
-    right = min(w, int(box[2]) - dx)
-    bottom = min(h, int(box[3]) - dy)
-    assert right - left >= 1 and bottom - top >= 1, box
-    shown = drawn[top:bottom, left:right].astype(np.float64)
-    assert shown.std() > 3, "blank canvas"
-    sx, sy = array.shape[1] / (box[2] - box[0]), \
-        array.shape[0] / (box[3] - box[1])
-    crop = (max(0, (left - box[0]) * sx), max(0, (top - box[1]) * sy),
-            min(array.shape[1], (right - box[0]) * sx),
-            min(array.shape[0], (bottom - box[1]) * sy))
-    expected = np.asarray(Image.fromarray(array).resize(
-        (right - left, bottom - top), Image.BILINEAR, box=crop)
-    ).astype(np.float64)
-    difference = np.abs(shown - expected).mean()
-    assert difference < tolerance, difference
-    return difference
 
 
 def opaque_box(rgba):
@@ -317,16 +251,19 @@ def ol_tour(page, width, height):
             page.page.evaluate(OL_MOVE, [resolution, [x, -y]])
 
 
-def zoomify_tiles(urls, path):
-    import re
-    tile = re.compile(r"/TileGroup(\d+)/(\d+)-(\d+)-(\d+)\.jpg(\?v=\w+)?$")
-    tiles = set()
-    for url in urls:
-        if path + "/TileGroup" in url:
-            match = tile.search(url)
-            assert match, url
-            tiles.add(tuple(int(g) for g in match.groups()[:4]))
-    return tiles
+def ol_shows_the_image_on_a_tour(page, array, name):
+    """The map shows the image at first, after a tour it shows it at
+    full size at the bottom right corner (so the edge tiles are right:
+    JPEG's noise is about 1 on average), and nothing failed."""
+    height, width = array.shape[:2]
+    drawn, box, _ = ol_canvas(page)
+    assert_looks_like(drawn, box, array)
+    page.screenshot(name)
+    ol_tour(page, width, height)
+    drawn, box, _ = ol_canvas(page)
+    assert box[2] - box[0] == pytest.approx(width, abs=1)
+    assert_looks_like(drawn, box, array, tolerance=4)
+    page.check_clean()
 
 
 def zoomify_settings(server, folder, path):
@@ -357,18 +294,9 @@ def test_openlayers_zoomify_asks_only_for_tiles_that_exist(
     settings, layout = zoomify_settings(server, folder, path)
     page = ol_page(chromium, server, folder, "map", OL_ZOOMIFY % settings)
     try:
-        drawn, box, _ = ol_canvas(page)
-        assert_looks_like(drawn, box, array)
-        page.screenshot("ol-zoomify-%dx%d" % size)
-        ol_tour(page, width, height)
-        # full size at the bottom right corner: the edge tiles are right
-        # (JPEG's noise is about 1 on average)
-        drawn, box, _ = ol_canvas(page)
-        assert box[2] - box[0] == pytest.approx(width, abs=1)
-        assert_looks_like(drawn, box, array, tolerance=4)
-        page.check_clean()
+        ol_shows_the_image_on_a_tour(page, array, "ol-zoomify-%dx%d" % size)
 
-        asked = zoomify_tiles(page.urls, path)
+        asked = requested_tiles(page.urls, path)
         exists = set()
         for tier, col, row in layout.all_tiles():
             name = layout.tile_name(tier, col, row)
@@ -422,14 +350,7 @@ def test_openlayers_iiif_without_a_failed_request(
                                            "/iiif/info.json")}
     page = ol_page(chromium, server, folder, "map", script)
     try:
-        drawn, box, _ = ol_canvas(page)
-        assert_looks_like(drawn, box, array)
-        page.screenshot("ol-iiif-%dx%d" % size)
-        ol_tour(page, width, height)
-        drawn, box, _ = ol_canvas(page)
-        assert box[2] - box[0] == pytest.approx(width, abs=1)
-        assert_looks_like(drawn, box, array, tolerance=4)
-        page.check_clean()
+        ol_shows_the_image_on_a_tour(page, array, "ol-iiif-%dx%d" % size)
         asked = [u for u in page.urls if u.startswith(server + path +
                                                       "/iiif/")]
         assert len(asked) > 3

@@ -6,16 +6,17 @@ console must stay free of errors, and the canvas must show the image.
 Set ZOOMIFY_SCREENSHOTS=DIR to keep screenshots of the pages.
 """
 
-import base64
 import io
-import os
-import re
 import threading
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.browser_pages import WatchedPage
+from tests.browser_pages import assert_looks_like
+from tests.browser_pages import decode_png
+from tests.browser_pages import requested_tiles
 from tests.images import colourful
 from tests.zope_fixtures import chromium_missing
 from tests.zope_fixtures import local_server
@@ -24,9 +25,6 @@ from tests.zope_fixtures import put_jpeg
 from tests.zope_fixtures import tile_root
 from tests.zope_fixtures import zope_root
 from ZoomifyImage.pyramid import Layout
-
-TILE = re.compile(r"/TileGroup(\d+)/(\d+)-(\d+)-(\d+)\.jpg(\?v=\w+)?$")
-SHOTS = os.environ.get("ZOOMIFY_SCREENSHOTS")
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None,
                                 reason=chromium_missing() or "")
@@ -38,32 +36,8 @@ def server():
         yield url
 
 
-class Page:
-    """A page with every response and console message watched."""
-
-    def __init__(self, chromium, viewport=(1000, 700)):
-        self.context = chromium.new_context(
-            viewport={"width": viewport[0], "height": viewport[1]})
-        self.page = self.context.new_page()
-        self.failures, self.errors, self.urls = [], [], []
-        self.page.on("response", self._response)
-        self.page.on("requestfailed", lambda r: self.failures.append(
-            "%s: %s" % (r.url, r.failure)))
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def _console(self, message):
-        # the browser's own favicon request is not the page's business
-        if message.type == "error" and not message.location.get(
-                "url", "").endswith("/favicon.ico"):
-            self.errors.append("%s (%s)" % (message.text,
-                                            message.location.get("url")))
-
-    def _response(self, response):
-        self.urls.append(response.url)
-        if response.status >= 400:
-            self.failures.append("%s: HTTP %d" % (response.url,
-                                                  response.status))
+class Page(WatchedPage):
+    """A watched page with OpenSeadragon's viewers on it."""
 
     def open(self, url):
         self.page.goto(url)
@@ -87,16 +61,7 @@ class Page:
     def canvas(self, id):
         """What the viewer drew, and the image's box on it."""
         data = self.page.evaluate(CANVAS, id)
-        png = base64.b64decode(data["png"].split(",", 1)[1])
-        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), \
-            data["box"]
-
-    def check_clean(self):
-        assert not self.failures, self.failures
-        assert not self.errors, self.errors
-
-    def close(self):
-        self.context.close()
+        return decode_png(data["png"], "RGB"), data["box"]
 
 
 # OpenSeadragon's API, in the page
@@ -140,49 +105,6 @@ CANVAS = """(id) => {
 }"""
 
 
-def requested_tiles(urls, path):
-    tiles = set()
-    for url in urls:
-        if path + "/TileGroup" in url:
-            match = TILE.search(url)
-            assert match, url
-            tiles.add(tuple(int(g) for g in match.groups()[:4]))
-    return tiles
-
-
-def assert_looks_like(drawn, box, array, tolerance=24):
-    """The image's box on the canvas shows the image, roughly."""
-    h, w = drawn.shape[:2]
-    # leave out the edges (blended with the background), but keep a
-    # middle row or column of a very thin image
-    dx = 2 if box[2] - box[0] > 12 else 0
-    dy = 2 if box[3] - box[1] > 12 else 0
-    left, top = max(0, int(box[0] + 0.5) + dx), max(0, int(box[1] + 0.5) + dy)
-    right = min(w, int(box[2]) - dx)
-    bottom = min(h, int(box[3]) - dy)
-    assert right - left >= 1 and bottom - top >= 1, box
-    shown = drawn[top:bottom, left:right].astype(np.float64)
-    assert shown.std() > 3, "blank canvas"
-    # the image as the browser should show it at that size
-    sx, sy = array.shape[1] / (box[2] - box[0]), \
-        array.shape[0] / (box[3] - box[1])
-    crop = (max(0, (left - box[0]) * sx), max(0, (top - box[1]) * sy),
-            min(array.shape[1], (right - box[0]) * sx),
-            min(array.shape[0], (bottom - box[1]) * sy))
-    expected = np.asarray(Image.fromarray(array).resize(
-        (right - left, bottom - top), Image.BILINEAR, box=crop)
-    ).astype(np.float64)
-    difference = np.abs(shown - expected).mean()
-    assert difference < tolerance, difference
-    return difference
-
-
-def screenshot(page, name):
-    if SHOTS:
-        os.makedirs(SHOTS, exist_ok=True)
-        page.page.screenshot(path=os.path.join(SHOTS, name + ".png"))
-
-
 @pytest.mark.parametrize("size", [(513, 513), (2049, 1025), (3000, 40),
                                   (1300, 700), (1500, 3)])
 def test_every_level_and_corner_without_a_failed_tile(
@@ -198,7 +120,7 @@ def test_every_level_and_corner_without_a_failed_tile(
         page.settle(id)
         drawn, box = page.canvas(id)
         assert_looks_like(drawn, box, array)
-        screenshot(page, "viewer-%dx%d" % size)
+        page.screenshot("viewer-%dx%d" % size)
 
         levels = [t for t in range(layout.num_tiers)
                   if layout.grids[t][0] and layout.grids[t][1]]
@@ -260,7 +182,7 @@ def test_two_viewers_on_one_page(server, chromium, folder, tmp_path):
         drawn, box = page.canvas("two")
         with pytest.raises(AssertionError):
             assert_looks_like(drawn, box, red)
-        screenshot(page, "two-viewers")
+        page.screenshot("two-viewers")
         page.check_clean()
         assert sum(u.endswith("/openseadragon.min.js")
                    for u in page.urls) == 1
@@ -293,7 +215,7 @@ def test_phone_sized_page(server, chromium, folder, tmp_path):
         after = page.page.evaluate(  # where the animation goes
             "(id) => ZoomifyImage.viewers[id].viewport.getZoom(false)", id)
         assert after > before * 1.5
-        screenshot(page, "phone")
+        page.screenshot("phone")
         page.check_clean()
     finally:
         page.close()
