@@ -122,16 +122,20 @@ class SlideSource(AheadSource):
             out[:] = 0
             return
         # OpenSlide's pixels: premultiplied ARGB words, in memory B G R A
-        # on a little-endian machine
+        # on a little-endian machine. One channel at a time: numpy copies
+        # the three reversed at once byte by byte, 6x slower (measured:
+        # 3.75 against 0.64 ms for 2048x256, 2 s of CPU for 300
+        # megapixels)
         pixels = argb.view(np.uint8).reshape(height, width, 4)
-        alpha = pixels[..., 3]
-        if alpha.min() == 255:
-            out[:] = pixels[..., 2::-1]
+        if argb.min() >= 0xFF000000:   # every alpha (the top byte) 255
+            for c in range(3):
+                out[..., c] = pixels[..., 2 - c]
             return
         # premultiplied: the colour is already scaled by alpha
-        under = (255 - alpha[..., None].astype(np.uint16)) * np.array(
-            self.background, np.uint16)
-        out[:] = pixels[..., 2::-1] + (under + 127) // 255
+        clear = 255 - pixels[..., 3].astype(np.uint16)
+        for c in range(3):
+            out[..., c] = pixels[..., 2 - c] + (
+                clear * self.background[c] + 127) // 255
 
     def _read_argb(self, left, top, width, height):
         """A region as OpenSlide makes it, straight into a numpy array
