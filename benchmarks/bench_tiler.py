@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_tiler.py [--dir /tmp/zoomify-bench]
         [--width 30000] [--height 20000] [--flat-height H/2] [--quality 80]
         [--runs 1] [--out DIR/runs] [--skip-naive] [--skip-formats]
+        [--big]
 
 Inputs: a JPEG and an uncompressed TIFF, and (issue 13, unless
 --skip-formats) the same pixels as a BigTIFF in 256x256 JPEG tiles, an
@@ -382,8 +383,8 @@ MAKE = """
 import sys
 sys.path.insert(0, sys.argv[1])
 import make_images
-print("\\n".join(make_images.make(sys.argv[2], int(sys.argv[3]),
-                                   int(sys.argv[4]))))
+print("\\n".join(str(path) for path in make_images.make(
+    sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
 """
 
 
@@ -410,7 +411,7 @@ def make(workdir, width, height):
                           str(width), str(height)],
                          check=True, capture_output=True, text=True).stdout
     jpeg, tiff = out.split("\n")[:2]
-    return jpeg, tiff
+    return (None if jpeg == "None" else jpeg), tiff
 
 
 # issue 13's inputs (made by make_images.make_more), and the engines run
@@ -418,6 +419,14 @@ def make(workdir, width, height):
 FORMATS = [("tjpeg", "tiled JPEG BigTIFF"), ("lzw", "LZW BigTIFF"),
            ("jp2", "JPEG 2000")]
 EXTRA_ENGINES = {"tjpeg": ["vips", "slide"]}
+
+
+# --big: the size of issue 13's big inputs, and about what their images
+# take on disc (uncompressed 21.6 GB, LZW about 10.3, tiled JPEG and JP2
+# about 1.1 each, from the ratios at 30000x20000)
+BIG = (100000, 72000)
+BIG_BYTES = 35 * 10**9
+BIG_FILES = (".tif", "-tiled-jpeg.tif", "-lzw.tif", ".jp2")
 
 
 def main(argv=None):
@@ -428,6 +437,11 @@ def main(argv=None):
                         "(default /tmp/zoomify-bench)")
     parser.add_argument("--width", type=int, default=30000)
     parser.add_argument("--height", type=int, default=20000)
+    parser.add_argument("--big", action="store_true",
+                        help="100000x72000 (no JPEG: JPEG stops at 65535 "
+                        "pixels a side; about %d GB of images in --dir, "
+                        "checked first; implies --skip-flat and "
+                        "--skip-naive)" % (BIG_BYTES // 10**9))
     parser.add_argument("--flat-height", type=int, default=None,
                         help="the memory-flatness table compares heights "
                         "FLAT and 2*FLAT (default height // 2)")
@@ -455,6 +469,20 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.big:
+        args.width, args.height = BIG
+        # a second set of images at half the height would not fit beside
+        # the first on most discs: memory against height is measured at
+        # the default size
+        args.skip_flat = args.skip_naive = True
+        os.makedirs(args.dir, exist_ok=True)
+        free = shutil.disk_usage(args.dir).free
+        if free < BIG_BYTES and not all(os.path.exists(os.path.join(
+                args.dir, "bench-%dx%d%s" % (BIG + (end,))))
+                for end in BIG_FILES):
+            parser.error("--big needs about %d GB free in %s for its "
+                         "images (%d GB free); use --dir on a bigger disc"
+                         % (BIG_BYTES // 10**9, args.dir, free // 10**9))
     flat = args.flat_height or max(1, args.height // 2)
 
     tiler = os.path.join(os.path.dirname(sys.executable), "zoomify-tile")
@@ -506,6 +534,11 @@ def main(argv=None):
                        [py, me, "--child", "dzsave", jpeg, "OUT", q])),
         ("dzsave-tiff", dzsave_tiff),
     ]
+    if jpeg is None:   # over JPEG's 65535 pixels a side
+        print("No JPEG at %dx%d: JPEG stops at 65535 pixels a side; the "
+              "JPEG rows are left out." % (w, h))
+        contenders = [(key, run) for key, run in contenders
+                      if run.kind != "JPEG"]
     # issue 13's inputs, each with dzsave on the same file
     formats = []
     for (name, kind), path in zip(FORMATS, more):
@@ -520,7 +553,7 @@ def main(argv=None):
             if engine == "auto":
                 formats.append(run)
         contenders.append(("dzsave-" + name, base))
-    if not args.skip_naive:
+    if not args.skip_naive and jpeg is not None:
         contenders.append(
             ("naive", Run("naive Pillow (whole image)", "JPEG", jpeg,
                           [py, me, "--child", "naive", jpeg, "OUT", q])))
@@ -580,10 +613,11 @@ def main(argv=None):
     print()
     print("Machine: %d CPUs (%d usable by this process); %s"
           % (os.cpu_count(), len(os.sched_getaffinity(0)), versions()))
-    print("Image %dx%d (%.0f megapixels): JPEG Q85 %.1f MB, TIFF "
+    print("Image %dx%d (%.0f megapixels): JPEG Q85 %s, TIFF "
           "uncompressed %.1f MB; tiles at quality %s; %s run(s) each, "
           "median shown; tiles written under %s"
-          % (w, h, w * h / 1e6, os.path.getsize(jpeg) / 1e6,
+          % (w, h, w * h / 1e6, "%.1f MB" % (os.path.getsize(jpeg) / 1e6)
+             if jpeg else "none (over 65535 pixels a side)",
              os.path.getsize(tiff) / 1e6, q, args.runs, outdir))
     print()
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -3,8 +3,10 @@
     python benchmarks/make_images.py [--width 30000] [--height 20000] DIR
 
 Writes DIR/bench-WxH.jpg (Q85) and DIR/bench-WxH.tif (the same pixels,
-uncompressed, stripped). The pixels are smooth Perlin structure at a few
-scales plus fine grain, which JPEG compresses about as a photograph.
+uncompressed, stripped; a BigTIFF over 4 GB). Over 65535 pixels a side,
+which JPEG cannot hold, only the TIFF is made. The pixels are smooth
+Perlin structure at a few scales plus fine grain, which JPEG compresses
+about as a photograph.
 Existing files are kept (delete them to remake).
 
 make_more(DIR, TIFF) makes the formats of issue 13 from the same pixels:
@@ -37,19 +39,31 @@ def make_pixels(width, height):
     return image.cast("uchar").copy(interpretation="srgb")
 
 
+# JPEG's limit on a side
+JPEG_MAX_SIDE = 65535
+
+
 def make(directory, width, height):
+    """(JPEG, TIFF) paths; the JPEG is None over JPEG's 65535 pixels a
+    side, and the TIFF then has the generated pixels themselves."""
     os.makedirs(directory, exist_ok=True)
     stem = os.path.join(directory, "bench-%dx%d" % (width, height))
     jpeg, tiff = stem + ".jpg", stem + ".tif"
-    if not os.path.exists(jpeg):
+    if max(width, height) > JPEG_MAX_SIDE:
+        jpeg = None
+    elif not os.path.exists(jpeg):
         make_pixels(width, height).jpegsave(jpeg + ".part", Q=85,
                                             strip=True)
         os.rename(jpeg + ".part", jpeg)
     if not os.path.exists(tiff):
         import pyvips
-        # the same pixels as the JPEG decodes to
-        image = pyvips.Image.new_from_file(jpeg, access="sequential")
-        image.tiffsave(tiff + ".part", compression="none", tile=False)
+        if jpeg:
+            # the same pixels as the JPEG decodes to
+            image = pyvips.Image.new_from_file(jpeg, access="sequential")
+        else:
+            image = make_pixels(width, height)
+        image.tiffsave(tiff + ".part", compression="none", tile=False,
+                       bigtiff=image.width * image.height * 3 > 4e9)
         os.rename(tiff + ".part", tiff)
     return jpeg, tiff
 
@@ -103,7 +117,8 @@ def main():
     args = parser.parse_args()
     jpeg, tiff = make(args.directory, args.width, args.height)
     for path in (jpeg, tiff) + make_more(args.directory, tiff):
-        print(path, os.path.getsize(path))
+        if path:
+            print(path, os.path.getsize(path))
 
 
 if __name__ == "__main__":
