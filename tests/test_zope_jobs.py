@@ -3,13 +3,15 @@ with a second connection (in a thread of its own) doing what a manager or
 another worker would do at the worst moment: a job installs its result
 only while it is current, heartbeats do not depend on progress, a job
 that keeps killing its process stops being retried, copies and deletes
-during a job, and conflicts at a job's last commit."""
+during a job, conflicts at a job's last commit, and Undo of a new file
+given while the first job waited."""
 
 import os
 import threading
 import time
 
 import pytest
+import transaction
 
 from tests.images import save
 from tests.images import smooth
@@ -19,6 +21,7 @@ from tests.zope_fixtures import get
 from tests.zope_fixtures import job_status
 from tests.zope_fixtures import make_dead
 from tests.zope_fixtures import tile_root
+from tests.zope_fixtures import undo
 from tests.zope_fixtures import zope_root
 from ZoomifyImage import jobs
 
@@ -404,3 +407,58 @@ def test_unmergeable_conflict_at_the_last_commit_is_retried(
     code, _, body = get("%s/%s/big/TileGroup0/2-1-1.jpg" % (BASE, folder))
     assert code == 200
     assert partials(before["uid"]) == []
+
+
+# -- 6. Undo of a new file given while the first job still waited
+
+
+@pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage
+def test_undo_of_a_new_file_queues_the_first_job_again(small_threshold,
+                                                       folder, tmp_path):
+    old = save(smooth(1500, 1000), tmp_path / "old.png")
+    new = save(smooth(900, 1300, seed=3), tmp_path / "new.png")
+    jobs.pool.pause()
+    add(folder, old, "big")
+    first = facts(folder)["key"]
+    note = "new file for undo " + folder
+    with zope_root() as app:
+        with open(new, "rb") as f:
+            app[folder]["big"].manage_upload(file=f)
+        transaction.get().note(note)
+    undo(note)
+    back = facts(folder)
+    assert back["key"] == first and back["job_status"] == "queued"
+    assert first in back["registered"]
+    # the scan (at start and every minute) finds it and it runs
+    jobs.scan(database())
+    jobs.pool.resume()
+    jobs.pool.wait(60)
+    now = facts(folder)
+    assert now["status"] == "ready" and now["width"] == 1500
+
+
+@pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage
+def test_undo_of_a_new_file_after_a_worker_saw_it_is_refused(
+        small_threshold, folder, tmp_path):
+    """A worker dropped the replaced job from the registry: the Undo is
+    refused (the registry changed since) rather than bring back a job
+    that no worker would find."""
+    from ZODB.POSException import UndoError
+    old = save(smooth(1500, 1000), tmp_path / "old.png")
+    new = save(smooth(900, 1300, seed=3), tmp_path / "new.png")
+    jobs.pool.pause()
+    add(folder, old, "big")
+    first = facts(folder)["key"]
+    note = "new file for undo " + folder
+    with zope_root() as app:
+        with open(new, "rb") as f:
+            app[folder]["big"].manage_upload(file=f)
+        transaction.get().note(note)
+    jobs.run_job(database(), first)   # replaced: dropped, nothing tiled
+    with pytest.raises(UndoError):
+        undo(note)
+    jobs.pool.resume()
+    jobs.pool.wait(60)
+    now = facts(folder)
+    assert now["status"] == "ready" and now["width"] == 900
+    assert first not in now["registered"]
