@@ -1,12 +1,14 @@
 """The streaming pyramid: rows in, tiles out.
 
-Each tier keeps one buffer of ``tile_size`` rows of its own width. Rows go
+Each tier keeps a buffer of ``tile_size`` rows of its own width. Rows go
 into the full-size tier; as soon as a pair of rows is in a tier, a job on
 the encoder's pool shrinks it 2x into the tier below, so the shrinking runs
 beside the decoding instead of after it. Whenever a tier's buffer is full
 (or the tier's last row is in) its row of tiles goes to the encoder and
 the buffer starts again at the top. Memory is about 2 x width x tile_size
-x 3 bytes for colour, whatever the image's height.
+x 3 bytes for colour, whatever the image's height; 3 x for a source that
+decodes on a thread of its own, whose full-size tier has a second buffer
+to write into while the tiles of the first are cut (build_tiers).
 
 A buffer is our own bytearray: colour rows packed, 3 bytes a pixel
 (buffers.PackedRGB; the pillow engine's top tier is a Pillow image in
@@ -17,7 +19,7 @@ than numpy) in small pieces.
 All the bookkeeping stays on the calling thread: a job only reads rows
 that are complete, or waits for the jobs that write them (``writers``),
 and a buffer is written again only once every job that reads it has
-finished (``wait_free``): one buffer per tier, no copies.
+finished (``wait_free``): no copies.
 """
 
 from .buffers import PIXEL_BYTES
@@ -38,8 +40,11 @@ class Tier:
         self.below = below
         self.line = width * PIXEL_BYTES[mode]   # bytes per row
         self.memory, self.buffer, self.pixels = self._new_buffer()
-        # the other buffers, each with the jobs that still read it
-        self.spare = [(self._new_buffer(), []) for _ in range(buffers - 1)]
+        # the other buffers, each with the jobs that still read it; none
+        # where the tier has one row of tiles (a wide panorama)
+        rows_of_tiles = -(-height // tile_size)
+        self.spare = [(self._new_buffer(), [])
+                      for _ in range(min(buffers, rows_of_tiles) - 1)]
         self.fill = 0             # rows in the buffer
         self.shrunk = 0           # rows of the buffer sent to the tier below
         self.received = 0         # rows received in all
