@@ -205,6 +205,26 @@ def test_tile_size_option(tmp_path, engine):
         128, 128)
 
 
+@pytest.mark.parametrize("tile_size", [18, 100, 200, 254])
+@pytest.mark.parametrize("engine,fmt", engine_formats(["png", "jpg"]))
+def test_tile_sizes_across_the_decoders_strips(tmp_path, engine, fmt,
+                                                tile_size):
+    """Any even tile size: rows of tiles need not line up with the strips
+    a decoder reads in (libvips reads a PNG 16 rows and a JPEG 8 or 16
+    rows at a time, and cannot go back)."""
+    pixels = smooth(700, 530)
+    path = save(pixels, tmp_path / ("in." + fmt), quality=95)
+    source = np.asarray(Image.open(path).convert("RGB"))
+    tiles = tiles_of(path, engine=engine, quality=90, tile_size=tile_size)
+    layout = Layout(700, 530, tile_size)
+    assert set(tiles) - {"ImageProperties.xml"} == set(layout.tile_names())
+    for tier, expected in enumerate(tier_images(source, tile_size)):
+        got = assemble(tiles, layout, tier)
+        # the rounding of seven halvings shows in a 10x8 tier (31.9 dB)
+        limit = 35 if min(got.shape[:2]) >= 32 else 30
+        assert psnr(got, expected) > limit, (tier, psnr(got, expected))
+
+
 def test_progress_is_reported(tmp_path, engine):
     path = save(smooth(1000, 700), tmp_path / "in.png")
     calls = []

@@ -34,6 +34,8 @@ class VipsSource(BandSource):
     """
 
     engine = "vips"
+    # rows: a multiple of the strips libvips' sequential loaders read in
+    STRIP = 64
     # the tiles are encoded from numpy views of the tiers where
     # imagecodecs is installed: no unpacking into a Pillow image per tile
     # and little Python holding the GIL (measured at 30000x20000: 9.4 to
@@ -96,6 +98,8 @@ class VipsSource(BandSource):
         self.width = self.image.width
         self.height = self.image.height
         self.channels = self.image.bands
+        self.line = self.width * self.channels   # bytes a row
+        self.carry = None      # rows decoded beyond the last read's end
 
     def band_rows(self, tile_size):
         if self.whole_tile_rows:
@@ -199,6 +203,39 @@ class VipsSource(BandSource):
         return image
 
     def read_into(self, memory, top, rows):
+        """Rows [top, top + rows) into ``memory``.
+
+        A sequential loader reads in strips (a PNG 16 rows, a JPEG 8 or
+        16) and cannot go back: a read that ends inside a strip leaves
+        the rest of it unreadable by the next read. So reads begin at a
+        multiple of STRIP rows; where one must end elsewhere (a tile size
+        that is not a multiple of STRIP) the strip it ends in is decoded
+        into a small buffer of our own, and its remaining rows are kept
+        for the next read. With the usual tile sizes (multiples of 64)
+        every read is whole strips and nothing is copied."""
+        end = top + rows
+        if self.carry is not None:
+            # the rows the last read decoded beyond its end: always the
+            # rows that this read begins with
+            carried, self.carry = self.carry, None
+            n = min(rows, len(carried) // self.line)
+            memory[:n * self.line] = carried[:n * self.line]
+            if n * self.line < len(carried):
+                self.carry = carried[n * self.line:]
+            top, memory = top + n, memory[n * self.line:]
+        whole = end if (self.whole_tile_rows or end == self.height) else (
+            end - (end - top) % self.STRIP)
+        if whole > top:
+            self._decode_into(memory, top, whole - top)
+        if whole < end:
+            rows = min(self.STRIP, self.height - whole)
+            strip = bytearray(rows * self.line)
+            self._decode_into(strip, whole, rows)
+            n = (end - whole) * self.line
+            memory[(whole - top) * self.line:] = memoryview(strip)[:n]
+            self.carry = memoryview(strip)[n:]
+
+    def _decode_into(self, memory, top, rows):
         # libvips writes the rows straight into our memory: no band is
         # allocated and nothing is copied on our side
         wait_for_idle_workers()
