@@ -526,13 +526,17 @@ def main(argv=None):
     os.makedirs(outdir, exist_ok=True)
     q = str(args.quality)
     w, h = args.width, args.height
-    print("Making the images in %s ..." % workdir, flush=True)
-    jpeg, tiff = make(workdir, w, h)
-    more = () if args.skip_formats else make_more(workdir, tiff)
+    if args.list_keys:   # the keys do not depend on the images
+        jpeg, tiff = "bench.jpg", "bench.tif"
+        more = () if args.skip_formats else ("t", "l", "j")
+    else:
+        print("Making the images in %s ..." % workdir, flush=True)
+        jpeg, tiff = make(workdir, w, h)
+        more = () if args.skip_formats else make_more(workdir, tiff)
     heights = [flat, 2 * flat]
     flat_images = {}
     for fh in heights:
-        if fh != h and not args.skip_flat:
+        if fh != h and not args.skip_flat and not args.list_keys:
             fj, ft = make(workdir, w, fh)
             flat_images[fh] = (fj, ft) + (
                 () if args.skip_formats else make_more(workdir, ft))
