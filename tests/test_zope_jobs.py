@@ -412,9 +412,10 @@ def test_unmergeable_conflict_at_the_last_commit_is_retried(
 # -- 6. Undo of a new file given while the first job still waited
 
 
-@pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage
-def test_undo_of_a_new_file_queues_the_first_job_again(small_threshold,
-                                                       folder, tmp_path):
+def new_file_over_a_waiting_job(folder, tmp_path):
+    """A 1500x1000 image whose job waits (the workers paused), then a
+    900x1300 file given in a transaction noted for undo(): (the first
+    job's key, the note)."""
     old = save(smooth(1500, 1000), tmp_path / "old.png")
     new = save(smooth(900, 1300, seed=3), tmp_path / "new.png")
     jobs.pool.pause()
@@ -425,6 +426,13 @@ def test_undo_of_a_new_file_queues_the_first_job_again(small_threshold,
         with open(new, "rb") as f:
             app[folder]["big"].manage_upload(file=f)
         transaction.get().note(note)
+    return first, note
+
+
+@pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage
+def test_undo_of_a_new_file_queues_the_first_job_again(small_threshold,
+                                                       folder, tmp_path):
+    first, note = new_file_over_a_waiting_job(folder, tmp_path)
     undo(note)
     back = facts(folder)
     assert back["key"] == first and back["job_status"] == "queued"
@@ -444,16 +452,7 @@ def test_undo_of_a_new_file_after_a_worker_saw_it_is_refused(
     refused (the registry changed since) rather than bring back a job
     that no worker would find."""
     from ZODB.POSException import UndoError
-    old = save(smooth(1500, 1000), tmp_path / "old.png")
-    new = save(smooth(900, 1300, seed=3), tmp_path / "new.png")
-    jobs.pool.pause()
-    add(folder, old, "big")
-    first = facts(folder)["key"]
-    note = "new file for undo " + folder
-    with zope_root() as app:
-        with open(new, "rb") as f:
-            app[folder]["big"].manage_upload(file=f)
-        transaction.get().note(note)
+    first, note = new_file_over_a_waiting_job(folder, tmp_path)
     jobs.run_job(database(), first)   # replaced: dropped, nothing tiled
     with pytest.raises(UndoError):
         undo(note)
