@@ -60,6 +60,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 from bench_serving import add_image  # noqa: E402
+from bench_serving import load_options  # noqa: E402
 from bench_serving import request  # noqa: E402
 from bench_serving import rss_mb  # noqa: E402
 from make_images import make  # noqa: E402
@@ -333,16 +334,7 @@ def table(rows, connections):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", default="/tmp/zoomify-bench")
-    parser.add_argument("--width", type=int, default=6000)
-    parser.add_argument("--height", type=int, default=4001)
-    parser.add_argument("--duration", type=int, default=20,
-                        help="seconds of wrk per row and connection count")
-    parser.add_argument("--connections", default="16",
-                        help="wrk's connections, comma-separated")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="the rows take turns this many times; the "
-                        "median is shown")
+    load_options(parser, "16")
     parser.add_argument("--stores", default="filesystem,zodb")
     parser.add_argument("--regions", type=int, default=500,
                         help="how many random regions in the list")

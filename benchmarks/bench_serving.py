@@ -150,17 +150,25 @@ def table(rows, connections):
                 "PASS" if ratio >= goal else "MISS"))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def load_options(parser, connections):
+    """The options of a wrk benchmark (this one and bench_iiif.py): the
+    image, how long, how many connections (default ``connections``) and
+    rounds."""
     parser.add_argument("--dir", default="/tmp/zoomify-bench")
     parser.add_argument("--width", type=int, default=6000)
     parser.add_argument("--height", type=int, default=4001)
     parser.add_argument("--duration", type=int, default=20,
                         help="seconds of wrk per row and connection count")
-    parser.add_argument("--connections", default="16,50")
+    parser.add_argument("--connections", default=connections,
+                        help="wrk's connections, comma-separated")
     parser.add_argument("--rounds", type=int, default=1,
                         help="the rows take turns this many times; the "
                         "median run of each row is shown")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    load_options(parser, "16,50")
     parser.add_argument("--only", default="",
                         help="the rows to run, by kind: zope (OFS.Image "
                         "and the stores), nginx (static and caches), "
