@@ -228,9 +228,9 @@ class VipsSource(BandSource):
         if whole > top:
             self._decode_into(memory, top, whole - top)
         if whole < end:
-            rows = min(self.STRIP, self.height - whole)
-            strip = bytearray(rows * self.line)
-            self._decode_into(strip, whole, rows)
+            strip_rows = min(self.STRIP, self.height - whole)
+            strip = bytearray(strip_rows * self.line)
+            self._decode_into(strip, whole, strip_rows)
             n = (end - whole) * self.line
             memory[(whole - top) * self.line:] = memoryview(strip)[:n]
             self.carry = memoryview(strip)[n:]
