@@ -133,14 +133,19 @@ InitializeClass(TileGroup)
 
 @zpublish
 class TileFile(_TileBase):
-    """One tile, or ImageProperties.xml."""
+    """One tile, or ImageProperties.xml. The publisher calls it as it is
+    (one traversal step less than an index_html: a tile is the request
+    Zope answers most)."""
 
     security = ClassSecurityInfo()
     security.declareObjectProtected(View)
 
+    # not the image's, by acquisition: the publisher would traverse to it
+    index_html = None
+
     @security.protected(View)
     @zpublish(methods=("GET", "HEAD"))
-    def index_html(self, REQUEST=None, RESPONSE=None):
+    def __call__(self, REQUEST=None, RESPONSE=None):
         """The tile's bytes."""
         return self._image()._serve_tile(self.name, REQUEST, RESPONSE)
 
@@ -325,9 +330,12 @@ def serve_tile(image, name, REQUEST, RESPONSE):
             raise NotFound(name)
     modified = image.tiled_at
     etag = image._etag(set_id)
-    RESPONSE.setHeader("ETag", etag)
-    RESPONSE.setHeader("Last-Modified", _http_date(int(modified or 0)))
-    RESPONSE.setHeader("Cache-Control", cache_control(
+    # the values below are made here of hex ids, dates and fixed words:
+    # no line breaks for setHeader to scrub
+    header = functools.partial(RESPONSE.setHeader, scrubbed=True)
+    header("ETag", etag)
+    header("Last-Modified", _http_date(int(modified or 0)))
+    header("Cache-Control", cache_control(
         image, REQUEST, version, settings=settings))
     content_type = "text/xml" if name.endswith(".xml") else "image/jpeg"
     if not_modified(REQUEST, etag, modified):
@@ -335,7 +343,7 @@ def serve_tile(image, name, REQUEST, RESPONSE):
         return b""
     head = REQUEST.get("REQUEST_METHOD") == "HEAD"
     if path is not None:  # the front-end sends the file (and its length)
-        RESPONSE.setHeader("Content-Type", content_type)
+        header("Content-Type", content_type)
         prefix = settings.x_sendfile_prefix
         relative = "%s/%s" % (store.relative_directory(older), name)
         RESPONSE.setHeader(sendfile, prefix.rstrip("/") + "/" + relative
@@ -346,6 +354,6 @@ def serve_tile(image, name, REQUEST, RESPONSE):
     data = store.get(name, older) if older else store.get(name)
     if data is None:
         raise NotFound(name)
-    RESPONSE.setHeader("Content-Type", content_type)
-    RESPONSE.setHeader("Content-Length", str(len(data)))
+    header("Content-Type", content_type)
+    header("Content-Length", str(len(data)))
     return b"" if head else data

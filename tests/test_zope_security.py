@@ -351,8 +351,9 @@ def test_no_property_sheet_to_change_or_read(folder, photo):
         assert "merger" not in str(b.contents), name
 
 
-@pytest.mark.parametrize("method", ["OPTIONS", "PUT", "DELETE", "PROPFIND",
-                                    "MKCOL", "LOCK", "PATCH", "TRACE"])
+@pytest.mark.parametrize("method", ["POST", "OPTIONS", "PUT", "DELETE",
+                                    "PROPFIND", "MKCOL", "LOCK", "PATCH",
+                                    "TRACE"])
 def test_read_only_names_refuse_other_methods(folder, photo, method):
     add(folder, photo, "p", storage="filesystem")
     for path in ("TileGroup0/0-0-0.jpg", "ImageProperties.xml", "download",
