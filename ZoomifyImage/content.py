@@ -41,6 +41,7 @@ from .serving import anonymous_may_view
 from .serving import send_original
 from .serving import serve_tile
 from .serving import take_tile_name
+from .serving import take_versioned_name
 from .stores import make_store
 from .viewer import ViewerMixin
 
@@ -609,16 +610,18 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
     @zpublish(False)
     def tiles_url(self):
         """The URL of the tile set's folder (ImageProperties.xml and the
-        TileGroups), ending with a slash: tile-url of the product config
-        where a front-end serves the filesystem store's tile root, with
-        the store's layout (stores/filesystem.py: uid[:2]/uid/)."""
+        TileGroups), ending with a slash; it names the set, so that no
+        cache mixes two sets: IMAGE/v/SET/ from Zope, or tile-url of the
+        product config where a front-end serves the filesystem store's
+        tile root, with the store's layout (stores/filesystem.py:
+        uid[:2]/uid/SET/)."""
         base = config.settings().tile_url
         store = self._store
         # the front-end checks no permission: private tiles come from Zope
         if base and store is not None and store.kind == "filesystem" and \
                 anonymous_may_view(self):
             return "%s/%s/" % (base.rstrip("/"), store.relative_directory())
-        return self.absolute_url() + "/"
+        return "%s/v/%s/" % (self.absolute_url(), self.tiles_set())
 
     @security.protected(View)
     @zpublish(False)
@@ -664,6 +667,11 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
     def __bobo_traverse__(self, REQUEST, name):
         if name == "ImageProperties.xml":
             return TileFile(name).__of__(self)
+        if name == "v":  # the viewer's tiles: IMAGE/v/SET/TileGroupN/...
+            versioned = take_versioned_name(REQUEST)
+            if versioned is None:
+                raise NotFound("not a tile of this image")
+            return TileFile(versioned[1], versioned[0]).__of__(self)
         if name.startswith("TileGroup"):
             tile = take_tile_name(REQUEST, name)
             if tile is not None:
@@ -700,8 +708,8 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
     def _etag(self, set_id=None):
         return '"zi-%s-%s"' % (self.uid, set_id or self.tiles_set())
 
-    def _serve_tile(self, name, REQUEST, RESPONSE):
-        return serve_tile(self, name, REQUEST, RESPONSE)
+    def _serve_tile(self, name, REQUEST, RESPONSE, version=None):
+        return serve_tile(self, name, REQUEST, RESPONSE, version)
 
     # ----------------------------------------------------------- ZMI facts
 

@@ -88,8 +88,9 @@ class _TileBase(Implicit):
     (acquired through the wrapper) guards them; each subclass declares
     it for itself, as InitializeClass reads a class's own security."""
 
-    def __init__(self, name):
+    def __init__(self, name, version=None):
         self.name = name  # a tile name, relative to the image
+        self.version = version  # the set its URL names (IMAGE/v/SET/...)
 
     def _image(self):
         parent = self.aq_parent
@@ -147,13 +148,15 @@ class TileFile(_TileBase):
     @zpublish(methods=("GET", "HEAD"))
     def __call__(self, REQUEST=None, RESPONSE=None):
         """The tile's bytes."""
-        return self._image()._serve_tile(self.name, REQUEST, RESPONSE)
+        return self._image()._serve_tile(self.name, REQUEST, RESPONSE,
+                                         self.version)
 
     @security.protected(View)
     @zpublish
     def HEAD(self, REQUEST=None, RESPONSE=None):
         """Headers only."""
-        return self._image()._serve_tile(self.name, REQUEST, RESPONSE)
+        return self._image()._serve_tile(self.name, REQUEST, RESPONSE,
+                                         self.version)
 
 
 InitializeClass(TileFile)
@@ -198,6 +201,23 @@ def take_tile_name(REQUEST, group):
     return group + "/" + name
 
 
+def take_versioned_name(REQUEST):
+    """Traversing v of an image, the viewer's URL of a tile that names its
+    set (IMAGE/v/SET/TileGroupN/T-C-R.jpg, IMAGE/v/SET/ImageProperties.xml):
+    (set, tile name), the rest of the URL taken in one step; None when the
+    rest is not of that shape. The set is in the path, not in ?v=, so that
+    Zope has no query to parse and a front-end caches by the path alone."""
+    names = remaining_names(REQUEST)
+    if not names or len(names[0]) > 64:
+        return None
+    if names[1:] == ["ImageProperties.xml"] or (
+            len(names) == 3 and names[1].startswith("TileGroup") and
+            names[2].endswith(".jpg")):
+        names = take_remaining_names(REQUEST)
+        return names[0], "/".join(names[1:])
+    return None
+
+
 def not_modified(REQUEST, etag, modified):
     match = REQUEST.get_header("If-None-Match", "")
     if match:
@@ -220,17 +240,19 @@ def anonymous_may_view(obj):
 
 
 def cache_control(obj, REQUEST=None, version=None, public=None,
-                  settings=None):
+                  settings=None, asked=None):
     """Cache-Control for what ``obj`` serves: ``private`` when anonymous
     may not view it (a shared cache must never hand it to others);
     ``public`` otherwise, and ``immutable`` for a year when the URL names
-    the current ``version`` of the tile set (the viewer adds ?v=)."""
+    the current ``version`` of the tile set (``asked``: the set the URL
+    names, by default its ?v=)."""
     max_age = (settings or config.settings()).cache_max_age
     if public is None:  # the caller may know it already
         public = anonymous_may_view(obj)
     if not public:
         return "private, max-age=%d" % max_age
-    asked = REQUEST.form.get("v") if REQUEST is not None else None
+    if asked is None and REQUEST is not None:
+        asked = REQUEST.form.get("v")
     if version is not None and asked == str(version):
         return "public, max-age=%d, immutable" % IMMUTABLE_MAX_AGE
     return "public, max-age=%d" % max_age
@@ -298,14 +320,16 @@ def _http_date(seconds):
     return rfc1123_date(seconds)
 
 
-def serve_tile(image, name, REQUEST, RESPONSE):
+def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
     """A tile (or ImageProperties.xml) of ``image``: the set it points at,
-    or, for a page built before a retile (``?v=`` names an older set of
+    or, for a page built before a retile (the URL names an older set of
     the filesystem store, still on disc), that page's own set, so that a
-    viewer never mixes two sets."""
+    viewer never mixes two sets. ``asked``: the set the URL's path names
+    (IMAGE/v/SET/...), else its ?v= (the viewer's URLs before the path)."""
     store = image._store
     set_id = image.tiles_set()
-    asked = REQUEST.form.get("v")
+    if asked is None:
+        asked = REQUEST.form.get("v")
     older = None
     if store is not None and store.kind == "filesystem" and asked and \
             asked != set_id:
@@ -336,7 +360,7 @@ def serve_tile(image, name, REQUEST, RESPONSE):
     header("ETag", etag)
     header("Last-Modified", _http_date(int(modified or 0)))
     header("Cache-Control", cache_control(
-        image, REQUEST, version, settings=settings))
+        image, REQUEST, version, settings=settings, asked=asked or ""))
     content_type = "text/xml" if name.endswith(".xml") else "image/jpeg"
     if not_modified(REQUEST, etag, modified):
         RESPONSE.setStatus(304)

@@ -213,8 +213,7 @@ class ViewerMixin:
             "width": self.width,
             "height": self.height,
             "tileSize": self.tile_size,
-            "tilesUrl": self.tiles_url(),
-            "version": self.tiles_set(),
+            "tilesUrl": self.tiles_url(),  # names the set (no ?v=)
             "navigator": bool(navigator),
             "prefixUrl": self._resource_url("openseadragon/images/"),
             "scripts": [

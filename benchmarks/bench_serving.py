@@ -10,7 +10,7 @@ makes the image with make_images.py, starts two Zope instances (runwsgi,
 4 waitress threads) and two nginx, and runs wrk (2 threads) against:
 
   OFS.Image        the same tiles as plain OFS.Images in a folder (A)
-  ZODB store       random tiles of the image, ?v= as the viewer asks (A)
+  ZODB store       random tiles of the image, as the viewer asks (A)
   filesystem store the same, filesystem store (A)
   nginx static     nginx serving the same tile files as they are (with
                    the open_file_cache of docs/nginx.conf's tiles)
@@ -220,8 +220,8 @@ def main(argv=None):
             front.port, front.tile_root, n.prefix, n.port)).start()
         started.append(cache)
 
-        def tiles(zope, id):
-            return ["/%s/%s?v=%s" % (id, n, sets[zope, id][1])
+        def tiles(zope, id):  # as the viewer asks: IMAGE/v/SET/TILE
+            return ["/%s/v/%s/%s" % (id, sets[zope, id][1], n)
                     for n in names]
         uid, set_id = sets[plain, "fs"]
         rows = [

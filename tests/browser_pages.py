@@ -99,11 +99,13 @@ def assert_looks_like(drawn, box, array, tolerance=24):
 
 def requested_tiles(urls, path):
     """(group, tier, col, row) of every Zoomify tile of the image at
-    ``path`` among ``urls``."""
+    ``path`` among ``urls``; each must name its tile set (IMAGE/v/SET/, or
+    ?v=SET)."""
     tiles = set()
     for url in urls:
-        if path + "/TileGroup" in url:
+        if path + "/TileGroup" in url or path + "/v/" in url:
             match = TILE.search(url)
             assert match, url
+            assert path + "/v/" in url or match.group(5), url
             tiles.add(tuple(int(g) for g in match.groups()[:4]))
     return tiles

@@ -84,10 +84,19 @@ def test_workers_run_as_www_data(site):
     assert site.nginx.worker_users() == {"www-data"}
 
 
+def tile_url(base, image, set_id, form="path"):
+    """A tile's URL that names its set: the viewer's (IMAGE/v/SET/TILE),
+    or ?v=SET as pages made before it ask."""
+    if form == "query":
+        return "%s/%s/%s?v=%s" % (base, image, TILE, set_id)
+    return "%s/%s/v/%s/%s" % (base, image, set_id, TILE)
+
+
+@pytest.mark.parametrize("form", ["path", "query"])
 @pytest.mark.parametrize("image", ["fs", "db"])
-def test_public_tiles_come_from_the_cache(site, image):
+def test_public_tiles_come_from_the_cache(site, image, form):
     uid, set_id = site.version(image)
-    url = "%s/%s/%s?v=%s" % (site.nginx.url, image, TILE, set_id)
+    url = tile_url(site.nginx.url, image, set_id, form)
     status, headers, first = get(url)
     assert status == 200 and first[:2] == b"\xff\xd8"
     assert headers["X-Cache-Status"] == "MISS"
@@ -95,8 +104,14 @@ def test_public_tiles_come_from_the_cache(site, image):
     status, headers, again = get(url)
     assert status == 200 and again == first
     assert headers["X-Cache-Status"] == "HIT"
-    # the key holds the set's version: another ?v= is another entry
-    status, headers, body = get(url + "0")
+    # the key holds the set's version: another version is another entry
+    other = tile_url(site.nginx.url, image, set_id + "0", form)
+    status, headers, body = get(other)
+    assert status == 200 and headers["X-Cache-Status"] == "MISS"
+    assert "immutable" not in headers["Cache-Control"]
+    # nor does a URL with more in its query share the viewer's entry (Zope
+    # may answer it otherwise, and it must not fill the viewer's)
+    status, headers, body = get(url + ("&" if "?" in url else "?") + "x=1")
     assert status == 200 and headers["X-Cache-Status"] == "MISS"
 
 
@@ -104,7 +119,7 @@ def test_the_cache_answers_while_zope_is_down(tmp_path):
     site = Site(tmp_path, images=["db"])
     try:
         uid, set_id = site.version("db")
-        url = "%s/db/%s?v=%s" % (site.nginx.url, TILE, set_id)
+        url = tile_url(site.nginx.url, "db", set_id)
         status, headers, body = get(url)
         assert status == 200
         site.zope.stop()
@@ -117,10 +132,11 @@ def test_the_cache_answers_while_zope_is_down(tmp_path):
         site.stop()
 
 
+@pytest.mark.parametrize("form", ["path", "query"])
 @pytest.mark.parametrize("image", ["fs_private", "db_private"])
-def test_private_tiles_ask_zope_every_time(site, image):
+def test_private_tiles_ask_zope_every_time(site, image, form):
     uid, set_id = site.version(image)
-    url = "%s/%s/%s?v=%s" % (site.nginx.url, image, TILE, set_id)
+    url = tile_url(site.nginx.url, image, set_id, form)
     for _ in range(2):
         status, headers, body = get(url, auth=ADMIN)
         assert status == 200 and body[:2] == b"\xff\xd8"
@@ -158,7 +174,7 @@ def test_private_tiles_asked_at_once_do_not_wait(site, image):
     import statistics
     import threading
     uid, set_id = site.version(image)
-    url = "%s/%s/%s?v=%s" % (site.nginx.url, image, TILE, set_id)
+    url = tile_url(site.nginx.url, image, set_id)
     times = []
     for _ in range(3):
         start = threading.Barrier(8)

@@ -43,7 +43,7 @@ def test_tiles_under_load(server, store):
     etag = {k.lower(): v for k, v in headers.items()}["etag"]
     set_id = etag.strip('"').rsplit("-", 1)[1]
     # as the viewer asks: random tiles of the set, with its version
-    paths = ["/%s/%s?v=%s" % (store, name, set_id)
+    paths = ["/%s/v/%s/%s" % (store, set_id, name)
              for name in Layout(*SIZE).tile_names()]
     warm = wrk(server.url, paths, 1, 16)
     before = server.memory_kb()

@@ -61,6 +61,8 @@ def settings_of(script):
 
 def test_page_has_a_zoomify_viewer(folder, photo):
     url = add(folder, photo, title="Harbour")
+    with zope_root(commit=False) as app:
+        version = app[folder]["img"].tiles_set()
     for page in (url, url + "/view"):
         b = browser(login=False)
         b.open(page)
@@ -75,7 +77,10 @@ def test_page_has_a_zoomify_viewer(folder, photo):
         assert settings["id"] == div["id"]
         assert settings["width"] == 600 and settings["height"] == 300
         assert settings["tileSize"] == 256
-        assert settings["tilesUrl"] == url + "/"
+        # the tiles' URLs name the set: a retile never mixes two sets in
+        # a browser's or a front-end's cache
+        assert settings["tilesUrl"] == "%s/v/%s/" % (url, version)
+        assert "version" not in settings  # (it would add ?v= as well)
         assert settings["navigator"] is True
         assert settings["prefixUrl"] == (
             BASE + "/++resource++zoomifyimage/openseadragon/images/")
@@ -236,22 +241,26 @@ def test_tiles_url_follows_tile_url_for_filesystem_store(folder, photo):
             assert fs.tiles_url() == (
                 "https://tiles.example.org/z/%s/%s/%s/"
                 % (fs.uid[:2], fs.uid, fs._store.set_id))
-            assert db.tiles_url() == db.absolute_url() + "/"
+            assert db.tiles_url() == "%s/v/%s/" % (db.absolute_url(),
+                                                   db.tiles_set())
             settings = settings_of(Elements(fs.tag()).scripts[0])
             assert settings["tilesUrl"] == fs.tiles_url()
             flash = Elements(fs.flash_tag(swf_url="/z.swf"))
             (param,) = flash.find("param", name="FlashVars")
             assert param["value"] == "zoomifyImagePath=" + fs.tiles_url()
     with zope_root(commit=False) as app:
-        assert app[folder]["fs"].tiles_url() == (
-            app[folder]["fs"].absolute_url() + "/")
+        fs = app[folder]["fs"]
+        assert fs.tiles_url() == "%s/v/%s/" % (fs.absolute_url(),
+                                               fs.tiles_set())
 
 
 def test_flash_tag_markup(folder, photo):
     add(folder, photo)
     swf = "/static/ZoomifyViewer.swf?a=1&b=2"
     with zope_root(commit=False) as app:
-        url = app[folder]["img"].absolute_url()
+        # the legacy viewer's tile URLs name the set too
+        url = "%s/v/%s" % (app[folder]["img"].absolute_url(),
+                           app[folder]["img"].tiles_set())
         markup = app[folder]["img"].flash_tag(
             swf_url=swf, width=800, height=500, id="flash1",
             zoomifyZoom=50, zoomifyNavWindow=0)
@@ -305,7 +314,9 @@ def test_page_uses_flash_when_the_image_asks(folder, photo):
     (obj,) = html.find("object")
     assert obj["classid"] == "clsid:D27CDB6E-AE6D-11cf-96B8-444553540000"
     (param,) = html.find("param", name="FlashVars")
-    assert param["value"] == "zoomifyImagePath=%s/" % url
+    with zope_root(commit=False) as app:
+        version = app[folder]["img"].tiles_set()
+    assert param["value"] == "zoomifyImagePath=%s/v/%s/" % (url, version)
 
 
 def test_phantom_tiles_are_404(folder, tmp_path):

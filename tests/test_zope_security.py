@@ -11,6 +11,7 @@ from tests.images import save
 from tests.images import smooth
 from tests.zope_fixtures import BASE
 from tests.zope_fixtures import add
+from tests.zope_fixtures import body
 from tests.zope_fixtures import browser
 from tests.zope_fixtures import fetch
 from tests.zope_fixtures import status
@@ -158,23 +159,45 @@ def test_only_visitor_names_are_published(folder, photo):
 
 # 5. private tiles are never cached publicly ---------------------------------
 
+def versioned(image_url, version, name):
+    """The URL of a tile (or ImageProperties.xml) that names the set: the
+    viewer's (IMAGE/v/SET/NAME), or ?v=SET as pages made before it ask."""
+    if version.startswith("?"):
+        return "%s/%s?v=%s" % (image_url, name, version[1:])
+    return "%s/v/%s/%s" % (image_url, version, name)
+
+
 @pytest.mark.parametrize("storage", ["zodb", "filesystem"])
-def test_cache_control_follows_who_may_view(folder, photo, storage):
+@pytest.mark.parametrize("form", ["", "?"], ids=["path", "query"])
+def test_cache_control_follows_who_may_view(folder, photo, storage, form):
     add(folder, photo, "p", storage=storage)
-    tile = "%s/%s/p/TileGroup0/0-0-0.jpg" % (BASE, folder)
+    image = "%s/%s/p" % (BASE, folder)
+    tile = image + "/TileGroup0/0-0-0.jpg"
     with zope_root(commit=False) as app:
         version = app[folder]["p"].tiles_set()
-    public = fetch(tile).headers["Cache-Control"]
-    assert "public" in public and "immutable" not in public
-    versioned = fetch(tile + "?v=" + version).headers["Cache-Control"]
-    assert "public" in versioned and "immutable" in versioned
-    assert int(versioned.split("max-age=")[1].split(",")[0]) >= 86400 * 30
+    public = fetch(tile)
+    assert "public" in public.headers["Cache-Control"]
+    assert "immutable" not in public.headers["Cache-Control"]
+    named = fetch(versioned(image, form + version, "TileGroup0/0-0-0.jpg"))
+    assert body(named) == body(public)
+    control = named.headers["Cache-Control"]
+    assert "public" in control and "immutable" in control
+    assert int(control.split("max-age=")[1].split(",")[0]) >= 86400 * 30
     # an old version's URL is not promised to stay
-    stale = fetch(tile + "?v=x" + version).headers["Cache-Control"]
-    assert "immutable" not in stale
+    stale = fetch(versioned(image, form + "x" + version,
+                            "TileGroup0/0-0-0.jpg"))
+    assert body(stale) == body(public)
+    assert "immutable" not in stale.headers["Cache-Control"]
     with zope_root() as app:
         app[folder]["p"].manage_permission("View", ["Manager"], acquire=0)
-    for url in (tile, tile + "?v=" + version,
+    # anonymous may not have it by any URL
+    for name in ("TileGroup0/0-0-0.jpg", "ImageProperties.xml"):
+        b = fetch(versioned(image, form + version, name))
+        assert status(b) in (401, 403), name
+        assert body(b) != body(public)
+    for url in (tile, versioned(image, form + version,
+                                "TileGroup0/0-0-0.jpg"),
+                versioned(image, form + version, "ImageProperties.xml"),
                 "%s/%s/p/ImageProperties.xml" % (BASE, folder),
                 "%s/%s/p/download" % (BASE, folder),
                 "%s/%s/p" % (BASE, folder)):
@@ -374,7 +397,31 @@ def test_head_of_the_viewer_page_is_the_page(folder, photo):
     assert head.headers["Content-Type"].startswith("text/html")
 
 
-def test_a_replaced_file_is_not_served_for_long(folder, photo, tmp_path):
+def test_the_versioned_path_leads_to_tiles_only(folder, photo):
+    from OFS.Image import manage_addFile
+    add(folder, photo, "p")
+    image = "%s/%s/p" % (BASE, folder)
+    with zope_root() as app:
+        version = app[folder]["p"].tiles_set()
+        # a "v" beside the image is not reached through it
+        manage_addFile(app[folder], "v", b"the folder's own file")
+    assert status(fetch(versioned(image, version, "TileGroup0/0-0-0.jpg"))
+                  ) == 200
+    for rest in ("", "/" + version, "/%s/TileGroup0" % version,
+                 "/%s/TileGroup0/9-9-9.jpg" % version,
+                 "/%s/TileGroup0/0-0-0.jpg/more" % version,
+                 "/%s/TileGroup1/0-0-0.jpg" % version,
+                 "/%s/download" % version, "/%s/manage_main" % version,
+                 "/%s/index_html" % version, "/%s/v" % version,
+                 "/%s/ImageProperties.xml/x" % version):
+        b = fetch(image + "/v" + rest, login=True)
+        assert status(b) == 404, rest
+        assert b"own file" not in body(b)
+
+
+@pytest.mark.parametrize("form", ["", "?"], ids=["path", "query"])
+def test_a_replaced_file_is_not_served_for_long(folder, photo, tmp_path,
+                                                form):
     import time
     add(folder, photo, "p", storage="filesystem")
     with zope_root(commit=False) as app:
@@ -383,7 +430,8 @@ def test_a_replaced_file_is_not_served_for_long(folder, photo, tmp_path):
         with open(save(smooth(500, 500, seed=9), tmp_path / "n.png"),
                   "rb") as f:
             app[folder]["p"].manage_upload(file=f)
-    url = "%s/%s/p/ImageProperties.xml?v=%s" % (BASE, folder, old)
+    url = versioned("%s/%s/p" % (BASE, folder), form + old,
+                    "ImageProperties.xml")
     # a page opened just before still gets its own set, never immutable
     b = fetch(url)
     assert 'WIDTH="600"' in b.contents
@@ -405,7 +453,8 @@ def test_tile_url_only_for_images_anonymous_may_view(folder, photo,
         assert image.tiles_url().startswith("https://tiles.example.org/")
         image.manage_permission("View", ["Manager"], acquire=0)
         # the front-end checks no permission: Zope serves private tiles
-        assert image.tiles_url() == image.absolute_url() + "/"
+        assert image.tiles_url() == "%s/v/%s/" % (image.absolute_url(),
+                                                  image.tiles_set())
 
 
 @pytest.mark.parametrize("value", [{"file:int": "5"},

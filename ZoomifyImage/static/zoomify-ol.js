@@ -15,10 +15,11 @@
  *   var source = ZoomifyOL.source({url: "IMAGE/", size: [width, height]});
  *   var map = ZoomifyOL.map("map", source);
  *
- * url is the image's URL with a slash at the end (or its tile-url);
- * version, if given, is added to each tile's URL as ?v=... (the image's
- * tiles_set(), as the OpenSeadragon viewer does). Every other option is
- * the Zoomify source's. Needs the full build of OpenLayers (window.ol).
+ * url is the image's tiles_url(), which names its tile set and ends with
+ * a slash; version, if given, is added to each tile's URL as ?v=... (for
+ * a url that does not name the set, such as the image's own URL with a
+ * slash). Every other option is the Zoomify source's. Needs the full
+ * build of OpenLayers (window.ol).
  */
 (function () {
   "use strict";

@@ -67,12 +67,14 @@
       tilesUrl: settings.tilesUrl
     });
     useFloorGrid(source);
-    // tiles keep their URLs when an image is tiled again, and browsers
-    // cache them: ask for the current set by its version
-    var tileUrl = source.getTileUrl;
-    source.getTileUrl = function (level, x, y) {
-      return tileUrl.call(this, level, x, y) + "?v=" + settings.version;
-    };
+    // tilesUrl names the tile set (IMAGE/v/SET/). Snippets copied before
+    // it did pass the set as version, which is still asked as ?v=
+    if (settings.version) {
+      var tileUrl = source.getTileUrl;
+      source.getTileUrl = function (level, x, y) {
+        return tileUrl.call(this, level, x, y) + "?v=" + settings.version;
+      };
+    }
     return source;
   }
 
