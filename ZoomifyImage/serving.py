@@ -4,6 +4,7 @@ objects, conditional requests (304) and byte ranges."""
 import email.utils
 import functools
 import os
+import re
 
 from AccessControl.class_init import InitializeClass
 from AccessControl.PermissionRole import rolesForPermissionOn
@@ -25,6 +26,7 @@ from .interfaces import IZoomifyImage
 from .pyramid.layout import parse_tile_name
 
 CHUNK = 1 << 18
+_PLAIN = re.compile(r"[A-Za-z0-9._-]+")
 # a URL that names the tile set's version (?v=) never changes its bytes
 IMMUTABLE_MAX_AGE = 365 * 86400
 
@@ -169,16 +171,18 @@ def remaining_names(REQUEST):
     return list(reversed(stack)) if isinstance(stack, list) else []
 
 
-def take_remaining_names(REQUEST):
-    """Takes the rest of the URL off the publisher's stack in one step,
-    adding each name to its URL and steps as its own loop does; the
-    names, in URL order."""
-    names = remaining_names(REQUEST)
+def take_remaining_names(REQUEST, names=None):
+    """Takes the rest of the URL (``names``, if the caller has them) off
+    the publisher's stack in one step, adding each name to its URL and
+    steps as its own loop does; the names, in URL order."""
+    if names is None:
+        names = remaining_names(REQUEST)
     del REQUEST.path[:]
     url = REQUEST.get("URL")
     steps = getattr(REQUEST, "_steps", None)
     for name in names:
-        step = quote(name)
+        # a tile's names need no quoting (and quote costs more)
+        step = name if _PLAIN.fullmatch(name) else quote(name)
         if url:
             url = "%s/%s" % (url, step)
         if isinstance(steps, list):
@@ -197,7 +201,7 @@ def take_tile_name(REQUEST, group):
     if len(names) != 1 or not names[0].endswith(".jpg") or \
             "/" in names[0]:
         return None
-    (name,) = take_remaining_names(REQUEST)
+    (name,) = take_remaining_names(REQUEST, names)
     return group + "/" + name
 
 
@@ -213,7 +217,7 @@ def take_versioned_name(REQUEST):
     if names[1:] == ["ImageProperties.xml"] or (
             len(names) == 3 and names[1].startswith("TileGroup") and
             names[2].endswith(".jpg")):
-        names = take_remaining_names(REQUEST)
+        take_remaining_names(REQUEST, names)
         return names[0], "/".join(names[1:])
     return None
 

@@ -365,9 +365,12 @@ def test_the_tile_cache_keeps_recent_tiles_within_its_limit(tmp_path):
         path.write_bytes(bytes([i % 256]) * 900)
         paths.append(str(path))
     for path in paths:
-        assert cache.read(path) == open(path, "rb").read()
+        assert cache.load(path, path) == open(path, "rb").read()
+        assert cache.get(path) == open(path, "rb").read()
     assert cache.size <= 64 * 1000 and len(cache.items) == 71
     # a set never changes: what is cached is served as it is
     assert paths[-1] in cache.items and paths[0] not in cache.items
-    assert cache.read(str(tmp_path / "missing.jpg")) is None
-    assert cache.read(str(tmp_path / "missing" / "0.jpg")) is None
+    assert cache.get(paths[0]) is None
+    for missing in (tmp_path / "missing.jpg", tmp_path / "missing" / "0.jpg"):
+        assert cache.load("k", str(missing)) is None
+        assert cache.get("k") is None

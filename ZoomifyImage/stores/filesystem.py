@@ -64,16 +64,15 @@ class TileCache(BoundedCache):
         # never one big file for all
         super().__init__(limit, len, largest=limit // 64)
 
-    def read(self, path):
-        data = self.get(path)
-        if data is not None:
-            return data
+    def load(self, key, path):
+        """The bytes of the file at ``path``, kept under ``key`` (None if
+        there is no such file)."""
         try:
             with open(path, "rb") as f:
                 data = f.read()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
-        self.put(path, data)
+        self.put(key, data)
         return data
 
 
@@ -134,10 +133,15 @@ class FilesystemTileStore(Persistent):
 
     def get(self, name, set_name=None):
         """The bytes of a tile (name already validated), or None."""
-        # one format, not four joins: this runs for every tile served
-        path = "%s/%s/%s/%s/%s" % (self.root(), self.uid[:2], self.uid,
-                                   set_name or self.set_name(), name)
-        return TILE_CACHE.read(path)
+        set_name = set_name or self.set_name()
+        # uid and set name are unique and a set's files never change: the
+        # key needs no tile root, which is read (zope.conf) on a miss only
+        key = (self.uid, set_name, name)
+        data = TILE_CACHE.get(key)
+        if data is None:
+            data = TILE_CACHE.load(key, "%s/%s/%s/%s/%s" % (
+                self.root(), self.uid[:2], self.uid, set_name, name))
+        return data
 
     def size(self, name):
         path = self.file_path(name)
