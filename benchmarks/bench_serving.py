@@ -21,8 +21,9 @@ makes the image with make_images.py, starts two Zope instances (runwsgi,
                    manager: Zope checks every request, nginx sends the file
 
 The rows take turns at each connection count. Prints a markdown table
-(rate, p50, p99, errors, Zope's RSS before and after each run) and the
-ratios: each store / OFS.Image, cached / nginx static. Asserts nothing.
+(rate, p50, p99, errors, Zope's RSS before and after each run, Zope's
+CPU time per answer) and the ratios: each store / OFS.Image, cached /
+nginx static. Asserts nothing.
 """
 
 import argparse
@@ -104,14 +105,21 @@ def run(rows, connections, seconds, rounds=1):
                     row.label, c, seconds, n + 1, rounds),
                     file=sys.stderr, flush=True)
                 before = rss_mb(row.zope) if row.zope else None
+                cpu = row.zope.cpu_seconds() if row.zope else None
                 result = wrk(row.base, row.paths, seconds, c,
                              headers=row.headers)
                 result["rss"] = (before, rss_mb(row.zope)) \
                     if row.zope else None
+                # Zope's own CPU per answer: steadier than the rate
+                # where wrk and Zope share 2 cores
+                result["cpu"] = (row.zope.cpu_seconds() - cpu) * 1e6 / \
+                    max(result["requests"], 1) if row.zope else None
                 runs[row].append(result)
         for row in rows:
             done = sorted(runs[row], key=lambda r: r["rate"])
             middle = dict(done[len(done) // 2])
+            if row.zope:
+                middle["cpu"] = statistics.median(r["cpu"] for r in done)
             middle["errors"] = sum(r["errors"] for r in done)
             first, last = runs[row][0]["rss"], runs[row][-1]["rss"]
             middle["rss"] = (first[0], last[1]) if first else None
@@ -124,8 +132,9 @@ def table(rows, connections):
                "cache": ("static", "nginx static")}
     against = {k: v for k, v in against.items() if v[0] in base}
     print("| what is served | connections | req/s | p50 ms | p99 ms "
-          "| errors | Zope RSS MB before -> after | ratio |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+          "| errors | Zope RSS MB before -> after | Zope CPU µs/answer "
+          "| ratio |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for c in connections:
         for row in rows:
             r = row.results[c]
@@ -135,9 +144,10 @@ def table(rows, connections):
                 ratio = "%.2fx %s" % (
                     r["rate"] / base[key].results[c]["rate"], name)
             rss = "%.0f -> %.0f" % r["rss"] if r["rss"] else "-"
-            print("| %s | %d | %s | %.1f | %.1f | %d | %s | %s |" % (
+            cpu = "%.0f" % r["cpu"] if r.get("cpu") else "-"
+            print("| %s | %d | %s | %.1f | %.1f | %d | %s | %s | %s |" % (
                 row.label, c, "{:,.0f}".format(r["rate"]), r["p50"],
-                r["p99"], r["errors"], rss, ratio))
+                r["p99"], r["errors"], rss, cpu, ratio))
     print()
     big = max(connections)
     for row in rows:
@@ -148,6 +158,9 @@ def table(rows, connections):
             print("%s: %.2fx %s at %d connections (goal >= %.1f): %s" % (
                 row.label, ratio, name, big, goal,
                 "PASS" if ratio >= goal else "MISS"))
+            if row.group == "store":
+                print("  Zope CPU per answer: %.2fx OFS.Image's" % (
+                    row.results[big]["cpu"] / base[key].results[big]["cpu"]))
 
 
 def load_options(parser, connections):

@@ -104,6 +104,12 @@ def test_public_tiles_come_from_the_cache(site, image, form):
     status, headers, again = get(url)
     assert status == 200 and again == first
     assert headers["X-Cache-Status"] == "HIT"
+    # what Zope and its server are is not told (nor kept in the cache),
+    # with tiles or with pages
+    assert "X-Powered-By" not in headers and "Via" not in headers
+    status, headers, page = get("%s/%s" % (site.nginx.url, image))
+    assert status == 200 and b"zoomify" in page
+    assert "X-Powered-By" not in headers and "Via" not in headers
     # the key holds the set's version: another version is another entry
     other = tile_url(site.nginx.url, image, set_id + "0", form)
     status, headers, body = get(other)
@@ -128,6 +134,7 @@ def test_the_cache_answers_while_zope_is_down(tmp_path):
         assert headers["X-Cache-Status"] == "HIT"
         # what is not cached needs Zope
         assert get(site.nginx.url + "/db/")[0] == 502
+        assert "X-Powered-By" not in headers
     finally:
         site.stop()
 
@@ -141,6 +148,7 @@ def test_private_tiles_ask_zope_every_time(site, image, form):
         status, headers, body = get(url, auth=ADMIN)
         assert status == 200 and body[:2] == b"\xff\xd8"
         assert headers["Cache-Control"].startswith("private")
+        assert "X-Powered-By" not in headers and "Via" not in headers
         assert headers["X-Cache-Status"] == "MISS"
         # the manager fetched it; anonymous is still refused, by Zope
         for _ in range(3):

@@ -341,6 +341,12 @@ class ZopeServer:
                 if line.startswith(field + ":"):
                     return int(line.split()[1])
 
+    def cpu_seconds(self):
+        """The CPU time (user and system) the server has used so far."""
+        with open("/proc/%d/stat" % self.process.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def add(self, path, id):
         """Add an image through the ZMI add form, over HTTP."""
         from tests.http_upload import post_form
