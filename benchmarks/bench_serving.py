@@ -21,9 +21,10 @@ makes the image with make_images.py, starts two Zope instances (runwsgi,
                    manager: Zope checks every request, nginx sends the file
 
 The rows take turns at each connection count. Prints a markdown table
-(rate, p50, p99, errors, Zope's RSS before and after each run, Zope's
-CPU time per answer) and the ratios: each store / OFS.Image, cached /
-nginx static. Asserts nothing.
+(rate, p50, p99, errors, Zope's RSS before and after each run, the CPU
+time per answer of the server that answers: nginx's workers or Zope)
+and the ratios: each store / OFS.Image, cached / nginx static. Asserts
+nothing.
 """
 
 import argparse
@@ -79,9 +80,11 @@ def rss_mb(zope):
 
 
 class Row:
-    def __init__(self, label, base, paths, zope=None, headers=(), group=""):
+    def __init__(self, label, base, paths, zope=None, headers=(), group="",
+                 nginx=None):
         self.label, self.base, self.paths = label, base, paths
         self.zope, self.headers, self.group = zope, list(headers), group
+        self.nginx = nginx  # the nginx in front, if any
         self.results = {}
 
 
@@ -105,21 +108,22 @@ def run(rows, connections, seconds, rounds=1):
                     row.label, c, seconds, n + 1, rounds),
                     file=sys.stderr, flush=True)
                 before = rss_mb(row.zope) if row.zope else None
-                cpu = row.zope.cpu_seconds() if row.zope else None
+                # the server's own CPU per answer (Zope's, or nginx's
+                # workers' where nginx answers): steadier than the rate
+                # where wrk and the server share 2 cores
+                server = row.nginx or row.zope
+                cpu = server.cpu_seconds()
                 result = wrk(row.base, row.paths, seconds, c,
                              headers=row.headers)
                 result["rss"] = (before, rss_mb(row.zope)) \
                     if row.zope else None
-                # Zope's own CPU per answer: steadier than the rate
-                # where wrk and Zope share 2 cores
-                result["cpu"] = (row.zope.cpu_seconds() - cpu) * 1e6 / \
-                    max(result["requests"], 1) if row.zope else None
+                result["cpu"] = (server.cpu_seconds() - cpu) * 1e6 / \
+                    max(result["requests"], 1)
                 runs[row].append(result)
         for row in rows:
             done = sorted(runs[row], key=lambda r: r["rate"])
             middle = dict(done[len(done) // 2])
-            if row.zope:
-                middle["cpu"] = statistics.median(r["cpu"] for r in done)
+            middle["cpu"] = statistics.median(r["cpu"] for r in done)
             middle["errors"] = sum(r["errors"] for r in done)
             first, last = runs[row][0]["rss"], runs[row][-1]["rss"]
             middle["rss"] = (first[0], last[1]) if first else None
@@ -132,7 +136,7 @@ def table(rows, connections):
                "cache": ("static", "nginx static")}
     against = {k: v for k, v in against.items() if v[0] in base}
     print("| what is served | connections | req/s | p50 ms | p99 ms "
-          "| errors | Zope RSS MB before -> after | Zope CPU µs/answer "
+          "| errors | Zope RSS MB before -> after | server CPU µs/answer "
           "| ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for c in connections:
@@ -144,7 +148,7 @@ def table(rows, connections):
                 ratio = "%.2fx %s" % (
                     r["rate"] / base[key].results[c]["rate"], name)
             rss = "%.0f -> %.0f" % r["rss"] if r["rss"] else "-"
-            cpu = "%.0f" % r["cpu"] if r.get("cpu") else "-"
+            cpu = "%.1f" % r["cpu"]
             print("| %s | %d | %s | %.1f | %.1f | %d | %s | %s | %s |" % (
                 row.label, c, "{:,.0f}".format(r["rate"]), r["p50"],
                 r["p99"], r["errors"], rss, cpu, ratio))
@@ -158,9 +162,9 @@ def table(rows, connections):
             print("%s: %.2fx %s at %d connections (goal >= %.1f): %s" % (
                 row.label, ratio, name, big, goal,
                 "PASS" if ratio >= goal else "MISS"))
-            if row.group == "store":
-                print("  Zope CPU per answer: %.2fx OFS.Image's" % (
-                    row.results[big]["cpu"] / base[key].results[big]["cpu"]))
+            print("  CPU per answer (Zope's or nginx's): %.2fx %s's" % (
+                row.results[big]["cpu"] / base[key].results[big]["cpu"],
+                name))
 
 
 def load_options(parser, connections):
@@ -247,11 +251,11 @@ def main(argv=None):
                 group="store"),
             Row("nginx static, the same files", static.url,
                 ["/static/%s/%s/%s/%s" % (uid[:2], uid, set_id, n)
-                 for n in names], group="static"),
+                 for n in names], group="static", nginx=static),
             Row("nginx cache -> Zope, ZODB store", cache.url,
-                tiles(front, "db"), front, group="cache"),
+                tiles(front, "db"), front, group="cache", nginx=cache),
             Row("nginx cache -> Zope, filesystem store", cache.url,
-                tiles(front, "fs"), front, group="cache"),
+                tiles(front, "fs"), front, group="cache", nginx=cache),
             Row("nginx -> Zope -> X-Accel, private (manager)", cache.url,
                 tiles(front, "fs_private"), front, headers=[AUTH]),
         ]

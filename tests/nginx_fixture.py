@@ -132,6 +132,18 @@ class Nginx:
                              capture_output=True, text=True).stdout
         return set(out.split())
 
+    def cpu_seconds(self):
+        """The CPU time (user and system) its workers have used so far."""
+        pids = subprocess.run(["ps", "-o", "pid=", "--ppid",
+                               str(self.process.pid)],
+                              capture_output=True, text=True).stdout.split()
+        total = 0
+        for pid in pids:
+            with open("/proc/%s/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
     def error_log(self):
         try:
             with open(os.path.join(self.prefix, "error.log"),
