@@ -579,7 +579,14 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             changed = True
         if storage and storage != self.storage:
             self._check_storage(storage)
-            if self._tiling_needed:
+            job = self._job
+            if job is not None and job.status in ("queued", "tiling"):
+                # the running job writes into the other kind of store: a
+                # new job tiles into this one (and the old one's set is
+                # not installed, as after a new file)
+                self.storage = storage
+                self._tiling_needed = self._original is not None
+            elif self._tiling_needed or self.status != "ready":
                 self.storage = storage  # the new tiles go there directly
             else:
                 self._move_tiles(storage)

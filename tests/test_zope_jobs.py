@@ -294,6 +294,45 @@ def test_copy_made_during_a_job_gets_its_own(small_threshold, folder,
     assert code == 200 and b'WIDTH="1500"' in body
 
 
+@pytest.mark.parametrize("storage", STORAGES)
+def test_storage_changed_during_a_job_gets_the_new_tiles(
+        small_threshold, folder, tmp_path, storage, monkeypatch):
+    """The manager picks the other store while the first job tiles: the
+    tiles end up in the store the image names, and are served."""
+    other = "filesystem" if storage == "zodb" else "zodb"
+    path = save(smooth(1500, 1000), tmp_path / "big.png")
+    jobs.pool.pause()
+    add(folder, path, "big", storage=storage)
+    key = facts(folder)["key"]
+
+    def change():
+        with zope_root() as app:
+            app[folder]["big"].manage_edit(storage=other)
+    hook_progress(monkeypatch, lambda: in_thread(change))
+    jobs.run_job(database(), key)
+    # the first job's set, in the other kind of store, is not installed:
+    # a second job tiles into the store the image now names
+    now = facts(folder)
+    assert now["key"] != key and key not in now["registered"]
+    jobs.pool.resume()
+    assert jobs.pool.wait(60)
+    with zope_root(commit=False) as app:
+        image = app[folder]["big"]
+        assert image.storage == other
+        assert image._store.kind == other
+        assert image.current_status() == "ready" and image.width == 1500
+        names = image._store.names()
+        if other == "filesystem":
+            assert os.path.isdir(image._store.directory())
+    assert "ImageProperties.xml" in names and len(names) > 20
+    code, _, body = get("%s/%s/big/ImageProperties.xml" % (BASE, folder))
+    assert code == 200 and b'WIDTH="1500"' in body
+    code, headers, tile = get("%s/%s/big/TileGroup0/0-0-0.jpg"
+                              % (BASE, folder))
+    assert code == 200 and tile[:2] == b"\xff\xd8"
+    assert partials(facts(folder)["uid"]) == []
+
+
 def test_image_deleted_during_its_job_leaves_no_set(small_threshold, folder,
                                                     tmp_path, monkeypatch):
     path = save(smooth(1500, 1000), tmp_path / "big.png")
