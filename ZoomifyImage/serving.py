@@ -150,6 +150,8 @@ class TileFile(_TileBase):
     @zpublish(methods=("GET", "HEAD"))
     def __call__(self, REQUEST=None, RESPONSE=None):
         """The tile's bytes."""
+        if RESPONSE is None:  # a path expression's call: the object
+            return self
         return self._image()._serve_tile(self.name, REQUEST, RESPONSE,
                                          self.version)
 
@@ -164,20 +166,29 @@ class TileFile(_TileBase):
 InitializeClass(TileFile)
 
 
-def remaining_names(REQUEST):
-    """The names of the URL the publisher has still to traverse, in URL
-    order ([] when it is not a publisher's request)."""
+def _name_stack(REQUEST):
+    # the publisher's stack of names still to traverse, or that of
+    # restrictedTraverse and path expressions (a dict), or None
     stack = getattr(REQUEST, "path", None)
-    return list(reversed(stack)) if isinstance(stack, list) else []
+    if not isinstance(stack, list) and isinstance(REQUEST, dict):
+        stack = REQUEST.get("TraversalRequestNameStack")
+    return stack if isinstance(stack, list) else None
+
+
+def remaining_names(REQUEST):
+    """The names of the path still to traverse, in URL order ([] when
+    there are none or the caller does not tell)."""
+    stack = _name_stack(REQUEST)
+    return list(reversed(stack)) if stack else []
 
 
 def take_remaining_names(REQUEST, names=None):
-    """Takes the rest of the URL (``names``, if the caller has them) off
-    the publisher's stack in one step, adding each name to its URL and
+    """Takes the rest of the path (``names``, if the caller has them) off
+    the stack in one step, adding each name to the publisher's URL and
     steps as its own loop does; the names, in URL order."""
     if names is None:
         names = remaining_names(REQUEST)
-    del REQUEST.path[:]
+    del _name_stack(REQUEST)[:]
     url = REQUEST.get("URL")
     steps = getattr(REQUEST, "_steps", None)
     for name in names:
@@ -349,12 +360,19 @@ def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
         valid = image._check_tile_name(name) is not None
     if not valid or store is None:
         raise NotFound(name if valid else "not a tile of this image")
-    path = None
+    path = data = None
     settings = config.settings()
     sendfile = settings.x_sendfile_header
+    # what the store has first: a 404 must not carry a tile's caching
     if store.kind == "filesystem" and sendfile:
         path = store.file_path(name, older)
         if path is None:
+            raise NotFound(name)
+    else:
+        # a tile's bytes (a few kilobytes), which waitress buffers at
+        # once; the filesystem store keeps recent ones in memory
+        data = store.get(name, older) if older else store.get(name)
+        if data is None:
             raise NotFound(name)
     modified = image.tiled_at
     etag = image._etag(set_id)
@@ -377,11 +395,6 @@ def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
         RESPONSE.setHeader(sendfile, prefix.rstrip("/") + "/" + relative
                            if prefix else path)
         return b""
-    # a tile's bytes (a few kilobytes), which waitress buffers at once;
-    # the filesystem store keeps recent ones in memory (TileCache)
-    data = store.get(name, older) if older else store.get(name)
-    if data is None:
-        raise NotFound(name)
     header("Content-Type", content_type)
     header("Content-Length", str(len(data)))
     return b"" if head else data

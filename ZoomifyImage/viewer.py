@@ -213,7 +213,10 @@ class ViewerMixin:
             "width": self.width,
             "height": self.height,
             "tileSize": self.tile_size,
-            "tilesUrl": self.tiles_url(),  # names the set (no ?v=)
+            "tilesUrl": self.tiles_url(),  # names the set
+            # for a zoomify-viewer.js from before tilesUrl named the set,
+            # still in browsers' caches: it adds ?v=version (the same set)
+            "version": self.tiles_set(),
             "navigator": bool(navigator),
             "prefixUrl": self._resource_url("openseadragon/images/"),
             "scripts": [

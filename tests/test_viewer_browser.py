@@ -133,6 +133,8 @@ def test_every_level_and_corner_without_a_failed_tile(
         page.check_clean()
 
         asked = requested_tiles(page.urls, path)
+        # the set is named in the path alone: no query for Zope to parse
+        assert not [u for u in page.urls if path + "/v/" in u and "?" in u]
         exists = set()
         for tier, col, row in layout.all_tiles():
             name = layout.tile_name(tier, col, row)
@@ -186,6 +188,35 @@ def test_two_viewers_on_one_page(server, chromium, folder, tmp_path):
         page.check_clean()
         assert sum(u.endswith("/openseadragon.min.js")
                    for u in page.urls) == 1
+    finally:
+        page.close()
+
+
+def test_a_snippet_copied_before_tile_urls_named_the_set(
+        server, chromium, folder, tmp_path):
+    """An embed snippet pasted into a page before tilesUrl named the set
+    (tilesUrl IMAGE/, version SET) still shows the image, and still asks
+    its tiles with the set's version (?v=SET)."""
+    from OFS.DTMLDocument import addDTMLDocument
+    array = colourful(900, 600, seed=4)
+    path = put_jpeg(folder, "old", array, tmp_path)
+    with zope_root() as app:
+        version = app[folder]["old"].tiles_set()
+        addDTMLDocument(app[folder], "pasted", file=(
+            "<!DOCTYPE html><html><head><title>Old</title></head><body>\n"
+            "<dtml-var \"old.tag(id='one').replace('/v/%s/', '/')\">\n"
+            "</body></html>\n" % version))
+    page = Page(chromium)
+    try:
+        (id,) = page.open(server + "/%s/pasted" % folder)
+        page.settle(id)
+        drawn, box = page.canvas(id)
+        assert_looks_like(drawn, box, array)
+        page.check_clean()
+        tiles = [u for u in page.urls if "/TileGroup" in u]
+        assert tiles and not [u for u in tiles if "/v/" in u]
+        assert all(u.endswith("?v=" + version) for u in tiles), tiles
+        assert requested_tiles(page.urls, path)
     finally:
         page.close()
 

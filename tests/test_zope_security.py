@@ -419,6 +419,63 @@ def test_the_versioned_path_leads_to_tiles_only(folder, photo):
         assert b"own file" not in body(b)
 
 
+def test_tiles_by_path_expressions_and_traversal(folder, photo):
+    """restrictedTraverse and page templates walk IMAGE/v/SET/... a name
+    at a time, as they walk TileGroupN/...: they reach the same tile, and
+    only with View."""
+    from AccessControl import Unauthorized
+    add(folder, photo, "p")
+    with zope_root() as app:
+        image = app[folder]["p"]
+        version = image.tiles_set()
+        for path in ("v/%s/TileGroup0/0-0-0.jpg" % version,
+                     "TileGroup0/0-0-0.jpg",
+                     "v/%s/ImageProperties.xml" % version):
+            tile = image.restrictedTraverse(path)
+            assert tile.name == path.split("/", 2)[-1] \
+                if path.startswith("v/") else path
+            assert tile() is tile  # called outside the publisher
+        from zExceptions import NotFound
+        with pytest.raises(NotFound):
+            image.unrestrictedTraverse("v/%s/download" % version)
+        image.manage_permission("View", ["Manager"], acquire=0)
+    from AccessControl.SecurityManagement import newSecurityManager
+    from AccessControl.SecurityManagement import noSecurityManager
+    from AccessControl.SpecialUsers import nobody
+    with zope_root(commit=False) as app:
+        newSecurityManager(None, nobody)
+        try:
+            with pytest.raises(Unauthorized):
+                app[folder]["p"].restrictedTraverse(
+                    "v/%s/TileGroup0/0-0-0.jpg" % version)
+        finally:
+            noSecurityManager()
+
+
+@pytest.mark.parametrize("storage", ["zodb", "filesystem"])
+def test_a_missing_tile_is_not_cached_as_one(folder, photo, storage):
+    """A tile the set should have but the store lost answers 404 with
+    none of a tile's year-long caching."""
+    add(folder, photo, "p", storage=storage)
+    with zope_root() as app:
+        image = app[folder]["p"]
+        version = image.tiles_set()
+        store = image._store
+        if storage == "zodb":
+            del store.tiles["TileGroup0/0-0-0.jpg"]
+        else:
+            os.unlink(os.path.join(store.directory(), "TileGroup0",
+                                   "0-0-0.jpg"))
+    from ZoomifyImage.stores.filesystem import TILE_CACHE
+    TILE_CACHE.clear()
+    b = fetch(versioned("%s/%s/p" % (BASE, folder), version,
+                        "TileGroup0/0-0-0.jpg"))
+    assert status(b) == 404
+    assert "immutable" not in b.headers.get("Cache-Control", "")
+    assert "public" not in b.headers.get("Cache-Control", "")
+    assert "ETag" not in b.headers
+
+
 @pytest.mark.parametrize("form", ["", "?"], ids=["path", "query"])
 def test_a_replaced_file_is_not_served_for_long(folder, photo, tmp_path,
                                                 form):

@@ -67,9 +67,10 @@
       tilesUrl: settings.tilesUrl
     });
     useFloorGrid(source);
-    // tilesUrl names the tile set (IMAGE/v/SET/). Snippets copied before
-    // it did pass the set as version, which is still asked as ?v=
-    if (settings.version) {
+    // tilesUrl names the tile set (IMAGE/v/SET/); snippets copied before
+    // it did name only the image, and the set is asked as ?v=version
+    if (settings.version &&
+        settings.tilesUrl.indexOf("/v/" + settings.version + "/") < 0) {
       var tileUrl = source.getTileUrl;
       source.getTileUrl = function (level, x, y) {
         return tileUrl.call(this, level, x, y) + "?v=" + settings.version;
