@@ -84,6 +84,14 @@ def partials(uid):
     return [n for n in os.listdir(partial) if n.startswith(uid)]
 
 
+def add_waiting(folder, tmp_path, storage="filesystem"):
+    """The 1500x1000 image "big", added while the workers are paused: its
+    job waits (jobs.run_job runs it)."""
+    path = save(smooth(1500, 1000), tmp_path / "big.png")
+    jobs.pool.pause()
+    add(folder, path, "big", storage=storage)
+
+
 def once(function):
     """A hook that does ``function`` at its first call only."""
     calls = []
@@ -262,9 +270,7 @@ def test_job_that_killed_its_process_three_times_fails(small_threshold,
 def test_copy_made_during_a_job_gets_its_own(small_threshold, folder,
                                              tmp_path, storage, how,
                                              monkeypatch):
-    path = save(smooth(1500, 1000), tmp_path / "big.png")
-    jobs.pool.pause()
-    add(folder, path, "big", storage=storage)
+    add_waiting(folder, tmp_path, storage)
     key = facts(folder)["key"]
 
     def copy():
@@ -300,9 +306,7 @@ def test_storage_changed_during_a_job_gets_the_new_tiles(
     """The manager picks the other store while the first job tiles: the
     tiles end up in the store the image names, and are served."""
     other = "filesystem" if storage == "zodb" else "zodb"
-    path = save(smooth(1500, 1000), tmp_path / "big.png")
-    jobs.pool.pause()
-    add(folder, path, "big", storage=storage)
+    add_waiting(folder, tmp_path, storage)
     key = facts(folder)["key"]
 
     def change():
@@ -360,9 +364,7 @@ def test_image_deleted_during_its_job_leaves_no_set(small_threshold, folder,
 def test_title_edit_at_a_jobs_last_commit_is_merged(small_threshold, folder,
                                                     tmp_path, storage,
                                                     monkeypatch):
-    path = save(smooth(1500, 1000), tmp_path / "big.png")
-    jobs.pool.pause()
-    add(folder, path, "big", storage=storage)
+    add_waiting(folder, tmp_path, storage)
     key = facts(folder)["key"]
     edit = hook_install(monkeypatch, lambda: in_thread(
         set_title, folder, "Edited meanwhile"))
@@ -432,9 +434,7 @@ def set_tiled_at(folder, id="big"):
 @pytest.mark.parametrize("storage", STORAGES)
 def test_unmergeable_conflict_at_the_last_commit_is_retried(
         small_threshold, folder, tmp_path, storage, monkeypatch):
-    path = save(smooth(1500, 1000), tmp_path / "big.png")
-    jobs.pool.pause()
-    add(folder, path, "big", storage=storage)
+    add_waiting(folder, tmp_path, storage)
     before = facts(folder)
     clash = hook_install(monkeypatch, lambda: in_thread(set_tiled_at,
                                                         folder))
