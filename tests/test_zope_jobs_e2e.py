@@ -190,7 +190,10 @@ def test_make_start_stops_on_sigterm_and_ctrl_c(tmp_path, how):
     make = subprocess.Popen(
         ["make", "start", "INSTANCE=" + home, "PORT=%d" % port], cwd=ROOT,
         stdout=log, stderr=log, start_new_session=True,
-        env=dict(os.environ, ZOPE_ADMIN="admin:secret"))
+        env=dict(os.environ, ZOPE_ADMIN="admin:secret"),
+        # as in a terminal's foreground job, even where the suite runs in
+        # the background of a shell (which ignores SIGINT, for its heirs)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         while True:
