@@ -442,6 +442,11 @@ def _claim(connection, key):
         return None
     if dead_dir:
         shutil.rmtree(dead_dir, ignore_errors=True)
+    if job.status == "tiling":
+        # ours now, and the image's current job: no other worker writes
+        # its tiles, so any temporary directory of the image is left by a
+        # dead attempt, which may have died before it could record it
+        _remove_partials_of(image.uid)
     if job.status != "tiling":
         logger.warning("tiling job %s %s: %s", key, job.status, job.error)
         _forget(connection, key)
@@ -587,6 +592,17 @@ def scan(db):
             logger.info("queueing tiling job %s again", key)
             pool.submit(db, key)
     return waiting
+
+
+def _remove_partials_of(uid):
+    partial = os.path.join(config.settings().tile_root, ".partial")
+    try:
+        names = os.listdir(partial)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(uid + "-"):
+            shutil.rmtree(os.path.join(partial, name), ignore_errors=True)
 
 
 def clean_partial(root_dir, max_age=None, keep=()):

@@ -199,6 +199,23 @@ def test_long_decode_is_not_taken_for_a_dead_worker(small_threshold, folder,
     assert partials(now["uid"]) == []
 
 
+def test_a_worker_killed_before_it_named_its_directory_leaves_none(
+        small_threshold, folder, tmp_path):
+    """kill -9 between making the temporary directory and committing its
+    name: the next claim of the job removes it all the same."""
+    add_waiting(folder, tmp_path)
+    key = make_dead(folder)
+    uid = facts(folder)["uid"]
+    with zope_root() as app:
+        # the dead worker's directories, which it did not live to record
+        app[folder]["big"]._job.temp_dir = None
+    unnamed = os.path.join(tile_root(), ".partial", uid + "-unnamed")
+    os.makedirs(os.path.join(unnamed, "TileGroup0"))
+    jobs.run_job(database(), key)
+    assert facts(folder)["job_status"] == "ready"
+    assert partials(uid) == []
+
+
 def test_claimant_that_loses_the_claim_deletes_nothing(small_threshold,
                                                        folder, tmp_path,
                                                        monkeypatch):
