@@ -420,6 +420,7 @@ def _claim(connection, key):
         transaction.abort()  # its worker is alive
         return None
     dead_dir = job.temp_dir  # of the dead claim; no live worker's
+    took_over = job.status == "tiling"  # from a worker that died
     if not is_current(image, key):
         _end(job, "stopped", "the image was deleted or given a new file "
              "before the job ran")
@@ -442,10 +443,10 @@ def _claim(connection, key):
         return None
     if dead_dir:
         shutil.rmtree(dead_dir, ignore_errors=True)
-    if job.status == "tiling":
-        # ours now, and the image's current job: no other worker writes
-        # its tiles, so any temporary directory of the image is left by a
-        # dead attempt, which may have died before it could record it
+    if took_over and job.status == "tiling":
+        # ours now, taken from a dead worker, and the image's current job:
+        # a temporary directory of the image is the dead attempt's, which
+        # may have died before it could record it
         _remove_partials_of(image.uid)
     if job.status != "tiling":
         logger.warning("tiling job %s %s: %s", key, job.status, job.error)
