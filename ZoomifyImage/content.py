@@ -378,14 +378,19 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             return job.status
         return self.status
 
+    def _active_job(self):
+        # the background job that waits or tiles, or None
+        job = self._job
+        if job is not None and job.status in ("queued", "tiling"):
+            return job
+        return None
+
     @security.protected(View)
     @zpublish(False)
     def progress(self):
         """(done, total) of the running job, or None."""
-        job = self._job
-        if job is not None and job.status in ("queued", "tiling"):
-            return job.done, job.total
-        return None
+        job = self._active_job()
+        return None if job is None else (job.done, job.total)
 
     @security.protected(View)
     @zpublish(methods=("GET", "HEAD"))
@@ -401,8 +406,8 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
                            "tiles_version": self.tiles_version})
 
     def _progress_text(self):
-        job = self._job
-        if job is None or job.status not in ("queued", "tiling"):
+        job = self._active_job()
+        if job is None:
             return ""
         text = job.progress_text()
         return ("%s: %s" % (job.status, text)) if text else job.status
@@ -579,8 +584,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             changed = True
         if storage and storage != self.storage:
             self._check_storage(storage)
-            job = self._job
-            if job is not None and job.status in ("queued", "tiling"):
+            if self._active_job() is not None:
                 # the running job writes into the other kind of store: a
                 # new job tiles into this one (and the old one's set is
                 # not installed, as after a new file)

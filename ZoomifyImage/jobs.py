@@ -447,7 +447,8 @@ def _claim(connection, key):
         # ours now, taken from a dead worker, and the image's current job:
         # a temporary directory of the image is the dead attempt's, which
         # may have died before it could record it
-        _remove_partials_of(image.uid)
+        clean_partial(config.settings().tile_root, max_age=-1,
+                      prefix=image.uid + "-")
     if job.status != "tiling":
         logger.warning("tiling job %s %s: %s", key, job.status, job.error)
         _forget(connection, key)
@@ -595,21 +596,12 @@ def scan(db):
     return waiting
 
 
-def _remove_partials_of(uid):
-    partial = os.path.join(config.settings().tile_root, ".partial")
-    try:
-        names = os.listdir(partial)
-    except OSError:
-        return
-    for name in names:
-        if name.startswith(uid + "-"):
-            shutil.rmtree(os.path.join(partial, name), ignore_errors=True)
-
-
-def clean_partial(root_dir, max_age=None, keep=()):
+def clean_partial(root_dir, max_age=None, keep=(), prefix=""):
     """Remove temporary tile directories of jobs that died long ago (one
     that died before it could record its directory leaves it unnamed),
-    but none in ``keep``: a long decode writes nothing for minutes."""
+    but none in ``keep``: a long decode writes nothing for minutes.
+    ``prefix``: only those whose names begin with it (an image's uid and
+    a dash); ``max_age`` -1: whatever their age."""
     if max_age is None:
         max_age = STALE_SECONDS * 10
     partial = os.path.join(root_dir, ".partial")
@@ -620,10 +612,10 @@ def clean_partial(root_dir, max_age=None, keep=()):
     now = time.time()
     for name in names:
         path = os.path.join(partial, name)
-        if path in keep:
+        if path in keep or not name.startswith(prefix):
             continue
         try:
-            if now - os.path.getmtime(path) > max_age:
+            if max_age < 0 or now - os.path.getmtime(path) > max_age:
                 shutil.rmtree(path, ignore_errors=True)
         except OSError:
             pass

@@ -344,7 +344,7 @@ def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
     store = image._store
     set_id = image.tiles_set()
     if asked is None:
-        asked = REQUEST.form.get("v")
+        asked = REQUEST.form.get("v") or ""  # "": the URL names no set
     older = None
     if store is not None and store.kind == "filesystem" and asked and \
             asked != set_id:
@@ -382,7 +382,7 @@ def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
     header("ETag", etag)
     header("Last-Modified", _http_date(int(modified or 0)))
     header("Cache-Control", cache_control(
-        image, REQUEST, version, settings=settings, asked=asked or ""))
+        image, REQUEST, version, settings=settings, asked=asked))
     content_type = "text/xml" if name.endswith(".xml") else "image/jpeg"
     if not_modified(REQUEST, etag, modified):
         RESPONSE.setStatus(304)

@@ -113,9 +113,12 @@ class FilesystemTileStore(Persistent):
         return "%s/%s/%s" % (self.uid[:2], self.uid,
                              set_name or self.set_name())
 
+    def _path(self, name, set_name=None):
+        return os.path.join(self.directory(set_name), *name.split("/"))
+
     def file_path(self, name, set_name=None):
         """The file of a tile (name already validated), or None."""
-        path = os.path.join(self.directory(set_name), *name.split("/"))
+        path = self._path(name, set_name)
         return path if os.path.isfile(path) else None
 
     def older_set(self, set_name):
@@ -139,8 +142,7 @@ class FilesystemTileStore(Persistent):
         key = (self.uid, set_name, name)
         data = TILE_CACHE.get(key)
         if data is None:
-            data = TILE_CACHE.load(key, "%s/%s/%s/%s/%s" % (
-                self.root(), self.uid[:2], self.uid, set_name, name))
+            data = TILE_CACHE.load(key, self._path(name, set_name))
         return data
 
     def size(self, name):
