@@ -23,7 +23,7 @@ OL_STAMP := $(OL)/ol.js
 
 install: $(STAMP) $(OSD_STAMP) $(TUS_STAMP) $(MIRADOR_STAMP) $(OL_STAMP) openjpeg
 
-$(STAMP): setup.py
+$(STAMP): setup.py ZoomifyImage/pyramid/_boxmean.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[vips,tiff,jp2,slide,test]'
@@ -97,6 +97,7 @@ test: install system lint
 
 clean:
 	rm -rf $(VENV) build *.egg-info node_modules $(OSD) $(TUS) $(MIRADOR) $(OL)
+	rm -f ZoomifyImage/pyramid/_boxmean*.so
 
 # make start: a Zope instance in var/instance, in the foreground
 HOST ?= 127.0.0.1

@@ -1,4 +1,4 @@
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 with open("README.txt") as f:
     long_description = f.read()
@@ -17,6 +17,11 @@ setup(
         "Programming Language :: Python :: 3",
     ],
     packages=find_packages(exclude=["tests", "benchmarks"]),
+    # the pyramid's 2x2 box mean on its own row buffers (a C compiler and
+    # Python's headers are needed to install from source)
+    ext_modules=[Extension("ZoomifyImage.pyramid._boxmean",
+                           ["ZoomifyImage/pyramid/_boxmean.c"],
+                           extra_compile_args=["-O3"])],
     include_package_data=True,
     zip_safe=False,
     python_requires=">=3.10",

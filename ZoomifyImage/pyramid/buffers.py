@@ -21,10 +21,9 @@ def image_on(memory, mode, width, rows):
 
 class PackedRGB:
     """A buffer of 8-bit RGB rows, 3 bytes a pixel as libvips hands them
-    out (a quarter smaller than Pillow's 4), with the three calls the
-    pyramid makes on a buffer. Pillow cannot work on such memory in
-    place, so crop and reduce unpack the rows they need into a small
-    image, and paste packs one."""
+    out (a quarter smaller than Pillow's 4). Pillow cannot work on such
+    memory in place, so crop unpacks the rows of a tile into a small
+    image (the tiers are shrunk in place by _boxmean.c)."""
 
     def __init__(self, memory, width):
         self.memory = memory
@@ -43,21 +42,3 @@ class PackedRGB:
         image.frombytes(memoryview(self.memory)[start:end], "raw", "RGB",
                         self.line, 1)
         return image
-
-    def reduce(self, factor, box):
-        return self.crop(box).reduce(factor)
-
-    def paste(self, image, at):
-        """Write ``image`` (RGB or RGBX) with its top left at ``at``,
-        packed."""
-        left, top = at
-        width, height = image.size
-        data = image.tobytes("raw", "RGB")
-        if left == 0 and width == self.width:   # whole rows: one copy
-            start = top * self.line
-            self.memory[start:start + len(data)] = data
-            return
-        row = 3 * width
-        for y in range(height):
-            start = (top + y) * self.line + 3 * left
-            self.memory[start:start + row] = data[y * row:(y + 1) * row]

@@ -14,14 +14,17 @@ A buffer is our own bytearray: colour rows packed, 3 bytes a pixel
 (buffers.PackedRGB; the pillow engine's top tier is a Pillow image in
 mode "RGBX", Pillow's own layout), grey rows a Pillow image in mode "L".
 The source writes rows straight into the top tier's memory; the jobs cut
-tiles from a buffer and shrink it (Image.reduce, about three times faster
-than numpy) in small pieces.
+tiles from a buffer and shrink it into the tier below with _boxmean.c,
+which reads and writes the buffers in place (Pillow's reduce needed the
+packed rows unpacked and packed again: 1.8 against 0.5 s of CPU for the
+top tier of a 30000x20000 image, measured).
 All the bookkeeping stays on the calling thread: a job only reads rows
 that are complete, or waits for the jobs that write them (``writers``),
 and a buffer is written again only once every job that reads it has
 finished (``wait_free``): no copies.
 """
 
+from ._boxmean import shrink
 from .buffers import PIXEL_BYTES
 from .buffers import PackedRGB
 from .buffers import image_on
@@ -38,7 +41,8 @@ class Tier:
         self.encoder = encoder
         self.name = name          # name(tier, col, row) of a tile
         self.below = below
-        self.line = width * PIXEL_BYTES[mode]   # bytes per row
+        self.bpp = PIXEL_BYTES[mode]
+        self.line = width * self.bpp            # bytes per row
         self.memory, self.buffer, self.pixels = self._new_buffer()
         # the other buffers, each with the jobs that still read it; none
         # where the tier has one row of tiles (a wide panorama)
@@ -101,20 +105,14 @@ class Tier:
             pairs = (self.fill - self.shrunk) // 2
             if pairs == 0:
                 return
-            # one job shrinks up to a quarter of a tile of rows, in pieces
-            # of at most about 512 KB of Pillow's 4 bytes a pixel (small
-            # temporary images: 2 MB pieces cost 2 MB more peak memory at
-            # width 30000). A job per piece cost more than the shrinking
-            # at that width (two row pairs a job: 5,000 jobs for the top
-            # tier, each a future and a handover of the GIL); a job of
-            # up to 64 pairs took the JPEG from 13.8 to 10.9 s of CPU
-            # (measured, 30000x20000)
-            piece = max(1, min(self.tile_size // 8,
-                               (1 << 19) // (8 * self.width)))
-            n = below.space(min(pairs, max(piece, self.tile_size // 4)))[1]
-            job = self.encoder.call(shrink_rows, self.buffer, self.width,
-                                    self.shrunk, n, below.buffer, below.fill,
-                                    list(self.writers), piece)
+            # one job shrinks up to a quarter of a tile of rows: a job
+            # per row pair cost more than the shrinking at width 30000
+            # (5,000 jobs for the top tier, each a future and a handover
+            # of the GIL)
+            n = below.space(min(pairs, self.tile_size // 4))[1]
+            job = self.encoder.call(shrink_rows, self, self.memory,
+                                    self.shrunk, n, below, below.memory,
+                                    below.fill, list(self.writers))
             self.readers.append(job)
             self.shrunk += 2 * n
             below.written(n, [job])
@@ -140,23 +138,21 @@ class Tier:
             self.writers = []
 
 
-def shrink_rows(source, width, top, pairs, target, at, writers, piece):
-    """(A job) 2x2 box mean of ``pairs`` row pairs of ``source`` from row
-    ``top``, pasted into ``target`` at row ``at``, ``piece`` pairs at a
-    time."""
+def shrink_rows(tier, source, top, pairs, below, target, at, writers):
+    """(A job) 2x2 box mean of ``pairs`` row pairs of ``tier``'s buffer
+    ``source`` from row ``top`` into the buffer ``target`` of the tier
+    ``below`` from row ``at`` (the buffers are named: a tier's current
+    buffer changes while the job waits)."""
     for job in writers:
         job.result()
-    for i in range(0, pairs, piece):
-        n = min(piece, pairs - i)
-        target.paste(source.reduce(2, box=(0, top + 2 * i, 2 * (width // 2),
-                                           top + 2 * (i + n))), (0, at + i))
+    shrink(source, tier.line, tier.bpp, top, target, below.line, below.bpp,
+           at, pairs, below.width)
 
 
 def build_tiers(layout, mode, encoder, top_buffers=1):
     """The chain of tiers; returns the full-size one. ``mode`` is the
     source's layout of rows ("L", "RGB" packed or "RGBX"); the smaller
-    tiers are "L" or "RGB" packed (a quarter less memory than "RGBX";
-    the pieces shrunk into them are small).
+    tiers are "L" or "RGB" packed (a quarter less memory than "RGBX").
 
     With ``top_buffers=2`` the full-size tier has two buffers, so that a
     source that decodes beside the encoder (on its own thread) goes on
