@@ -61,6 +61,7 @@ class PillowSource(BandSource):
         self.file = None
         self.whole = None       # the decoded image, when not streaming
         self.raw = bytearray()  # file bytes of the rows being read
+        self.copy = False
         try:
             self.width, self.height = im.size
             if self._orientation(im) in (5, 6, 7, 8):  # turned a quarter
@@ -71,6 +72,9 @@ class PillowSource(BandSource):
             self.strips = self._raw_strips(im)
             self.streaming = self.strips is not None
             self.direct = self._can_unpack(im)
+            # rows stored as we keep them (8-bit RGB or grey, top down,
+            # no padding) are read straight into the pyramid's memory
+            self.copy = self.direct and self._stored_as_kept(im)
             if not self.streaming and whole_decode_megapixels and (
                     self.width * self.height > whole_decode_megapixels * 1e6):
                 raise TilingError(
@@ -157,6 +161,9 @@ class PillowSource(BandSource):
             band = self.whole.crop((0, top, self.width, top + rows))
             if top + rows >= self.height:
                 self.whole = None  # the last band: free the decoded image
+        elif self.copy:
+            self._copy_rows(memory, top, rows)
+            return
         elif self.direct:
             self._unpack_rows(memory, top, rows)
             return
@@ -178,6 +185,40 @@ class PillowSource(BandSource):
             except ValueError:
                 return False
         return True
+
+    @property
+    def arrays(self):
+        return self.copy
+
+    @property
+    def mode(self):
+        # packed RGB where the file's rows are: a quarter less memory
+        # than RGBX, and nothing to unpack
+        if self.channels == 3 and self.copy:
+            return "RGB"
+        return super().mode
+
+    def _stored_as_kept(self, im):
+        line = self.width * self.channels
+        return all(rawmode == ("RGB" if self.channels == 3 else "L")
+                   and stride == line and orientation == 1
+                   for _, _, _, rawmode, stride, orientation in self.strips)
+
+    def _copy_rows(self, memory, top, rows):
+        """Rows [top, top + rows) read from the file into ``memory``."""
+        line = self.width * self.channels
+        for y0, y1, offset, _, _, _ in self.strips:
+            a, b = max(top, y0), min(top + rows, y1)
+            if a >= b:
+                continue
+            view = memory[(a - top) * line:(b - top) * line]
+            self.file.seek(offset + (a - y0) * line)
+            got = self.file.readinto(view)
+            if got < len(view):
+                if not self.lenient:
+                    raise DamagedImage(self.path, "the file is truncated "
+                                       "(rows %d to %d are missing)" % (a, b))
+                view[got:] = bytes(len(view) - got)  # missing rows: black
 
     def _unpack_rows(self, memory, top, rows):
         """Rows [top, top + rows) unpacked by Pillow from the file's bytes
