@@ -11,8 +11,9 @@ decodes on a thread of its own, whose full-size tier has a second buffer
 to write into while the tiles of the first are cut (build_tiers).
 
 A buffer is our own bytearray: colour rows packed, 3 bytes a pixel
-(buffers.PackedRGB; the pillow engine's top tier is a Pillow image in
-mode "RGBX", Pillow's own layout), grey rows a Pillow image in mode "L".
+(buffers.PackedRGB; where the pillow engine converts rows with Pillow,
+its top tier is a Pillow image in mode "RGBX", Pillow's own layout), grey
+rows a Pillow image in mode "L".
 The source writes rows straight into the top tier's memory; the jobs cut
 tiles from a buffer and shrink it into the tier below with _boxmean.c,
 which reads and writes the buffers in place (Pillow's reduce needed the
