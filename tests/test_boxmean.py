@@ -41,6 +41,8 @@ def test_the_mean_is_pillows_reduce(bpp, out_bpp, width):
     {"src_bpp": 5},
     {"dst_bpp": 4},      # more channels out than in
     {"pairs": -1},
+    {"pairs": 2 ** 62},  # products of such sizes would overflow
+    {"top": 2 ** 62},
 ])
 def test_rows_outside_the_buffers_are_refused(change):
     args = {"top": 0, "at": 0, "width": 5, "src_bpp": 3, "dst_bpp": 3,

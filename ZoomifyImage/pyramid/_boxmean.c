@@ -69,13 +69,17 @@ shrink(PyObject *self, PyObject *args)
                           &top, &dst, &dst_line, &dst_bpp, &at, &pairs,
                           &width))
         return NULL;
+    /* every bound by division, so that no product can overflow */
+    int empty = pairs == 0 || width == 0;
     int ok = src_bpp >= 1 && src_bpp <= 4 && dst_bpp >= 1
         && dst_bpp <= src_bpp && top >= 0 && at >= 0 && pairs >= 0
-        && width >= 0 && src_line >= 2 * width * src_bpp
-        && dst_line >= width * dst_bpp
-        && (top + 2 * pairs) * src_line <= src.len
-        && (at + pairs) * dst_line <= dst.len;
-    if (ok && pairs > 0 && width > 0) {
+        && width >= 0 && (empty || (src_line > 0 && dst_line > 0
+        && width <= src_line / (2 * src_bpp) && width <= dst_line / dst_bpp
+        && top <= src.len / src_line
+        && pairs <= (src.len / src_line - top) / 2
+        && at <= dst.len / dst_line
+        && pairs <= dst.len / dst_line - at));
+    if (ok && !empty) {
         const uint8_t *s = (const uint8_t *)src.buf + top * src_line;
         uint8_t *d = (uint8_t *)dst.buf + at * dst_line;
         Py_BEGIN_ALLOW_THREADS
