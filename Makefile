@@ -26,7 +26,8 @@ install: $(STAMP) $(OSD_STAMP) $(TUS_STAMP) $(MIRADOR_STAMP) $(OL_STAMP) openjpe
 $(STAMP): setup.py ZoomifyImage/pyramid/_boxmean.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# the pyramid's C part (_boxmean.c) needs a compiler and Python.h
-	@command -v cc >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y gcc)
+	@cc=$$($(BIN)/python -c "import sysconfig; print((sysconfig.get_config_var('CC') or 'cc').split()[0])"); \
+	  command -v $$cc >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y gcc)
 	@$(BIN)/python -c "import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" \
 	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-dev)
 	$(BIN)/pip install -q --upgrade pip

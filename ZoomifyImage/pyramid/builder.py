@@ -25,7 +25,13 @@ and a buffer is written again only once every job that reads it has
 finished (``wait_free``): no copies.
 """
 
-from ._boxmean import shrink
+try:
+    from ._boxmean import shrink
+except ImportError as e:  # a checkout put on the path without installing
+    raise ImportError(
+        "ZoomifyImage's C part (ZoomifyImage/pyramid/_boxmean.c) is not "
+        "built: install the product with pip (in a checkout: pip install "
+        "-e .), which needs a C compiler and Python's headers") from e
 from .buffers import PIXEL_BYTES
 from .buffers import PackedRGB
 from .buffers import image_on

@@ -216,8 +216,7 @@ class PillowSource(BandSource):
             got = self.file.readinto(view)
             if got < len(view):
                 if not self.lenient:
-                    raise DamagedImage(self.path, "the file is truncated "
-                                       "(rows %d to %d are missing)" % (a, b))
+                    self._truncated(a + got // line)
                 view[got:] = bytes(len(view) - got)  # missing rows: black
 
     def _unpack_rows(self, memory, top, rows):
@@ -250,10 +249,16 @@ class PillowSource(BandSource):
             got = self.file.readinto(data)
             if got < size:
                 if not self.lenient:
-                    raise DamagedImage(self.path, "the file is truncated "
-                                       "(rows %d to %d are missing)" % (a, b))
+                    # a file stored bottom-up ends inside a row above
+                    self._truncated(a + got // stride if orientation > 0
+                                    else b - 1 - got // stride)
                 data[got:] = bytes(size - got)  # the missing rows: black
             yield a, b, data, rawmode, stride, orientation
+
+    def _truncated(self, row):
+        """Refuse the file, which ends inside image row ``row``."""
+        raise DamagedImage(self.path, "the file is truncated: it ends inside "
+                           "row %d of %d" % (row + 1, self.height))
 
     def _decode_whole(self):
         from PIL import ImageOps
