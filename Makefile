@@ -99,6 +99,10 @@ test: install system lint
 	    tests/test_layout.py tests/test_pixels.py tests/test_errors.py \
 	    tests/test_cli.py tests/test_streaming.py \
 	    tests/test_broken_images.py tests/test_formats.py
+	# and without imagecodecs, as installed without the `tiff` extra
+	PYTHONPATH=tests/without_imagecodecs $(BIN)/python -m pytest -q -rs \
+	    tests/test_pixels.py tests/test_modes.py tests/test_uncompressed.py \
+	    tests/test_streaming.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info node_modules $(OSD) $(TUS) $(MIRADOR) $(OL)
