@@ -5,6 +5,7 @@ tier, a damaged file fails in one line and leaves nothing, and memory
 does not grow with the height."""
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -503,3 +504,35 @@ def test_slide_pixels_without_data_get_the_background(tmp_path):
     assert out[0, 1].tolist() == [0x40 + half[0], 0x20 + half[1],
                                   0x10 + half[2]]
     assert out[0, 2].tolist() == [0x0A, 0x14, 0x1E]
+
+
+@needs_jp2
+def test_openjpeg_warnings_reach_the_decode_of_their_own_thread():
+    # OpenJPEG warns (and makes up pixels) on some damaged streams; with
+    # regions decoded side by side, each warning must fail the decode of
+    # the thread it came from: glymur's callback, replaced by ours, called
+    # through ctypes as OpenJPEG calls it
+    from glymur.lib import openjp2
+
+    from ZoomifyImage.pyramid.sources import jp2
+    assert jp2.own_warnings()
+    callback = openjp2._WARNING_CALLBACK
+    heard = {}
+    both = threading.Barrier(2)
+
+    def decode(name):
+        jp2._said.lines = heard[name] = []
+        both.wait()     # both threads inside a decode at once
+        callback(("damaged " + name).encode(), None)
+        both.wait()
+        jp2._said.lines = None
+
+    threads = [threading.Thread(target=decode, args=(n,)) for n in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert heard == {"a": ["damaged a"], "b": ["damaged b"]}
+    # outside our decodes: the warnings module, as glymur's own callback
+    with pytest.warns(UserWarning, match="OpenJPEG library warning:  other"):
+        callback(b"other", None)
