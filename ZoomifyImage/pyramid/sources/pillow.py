@@ -206,18 +206,8 @@ class PillowSource(BandSource):
 
     def _copy_rows(self, memory, top, rows):
         """Rows [top, top + rows) read from the file into ``memory``."""
-        line = self.width * self.channels
-        for y0, y1, offset, _, _, _ in self.strips:
-            a, b = max(top, y0), min(top + rows, y1)
-            if a >= b:
-                continue
-            view = memory[(a - top) * line:(b - top) * line]
-            self.file.seek(offset + (a - y0) * line)
-            got = self.file.readinto(view)
-            if got < len(view):
-                if not self.lenient:
-                    self._truncated(a + got // line)
-                view[got:] = bytes(len(view) - got)  # missing rows: black
+        for _ in self._raw_pieces(top, top + rows, memory):
+            pass
 
     def _unpack_rows(self, memory, top, rows):
         """Rows [top, top + rows) unpacked by Pillow from the file's bytes
@@ -229,10 +219,12 @@ class PillowSource(BandSource):
                              self.mode, self.width, b - a)
             piece.frombytes(data, "raw", rawmode, stride, orientation)
 
-    def _raw_pieces(self, top, bottom):
+    def _raw_pieces(self, top, bottom, memory=None):
         """(first row, end row, bytes, rawmode, stride, orientation) of the
         strips' parts that hold rows [top, bottom). The bytes are a view of
-        a buffer reused for every read: use them before the next piece."""
+        a buffer reused for every read: use them before the next piece;
+        or, given ``memory`` (rows stored as we keep them, see copy), of
+        where rows [top, bottom) go."""
         for y0, y1, offset, rawmode, stride, orientation in self.strips:
             a, b = max(top, y0), min(bottom, y1)
             if a >= b:
@@ -242,9 +234,12 @@ class PillowSource(BandSource):
             else:
                 first = a - y0
             size = (b - a) * stride
-            if len(self.raw) < size:
-                self.raw = bytearray(size)
-            data = memoryview(self.raw)[:size]
+            if memory is not None:
+                data = memory[(a - top) * stride:(b - top) * stride]
+            else:
+                if len(self.raw) < size:
+                    self.raw = bytearray(size)
+                data = memoryview(self.raw)[:size]
             self.file.seek(offset + first * stride)
             got = self.file.readinto(data)
             if got < size:
