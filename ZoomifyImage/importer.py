@@ -15,9 +15,25 @@ def open_zope(zope_conf):
     """The Zope application root of an instance (configures Zope once)."""
     if not os.path.isfile(zope_conf):
         raise ImportFailed("%s: no such zope.conf" % zope_conf)
+    import logging
+
     import Zope2
+    from zc.lockfile import LockError
     from Zope2.Startup.run import make_wsgi_app
-    make_wsgi_app({}, zope_conf)
+
+    # zc.lockfile logs the failure with a traceback of its own: the one
+    # line below says what it means
+    lock_log = logging.getLogger("zc.lockfile")
+    was_disabled, lock_log.disabled = lock_log.disabled, True
+    try:
+        make_wsgi_app({}, zope_conf)
+    except LockError:
+        raise ImportFailed(
+            "the site is running (another process holds its database): "
+            "stop it first (make start's Ctrl-C), or run the site over ZEO "
+            "to import while it runs (README.txt, zoomify-import)") from None
+    finally:
+        lock_log.disabled = was_disabled
     return Zope2.app()
 
 

@@ -156,7 +156,11 @@ def write_instance(home, host="127.0.0.1", port=8080, admin=None,
                    os.path.join(home, "var", "cache"),
                    os.path.join(home, "var", "log")):
         os.makedirs(folder, exist_ok=True)
-    os.chmod(os.path.join(home, "var", "blobs"), 0o700)
+    var = os.path.join(home, "var")
+    # the database holds the users' password hashes and the tiles of
+    # private images: for Zope's user only (var/ itself stays open, as
+    # a front-end reads the default tile root under it)
+    os.chmod(os.path.join(var, "blobs"), 0o700)
     conf = os.path.join(etc, "zope.conf")
     new = not os.path.exists(conf)
     if new:
@@ -171,18 +175,38 @@ def write_instance(home, host="127.0.0.1", port=8080, admin=None,
         f.write(ZOPE_INI % {"home": home, "host": host, "port": port,
                             "max_body": parse_size(max_body)})
     name, password = admin or admin_from_env()
-    data_fs = os.path.join(home, "var", "Data.fs")
+    data_fs = os.path.join(var, "Data.fs")
     with open(conf) as f:
         on_zeo = "<zeoclient>" in f.read()
+    started = os.path.exists(data_fs) and os.path.getsize(data_fs) > 0
+    if not on_zeo:
+        _private_files(data_fs)
     # once: at every start Zope would reset a lone user's password from
     # it, and a ZEO instance has no Data.fs that tells it has started
-    if new or not (on_zeo or os.path.exists(data_fs)):
+    if new or not (on_zeo or started):
         # Zope adds this user to the root acl_users at the first start
         from AuthEncoding.AuthEncoding import pw_encrypt
         with open(os.path.join(home, "inituser"), "wb") as f:
             f.write(name.encode("utf-8") + b":" +
                     pw_encrypt(password.encode("utf-8"), "SHA"))
     return conf, ini
+
+
+def _private_files(data_fs):
+    """Data.fs and its transaction file (.tmp, a commit's data) mode 0600:
+    FileStorage keeps the mode of files that exist and would create them
+    with the process's umask (0644), which the filesystem store's tiles
+    must keep for a front-end. Made empty here before the first start
+    (FileStorage writes its header into an empty file); an older
+    instance's files are made private at its next start."""
+    for path in (data_fs, data_fs + ".tmp", data_fs + ".old"):
+        if path.endswith(".old") and not os.path.exists(path):
+            continue  # made by a pack, with the database's mode
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError:
+            continue
+        os.chmod(path, 0o600)
 
 
 def main(argv=None):

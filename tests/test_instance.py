@@ -35,6 +35,7 @@ def test_filestorage_instance_writes_inituser_until_it_has_a_database(
     write_instance(home, admin=("admin", "second"))
     assert os.path.exists(inituser(home))
     os.remove(inituser(home))
-    open(os.path.join(home, "var", "Data.fs"), "wb").close()
+    with open(os.path.join(home, "var", "Data.fs"), "wb") as f:
+        f.write(b"FS21")  # the header Zope writes at its first start
     write_instance(home, admin=("admin", "third"))
     assert not os.path.exists(inituser(home))

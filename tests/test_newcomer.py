@@ -1,0 +1,71 @@
+"""What a newcomer and the hostile review hit around the management flow
+(issue 23): the instance's files, zoomify-import beside a running site,
+the iiif-rights setting, CORS of Zoomify tiles, failed first tilings,
+the Flash choice and server paths in tiling errors."""
+
+import os
+import stat
+import subprocess
+
+import pytest
+
+from tests.images import save
+from tests.images import smooth
+from tests.zope_fixtures import ZopeServer
+from tests.zope_fixtures import import_command
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A Zope process of its own, on a FileStorage instance that
+    make start's instance.py wrote."""
+    s = ZopeServer().start()
+    yield s
+    s.stop()
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# ---------------------------------------------------------------- L8
+
+def test_database_files_are_for_the_zope_user_only(server):
+    var = os.path.join(server.home, "var")
+    # the site has started: Zope has written into them
+    assert os.path.getsize(os.path.join(var, "Data.fs")) > 4
+    # password hashes and the tiles of private images are in these
+    assert mode(os.path.join(var, "Data.fs")) == 0o600
+    assert mode(os.path.join(var, "Data.fs.tmp")) == 0o600
+    assert mode(os.path.join(var, "blobs")) == 0o700
+
+
+def test_an_existing_database_is_made_private_at_the_next_start(tmp_path):
+    from ZoomifyImage.instance import write_instance
+    home = str(tmp_path / "old")
+    write_instance(home, admin=("admin", "x"))
+    data_fs = os.path.join(home, "var", "Data.fs")
+    with open(data_fs, "wb") as f:  # a database from before the fix
+        f.write(b"FS21")
+    os.chmod(data_fs, 0o644)
+    os.chmod(os.path.join(home, "var", "blobs"), 0o755)
+    write_instance(home, admin=("admin", "x"))
+    assert mode(data_fs) == 0o600
+    assert mode(os.path.join(home, "var", "blobs")) == 0o700
+    with open(data_fs, "rb") as f:
+        assert f.read() == b"FS21"  # kept as it was
+
+
+# -------------------------------------------------- zoomify-import, lock
+
+def test_import_while_the_site_runs_says_so_in_one_line(server, tmp_path):
+    photo = save(smooth(300, 200), tmp_path / "p.png")
+    result = subprocess.run(
+        [import_command(), "--zope-conf", server.conf, photo],
+        capture_output=True, text=True)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "the site is running" in lines[0]
+    assert "stop it" in lines[0] and "ZEO" in lines[0]
