@@ -14,6 +14,7 @@ README.txt lists the same settings (tests/test_config.py compares).
 
 import dataclasses
 import os
+import re
 
 from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS
 from .pyramid.sources import ENGINES
@@ -109,6 +110,28 @@ def _text(text):
     return text.strip()
 
 
+# IIIF Presentation 3 (#rights): a Creative Commons licence or public
+# domain tool, or a RightsStatements.org statement, by its URI as that
+# body defines it (http; Creative Commons' own pages give https too);
+# other URIs only through IIIF's extension mechanism, not taken here
+_RIGHTS = re.compile(
+    r"https?://creativecommons\.org/(licenses|publicdomain)/[a-z-]+/"
+    r"\d+\.\d+/([a-z]{2,3}(-[a-z]{2,4})?/)?"
+    r"|http://rightsstatements\.org/vocab/[A-Za-z]+(-[A-Za-z]+)*/1\.0/")
+
+
+def _rights(text):
+    value = text.strip()
+    if not _RIGHTS.fullmatch(value):
+        raise ValueError(
+            "IIIF takes a Creative Commons URI (like http://creativecommons"
+            ".org/licenses/by/4.0/ or http://creativecommons.org/"
+            "publicdomain/zero/1.0/) or a RightsStatements.org URI (like "
+            "http://rightsstatements.org/vocab/InC/1.0/); put other text "
+            "in iiif-required-statement")
+    return value
+
+
 # how each setting is read from its text in zope.conf
 PARSERS = {
     "storage": _choice(STORAGES),
@@ -132,7 +155,7 @@ PARSERS = {
     "upload_expiry_hours": _whole(1),
     "upload_dir": _path,
     "iiif_max_area": _whole(1),
-    "iiif_rights": _text,
+    "iiif_rights": _rights,
     "iiif_required_statement": _text,
 }
 

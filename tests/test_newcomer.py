@@ -69,3 +69,48 @@ def test_import_while_the_site_runs_says_so_in_one_line(server, tmp_path):
     assert "Traceback" not in result.stderr
     assert "the site is running" in lines[0]
     assert "stop it" in lines[0] and "ZEO" in lines[0]
+
+
+# ------------------------------------------------------------ iiif-rights
+
+GOOD_RIGHTS = [
+    "http://creativecommons.org/licenses/by/4.0/",
+    "https://creativecommons.org/licenses/by-nc-sa/3.0/de/",
+    "http://creativecommons.org/publicdomain/zero/1.0/",
+    "http://creativecommons.org/publicdomain/mark/1.0/",
+    "http://rightsstatements.org/vocab/InC-EDU/1.0/",
+    "http://rightsstatements.org/vocab/NoC-US/1.0/",
+]
+BAD_RIGHTS = [
+    "not a licence",
+    "CC-BY 4.0",
+    "http://creativecommons.org/licenses/by/4.0/deed.en",
+    "http://creativecommons.org/licenses/by/4.0",
+    "https://en.wikipedia.org/wiki/License",
+    "http://rightsstatements.org/page/InC/1.0/",
+    "javascript:alert(1)//creativecommons.org/licenses/by/4.0/",
+]
+
+
+@pytest.mark.parametrize("value", GOOD_RIGHTS)
+def test_iiif_rights_takes_the_uris_iiif_allows(value):
+    from ZoomifyImage import config
+    assert config.load({"iiif-rights": value}).iiif_rights == value
+
+
+@pytest.mark.parametrize("value", BAD_RIGHTS)
+def test_iiif_rights_refuses_other_text(value):
+    from ZoomifyImage import config
+    with pytest.raises(config.ConfigError) as info:
+        config.load({"iiif-rights": value})
+    message = str(info.value)
+    assert "iiif-rights %s" % value in message
+    assert "creativecommons.org" in message and "rightsstatements.org" \
+        in message
+
+
+def test_bad_iiif_rights_stop_zope_at_start_up():
+    s = ZopeServer(settings={"iiif-rights": "not-a-licence"})
+    with pytest.raises(RuntimeError) as info:
+        s.start(timeout=60)
+    assert "iiif-rights not-a-licence" in str(info.value)
