@@ -11,7 +11,7 @@ headers (scripts, curl, old browsers) are not cross-site form posts.
 
 from urllib.parse import urlsplit
 
-from zExceptions import Forbidden
+from .web_errors import Forbidden
 
 POST = "POST"
 

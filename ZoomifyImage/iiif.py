@@ -21,7 +21,6 @@ from AccessControl.Permissions import view as View
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from Acquisition import Implicit
 from Acquisition import aq_parent
-from zExceptions import NotFound
 from zope.datetime import rfc1123_date
 from zope.interface import implementer
 from zope.publisher.interfaces.browser import IBrowserPublisher
@@ -39,6 +38,7 @@ from .serving import cache_control
 from .serving import not_modified
 from .serving import remaining_names
 from .serving import take_remaining_names
+from .web_errors import NotFound
 
 IMAGE_CONTEXT = "http://iiif.io/api/image/3/context.json"
 PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"

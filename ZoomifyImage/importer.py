@@ -75,13 +75,13 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
     from AccessControl.SecurityManagement import newSecurityManager
     from AccessControl.SecurityManagement import noSecurityManager
     from Testing.makerequest import makerequest
-    from zExceptions import BadRequest
     from zope.globalrequest import clearRequest
     from zope.globalrequest import setRequest
 
     from . import jobs
     from .content import add_image
     from .pyramid.sources import check_readable_file
+    from .web_errors import AnyBadRequest
 
     try:
         check_readable_file(filename)
@@ -105,7 +105,7 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
                     title=title, storage=storage or "",
                     quality=quality or "", background=background,
                     progress=report)
-            except BadRequest as e:
+            except AnyBadRequest as e:
                 raise ImportFailed("%s: %s" % (filename, e))
         image = folder._getOb(new_id)
         url = "/".join(image.getPhysicalPath())

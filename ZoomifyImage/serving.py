@@ -11,7 +11,6 @@ from AccessControl.PermissionRole import rolesForPermissionOn
 from AccessControl.Permissions import view as View
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from Acquisition import Implicit
-from zExceptions import NotFound
 from zope.datetime import rfc1123_date
 from zope.interface import implementer
 from ZPublisher import zpublish
@@ -24,6 +23,7 @@ from ZPublisher.Iterators import IStreamIterator
 from . import config
 from .interfaces import IZoomifyImage
 from .pyramid.layout import parse_tile_name
+from .web_errors import NotFound
 
 CHUNK = 1 << 18
 _PLAIN = re.compile(r"[A-Za-z0-9._-]+")

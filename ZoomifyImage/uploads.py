@@ -40,8 +40,6 @@ from Acquisition import aq_inner
 from Acquisition import aq_parent
 from OFS.ObjectManager import checkValidId
 from Products.Five.browser import BrowserView
-from zExceptions import BadRequest
-from zExceptions import NotFound
 from zope.interface import implementer
 from zope.publisher.interfaces.browser import IBrowserPublisher
 
@@ -51,6 +49,9 @@ from .content import ZoomifyImage
 from .content import manage_addZoomifyImage
 from .csrf import check_same_origin
 from .interfaces import IZoomifyImage
+from .web_errors import AnyBadRequest
+from .web_errors import NotFound
+from .web_errors import plain_text
 
 logger = logging.getLogger("ZoomifyImage")
 
@@ -404,9 +405,10 @@ class UploadView(BrowserView):
             if info["storage"]:
                 ZoomifyImage._check_storage(info["storage"])
             ZoomifyImage._check_quality(info["quality"] or None)
+            ZoomifyImage._check_title(info["title"])
             checkValidId(self.context, info["id"] or info["filename"])
-        except (ValueError, BadRequest) as e:
-            raise Refused(400, str(e))
+        except (ValueError, AnyBadRequest) as e:
+            raise Refused(400, plain_text(e))
 
     def _patch(self, upload, info):
         request = self.request
@@ -486,12 +488,12 @@ class UploadView(BrowserView):
                 else:
                     self.context.manage_upload(file=f)
                     location = self.context.absolute_url()
-        except BadRequest as e:
+        except AnyBadRequest as e:
             # not an image, or the id was taken meanwhile: nothing was
             # added, and these bytes never will be
             upload.remove()
             upload.release()
-            raise Refused(400, str(e))
+            raise Refused(400, plain_text(e))
         except BaseException:
             upload.release()
             raise

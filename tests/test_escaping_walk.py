@@ -1,0 +1,270 @@
+"""Issue 23 (C1, H4): nothing from a URL, a form or upload metadata ever
+reaches HTML unescaped.
+
+One walk over every name the product publishes: the image's own methods
+(found on the class, so that a new one is walked too), its traversal names
+(tiles, v/SET, iiif, manifest.json, @@zoomify-upload, download), the
+folder's add form and uploader, and the ZMI tabs. Each gets markup in a
+path segment after it and in every query or form value it takes, by GET
+and POST, as anonymous and as the manager, on a public and a private
+image; the tus uploader gets it in every metadata field. Then every page
+is read again, since a change by POST (a title) may be shown later. An
+answer that is HTML (or says no type) must never hold the markup as it
+was sent.
+
+Real HTTP on loopback to this process's Zope (waitress over the
+publisher), in the test's own DemoStorage.
+"""
+
+import base64
+import inspect
+
+import pytest
+
+from tests.zope_fixtures import ADMIN
+from tests.zope_fixtures import add
+from tests.zope_fixtures import local_server
+from tests.zope_fixtures import zope_root
+
+requests = pytest.importorskip("requests")
+
+# what an attacker sends; MARK is what must never come back raw
+MARK = "<zi-x id=1>"
+PAYLOAD = "\"'>" + MARK + "</title><svg onload=alert(1)>"
+SAFE_TYPES = ("application/json", "application/ld+json", "text/plain",
+              "image/", "application/xml", "text/xml")
+
+# names every published method of the image gets as query or form values
+COMMON_PARAMS = ("title", "id", "storage", "quality", "viewer", "file",
+                 "manage_tabs_message", "error_message", "v", "came_from")
+
+TRAVERSALS = (
+    "ImageProperties.xml", "TileGroup0", "TileGroup0/0-0-0.jpg", "v",
+    "v/SET", "iiif", "iiif/info.json", "iiif/full", "iiif/full/max",
+    "iiif/full/max/0", "iiif/a/b/c/d", "manifest.json", "@@zoomify-upload",
+    "download", "status_json",
+)
+
+
+def _auth(login):
+    if not login:
+        return {}
+    token = base64.b64encode(("%s:%s" % ADMIN).encode()).decode()
+    return {"Authorization": "Basic " + token}
+
+
+def published_names():
+    """The image's methods the publisher can reach: ours (their module is
+    the product's), with a docstring, not private."""
+    from ZoomifyImage.content import ZoomifyImage
+    names = set()
+    for name in dir(ZoomifyImage):
+        if name.startswith("_"):
+            continue
+        value = getattr(ZoomifyImage, name, None)
+        if not callable(value) or not getattr(value, "__doc__", None):
+            continue
+        module = getattr(value, "__module__", "") or ""
+        if not module.startswith("ZoomifyImage"):
+            continue
+        if getattr(ZoomifyImage, name + "__roles__", 1) == ():
+            continue  # private
+        names.add(name)
+    for option in ZoomifyImage.manage_options:
+        names.add(option["action"].split("/")[0].split("?")[0])
+    return sorted(names)
+
+
+def _params(name):
+    from ZoomifyImage.content import ZoomifyImage
+    params = set(COMMON_PARAMS)
+    value = getattr(ZoomifyImage, name, None)
+    try:
+        signature = inspect.signature(value)
+    except (TypeError, ValueError):
+        return sorted(params)
+    params.update(p for p in signature.parameters
+                  if p not in ("self", "REQUEST", "RESPONSE"))
+    return sorted(params)
+
+
+class Walk:
+    def __init__(self, base):
+        self.base = base
+        self.echoes = []
+        self.requests = 0
+
+    def check(self, what, response):
+        self.requests += 1
+        kind = response.headers.get("Content-Type", "")
+        if kind.startswith(SAFE_TYPES):
+            return
+        if MARK in response.text:
+            self.echoes.append("%s -> %s %s" % (what, response.status_code,
+                                                kind or "(no type)"))
+
+    def send(self, method, path, login, **kw):
+        headers = dict(_auth(login), **kw.pop("headers", {}))
+        # a same-site form post, as the site's own pages send it
+        headers.setdefault("Origin", self.base)
+        response = requests.request(method, self.base + path,
+                                    headers=headers, timeout=60,
+                                    allow_redirects=False, **kw)
+        self.check("%s %s (%s)" % (method, path, "manager" if login else
+                                   "anonymous"), response)
+        return response
+
+
+@pytest.fixture
+def site(zodb, folder, tmp_path):
+    """A public image (ZODB store), one with its tiles on the filesystem
+    and a private image, in ``folder``; the served site's URL."""
+    from AccessControl.Permissions import view
+    from OFS.Folder import manage_addFolder
+    add(folder, _picture(), "pub", title="Public")
+    add(folder, _picture(), "fs", storage="filesystem", title="On disc")
+    from ZoomifyImage.content import manage_addZoomifyImage
+    png = tmp_path / "secret.png"
+    png.write_bytes(_png())
+    with zope_root() as app:
+        manage_addFolder(app[folder], "priv")
+        app[folder]["priv"].manage_permission(view, ["Manager"], acquire=0)
+        with open(png, "rb") as f:
+            manage_addZoomifyImage(app[folder]["priv"], id="secret", file=f,
+                                   title="Secret")
+    with local_server() as url:
+        yield url
+
+
+def _picture():
+    from tests.images import smooth
+    return smooth(300, 200)
+
+
+def _encoded(text):
+    from urllib.parse import quote
+    return quote(text, safe="")
+
+
+def test_no_published_name_echoes_markup(site, folder):
+    walk = Walk(site)
+    images = ["/%s/pub" % folder, "/%s/fs" % folder,
+              "/%s/priv/secret" % folder]
+    names = published_names()
+    assert {"index_html", "manage_main", "manage_edit", "manage_retile",
+            "download", "status_json"} <= set(names)
+    segment = _encoded(PAYLOAD)
+    for login in (False, True):
+        for image in images:
+            for name in names + list(TRAVERSALS):
+                url = "%s/%s" % (image, name)
+                walk.send("GET", url + "/" + segment, login)
+                walk.send("GET", url + "/a/b/c/d/" + segment, login)
+                params = {p: PAYLOAD for p in _params(name)}
+                walk.send("GET", url, login, params=params)
+                walk.send("POST", url, login, data=params)
+            walk.send("GET", image + "/" + segment, login)
+    # folders: the add form, the uploader, the ZMI listing
+    add_form = "/%s/manage_addProduct/ZoomifyImage" % folder
+    for login in (False, True):
+        for path in (add_form + "/addForm", add_form + "/" + segment,
+                     "/%s/@@zoomify-upload/%s" % (folder, segment),
+                     "/%s/manage_main" % folder):
+            walk.send("GET", path, login,
+                      params={p: PAYLOAD for p in COMMON_PARAMS})
+    assert not walk.echoes, "\n".join(walk.echoes)
+    assert walk.requests > 800
+
+
+def test_changes_with_markup_are_never_shown_raw(site, folder):
+    """What a manager or an uploader may set (title, file name, ids) and
+    then sees on every page."""
+    walk = Walk(site)
+    image = "/%s/pub" % folder
+    # the Edit tab's form, every value markup
+    walk.send("POST", image + "/manage_edit", True,
+              data={"title": PAYLOAD, "storage": PAYLOAD,
+                    "quality": PAYLOAD, "viewer": PAYLOAD})
+    # the add form with markup in id, title and the file's name
+    walk.send("POST", "/%s/manage_addProduct/ZoomifyImage/"
+              "manage_addZoomifyImage" % folder, True,
+              data={"id": PAYLOAD, "title": PAYLOAD, "storage": PAYLOAD,
+                    "quality": PAYLOAD},
+              files={"file": (PAYLOAD + ".png", b"not an image")})
+    walk.send("POST", "/%s/manage_addProduct/ZoomifyImage/"
+              "manage_addZoomifyImage" % folder, True,
+              data={"id": "fromform", "title": PAYLOAD},
+              files={"file": (PAYLOAD + ".png", _png())})
+    # the uploader with markup in every metadata field
+    for n, field in enumerate(("filename", "title", "id", "storage",
+                               "quality", "filetype", PAYLOAD)):
+        meta = {"filename": "m.png", "title": "t", "id": "m%d" % n}
+        meta[field] = PAYLOAD
+        body = _png()
+        created = walk.send(
+            "POST", "/%s/@@zoomify-upload" % folder, True,
+            headers={"Tus-Resumable": "1.0.0",
+                     "Upload-Length": str(len(body)),
+                     "Upload-Metadata": _metadata(meta)})
+        location = created.headers.get("Location")
+        if created.status_code == 201 and location:
+            path = location[len(site):]
+            walk.send("PATCH", path, True, data=body,
+                      headers={"Tus-Resumable": "1.0.0",
+                               "Upload-Offset": "0",
+                               "Content-Type":
+                                   "application/offset+octet-stream"})
+    # every page of every image in the folder, as manager and anonymous
+    with zope_root(commit=False) as app:
+        ids = app[folder].objectIds("Zoomify Image")
+    for login in (False, True):
+        for id in ids:
+            for name in ("", "/view", "/manage_main", "/manage_workspace",
+                         "/manifest.json", "/iiif/info.json"):
+                walk.send("GET", "/%s/%s%s" % (folder, id, name), login)
+        walk.send("GET", "/%s/manage_main" % folder, login)
+    assert not walk.echoes, "\n".join(walk.echoes)
+
+
+def _png():
+    import io
+
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _metadata(values):
+    return ",".join("%s %s" % (key.replace(" ", "_").replace(",", "_"),
+                               base64.b64encode(value.encode()).decode())
+                    for key, value in values.items())
+
+
+def test_a_title_stored_with_markup_is_shown_as_text(site, folder):
+    """An image whose title was saved before titles were checked: Zope's
+    page header (manage_main's <title>) shows look-alike quotes."""
+    with zope_root() as app:
+        app[folder]["pub"].title = PAYLOAD
+    walk = Walk(site)
+    page = walk.send("GET", "/%s/pub/manage_main" % folder, True)
+    assert page.status_code == 200
+    assert "\u2039zi-x id=1\u203a" in page.text
+    assert not walk.echoes, "\n".join(walk.echoes)
+
+
+def test_a_title_with_markup_is_refused_with_a_clear_message(site, folder):
+    walk = Walk(site)
+    edit = walk.send("POST", "/%s/pub/manage_edit" % folder, True,
+                     data={"title": "a <b>bold</b> title"})
+    assert edit.status_code == 400
+    assert "A title cannot contain &lt; or &gt;." in edit.text
+    with zope_root(commit=False) as app:
+        assert app[folder]["pub"].title == "Public"
+    created = walk.send(
+        "POST", "/%s/@@zoomify-upload" % folder, True,
+        headers={"Tus-Resumable": "1.0.0", "Upload-Length": "100",
+                 "Upload-Metadata": _metadata({"filename": "x.png",
+                                               "title": "<b>x</b>"})})
+    assert created.status_code == 400
+    assert created.text == "A title cannot contain < or >."
