@@ -5,6 +5,7 @@ import functools
 import shutil
 import time
 import uuid
+from urllib.parse import quote
 
 import transaction
 from AccessControl.class_init import InitializeClass
@@ -458,8 +459,17 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             job = self._job
             message = ("Retiling in the background." if job is not None
                        and job.status == "queued" else "Tiles cut again.")
-            return self.manage_main(self, REQUEST,
-                                    manage_tabs_message=message)
+            return self._edit_tab_says(REQUEST, message)
+
+    def _edit_tab_says(self, REQUEST, message):
+        """Answer a change with a redirect to the Edit tab (303: the
+        browser GETs it), never with a page at the POST's URL: the tab
+        reloads itself while a job runs, and a reload of a POST-only URL
+        is a 404 (or a form sent again)."""
+        REQUEST.RESPONSE.redirect(
+            "%s/manage_main?manage_tabs_message=%s"
+            % (self.absolute_url(), quote(message)), status=303)
+        return ""
 
     def _p_resolveConflict(self, old, committed, new):
         """Merge concurrent changes to different attributes (a manager
@@ -583,8 +593,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             return self.manage_main(self, REQUEST, error_message=str(e))
         if REQUEST is not None:
             message = "Saved changes." if changed else "Nothing changed."
-            return self.manage_main(self, REQUEST,
-                                    manage_tabs_message=message)
+            return self._edit_tab_says(REQUEST, message)
 
     def _edit(self, title, storage, quality, viewer, file):
         changed = False

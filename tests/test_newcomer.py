@@ -11,8 +11,16 @@ import pytest
 
 from tests.images import save
 from tests.images import smooth
+from tests.zope_fixtures import ADMIN
 from tests.zope_fixtures import ZopeServer
+from tests.zope_fixtures import add
+from tests.zope_fixtures import chromium_missing
 from tests.zope_fixtures import import_command
+from tests.zope_fixtures import local_server
+from ZoomifyImage import jobs
+
+needs_chromium = pytest.mark.skipif(chromium_missing() is not None,
+                                    reason=chromium_missing() or "")
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +122,53 @@ def test_bad_iiif_rights_stop_zope_at_start_up():
     with pytest.raises(RuntimeError) as info:
         s.start(timeout=60)
     assert "iiif-rights not-a-licence" in str(info.value)
+
+
+# ------------------------------------------- Edit tab after Retile, Save
+
+@pytest.fixture(scope="module")
+def local():
+    with local_server() as url:
+        yield url
+
+
+def edit_tab_after(page, url, act):
+    """Open the Edit tab, ``act`` on it, and look at it again after the
+    page's own refresh (every 3 s while a job waits) has come."""
+    page.goto(url + "/manage_main")
+    with page.expect_navigation():
+        act()
+    said = page.text_content("body")
+    # two refreshes of the page that answered the POST
+    page.wait_for_timeout(7000)
+    return said, page.url, page.content()
+
+
+@needs_chromium
+def test_edit_tab_keeps_showing_progress_after_retile_and_save(
+        small_threshold, folder, local, chromium, tmp_path):
+    path = save(smooth(1500, 1000), tmp_path / "big.png")
+    jobs.pool.pause()  # the job waits: the Edit tab refreshes itself
+    add(folder, path, "big")
+    url = "%s/%s/big" % (local, folder)
+    context = chromium.new_context(
+        http_credentials={"username": ADMIN[0], "password": ADMIN[1]})
+    page = context.new_page()
+    try:
+        said, now, html = edit_tab_after(
+            page, url, lambda: page.click("input[name=retile]"))
+        assert "Retiling in the background." in said
+        assert "Site Error" not in html and "Resource not found" not in html
+        assert 'id="zoomify-progress"' in html  # queued: the progress row
+        assert now.split("?")[0] == url + "/manage_main"
+
+        def save_quality():
+            page.fill("#quality", "70")
+            page.click("input[name=submit]")
+        said, now, html = edit_tab_after(page, url, save_quality)
+        assert "Saved changes." in said
+        assert "Site Error" not in html and "Resource not found" not in html
+        assert 'id="zoomify-progress"' in html
+        assert now.split("?")[0] == url + "/manage_main"
+    finally:
+        context.close()
