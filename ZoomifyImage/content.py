@@ -576,6 +576,13 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
     security.declareProtected(view_management_screens, "manage")
     manage = manage_main
 
+    @security.protected(view_management_screens)
+    @zpublish(False)
+    def flash_offered(self):
+        """The Edit tab offers the Flash viewer only where the site has
+        one (flash-viewer-url)."""
+        return bool(config.settings().flash_viewer_url)
+
     @security.protected(change_images_and_files)
     @zpublish(methods=POST)
     def manage_edit(self, title=None, storage=None, quality=None,
@@ -610,6 +617,11 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         if viewer:
             if viewer not in config.VIEWERS:
                 raise ValueError("unknown viewer %r" % (viewer,))
+            if viewer == "flash" and not self.flash_offered():
+                raise ValueError(
+                    "the Zoomify Flash viewer needs flash-viewer-url in "
+                    "<product-config zoomifyimage> (a ZoomifyViewer.swf "
+                    "that the site owns)")
             if viewer != self.viewer:
                 self.viewer = viewer
                 changed = True

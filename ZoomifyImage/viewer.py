@@ -145,7 +145,8 @@ class ViewerMixin:
                                "private, no-cache")
         viewer_html = ""
         if status == "ready":
-            if self.viewer == "flash":
+            if self.viewer == "flash" and \
+                    config.settings().flash_viewer_url:
                 viewer_html = self.flash_tag(css_class="zoomify-page-viewer",
                                              width="100%", height="100%")
             else:
@@ -243,14 +244,14 @@ class ViewerMixin:
         swf_url: the viewer's URL (default: flash-viewer-url of
         <product-config zoomifyimage>); width, height: pixels or a
         percentage; more FlashVars by keyword (zoomifyX=0.5, zoomifyZoom=50,
-        zoomifyToolbar=1, zoomifyNavWindow=0, ...).
+        zoomifyToolbar=1, zoomifyNavWindow=0, ...). Without a viewer URL
+        it gives the OpenSeadragon viewer of tag().
         """
         swf_url = swf_url or config.settings().flash_viewer_url
         if not swf_url:
-            return ('<p class="zoomify-flash-missing">No Zoomify Flash '
-                    'viewer is configured: set flash-viewer-url in '
-                    '&lt;product-config zoomifyimage&gt; (the URL of a '
-                    'ZoomifyViewer.swf that the site owns).</p>')
+            # visitors get a viewer, never an instruction for the admin
+            return self.tag(width=width, height=height or "600",
+                            css_class=css_class, id=id)
         swf_url = _safe_swf_url(str(swf_url))
         width = html_length(width, "100%")
         height = html_length(height, "600")

@@ -6,6 +6,7 @@ the Flash choice and server paths in tiling errors."""
 import os
 import stat
 import subprocess
+import urllib.parse
 
 import pytest
 
@@ -14,9 +15,13 @@ from tests.images import smooth
 from tests.zope_fixtures import ADMIN
 from tests.zope_fixtures import ZopeServer
 from tests.zope_fixtures import add
+from tests.zope_fixtures import browser
 from tests.zope_fixtures import chromium_missing
 from tests.zope_fixtures import import_command
 from tests.zope_fixtures import local_server
+from tests.zope_fixtures import product_config
+from tests.zope_fixtures import status
+from tests.zope_fixtures import zope_root
 from ZoomifyImage import jobs
 
 needs_chromium = pytest.mark.skipif(chromium_missing() is not None,
@@ -172,3 +177,53 @@ def test_edit_tab_keeps_showing_progress_after_retile_and_save(
         assert now.split("?")[0] == url + "/manage_main"
     finally:
         context.close()
+
+
+# ------------------------------------------------------------ Flash viewer
+
+def post(url, data, login=True):
+    b = browser(login=login)
+    b.post(url, urllib.parse.urlencode(data),
+           "application/x-www-form-urlencoded")
+    return b
+
+
+def viewer_of(folder, id="img"):
+    with zope_root(commit=False) as app:
+        return app[folder][id].viewer
+
+
+def test_flash_is_offered_only_with_a_flash_viewer_url(folder, photo):
+    url = add(folder, photo)
+    b = browser()
+    b.open(url + "/manage_main")
+    assert 'value="flash"' not in b.contents
+    b = post(url + "/manage_edit", {"viewer": "flash"})
+    assert status(b) == 400
+    assert "flash-viewer-url" in b.contents  # the manager is told why
+    assert viewer_of(folder) == "openseadragon"
+    with product_config(**{"flash-viewer-url": "/Viewer.swf"}):
+        b = browser()
+        b.open(url + "/manage_main")
+        assert 'value="flash"' in b.contents
+        b = post(url + "/manage_edit", {"viewer": "flash"})
+        assert status(b) == 200 and "Saved changes." in b.contents
+    assert viewer_of(folder) == "flash"
+
+
+def test_visitors_never_see_the_flash_settings_text(folder, photo):
+    url = add(folder, photo)
+    with product_config(**{"flash-viewer-url": "/Viewer.swf"}):
+        post(url + "/manage_edit", {"viewer": "flash"})
+    assert viewer_of(folder) == "flash"
+    # the setting is gone (a new zope.conf): the visitor gets a viewer
+    b = browser(login=False)
+    b.open(url)
+    assert status(b) == 200
+    assert "flash-viewer-url" not in b.contents
+    assert "product-config" not in b.contents
+    assert "zoomifyImageQueue" in b.contents  # OpenSeadragon
+    with zope_root(commit=False) as app:
+        html = app[folder]["img"].flash_tag(width=500, height=300)
+    assert "flash-viewer-url" not in html and "<object" not in html
+    assert "zoomifyImageQueue" in html and "width:500px" in html
