@@ -246,19 +246,38 @@ class FilesystemTileWriter(TileSink):
         shutil.rmtree(self.temp, ignore_errors=True)
 
 
+# the phases of a placement, in the order of the two-phase commit
+JOINED, BEGUN, VOTED, FINISHED, ENDED = (
+    "joined", "begun", "voted", "finished", "ended")
+
+
 @implementer(IDataManager)
 class SetPlacement:
-    """Moves a new set from .partial to its own directory when the
-    transaction votes, so that a failure there aborts the transaction
-    (nothing on disc changes after the commit); removes it if the
-    transaction aborts."""
+    """Puts a new set in its place exactly when the transaction commits,
+    following transaction's resource-manager contract (IDataManager in
+    transaction/interfaces.py) phase by phase:
+
+    - tpc_vote moves the set from .partial to its own directory, so that a
+      failure there (a full disc, a file in the way) votes no;
+    - abort, outside the two-phase commit (before tpc_begin, a rollback to
+      a savepoint made before we joined, or another participant failed
+      before our vote), removes the set from .partial;
+    - tpc_abort, after tpc_begin, removes it from wherever it is, unless
+      the database has committed pointing at it (a participant failed in
+      the second phase after the ZODB had finished);
+    - after tpc_finish nothing undoes it: transaction 5.1 calls abort() on
+      every participant once the after-commit hooks have run (issue 23,
+      H2: that removed every set placed beside an after-commit hook).
+    """
 
     def __init__(self, writer, target):
         self.writer = writer
         self.store = writer.store
         self.temp = writer.temp
+        self.set_id = writer.set_id
         self.target = target
         self.placed = False
+        self.phase = JOINED
         self.transaction_manager = transaction.manager
 
     def sortKey(self):
@@ -267,10 +286,13 @@ class SetPlacement:
         return "~zoomifyimage:%s" % self.target
 
     def abort(self, txn):
-        self._discard()
+        if self.phase in (JOINED, BEGUN):
+            self._discard()
+        elif self.phase == VOTED:  # not seen from transaction 5.1
+            self.tpc_abort(txn)
 
     def tpc_begin(self, txn):
-        pass
+        self.phase = BEGUN
 
     def commit(self, txn):
         pass
@@ -285,17 +307,54 @@ class SetPlacement:
         os.makedirs(os.path.dirname(self.target), exist_ok=True)
         os.rename(self.temp, self.target)
         self.placed = True
+        self.phase = VOTED
 
     def tpc_finish(self, txn):
-        pass  # nothing left to do: the set is in place since the vote
+        # nothing left to do (the set is in place since the vote), and
+        # nothing may be undone from now on
+        self.phase = FINISHED
 
     def tpc_abort(self, txn):
+        if self.phase in (FINISHED, ENDED):
+            return
+        if self.placed and self._database_points_here():
+            logger.warning("kept the tile set %s: the database committed "
+                           "it before the transaction failed", self.target)
+            self.phase = ENDED
+            return
         self._discard()
 
     def savepoint(self):
         # a rollback to a savepoint made after finish() keeps the set;
         # one made before it aborts us (AbortSavepoint) and removes it
         return NoRollback()
+
+    def _database_points_here(self):
+        """Whether the store's last committed state points at our set
+        (read in a connection of its own). In doubt, yes: a set nothing
+        points at is the sweep's, a lost set is the user's."""
+        jar = self.store._p_jar
+        if jar is None or self.store._p_oid is None:
+            return False
+        manager = transaction.TransactionManager()
+        try:
+            connection = jar.db().open(transaction_manager=manager)
+        except Exception:
+            logger.exception("cannot tell whether %s was committed",
+                             self.target)
+            return True
+        try:
+            committed = connection.get(self.store._p_oid)
+            return committed.set_id == self.set_id
+        except (KeyError, AttributeError):  # POSKeyError: a new store
+            return False
+        except Exception:
+            logger.exception("cannot tell whether %s was committed",
+                             self.target)
+            return True
+        finally:
+            manager.abort()
+            connection.close()
 
     def _discard(self):
         if self.writer.keep_on_abort:
@@ -307,6 +366,7 @@ class SetPlacement:
             shutil.rmtree(self.target if self.placed else self.temp,
                           ignore_errors=True)
         self.placed = False
+        self.phase = ENDED
 
 
 class NoRollback:
