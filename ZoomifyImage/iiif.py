@@ -33,6 +33,7 @@ from .iiif_request import MAX_SIDE
 from .iiif_request import IIIFError
 from .iiif_request import max_size
 from .iiif_request import parse
+from .serving import allow_other_sites
 from .serving import anonymous_may_view
 from .serving import cache_control
 from .serving import not_modified
@@ -143,13 +144,8 @@ def manifest(image, layout, url, area):
 
 # ------------------------------------------------------------------ HTTP
 
-def _cors(image, RESPONSE, public=None):
-    # only what anonymous may see anyway is offered to other sites
-    if public is None:
-        public = anonymous_may_view(image)
-    if public:
-        RESPONSE.setHeader("Access-Control-Allow-Origin", "*")
-        RESPONSE.setHeader("Access-Control-Expose-Headers", "ETag, Link")
+# the one rule for every answer of an image (serving.py): tiles too
+_cors = allow_other_sites
 
 
 def _layout(image):

@@ -254,6 +254,18 @@ def anonymous_may_view(obj):
     return "Anonymous" in rolesForPermissionOn(View, obj)
 
 
+def allow_other_sites(obj, RESPONSE, public=None):
+    """CORS for what ``obj`` serves (tiles, ImageProperties.xml, IIIF): any
+    site's script may read what anonymous may see anyway (OpenLayers'
+    crossOrigin, WebGL, a canvas export), and nothing else: a logged-in
+    user's private image is never offered to another site's page."""
+    if public is None:
+        public = anonymous_may_view(obj)
+    if public:
+        RESPONSE.setHeader("Access-Control-Allow-Origin", "*")
+        RESPONSE.setHeader("Access-Control-Expose-Headers", "ETag, Link")
+
+
 def cache_control(obj, REQUEST=None, version=None, public=None,
                   settings=None, asked=None):
     """Cache-Control for what ``obj`` serves: ``private`` when anonymous
@@ -381,8 +393,11 @@ def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
     header = functools.partial(RESPONSE.setHeader, scrubbed=True)
     header("ETag", etag)
     header("Last-Modified", _http_date(int(modified or 0)))
+    public = anonymous_may_view(image)
     header("Cache-Control", cache_control(
-        image, REQUEST, version, settings=settings, asked=asked))
+        image, REQUEST, version, public=public, settings=settings,
+        asked=asked))
+    allow_other_sites(image, RESPONSE, public)
     content_type = "text/xml" if name.endswith(".xml") else "image/jpeg"
     if not_modified(REQUEST, etag, modified):
         RESPONSE.setStatus(304)

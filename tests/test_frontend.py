@@ -218,3 +218,23 @@ def test_nginx_reads_every_file_of_a_set(site):
         assert status == 200, (name, status)
         with open(os.path.join(folder, name), "rb") as f:
             assert f.read() == body
+
+
+@pytest.mark.parametrize("image", ["fs", "db", "fs_private", "db_private"])
+def test_other_sites_may_read_public_tiles_only(site, image):
+    """OpenLayers with crossOrigin (WebGL, canvas export) on another site:
+    public tiles and ImageProperties.xml carry CORS, from Zope, from
+    nginx's cache, and sent from tile-root by X-Accel-Redirect; private
+    ones never."""
+    uid, set_id = site.version(image)
+    base = "%s/%s/v/%s/" % (site.nginx.url, image, set_id)
+    public = not image.endswith("_private")
+    for url in (base + TILE, base + "ImageProperties.xml"):
+        for _ in range(2):  # MISS, then HIT for a public one
+            status, headers, body = get(url, auth=None if public
+                                        else ADMIN)
+            assert status == 200
+            if public:
+                assert headers.get("Access-Control-Allow-Origin") == "*"
+            else:
+                assert "Access-Control-Allow-Origin" not in headers

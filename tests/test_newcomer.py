@@ -13,10 +13,12 @@ import pytest
 from tests.images import save
 from tests.images import smooth
 from tests.zope_fixtures import ADMIN
+from tests.zope_fixtures import BASE
 from tests.zope_fixtures import ZopeServer
 from tests.zope_fixtures import add
 from tests.zope_fixtures import browser
 from tests.zope_fixtures import chromium_missing
+from tests.zope_fixtures import fetch
 from tests.zope_fixtures import import_command
 from tests.zope_fixtures import local_server
 from tests.zope_fixtures import product_config
@@ -227,3 +229,40 @@ def test_visitors_never_see_the_flash_settings_text(folder, photo):
         html = app[folder]["img"].flash_tag(width=500, height=300)
     assert "flash-viewer-url" not in html and "<object" not in html
     assert "zoomifyImageQueue" in html and "width:500px" in html
+
+
+# ------------------------------------------------------- CORS of tiles
+
+def tile_urls(folder, id):
+    with zope_root(commit=False) as app:
+        set_id = app[folder][id].tiles_set()
+    url = "%s/%s/%s" % (BASE, folder, id)
+    return [url + "/ImageProperties.xml", url + "/TileGroup0/0-0-0.jpg",
+            url + "/TileGroup0/0-0-0.jpg?v=" + set_id,
+            "%s/v/%s/ImageProperties.xml" % (url, set_id),
+            "%s/v/%s/TileGroup0/0-0-0.jpg" % (url, set_id)]
+
+
+@pytest.mark.parametrize("storage", ["zodb", "filesystem"])
+def test_public_tiles_may_be_read_by_other_sites(folder, photo, storage):
+    add(folder, photo, "pub", storage=storage)
+    for url in tile_urls(folder, "pub"):
+        b = fetch(url, headers=[("Origin", "http://other.example")])
+        assert status(b) == 200, url
+        assert b.headers.get("Access-Control-Allow-Origin") == "*", url
+    # as IIIF's answers do
+    b = fetch("%s/%s/pub/iiif/info.json" % (BASE, folder))
+    assert b.headers.get("Access-Control-Allow-Origin") == "*"
+
+
+@pytest.mark.parametrize("storage", ["zodb", "filesystem"])
+def test_private_tiles_are_for_no_other_site(folder, photo, storage):
+    add(folder, photo, "priv", storage=storage)
+    with zope_root() as app:
+        app[folder]["priv"].manage_permission("View", ["Manager"], 0)
+    for url in tile_urls(folder, "priv"):
+        assert status(fetch(url)) == 401, url
+        b = fetch(url, login=True,
+                  headers=[("Origin", "http://other.example")])
+        assert status(b) == 200, url
+        assert "Access-Control-Allow-Origin" not in b.headers, url
