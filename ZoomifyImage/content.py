@@ -25,6 +25,7 @@ from zope.lifecycleevent import ObjectModifiedEvent
 from ZPublisher import zpublish
 from ZPublisher.BaseRequest import UseTraversalDefault
 
+from . import access
 from . import config
 from .csrf import POST
 from .csrf import check_same_origin
@@ -63,6 +64,10 @@ def manage_addZoomifyImage(self, id="", file=None, title="", storage="",
                            quality="", REQUEST=None):
     """Add a ZoomifyImage from an uploaded image file and tile it."""
     check_same_origin(REQUEST)
+    if REQUEST is not None:
+        # not into a folder that hides its contents from the user: the
+        # same path as the uploader's (access.py)
+        access.reach(self.this(), ())
     return add_image(self.this(), file, id, title, storage, quality,
                      REQUEST=REQUEST)
 

@@ -35,7 +35,6 @@ import time
 import transaction
 from AccessControl import Unauthorized
 from AccessControl import getSecurityManager
-from AccessControl.Permissions import change_images_and_files
 from Acquisition import aq_inner
 from Acquisition import aq_parent
 from OFS.ObjectManager import checkValidId
@@ -43,10 +42,9 @@ from Products.Five.browser import BrowserView
 from zope.interface import implementer
 from zope.publisher.interfaces.browser import IBrowserPublisher
 
+from . import access
 from . import config
-from .content import AddZoomifyImages
 from .content import ZoomifyImage
-from .content import manage_addZoomifyImage
 from .csrf import check_same_origin
 from .interfaces import IZoomifyImage
 from .web_errors import AnyBadRequest
@@ -268,16 +266,21 @@ class UploadView(BrowserView):
         return "image" if IZoomifyImage.providedBy(self.context) \
             else "folder"
 
-    def _check_permission(self):
-        permission = (change_images_and_files if self._kind() == "image"
-                      else AddZoomifyImages)
-        if not getSecurityManager().checkPermission(permission,
-                                                    self.context):
+    def _change_method(self):
+        """The method the upload ends in (manage_upload of the image, the
+        add function of the folder), reached as the user reaches it through
+        the Edit tab or the add form: asked at every request, and the
+        upload ends by calling what it returns (access.py)."""
+        try:
+            if self._kind() == "image":
+                return access.image_method(self.context, "manage_upload")
+            return access.add_method(self.context)
+        except Unauthorized:
             raise Unauthorized("You may not add or change images here.")
 
     def _answer(self, method):
         owner = self._owner()
-        self._check_permission()
+        self._change_method()
         if method == "OPTIONS":
             self.request.response.setHeader("Tus-Version", TUS_VERSION)
             self.request.response.setHeader("Tus-Extension",
@@ -476,17 +479,18 @@ class UploadView(BrowserView):
         file) in this request's transaction. The .part file goes when that
         commits; a marker stays so that HEAD says the upload is complete."""
         try:
+            change = self._change_method()
             with open(upload.part, "rb") as f:
                 f.filename = info["filename"]  # what a form upload has
                 if info["kind"] == "folder":
-                    new_id = manage_addZoomifyImage(
-                        self.context, id=info["id"], file=f,
+                    new_id = change(
+                        id=info["id"], file=f,
                         title=info["title"], storage=info["storage"],
                         quality=info["quality"], REQUEST=None)
                     location = "%s/%s" % (self.context.absolute_url(),
                                           new_id)
                 else:
-                    self.context.manage_upload(file=f)
+                    change(file=f)
                     location = self.context.absolute_url()
         except AnyBadRequest as e:
             # not an image, or the id was taken meanwhile: nothing was
