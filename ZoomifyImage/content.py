@@ -44,6 +44,7 @@ from .serving import take_tile_name
 from .serving import take_versioned_name
 from .stores import make_store
 from .viewer import ViewerMixin
+from .viewer import site_path
 from .web_errors import AnyBadRequest
 from .web_errors import BadRequest
 from .web_errors import NotFound
@@ -670,7 +671,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
 
     @security.protected(View)
     @zpublish(False)
-    def tiles_url(self):
+    def tiles_url(self, path_only=False):
         """The URL of the tile set's folder (ImageProperties.xml and the
         TileGroups), ending with a slash; it names the set, so that no
         cache mixes two sets: IMAGE/v/SET/ from Zope, or tile-url of the
@@ -683,7 +684,9 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         if base and store is not None and store.kind == "filesystem" and \
                 anonymous_may_view(self):
             return "%s/%s/" % (base.rstrip("/"), store.relative_directory())
-        return "%s/v/%s/" % (self.absolute_url(), self.tiles_set())
+        # our own pages take the path only (viewer.site_path: issue 23, H1)
+        here = site_path(self) if path_only else self.absolute_url()
+        return "%s/v/%s/" % (here, self.tiles_set())
 
     @security.protected(View)
     @zpublish(False)

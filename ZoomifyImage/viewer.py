@@ -97,6 +97,16 @@ def _element_id(id):
     return str(id)
 
 
+def site_path(obj):
+    """The path of ``obj`` as the browser sees it, for URLs in our pages.
+
+    Never a host: a client may send /VirtualHostBase/http/evil.example:80/
+    and Zope's absolute_url() then names that host, which would load our
+    scripts from it (issue 23, H1). A path with a leading '//' (made by
+    _vh_ segments) would be a host too: it gets one slash."""
+    return "/" + obj.absolute_url_path().lstrip("/")
+
+
 def _safe_swf_url(url):
     """Only http(s) or site-relative URLs: never javascript: and friends."""
     scheme = urlsplit(url).scheme.lower()
@@ -138,6 +148,10 @@ class ViewerMixin:
     def _render_viewer_page(self, REQUEST, RESPONSE):
         status = self.current_status()
         if RESPONSE is not None:
+            # the publisher would put <base href="URL/"> into the page
+            # (IMAGE without a slash), with the host of a client's
+            # VirtualHostBase; our URLs are paths of their own (H1)
+            RESPONSE.setBase(None)
             # the status changes while tiling: always ask again; a page
             # that anonymous may not see stays out of shared caches
             RESPONSE.setHeader("Cache-Control", "no-cache" if
@@ -163,7 +177,7 @@ class ViewerMixin:
             viewer_html=viewer_html,
             size=("%d x %d pixels" % (self.width, self.height)
                   if status == "ready" and self.width else ""),
-            download_url=(self.absolute_url() + "/download"
+            download_url=(site_path(self) + "/download"
                           if self._original is not None else ""),
             css_url=self._resource_url("zoomify-viewer.css"),
             refresh=status in ("queued", "tiling"),
@@ -183,7 +197,7 @@ class ViewerMixin:
 
     def _resource_url(self, name):
         # from the site root, so that all images share the browser's cache
-        return "%s/%s/%s" % (self.getPhysicalRoot().absolute_url(),
+        return "%s/%s/%s" % (site_path(self.getPhysicalRoot()).rstrip("/"),
                              RESOURCE, name)
 
     # --------------------------------------------------------- embedding
@@ -214,7 +228,7 @@ class ViewerMixin:
             "width": self.width,
             "height": self.height,
             "tileSize": self.tile_size,
-            "tilesUrl": self.tiles_url(),  # names the set
+            "tilesUrl": self.tiles_url(path_only=True),  # names the set
             # for a zoomify-viewer.js from before tilesUrl named the set,
             # still in browsers' caches: it adds ?v=version (the same set)
             "version": self.tiles_set(),
@@ -227,7 +241,7 @@ class ViewerMixin:
         if self.viewer == "iiif":
             # OpenSeadragon reads the IIIF service's info.json instead
             settings["iiif"] = "%s/iiif/info.json?v=%s" % (
-                self.absolute_url(), self.tiles_set())
+                site_path(self), self.tiles_set())
         return ('<div id="%s" class="%s" style="%s" role="img" '
                 'aria-label="%s"></div>\n<script>%s</script>\n'
                 % (element_id, escape(classes), style,
@@ -256,7 +270,7 @@ class ViewerMixin:
         width = html_length(width, "100%")
         height = html_length(height, "600")
         element_id = _element_id(id)
-        pairs = [("zoomifyImagePath", self.tiles_url())]
+        pairs = [("zoomifyImagePath", self.tiles_url(path_only=True))]
         for name in sorted(flashvars):
             if not name.startswith("zoomify"):
                 raise TypeError("unknown argument %r" % (name,))

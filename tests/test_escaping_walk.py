@@ -167,7 +167,8 @@ def test_no_published_name_echoes_markup(site, folder):
     # folders: the add form, the uploader, the ZMI listing
     add_form = "/%s/manage_addProduct/ZoomifyImage" % folder
     for login in (False, True):
-        for path in (add_form + "/addForm", add_form + "/" + segment,
+        for path in (add_form + "/manage_addZoomifyImageForm",
+                     add_form + "/" + segment,
                      "/%s/@@zoomify-upload/%s" % (folder, segment),
                      "/%s/manage_main" % folder):
             walk.send("GET", path, login,

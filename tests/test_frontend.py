@@ -238,3 +238,16 @@ def test_other_sites_may_read_public_tiles_only(site, image):
                 assert headers.get("Access-Control-Allow-Origin") == "*"
             else:
                 assert "Access-Control-Allow-Origin" not in headers
+
+
+@pytest.mark.parametrize("path", [
+    "/VirtualHostBase/http/evil.example:80/VirtualHostRoot/fs",
+    "/fs/VirtualHostBase/http/evil.example:80/fs",
+    "/VirtualHostRoot/_vh_/_vh_evil/fs"])
+def test_a_clients_own_virtual_host_is_refused(site, path):
+    """Issue 23, H1: only the front-end chooses the host Zope names."""
+    status, headers, body = get(site.nginx.url + path)
+    assert status == 404
+    assert b"evil" not in body
+    status, headers, body = get(site.nginx.url + "/fs")
+    assert status == 200 and b"evil" not in body
