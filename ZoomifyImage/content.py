@@ -14,6 +14,7 @@ from AccessControl.Permissions import delete_objects
 from AccessControl.Permissions import view as View
 from AccessControl.Permissions import view_management_screens
 from AccessControl.SecurityInfo import ClassSecurityInfo
+from AccessControl.SecurityManagement import getSecurityManager
 from App.special_dtml import DTMLFile
 from OFS.Image import cookId
 from OFS.SimpleItem import SimpleItem
@@ -140,7 +141,14 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
     """A high-resolution image served as Zoomify deep-zoom tiles."""
 
     meta_type = "Zoomify Image"
-    zmi_icon = "fas fa-search-plus"
+
+    @property
+    def zmi_icon(self):
+        # the folder listing marks an image whose first tiling failed
+        # (nothing of it is shown to visitors: _check_visible)
+        if self.status == "failed":
+            return "fas fa-exclamation-triangle text-danger"
+        return "fas fa-search-plus"
 
     security = ClassSecurityInfo()
     security.declareObjectProtected(View)
@@ -423,6 +431,17 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         """(done, total) of the running job, or None."""
         job = self._active_job()
         return None if job is None else (job.done, job.total)
+
+    def _check_visible(self):
+        """An image whose first tiling failed has nothing to show: to
+        anyone who may not change it, it is not there (404: no page, no
+        download of the broken file); the manager sees why on the Edit
+        tab and the viewer page. (Tiles, IIIF and the manifest answer 404
+        to all while there is no tile set; status_json says "failed" and
+        nothing more, for a page that waited for the job.)"""
+        if self.current_status() == "failed" and not getSecurityManager() \
+                .checkPermission(change_images_and_files, self):
+            raise NotFound("There is no image here.")
 
     @security.protected(View)
     @zpublish(methods=("GET", "HEAD"))
@@ -711,6 +730,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
     @zpublish(methods=("GET", "HEAD"))
     def download(self, REQUEST=None, RESPONSE=None):
         """The original image file (with HTTP Range support)."""
+        self._check_visible()
         if self._original is None:
             raise NotFound("This image has no original file.")
         etag = '"zo-%s-%s"' % (self.uid, self.original_id or

@@ -146,6 +146,7 @@ class ViewerMixin:
         return b""
 
     def _render_viewer_page(self, REQUEST, RESPONSE):
+        self._check_visible()  # a failed first tiling: 404 to visitors
         status = self.current_status()
         if RESPONSE is not None:
             # the publisher would put <base href="URL/"> into the page

@@ -266,3 +266,47 @@ def test_private_tiles_are_for_no_other_site(folder, photo, storage):
                   headers=[("Origin", "http://other.example")])
         assert status(b) == 200, url
         assert "Access-Control-Allow-Origin" not in b.headers, url
+
+
+# ------------------------------------------------ a failed first tiling
+
+def add_damaged_big(folder, tmp_path):
+    """A truncated JPEG over the background threshold: its header reads,
+    so it is added and its job fails. Its URL."""
+    whole = save(smooth(1500, 1000), tmp_path / "whole.jpg", quality=90)
+    data = open(whole, "rb").read()
+    path = tmp_path / "trunc.jpg"
+    path.write_bytes(data[:len(data) // 2])
+    url = add(folder, str(path), "trunc")
+    assert jobs.pool.wait(60)
+    with zope_root(commit=False) as app:
+        assert app[folder]["trunc"].current_status() == "failed"
+    return url
+
+
+VISITOR_NAMES = ["", "/view", "/download",
+                 "/ImageProperties.xml", "/TileGroup0/0-0-0.jpg",
+                 "/iiif/info.json", "/iiif/full/max/0/default.jpg",
+                 "/manifest.json"]
+
+
+def test_a_failed_first_tiling_is_invisible_to_visitors(
+        small_threshold, folder, tmp_path):
+    url = add_damaged_big(folder, tmp_path)
+    for name in VISITOR_NAMES:
+        b = fetch(url + name)
+        assert status(b) == 404, name
+        assert "damaged" not in b.contents, name
+    # the manager sees why, where he looks
+    b = fetch(url + "/manage_main", login=True)
+    assert status(b) == 200
+    assert "the image data is damaged" in b.contents
+    assert "0.0 megapixels" not in b.contents
+    assert "by )" not in b.contents and "cut in 0.0 s" not in b.contents
+    b = fetch(url, login=True)
+    assert status(b) == 200 and "the image data is damaged" in b.contents
+    b = fetch(url + "/download", login=True)
+    assert status(b) == 200  # the manager may fetch what he uploaded
+    # and the folder listing marks it
+    b = fetch("%s/%s/manage_main" % (BASE, folder), login=True)
+    assert "fa-exclamation-triangle text-danger" in b.contents
