@@ -56,6 +56,7 @@ class Settings:
     iiif_max_area: int = 4096 * 4096  # pixels of one composed IIIF answer
     iiif_rights: str = ""            # a rights URI (info.json, manifest)
     iiif_required_statement: str = ""  # the manifest's attribution
+    cross_site_guard: bool = True    # manage_* refused from other sites
 
 
 def _whole(low, high=None):
@@ -157,6 +158,7 @@ PARSERS = {
     "iiif_max_area": _whole(1),
     "iiif_rights": _rights,
     "iiif_required_statement": _text,
+    "cross_site_guard": _switch,
 }
 
 

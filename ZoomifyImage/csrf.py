@@ -11,6 +11,7 @@ headers (scripts, curl, old browsers) are not cross-site form posts.
 
 from urllib.parse import urlsplit
 
+from . import config
 from .web_errors import Forbidden
 
 POST = "POST"
@@ -26,16 +27,48 @@ def _origin(url):
     return (parts.scheme.lower(), (parts.hostname or "").lower(), port)
 
 
+def from_another_site(REQUEST):
+    """True when the browser says the request comes from another site's
+    page (Sec-Fetch-Site, or an Origin that is not ours)."""
+    fetch_site = REQUEST.get_header("Sec-Fetch-Site", "").strip().lower()
+    if fetch_site and fetch_site not in _OWN:
+        return True
+    origin = REQUEST.get_header("Origin", "").strip()
+    # "null" (a sandboxed or file: page) is never our origin either
+    return bool(origin) and \
+        _origin(origin) != _origin(REQUEST.get("SERVER_URL", ""))
+
+
 def check_same_origin(REQUEST):
     """Raise Forbidden when the request comes from another site's page."""
     if REQUEST is None:
         return  # called from Python, not published
-    fetch_site = REQUEST.get_header("Sec-Fetch-Site", "").strip().lower()
-    if fetch_site and fetch_site not in _OWN:
+    if from_another_site(REQUEST):
         raise Forbidden("Changes are accepted only from this site's own "
                         "pages.")
-    origin = REQUEST.get_header("Origin", "").strip()
-    if origin and _origin(origin) != _origin(REQUEST.get("SERVER_URL", "")):
-        # "null" (a sandboxed or file: page) is never our origin either
-        raise Forbidden("Changes are accepted only from this site's own "
-                        "pages.")
+
+
+def _management_name(name):
+    return name == "manage" or name.startswith("manage_")
+
+
+def guard_management(event):
+    """Any management name of the whole site (manage, manage_*: Zope's own
+    too), asked from another site's page, is refused (403) before it runs.
+
+    Zope publishes many changing methods for GET (manage_delObjects,
+    manage_changeProperties, ...), so an <img> on another site could make
+    a logged-in manager's browser delete or change things (issue 23, M3).
+    Browsers say where such a request comes from; a management page opened
+    from a link elsewhere is refused too (the message says to open it
+    here). Requests that say nothing (scripts, curl) pass. The setting
+    cross-site-guard off turns the guard off (IPubAfterTraversal)."""
+    request = event.request
+    steps = list(getattr(request, "steps", ()) or ())
+    if not any(_management_name(str(step)) for step in steps):
+        return
+    if not config.settings().cross_site_guard:
+        return
+    if from_another_site(request):
+        raise Forbidden("Management pages open only from this site's own "
+                        "pages: type the address or use the ZMI.")
