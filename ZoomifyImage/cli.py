@@ -19,6 +19,8 @@ from .pyramid import DamagedImage
 from .pyramid import DirectorySink
 from .pyramid import TilingError
 from .pyramid import tile_image
+from .pyramid.budget import DEFAULT_MAX_TILING_MEMORY
+from .pyramid.budget import format_bytes
 from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS
 from .pyramid.sources import ENGINES
 from .pyramid.tiler import parse_colour
@@ -40,6 +42,14 @@ def _positive(text):
     if value < 1:
         raise argparse.ArgumentTypeError("must be positive: %r" % text)
     return value
+
+
+def _size(text):
+    from .instance import parse_size
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
 
 
 def _tile_size(text):
@@ -84,6 +94,14 @@ def tile_parser():
                         help="refuse larger images, a guard against "
                         "decompression bombs (default %d)"
                         % DEFAULT_MAX_MEGAPIXELS)
+    parser.add_argument("--max-tiling-memory", type=_size,
+                        default=DEFAULT_MAX_TILING_MEMORY, metavar="SIZE",
+                        help="refuse an image whose tiling needs more "
+                        "memory, as 512MB or 2GB: the row buffers grow "
+                        "with the image's width (default %s: a quarter of "
+                        "this machine's memory, at most 512MB)"
+                        % format_bytes(DEFAULT_MAX_TILING_MEMORY)
+                        .replace(" ", ""))
     parser.add_argument("--force", action="store_true",
                         help="replace OUTDIR even when it holds other "
                         "files than a tile set (they are deleted)")
@@ -141,6 +159,7 @@ def tile_main(argv=None):
                                 background=args.background,
                                 progress=progress,
                                 max_megapixels=args.max_megapixels,
+                                max_tiling_memory=args.max_tiling_memory,
                                 accept_damaged=args.accept_damaged)
             error = None
         except TilingError as e:

@@ -16,6 +16,7 @@ import dataclasses
 import os
 import re
 
+from .pyramid.budget import DEFAULT_MAX_TILING_MEMORY
 from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS
 from .pyramid.sources import ENGINES
 
@@ -38,6 +39,8 @@ class Settings:
     quality: int = 80
     engine: str = "auto"
     max_megapixels: int = DEFAULT_MAX_MEGAPIXELS
+    # bytes one tiling may keep (its width sets most of it: budget.py)
+    max_tiling_memory: int = DEFAULT_MAX_TILING_MEMORY
     whole_decode_megapixels: int = 100
     accept_damaged: bool = False
     cache_max_age: int = 3600
@@ -49,6 +52,7 @@ class Settings:
     sweep_minutes: int = 60          # how often unused sets are looked for
     background_megapixels: int = 50  # bigger images tile in a worker
     workers: int = 1                 # background worker threads
+    max_queued_jobs: int = 10        # a user's images waiting to be tiled
     job_scan_seconds: float = 60.0   # idle workers look for jobs
     upload_max_size: int = 64 << 30  # the biggest resumable upload
     upload_expiry_hours: int = 24    # abandoned partial uploads go then
@@ -140,6 +144,7 @@ PARSERS = {
     "quality": _whole(1, 100),
     "engine": _choice(ENGINES),
     "max_megapixels": _whole(1),
+    "max_tiling_memory": _size,
     "whole_decode_megapixels": _whole(1),
     "accept_damaged": _switch,
     "cache_max_age": _whole(0),
@@ -151,6 +156,7 @@ PARSERS = {
     "sweep_minutes": _whole(1),
     "background_megapixels": _whole(0),
     "workers": _whole(1),
+    "max_queued_jobs": _whole(0),
     "job_scan_seconds": _seconds,
     "upload_max_size": _size,
     "upload_expiry_hours": _whole(1),

@@ -36,6 +36,7 @@ from .pyramid import TilingError
 from .pyramid import read_size
 from .pyramid import tile_image
 from .pyramid.layout import parse_tile_name
+from .pyramid.tiler import plan_tiling
 from .serving import TileFile
 from .serving import TileGroup
 from .serving import anonymous_may_view
@@ -300,8 +301,33 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             self._make_tiles(progress)
 
     def _is_big(self):
-        limit = config.settings().background_megapixels
-        return bool(limit) and self._original_size_pixels() > limit * 1e6
+        """Whether to tile in a worker: over background-megapixels, or
+        needing more than a quarter of max-tiling-memory (a wide image:
+        four request threads must stay within one budget). Raises the
+        TilingError of an image over the limits, so that it is refused
+        at once rather than queued to fail."""
+        site = config.settings()
+        width, height, memory = self._tiling_plan()
+        limit = site.background_megapixels
+        return (bool(limit) and width * height > limit * 1e6) or (
+            memory > site.max_tiling_memory // 4)
+
+    def _tiling_plan(self):
+        """(width, height, bytes of memory) of tiling the original, from
+        its header only; (0, 0, 0) without one."""
+        path = self._original_path()
+        if path is None:
+            return 0, 0, 0
+        site = config.settings()
+        try:
+            return plan_tiling(
+                path, self.tile_size, site.engine,
+                max_megapixels=site.max_megapixels,
+                whole_decode_megapixels=site.whole_decode_megapixels,
+                max_tiling_memory=site.max_tiling_memory,
+                accept_damaged=site.accept_damaged)
+        except TilingError as e:
+            raise TilingError(self.filename or self.id, e.problem) from None
 
     def _original_size_pixels(self):
         """Pixels of the original, read from its header only."""
@@ -375,6 +401,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
                 path, sink, tile_size=self.tile_size,
                 quality=self.effective_quality(), engine=site.engine,
                 progress=progress, max_megapixels=site.max_megapixels,
+                max_tiling_memory=site.max_tiling_memory,
                 whole_decode_megapixels=site.whole_decode_megapixels,
                 accept_damaged=site.accept_damaged)
         except TilingError as e:

@@ -60,6 +60,10 @@ DIED = ("tiling was attempted %d times and the Zope process died each "
         "time (a decoder crash, or out of memory?); retile to try again")
 
 
+class TooManyJobs(TilingError):
+    """A user has as many images waiting for the worker as one may."""
+
+
 class Stopped(Exception):
     """Stops a running job at its next tile: the process shuts down, or
     the job is no longer current."""
@@ -69,6 +73,7 @@ class TilingJob(Persistent):
     """State of one tiling run of one image."""
 
     original_id = None   # the original it tiles (unknown for older jobs)
+    user = None          # who asked for it (max-queued-jobs counts them)
     claim = None         # the current claim's token
     beat = None          # the current claim's Beat
 
@@ -153,18 +158,52 @@ def new_job(image):
     """Make a queued job for an image (in the current transaction) and
     have it run when the transaction commits."""
     key = "%s-%d" % (image.uid, int(time.time() * 1e6))
-    job = TilingJob(key, image.original_id)
-    image._job = job
     jar = image._p_jar
     if jar is None:  # the image is new: give it an oid now
         transaction.savepoint(optimistic=True)
         jar = image._p_jar
     if jar is None:
         raise RuntimeError("a background job needs an image in the ZODB")
+    user = _user_name()
+    _check_quota(jar, image, user)
+    job = TilingJob(key, image.original_id)
+    job.user = user
+    image._job = job
     registry(jar)[key] = image._p_oid
     db = jar.db()
     transaction.get().addAfterCommitHook(_after_commit, args=(db, key))
     return job
+
+
+def _user_name():
+    from AccessControl import getSecurityManager
+    return getSecurityManager().getUser().getUserName()
+
+
+def _check_quota(jar, image, user):
+    """Raise TooManyJobs when ``user`` has max-queued-jobs images waiting
+    or tiling (one worker runs them in turn: a user's hundred big
+    uploads would hold up everyone else's for hours). The image's own
+    job does not count: a new one replaces it."""
+    cap = config.settings().max_queued_jobs
+    if not cap:
+        return
+    waiting = 0
+    for oid in registry(jar).values():
+        if oid == image._p_oid:
+            continue
+        try:
+            job = jar.get(oid)._job
+        except (POSKeyError, KeyError, AttributeError):
+            continue
+        if job is not None and job.status in ACTIVE and job.user == user:
+            waiting += 1
+    if waiting >= cap:
+        raise TooManyJobs(
+            image.filename or image.getId(),
+            "you have %d images waiting to be tiled, as many as one user "
+            "may (max-queued-jobs %d): add this one when they are done"
+            % (waiting, cap))
 
 
 def _after_commit(ok, db, key):

@@ -8,7 +8,9 @@ beside the decoding instead of after it. Whenever a tier's buffer is full
 the buffer starts again at the top. Memory is about 2 x width x tile_size
 x 3 bytes for colour, whatever the image's height; 3 x for a source that
 decodes on a thread of its own, whose full-size tier has a second buffer
-to write into while the tiles of the first are cut (build_tiers).
+to write into while the tiles of the first are cut (build_tiers). It
+grows with the width without bound: ``pyramid_bytes`` says what the
+buffers of a layout take before any is made (budget.py checks it).
 
 A buffer is our own bytearray: colour rows packed, 3 bytes a pixel
 (buffers.PackedRGB; where the pillow engine converts rows with Pillow,
@@ -40,6 +42,7 @@ from .buffers import image_on
 class Tier:
     def __init__(self, index, width, height, mode, tile_size, encoder,
                  name, below=None, buffers=1):
+        # buffers: as tier_plan says (no more than the rows of tiles)
         self.index = index
         self.width = width
         self.height = height
@@ -50,12 +53,11 @@ class Tier:
         self.below = below
         self.bpp = PIXEL_BYTES[mode]
         self.line = width * self.bpp            # bytes per row
+        # a tier lower than a tile needs no more rows than it has
+        self.rows = min(tile_size, height)
         self.memory, self.buffer, self.pixels = self._new_buffer()
-        # the other buffers, each with the jobs that still read it; none
-        # where the tier has one row of tiles (a wide panorama)
-        rows_of_tiles = -(-height // tile_size)
-        self.spare = [(self._new_buffer(), [])
-                      for _ in range(min(buffers, rows_of_tiles) - 1)]
+        # the other buffers, each with the jobs that still read it
+        self.spare = [(self._new_buffer(), []) for _ in range(buffers - 1)]
         self.fill = 0             # rows in the buffer
         self.shrunk = 0           # rows of the buffer sent to the tier below
         self.received = 0         # rows received in all
@@ -65,16 +67,16 @@ class Tier:
 
     def _new_buffer(self):
         """(memory, buffer, pixels) for one row of tiles."""
-        memory = bytearray(self.line * self.tile_size)
+        memory = bytearray(self.line * self.rows)
         if self.mode == "RGB":
             buffer = PackedRGB(memory, self.width)
         else:
-            buffer = image_on(memory, self.mode, self.width, self.tile_size)
+            buffer = image_on(memory, self.mode, self.width, self.rows)
         pixels = None
         if self.encoder.arrays:   # the tiles are encoded from a numpy view
             import numpy as np
             pixels = np.frombuffer(memory, np.uint8).reshape(
-                self.tile_size, self.width, PIXEL_BYTES[self.mode])
+                self.rows, self.width, PIXEL_BYTES[self.mode])
         return memory, buffer, pixels
 
     def wait_free(self):
@@ -156,26 +158,44 @@ def shrink_rows(tier, source, top, pairs, below, target, at, writers):
            at, pairs, below.width)
 
 
-def build_tiers(layout, mode, encoder, top_buffers=1):
-    """The chain of tiers; returns the full-size one. ``mode`` is the
-    source's layout of rows ("L", "RGB" packed or "RGBX"); the smaller
-    tiers are "L" or "RGB" packed (a quarter less memory than "RGBX").
+def tier_plan(layout, mode, top_buffers=1):
+    """(index, width, height, mode, buffers) of each tier that build_tiers
+    makes, smallest first: the one description of the buffers, that
+    pyramid_bytes counts before any is made.
 
-    With ``top_buffers=2`` the full-size tier has two buffers, so that a
-    source that decodes beside the encoder (on its own thread) goes on
-    into the second while the tiles of the first are cut: one more row
-    of tiles in memory, for a decoder that never waits.
+    ``mode`` is the source's layout of rows ("L", "RGB" packed or
+    "RGBX"); the smaller tiers are "L" or "RGB" packed (a quarter less
+    memory than "RGBX"). With ``top_buffers=2`` the full-size tier has
+    two buffers, so that a source that decodes beside the encoder (on its
+    own thread) goes on into the second while the tiles of the first are
+    cut: one more row of tiles in memory, for a decoder that never waits
+    (not where the tier has one row of tiles: a wide panorama).
 
     Tiers with a zero side (a very thin image) have no tiles and are left
     out: they are always the smallest ones, so the chain simply ends above
     them.
     """
-    below = None
     top = layout.num_tiers - 1
     for index, (w, h) in enumerate(layout.tiers):
         if w and h:
             tier_mode = mode if index == top or mode == "L" else "RGB"
-            below = Tier(index, w, h, tier_mode, layout.tile_size, encoder,
-                         layout.tile_name, below,
-                         buffers=top_buffers if index == top else 1)
+            buffers = top_buffers if index == top else 1
+            rows_of_tiles = -(-h // layout.tile_size)
+            yield index, w, h, tier_mode, min(buffers, rows_of_tiles)
+
+
+def pyramid_bytes(layout, mode, top_buffers=1):
+    """Bytes of the buffers of every tier that build_tiers would make."""
+    return sum(w * min(layout.tile_size, h) * PIXEL_BYTES[m] * buffers
+               for _, w, h, m, buffers in tier_plan(layout, mode,
+                                                     top_buffers))
+
+
+def build_tiers(layout, mode, encoder, top_buffers=1):
+    """The chain of tiers (tier_plan); returns the full-size one."""
+    below = None
+    for index, w, h, tier_mode, buffers in tier_plan(layout, mode,
+                                                     top_buffers):
+        below = Tier(index, w, h, tier_mode, layout.tile_size, encoder,
+                     layout.tile_name, below, buffers=buffers)
     return below

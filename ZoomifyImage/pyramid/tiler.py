@@ -4,6 +4,8 @@
 import logging
 import time
 
+from .budget import DEFAULT_MAX_TILING_MEMORY
+from .budget import check_memory
 from .builder import build_tiers
 from .encode import TileEncoder
 from .errors import DamagedImage
@@ -69,21 +71,25 @@ def read_size(path, engine="auto", accept_damaged=False):
         return source.width, source.height
 
 
-def tile_image(path, sink, tile_size=256, quality=80, engine="auto",
-               background=(255, 255, 255), progress=None,
-               max_megapixels=DEFAULT_MAX_MEGAPIXELS,
-               whole_decode_megapixels=DEFAULT_WHOLE_DECODE_MEGAPIXELS,
-               threads=None, accept_damaged=False):
-    """Write every tile of ``path`` and ImageProperties.xml into ``sink``.
+def plan_tiling(path, tile_size=256, engine="auto",
+                max_megapixels=DEFAULT_MAX_MEGAPIXELS,
+                whole_decode_megapixels=DEFAULT_WHOLE_DECODE_MEGAPIXELS,
+                max_tiling_memory=DEFAULT_MAX_TILING_MEMORY,
+                accept_damaged=False):
+    """(width, height, bytes of memory) of tiling ``path``, from its
+    header only; raises the TilingError that tile_image would for an
+    image over the limits, without decoding a row."""
+    with open_source(path, engine, max_megapixels=max_megapixels,
+                     whole_decode_megapixels=whole_decode_megapixels,
+                     lenient=accept_damaged) as source:
+        layout = Layout(source.width, source.height, tile_size)
+        need = check_memory(path, layout, source, max_tiling_memory)
+        return source.width, source.height, need
 
-    ``progress(done, total)`` is called after each tile. Raises
-    TilingError for bad input (DamagedImage for damaged image data); the
-    sink is then aborted, so the destination stays as it was. With
-    ``accept_damaged``, damaged data is tiled as the decoders make it out
-    (the result's ``damaged`` says what was wrong, and a warning is
-    logged).
-    """
-    started = time.monotonic()
+
+def check_options(path, tile_size, quality, background):
+    """The background colour; raises TilingError for options the tiler
+    cannot use."""
     if not 1 <= int(quality) <= 100:
         raise TilingError(path, "JPEG quality must be 1 to 100, not %s"
                           % quality)
@@ -91,13 +97,39 @@ def tile_image(path, sink, tile_size=256, quality=80, engine="auto",
         # even: a pair of rows to shrink never spans two rows of tiles
         raise TilingError(path, "tile size must be an even number of at "
                           "least 16, not %s" % tile_size)
-    options = dict(tile_size=tile_size, quality=int(quality), engine=engine,
-                   background=parse_colour(background), progress=progress,
-                   max_megapixels=max_megapixels,
-                   whole_decode_megapixels=whole_decode_megapixels,
-                   threads=threads)
+    try:
+        return parse_colour(background)
+    except ValueError as e:
+        raise TilingError(path, str(e)) from None
+
+
+def tile_image(path, sink, tile_size=256, quality=80, engine="auto",
+               background=(255, 255, 255), progress=None,
+               max_megapixels=DEFAULT_MAX_MEGAPIXELS,
+               whole_decode_megapixels=DEFAULT_WHOLE_DECODE_MEGAPIXELS,
+               threads=None, accept_damaged=False,
+               max_tiling_memory=DEFAULT_MAX_TILING_MEMORY):
+    """Write every tile of ``path`` and ImageProperties.xml into ``sink``.
+
+    ``progress(done, total)`` is called after each tile. Raises
+    TilingError for bad input (DamagedImage for damaged image data); the
+    sink is then aborted, so the destination stays as it was. With
+    ``accept_damaged``, damaged data is tiled as the decoders make it out
+    (the result's ``damaged`` says what was wrong, and a warning is
+    logged). An image whose tiling needs more than ``max_tiling_memory``
+    bytes (0: no limit) is refused before any buffer is made.
+    """
+    started = time.monotonic()
     damaged = None
     try:
+        # in the try: whatever is refused, the sink is aborted (a
+        # DirectorySink has made its .partial directory already)
+        colour = check_options(path, tile_size, quality, background)
+        options = dict(tile_size=tile_size, quality=int(quality),
+                       engine=engine, background=colour,
+                       progress=progress, max_megapixels=max_megapixels,
+                       whole_decode_megapixels=whole_decode_megapixels,
+                       threads=threads, max_tiling_memory=max_tiling_memory)
         try:
             layout, encoder, engine_used = _tile(path, sink, **options)
         except DamagedImage as e:
@@ -132,7 +164,8 @@ def tile_image(path, sink, tile_size=256, quality=80, engine="auto",
 
 
 def _tile(path, sink, tile_size, quality, engine, background, progress,
-          max_megapixels, whole_decode_megapixels, threads, lenient=False):
+          max_megapixels, whole_decode_megapixels, threads,
+          max_tiling_memory, lenient=False):
     """Every tile of the image into the sink (not ImageProperties.xml);
     returns (layout, encoder, engine used)."""
     encoder = None
@@ -140,6 +173,9 @@ def _tile(path, sink, tile_size, quality, engine, background, progress,
         with open_source(path, engine, background, max_megapixels,
                          whole_decode_megapixels, lenient) as source:
             layout = Layout(source.width, source.height, tile_size)
+            # before the first buffer: the width alone can ask for more
+            # memory than the machine has
+            check_memory(path, layout, source, max_tiling_memory)
             encoder = TileEncoder(sink, quality, threads, progress,
                                   layout.num_tiles, source.arrays)
             top = build_tiers(layout, source.mode, encoder,

@@ -36,7 +36,9 @@ from .tiff import tiff_available
 from .vips import VipsSource  # noqa: F401
 from .vips import vips_available  # noqa: F401
 
-DEFAULT_MAX_MEGAPIXELS = 20000        # any engine: a decompression bomb guard
+# any engine: a decompression bomb guard (1000 megapixels are about 16000
+# tiles and a minute of both cores; max-megapixels raises it)
+DEFAULT_MAX_MEGAPIXELS = 1000
 # the pillow engine, for the formats it cannot stream
 DEFAULT_WHOLE_DECODE_MEGAPIXELS = 100
 

@@ -39,6 +39,11 @@ class AheadSource(BandSource):
     def band_rows(self, tile_size):
         return min(tile_size, self.band)
 
+    def buffer_bytes(self, tile_size):
+        # the bands decoding ahead, a buffer each
+        return (self.depth * min(self.band, self.height) * self.width
+                * self.channels)
+
     def read_into(self, memory, top, rows):
         import numpy as np
         if self.pool is None:

@@ -76,6 +76,13 @@ class BandSource:
         about as fast as a whole tile."""
         return max(16, tile_size // 4)
 
+    def buffer_bytes(self, tile_size):
+        """Bytes the source keeps of its own while it is read, beside the
+        pyramid's (budget.py counts them before anything is read): here a
+        band of rows, as the file stores them and converted."""
+        rows = min(self.band_rows(tile_size), self.height)
+        return 2 * rows * self.width * self.pixel_bytes
+
     def read_into(self, memory, top, rows):
         """Write rows [top, top + rows) into ``memory``, a writable buffer
         of rows x width pixels in the layout of ``self.mode``: Pillow's for

@@ -143,6 +143,13 @@ class Jp2Source(AheadSource):
                      else BAND_ROWS)
         self.step = siz.xtsiz if tiled else self.width   # columns a region
 
+    def buffer_bytes(self, tile_size):
+        # and OpenJPEG's regions being decoded, 32 bits a sample
+        regions = self.threads if self.side_by_side else 1
+        return super().buffer_bytes(tile_size) + (
+            regions * min(self.band, self.height) * min(self.step, self.width)
+            * (self.channels + self.alpha) * 4)
+
     def band_jobs(self, index, out):
         return [functools.partial(self._decode, index * self.band, left,
                                   out[:, left:left + self.step])

@@ -154,6 +154,14 @@ class PillowSource(BandSource):
         except (ImageCms.PyCMSError, OSError, ValueError):
             return None  # a broken profile: keep the pixels as they are
 
+    def buffer_bytes(self, tile_size):
+        rows = min(self.band_rows(tile_size), self.height)
+        # the file's bytes of a band, the band and its conversion
+        band = 3 * rows * self.width * 4
+        if not self.streaming:   # and the image decoded whole
+            band += self.width * self.height * 4
+        return band
+
     def read_into(self, memory, top, rows):
         if not self.streaming:
             if self.whole is None:

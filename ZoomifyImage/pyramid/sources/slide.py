@@ -101,6 +101,12 @@ class SlideSource(AheadSource):
         self.channels = 3
         self.band = BAND_ROWS
 
+    def buffer_bytes(self, tile_size):
+        # and each thread's region, copied three times on its way out
+        return super().buffer_bytes(tile_size) + (
+            self.threads * min(self.band, self.height)
+            * min(REGION, self.width) * 4 * 3)
+
     def band_jobs(self, index, out):
         # regions of REGION columns: each is copied three times on its
         # way out of OpenSlide (ARGB, RGBA, numpy), so they stay small

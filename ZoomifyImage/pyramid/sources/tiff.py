@@ -172,6 +172,13 @@ class TiffSource(AheadSource):
             return tile_size
         return None
 
+    def buffer_bytes(self, tile_size):
+        if self.job_rows(tile_size) is None:
+            return super().buffer_bytes(tile_size)
+        # no band of our own: each thread's strip of file bytes
+        return (self.threads * min(self.seg_h, self.height) * self.width
+                * self.channels)
+
     def read_jobs(self, memory, top, rows):
         import numpy as np
         out = np.frombuffer(memory, np.uint8).reshape(

@@ -109,6 +109,11 @@ class VipsSource(BandSource):
             return tile_size
         return super().band_rows(tile_size)
 
+    def buffer_bytes(self, tile_size):
+        # a band: the region libvips crops it into, the rows carried
+        # over, and the sequential loaders' cache of lines
+        return 3 * min(self.band_rows(tile_size), self.height) * self.line
+
     def _load(self, access):
         pyvips = self.pyvips
         try:

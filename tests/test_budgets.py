@@ -1,0 +1,281 @@
+"""Budgets no input can pass (issue 23): the tiler's memory, which grows
+with the image's width (H3), and options checked before anything is
+made (L6).
+
+The wide images are 1-bit PNGs of one colour: a few hundred bytes of
+file that declare hundreds of thousands of pixels of width.
+"""
+
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from tests.images import save
+from tests.images import smooth
+from tests.images import snapshot
+from tests.zope_fixtures import BASE
+from tests.zope_fixtures import add
+from tests.zope_fixtures import browser
+from tests.zope_fixtures import fetch
+from tests.zope_fixtures import job_status
+from tests.zope_fixtures import status
+from tests.zope_fixtures import zope_root
+from ZoomifyImage.pyramid import DirectorySink
+from ZoomifyImage.pyramid import TilingError
+from ZoomifyImage.pyramid import tile_image
+
+MB = 1 << 20
+
+
+def plan_tiling(*args, **kw):
+    from ZoomifyImage.pyramid.tiler import plan_tiling
+    return plan_tiling(*args, **kw)
+
+
+def wide_png(path, width, height):
+    Image.new("1", (width, height), 1).save(path, optimize=True)
+    return str(path)
+
+
+@pytest.fixture
+def existing_set(tmp_path):
+    """A destination that already holds a good tile set."""
+    out = tmp_path / "out" / "tiles"
+    tile_image(save(smooth(300, 200), tmp_path / "previous.jpg"),
+               DirectorySink(str(out)), engine="pillow")
+    return str(out)
+
+
+def leftovers(parent):
+    return glob.glob(os.path.join(parent, ".*partial*"))
+
+
+def run_cli(*args):
+    """zoomify-tile in a process of its own: (returncode, stderr)."""
+    result = subprocess.run([sys.executable, "-m", "ZoomifyImage.cli",
+                             *args], capture_output=True, text=True,
+                            timeout=120)
+    return result.returncode, result.stderr
+
+
+# run by a small Python of its own: a child forked straight from pytest
+# would count pytest's memory in its peak
+MEASURE = """
+import resource, subprocess, sys
+code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL)
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(code, peak / 1024)
+"""
+
+
+def peak_rss_mb(*args):
+    """Run zoomify-tile: (returncode, stderr, its peak RSS in MB)."""
+    result = subprocess.run([sys.executable, "-c", MEASURE, sys.executable,
+                             "-m", "ZoomifyImage.cli", *args],
+                            capture_output=True, text=True, timeout=120)
+    code, peak = result.stdout.split()
+    return int(code), result.stderr, float(peak)
+
+
+@pytest.mark.parametrize("engine", ["auto", "vips", "pillow"])
+def test_a_wide_image_over_the_budget_is_refused(tmp_path, existing_set,
+                                                 engine):
+    # 97 megapixels: under the pillow engine's whole-decode limit
+    path = wide_png(tmp_path / "wide.png", 380000, 256)
+    assert os.path.getsize(path) < 20000
+    before = snapshot(existing_set)
+    with pytest.raises(TilingError) as info:
+        tile_image(path, DirectorySink(existing_set), engine=engine,
+                   max_tiling_memory=64 * MB)
+    message = str(info.value)
+    assert "380000 pixels wide" in message or (
+        engine == "pillow" and "380000x256 in a format decoded whole"
+        in message)
+    assert "more than max-tiling-memory (64 MB)" in message
+    assert snapshot(existing_set) == before
+    assert leftovers(os.path.dirname(existing_set)) == []
+
+
+def test_the_command_refuses_before_making_the_buffers(tmp_path,
+                                                       existing_set):
+    # about 450 MB of buffers (1 byte a pixel, 256 rows, every tier)
+    path = wide_png(tmp_path / "wide.png", 400000, 256)
+    before = snapshot(existing_set)
+    code, stderr, peak = peak_rss_mb(path, existing_set,
+                                     "--max-tiling-memory", "64MB")
+    assert code == 1
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("zoomify-tile: error: %s: the image is "
+                               "400000 pixels wide" % path)
+    assert "more than max-tiling-memory (64 MB)" in lines[0]
+    # refused from the header: no buffer was made (an interpreter with
+    # the libraries loaded is about 60 MB)
+    assert peak < 150, peak
+    assert snapshot(existing_set) == before
+    assert leftovers(os.path.dirname(existing_set)) == []
+
+
+@pytest.mark.parametrize("engine", ["vips", "pillow"])
+def test_an_image_just_under_the_budget_is_tiled(tmp_path, engine):
+    path = wide_png(tmp_path / "wide.png", 40000, 300)
+    need = plan_tiling(path, engine=engine, max_tiling_memory=0)[2]
+    with pytest.raises(TilingError, match="max-tiling-memory"):
+        tile_image(path, DirectorySink(str(tmp_path / "refused")),
+                   engine=engine, max_tiling_memory=need - 1)
+    assert not (tmp_path / "refused").exists()
+    result = tile_image(path, DirectorySink(str(tmp_path / "out")),
+                        engine=engine, max_tiling_memory=need)
+    assert (result.width, result.height) == (40000, 300)
+    assert (tmp_path / "out" / "TileGroup0" / "0-0-0.jpg").exists()
+
+
+def test_ten_million_pixels_wide_is_refused_from_its_header(tmp_path):
+    # 16 rows: 20 KB of file, 160 megapixels (under max-megapixels)
+    path = wide_png(tmp_path / "thin.png", 10_000_000, 16)
+    assert os.path.getsize(path) < 25000
+    with pytest.raises(TilingError) as info:
+        plan_tiling(path, max_tiling_memory=512 * MB)
+    assert "10000000 pixels wide" in str(info.value)
+    assert "more than max-tiling-memory (512 MB)" in str(info.value)
+
+
+def test_bad_quality_leaves_nothing_behind(tmp_path):
+    # L6: the check ran before the sink was aborted on failure
+    good = save(smooth(300, 200), tmp_path / "small.jpg")
+    code, stderr = run_cli("--quality", "1000", good, str(tmp_path / "q"))
+    assert code == 1 and "quality must be 1 to 100" in stderr
+    assert os.listdir(tmp_path) == ["small.jpg"]
+    with pytest.raises(TilingError, match="not a colour"):
+        tile_image(good, DirectorySink(str(tmp_path / "c")),
+                   background="#zz0000")
+    assert os.listdir(tmp_path) == ["small.jpg"]
+
+
+# --------------------------------------------------------------- in Zope
+
+def add_through_form(folder, path, id):
+    b = browser()
+    b.open("%s/%s/manage_addProduct/ZoomifyImage/manage_addZoomifyImageForm"
+           % (BASE, folder))
+    form = b.getForm(action="manage_addZoomifyImage")
+    form.getControl(name="id").value = id
+    with open(path, "rb") as f:
+        form.getControl(name="file").add_file(f, "image/png",
+                                              os.path.basename(path))
+        form.submit()
+    return b
+
+
+def test_zope_refuses_a_wide_image_at_once(folder, tmp_path, zope_settings):
+    zope_settings(**{"max-tiling-memory": "64MB"})
+    path = wide_png(tmp_path / "wide.png", 400000, 256)
+    b = add_through_form(folder, path, "wide")
+    assert status(b) == 400
+    assert "wide.png: the image is 400000 pixels wide" in b.contents
+    assert "max-tiling-memory (64 MB)" in b.contents
+    with zope_root(commit=False) as app:
+        assert "wide" not in app[folder].objectIds()
+
+    # an image's new file: refused, its tiles and original kept
+    add(folder, save(smooth(300, 200), tmp_path / "p.jpg"), "p")
+    base = "%s/%s/p" % (BASE, folder)
+    tile = fetch(base + "/TileGroup0/0-0-0.jpg").contents
+    b = browser()
+    b.open(base + "/manage_main")
+    with open(path, "rb") as f:
+        b.getControl(name="file").add_file(f, "image/png", "wide.png")
+        b.getControl("Save Changes").click()
+    assert status(b) == 400 and "max-tiling-memory" in b.contents
+    assert fetch(base + "/TileGroup0/0-0-0.jpg").contents == tile
+    with zope_root(commit=False) as app:
+        assert app[folder]["p"].width == 300
+
+
+def test_a_wide_image_is_tiled_in_the_background(folder, tmp_path,
+                                                 zope_settings):
+    from ZoomifyImage import jobs
+    # 26 megapixels (background-megapixels is 50) but more than a quarter
+    # of the budget in buffers: not in a request thread
+    zope_settings(**{"max-tiling-memory": "128MB"})
+    path = wide_png(tmp_path / "wide.png", 100000, 256)
+    assert plan_tiling(path, max_tiling_memory=0)[2] > 32 * MB
+    jobs.pool.pause()
+    try:
+        add(folder, path, "wide")
+        assert job_status(folder, "wide")["status"] == "queued"
+    finally:
+        jobs.pool.resume()
+        assert jobs.pool.wait(120)
+    assert job_status(folder, "wide")["status"] == "ready"
+
+
+# ------------------------------------------------ M4: area and job quotas
+
+def header_only_png(path, width, height):
+    """A PNG that declares width x height 1-bit pixels and holds a few."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(
+        b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(bytes(1000)))
+        + chunk(b"IEND", b""))
+    return str(path)
+
+
+def test_the_default_area_limit_is_1000_megapixels(tmp_path):
+    from ZoomifyImage import config
+    assert config.load({}).max_megapixels == 1000
+    path = header_only_png(tmp_path / "bomb.png", 40000, 30000)
+    with pytest.raises(TilingError, match=r"1200 megapixels, over the limit "
+                       r"of 1000 megapixels .*raise max-megapixels"):
+        plan_tiling(path)
+    code, stderr = run_cli(path, str(tmp_path / "out"))
+    assert code == 1 and "over the limit of 1000 megapixels" in stderr
+    # the way out it names: raised, the area passes (and the file, which
+    # holds no rows, is found damaged)
+    code, stderr = run_cli(path, str(tmp_path / "out"),
+                           "--max-megapixels", "1500")
+    assert code == 1 and "megapixels" not in stderr and "damaged" in stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_user_may_queue_only_max_queued_jobs(small_threshold, folder,
+                                               tmp_path, zope_settings):
+    from AccessControl.SecurityManagement import newSecurityManager
+
+    from ZoomifyImage import jobs
+    from ZoomifyImage.content import manage_addZoomifyImage
+    zope_settings(**{"max-queued-jobs": "2"})
+    big = save(smooth(1000, 800), tmp_path / "big.png")  # goes to a job
+    jobs.pool.pause()
+    add(folder, big, "a")
+    add(folder, big, "b")
+    b = add_through_form(folder, big, "c")
+    assert status(b) == 400
+    assert ("you have 2 images waiting to be tiled, as many as one user "
+            "may (max-queued-jobs 2)") in b.contents
+    with zope_root(commit=False) as app:
+        assert "c" not in app[folder].objectIds()
+    # a Retile of a waiting image replaces its job
+    b = browser()
+    b.open("%s/%s/a/manage_main" % (BASE, folder))
+    b.getControl("Retile").click()
+    assert status(b) == 200 and "max-queued-jobs" not in b.contents
+    # another user's images still go to the queue
+    with zope_root() as app:
+        app.acl_users._doAddUser("other", "secret", ["Manager"], [])
+    with zope_root() as app:
+        other = app.acl_users.getUser("other").__of__(app.acl_users)
+        newSecurityManager(None, other)
+        with open(big, "rb") as f:
+            manage_addZoomifyImage(app[folder], id="d", file=f)
+    assert job_status(folder, "d")["status"] == "queued"
