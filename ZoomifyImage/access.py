@@ -17,6 +17,7 @@ IPubAfterTraversal).
 
 from AccessControl import Unauthorized
 from zExceptions import HTTPClientError
+from zExceptions import MethodNotAllowed
 
 from .interfaces import IZoomifyImage
 
@@ -49,16 +50,28 @@ def add_method(container):
 
 
 READING = ("GET", "HEAD")
+# what the publisher calls the image itself for; any other method reaches
+# the image itself only when it has no method of that name (PATCH)
+OWN_METHODS = ("GET", "HEAD", "POST")
 
 
 def check_request(event):
     """After traversal, before the call: a request that may change an image
     (any method but GET and HEAD) is refused (401) unless the user may
-    reach the image from the root."""
+    reach the image from the root, and with 405 when the image has no
+    method for it."""
     request = event.request
-    if request.get("REQUEST_METHOD", "GET").upper() in READING:
+    method = request.get("REQUEST_METHOD", "GET").upper()
+    if method in READING:
         return
-    for ob in [request.get("PUBLISHED")] + list(request.get("PARENTS", ())):
+    published = request.get("PUBLISHED")
+    for ob in [published] + list(request.get("PARENTS", ())):
         if ob is not None and IZoomifyImage.providedBy(ob):
             reach(ob, ())
+            if ob is published and method not in OWN_METHODS:
+                # (the text names no method: it is the client's word)
+                refused = MethodNotAllowed("Not a method of an image.")
+                refused.setHeader("Allow", "GET, HEAD, POST, DELETE, "
+                                  "OPTIONS")
+                raise refused
             return

@@ -191,6 +191,17 @@ def database_opened(event):
         logger.exception("could not clean the upload directory")
 
 
+def not_webdav(event):
+    """IPubStart: a request for @@zoomify-upload is no WebDAV request. For
+    methods other than GET and POST Zope's traversal looks the last name
+    up as an attribute of the folder, for WebDAV (a PUT must not find an
+    acquired object): a view is none, and OPTIONS FOLDER/@@zoomify-upload
+    ended in an AttributeError (500)."""
+    path = event.request.get("PATH_INFO", "")
+    if "@@zoomify-upload" in path.split("/"):
+        event.request.maybe_webdav_client = 0
+
+
 def parse_metadata(header):
     """Upload-Metadata: "key base64,key base64" -> {key: text}, without
     control characters."""

@@ -535,3 +535,37 @@ def test_metadata_cannot_forge_log_lines(server, folder_url):
     lines = server.log_text().splitlines()
     assert not [line for line in lines if line.startswith("FORGED")]
     assert [line for line in lines if repr("a.jpg" + forged) in line]
+
+
+def test_options_on_a_folder_endpoint_answers(server, folder_url):
+    """L2: OPTIONS FOLDER/@@zoomify-upload was a 500 with a traceback in the
+    log for every request (Zope's WebDAV lookup of the last name)."""
+    logged = len(server.log_text())
+    for url in (folder_url, folder_url + "/"):
+        r = requests.options(url + "/@@zoomify-upload", auth=ADMIN)
+        assert r.status_code == 204, r.text[:300]
+        assert r.headers["Tus-Version"] == "1.0.0"
+        assert int(r.headers["Tus-Max-Size"]) == MAX_SIZE
+    assert requests.options(folder_url + "/@@zoomify-upload"
+                            ).status_code == 401
+    # the other methods a tus endpoint does not take: 405, not 500
+    r = requests.delete(folder_url + "/@@zoomify-upload", auth=ADMIN,
+                        headers=TUS)
+    assert r.status_code == 405 and "POST" in r.headers["Allow"]
+    assert "Traceback" not in server.log_text()[logged:]
+
+
+def test_patch_on_an_image_is_not_allowed(server, folder_url):
+    """L9: PATCH on an image, not on an upload, answered 200 with the
+    object's repr."""
+    data = jpeg(16)
+    url = create(folder_url, len(data), id="nopatch").headers["Location"]
+    assert patch(url, 0, data).status_code == 204
+    image = folder_url + "/nopatch"
+    for auth in (ADMIN, None):
+        r = requests.patch(image, data=b"junk", auth=auth, headers=dict(
+            TUS, **{"Upload-Offset": "0", "Content-Type": OCTETS}))
+        assert r.status_code == 405, r.text[:200]
+        assert "POST" in r.headers["Allow"]
+        assert "ZoomifyImage at" not in r.text
+    assert requests.get(image + "/download").content == data
