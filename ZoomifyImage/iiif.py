@@ -39,7 +39,6 @@ from .serving import cache_control
 from .serving import not_modified
 from .serving import remaining_names
 from .serving import take_remaining_names
-from .web_errors import NotFound
 
 IMAGE_CONTEXT = "http://iiif.io/api/image/3/context.json"
 PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
@@ -288,7 +287,9 @@ class IIIFService(_Published):
         if name == "index_html":
             return self.index_html
         if len(self.segments) >= 4:
-            raise NotFound(name)
+            # a path no IIIF request has: 404, but after the permission
+            # check, so that a private image says nothing (401)
+            return _NoSuchName().__of__(self._image())
         return IIIFService(self.segments + (name,)).__of__(self._image())
 
     @security.protected(View)
@@ -365,7 +366,7 @@ class Manifest(_Published):
     def publishTraverse(self, request, name):
         if name == "index_html":
             return self.index_html
-        raise NotFound(name)
+        return _NoSuchName().__of__(self._image())
 
     @security.protected(View)
     @zpublish
@@ -386,3 +387,29 @@ class Manifest(_Published):
 
 
 InitializeClass(Manifest)
+
+
+@zpublish
+@implementer(IBrowserPublisher)
+class _NoSuchName(_Published):
+    """A path below IMAGE/iiif/A/B/C/D or IMAGE/manifest.json: 404 for
+    those who may view the image, 401 for the others (the View check of
+    any published object comes first). Never the name itself in the
+    answer (issue 23, C1)."""
+
+    security = ClassSecurityInfo()
+    security.declareObjectProtected(View)
+
+    def publishTraverse(self, request, name):
+        if name == "index_html":
+            return self.index_html
+        return self
+
+    @security.protected(View)
+    @zpublish
+    def index_html(self, REQUEST=None, RESPONSE=None):
+        """Not found (every HTTP method)."""
+        return _error(self._image(), IIIFError(404, "not found"), RESPONSE)
+
+
+InitializeClass(_NoSuchName)

@@ -470,7 +470,10 @@ def test_private_images_answer_401_and_leak_nothing(folder, source):
     paths = ["iiif", "iiif/info.json", "iiif/full/max/0/default.jpg",
              "iiif/0,0,256,256/256,256/0/default.jpg",
              "iiif/5000,0,10,10/max/0/default.jpg",  # outside the image
-             "iiif/full/max/0/default.gif", "iiif/nonsense", "manifest.json"]
+             "iiif/full/max/0/default.gif", "iiif/nonsense", "manifest.json",
+             # longer than any IIIF path (issue 23, L9: was 404)
+             "iiif/a/b/c/d/e", "iiif/a/b/c/d/e/f", "manifest.json/x",
+             "manifest.json/x/y"]
     for path in paths:
         answer = fetch(url + "/" + path, follow=False)
         assert status(answer) == 401, path
@@ -489,6 +492,11 @@ def test_private_images_answer_401_and_leak_nothing(folder, source):
                                  method=method, expect_errors=True)
             assert answer.status_int == 401, (path, method)
             assert "1001" not in answer.text, (path, method)
+    # those who may view it: 404 for a path IIIF has not, as plain text
+    for path in ("iiif/a/b/c/d/e", "manifest.json/x/y"):
+        answer = fetch(url + "/" + path, login=True)
+        assert status(answer) == 404, path
+        assert answer.headers["Content-Type"].startswith("text/plain")
     # those who may view it get it, privately and without CORS
     for path in ("iiif/info.json", "iiif/full/max/0/default.jpg",
                  "manifest.json"):
