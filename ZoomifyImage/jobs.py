@@ -43,6 +43,7 @@ from ZODB.POSException import POSKeyError
 from . import config
 from .pyramid import TilingError
 from .pyramid.sinks import TileSink
+from .stores.filesystem import writer_state
 
 logger = logging.getLogger("ZoomifyImage.jobs")
 
@@ -480,12 +481,15 @@ def _claim(connection, key):
     except ConflictError:
         transaction.abort()  # another worker (process) claimed it
         return None
-    if dead_dir:
+    if dead_dir and writer_state(dead_dir) != "alive":
+        # (a worker taken for dead that still writes keeps its directory:
+        # its heartbeat stops it, and it removes its own)
         shutil.rmtree(dead_dir, ignore_errors=True)
     if took_over and job.status == "tiling":
         # ours now, taken from a dead worker, and the image's current job:
-        # a temporary directory of the image is the dead attempt's, which
-        # may have died before it could record it
+        # a temporary directory of the image whose writer is dead is the
+        # dead attempt's, which may have died before it could record it
+        # (a live writer's, such as a retile in a request, is left alone)
         clean_partial(config.settings().tile_root, max_age=-1,
                       prefix=image.uid + "-")
     if job.status != "tiling":
@@ -636,11 +640,14 @@ def scan(db):
 
 
 def clean_partial(root_dir, max_age=None, keep=(), prefix=""):
-    """Remove temporary tile directories of jobs that died long ago (one
-    that died before it could record its directory leaves it unnamed),
-    but none in ``keep``: a long decode writes nothing for minutes.
-    ``prefix``: only those whose names begin with it (an image's uid and
-    a dash); ``max_age`` -1: whatever their age."""
+    """Remove the temporary tile directories whose writers are dead: each
+    writer holds a lock in its directory for its whole life, in whatever
+    process (a job, a request, zoomify-import over ZEO), and the kernel
+    lets go of it when that process dies; a held lock is never removed,
+    however old. A directory without a lock (written before locks) goes
+    when it is older than ``max_age`` seconds (-1: whatever its age).
+    None in ``keep``; ``prefix``: only those whose names begin with it
+    (an image's uid and a dash)."""
     if max_age is None:
         max_age = STALE_SECONDS * 10
     partial = os.path.join(root_dir, ".partial")
@@ -653,8 +660,12 @@ def clean_partial(root_dir, max_age=None, keep=(), prefix=""):
         path = os.path.join(partial, name)
         if path in keep or not name.startswith(prefix):
             continue
+        state = writer_state(path)
+        if state == "alive":
+            continue
         try:
-            if max_age < 0 or now - os.path.getmtime(path) > max_age:
+            if (state == "dead" or max_age < 0 or
+                    now - os.path.getmtime(path) > max_age):
                 shutil.rmtree(path, ignore_errors=True)
         except OSError:
             pass

@@ -374,3 +374,88 @@ def test_the_tile_cache_keeps_recent_tiles_within_its_limit(tmp_path):
     for missing in (tmp_path / "missing.jpg", tmp_path / "missing" / "0.jpg"):
         assert cache.load("k", str(missing)) is None
         assert cache.get("k") is None
+
+
+# Issue 23, L7: a writer's directory under .partial is removed only when
+# its writer is provably dead ------------------------------------------------
+
+# A synchronous writer in a process of its own (as zoomify-import
+# --foreground over ZEO is): it writes a tile, says where, and waits.
+OTHER_WRITER = r"""
+import sys
+from App.config import getConfiguration
+getConfiguration().product_config = {"zoomifyimage": {"tile-root":
+                                                      sys.argv[1]}}
+from ZoomifyImage.stores.filesystem import FilesystemTileStore
+writer = FilesystemTileStore(sys.argv[2]).writer()
+writer.put("TileGroup0/0-0-0.jpg", b"a tile")
+print(writer.temp, flush=True)
+sys.stdin.read()
+"""
+
+
+def age(path, seconds):
+    import time
+    then = time.time() - seconds
+    for here, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.utime(os.path.join(here, name), (then, then))
+    os.utime(path, (then, then))
+
+
+def test_a_live_writer_of_another_process_keeps_its_directory(tmp_path):
+    import subprocess
+    import sys
+
+    from ZoomifyImage.jobs import clean_partial
+    root = str(tmp_path / "tiles")
+    uid = "cd" * 16
+    other = subprocess.Popen([sys.executable, "-c", OTHER_WRITER, root, uid],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        temp = other.stdout.readline().strip()
+        assert os.path.isfile(os.path.join(temp, "TileGroup0", "0-0-0.jpg"))
+        # a long decode: nothing written for an hour
+        age(temp, 3600)
+        # the minute's scan, and a claim's takeover of the same image
+        clean_partial(root, keep=set())
+        clean_partial(root, max_age=-1, prefix=uid + "-")
+        assert os.path.isfile(os.path.join(temp, "TileGroup0", "0-0-0.jpg"))
+    finally:
+        other.kill()  # kill -9: no clean-up of its own
+        other.wait()
+    clean_partial(root, prefix=uid + "-")  # now provably dead: at once
+    assert not os.path.exists(temp)
+
+
+def test_a_writer_that_is_done_or_gone_leaves_nothing_to_guess(own_tile_root,
+                                                               root):
+    from ZoomifyImage.jobs import clean_partial
+    from ZoomifyImage.stores.filesystem import FilesystemTileStore
+    partial = os.path.join(own_tile_root, ".partial")
+    root["s"] = store = FilesystemTileStore("ce" * 16)
+    live = store.writer()
+    live.put("TileGroup0/0-0-0.jpg", b"live")
+    # a directory of a version before locks: by its age, as before
+    unlocked = os.path.join(partial, store.uid + "-old")
+    os.makedirs(unlocked)
+    clean_partial(own_tile_root)
+    assert os.path.isdir(unlocked) and os.path.isdir(live.temp)
+    age(unlocked, 3600)
+    clean_partial(own_tile_root)
+    assert not os.path.exists(unlocked) and os.path.isdir(live.temp)
+    # a writer dropped without a word (its lock closes with it)
+    dropped = store.writer()
+    temp = dropped.temp
+    del dropped
+    import gc
+    gc.collect()
+    clean_partial(own_tile_root)
+    assert not os.path.exists(temp) and os.path.isdir(live.temp)
+    # a committed set carries no lock, and nothing stays under .partial
+    live.finish()
+    transaction.commit()
+    assert os.listdir(partial) == []
+    assert sorted(os.listdir(store.directory())) == [
+        ".owner", "TileGroup0"]

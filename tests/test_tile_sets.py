@@ -230,3 +230,34 @@ def test_undo_of_an_add_leaves_no_orphan(folder, photo):
     sweep(db, tile_root(), trash_days=30, grace=0,
           now=time.time() + 31 * 86400)
     assert not os.path.exists(image_dir)
+
+
+def test_a_takeover_spares_a_live_writer_of_the_same_image(small_threshold,
+                                                          folder, tmp_path):
+    """Issue 23, L7: a job taken from a dead worker removes the dead
+    worker's temporary directories, not those of a tiling of the same
+    image that still runs (a retile in a request, zoomify-import)."""
+    from tests.zope_fixtures import make_dead
+    from ZoomifyImage import jobs
+    jobs.pool.pause()
+    add(folder, save(smooth(1500, 1000), tmp_path / "big.png"), "big",
+        storage="filesystem")
+    key = make_dead(folder)
+    with zope_root(commit=False) as app:
+        image = app[folder]["big"]
+        uid, db = image.uid, app._p_jar.db()
+        dead = image._job.temp_dir
+        # what a synchronous tiling of the image writes meanwhile
+        running = image._target_store().writer()
+    running.put("TileGroup0/0-0-0.jpg", b"a tile")
+    try:
+        jobs.run_job(db, key)
+        with zope_root(commit=False) as app:
+            assert app[folder]["big"]._job.status == "ready"
+        assert not os.path.exists(dead)
+        assert os.path.isfile(os.path.join(running.temp, "TileGroup0",
+                                           "0-0-0.jpg"))
+    finally:
+        running.abort()
+    partial = os.path.join(tile_root(), ".partial")
+    assert not [n for n in os.listdir(partial) if uid in n]

@@ -20,6 +20,7 @@ points at any more are removed by the sweep (sweep.py) after trash-days,
 so that an Undo finds them until then.
 """
 
+import fcntl
 import logging
 import os
 import shutil
@@ -49,6 +50,9 @@ OWNER_FILE = ".owner"
 LEGACY_SET = "0"
 # how long a page built for the previous set still gets its tiles
 OLDER_SET_SECONDS = 600
+# in a set's directory under .partial: locked (flock) for as long as its
+# writer lives; the kernel lets go of the lock when the process dies
+WRITER_LOCK = ".writer"
 
 
 class TileCache(BoundedCache):
@@ -191,9 +195,7 @@ class FilesystemTileWriter(TileSink):
         partial = os.path.join(self.root, PARTIAL)
         try:
             os.makedirs(partial, exist_ok=True)
-            self.temp = tempfile.mkdtemp(prefix=store.uid + "-", dir=partial)
-            # mkdtemp makes 0700; a front-end reads the set as another user
-            os.chmod(self.temp, 0o777 & ~_umask())
+            self.temp, self.lock = _locked_directory(partial, store.uid)
         except OSError as e:
             raise TilingError(self.root, "cannot write tiles under the tile "
                               "root (%s)" % (e.strerror or e))
@@ -244,6 +246,52 @@ class FilesystemTileWriter(TileSink):
     def abort(self):
         # harmless after a commit: the set has left self.temp by then
         shutil.rmtree(self.temp, ignore_errors=True)
+        self.release()
+
+    def release(self):
+        """This writer is done: its directory no longer says it lives."""
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
+
+
+def _locked_directory(partial, uid):
+    """A new directory under .partial with its writer's lock held: made
+    under a hidden name and locked before it gets its name (UID-...), so
+    that a named directory without a lock is never a live writer's."""
+    hidden = tempfile.mkdtemp(prefix=".new-%s-" % uid, dir=partial)
+    try:
+        # mkdtemp makes 0700; a front-end reads the set as another user
+        os.chmod(hidden, 0o777 & ~_umask())
+        lock = open(os.path.join(hidden, WRITER_LOCK), "a+b")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            named = os.path.join(partial, os.path.basename(hidden)[5:])
+            os.rename(hidden, named)
+        except BaseException:
+            lock.close()
+            raise
+    except BaseException:
+        shutil.rmtree(hidden, ignore_errors=True)
+        raise
+    return named, lock
+
+
+def writer_state(folder):
+    """"alive" while the writer of a directory under .partial holds its
+    lock, "dead" once it let go (finished, or its process died), None if
+    the directory has no lock (written by a version before locks, or a
+    hidden one still being made)."""
+    try:
+        lock = open(os.path.join(folder, WRITER_LOCK), "r+b")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return "alive"
+    return "dead"
 
 
 # the phases of a placement, in the order of the two-phase commit
@@ -310,9 +358,14 @@ class SetPlacement:
         self.phase = VOTED
 
     def tpc_finish(self, txn):
-        # nothing left to do (the set is in place since the vote), and
-        # nothing may be undone from now on
+        # the set is in place since the vote, and nothing may be undone
+        # from now on; the writer's lock is no part of the set
         self.phase = FINISHED
+        try:
+            os.remove(os.path.join(self.target, WRITER_LOCK))
+        except OSError:
+            pass
+        self.writer.release()
 
     def tpc_abort(self, txn):
         if self.phase in (FINISHED, ENDED):
@@ -365,6 +418,7 @@ class SetPlacement:
         else:
             shutil.rmtree(self.target if self.placed else self.temp,
                           ignore_errors=True)
+            self.writer.release()
         self.placed = False
         self.phase = ENDED
 
