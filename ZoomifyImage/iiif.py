@@ -49,9 +49,9 @@ EXTRA_QUALITIES = ["color", "gray", "bitonal"]
 EXTRA_FEATURES = ["canonicalLinkHeader", "mirroring", "profileLinkHeader",
                   "sizeUpscaling"]
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
-# a request decodes at most this many times maxArea pixels: the tier read
-# is at most twice as fine as the answer in each direction
-DECODE_FACTOR = 4
+# a request decodes at most this many times maxArea pixels (a coarser tier
+# where the finer one's window is bigger; iiif_pixels.compose)
+DECODE_FACTOR = 2
 
 
 def max_area():
@@ -159,7 +159,7 @@ def _layout(image):
 def _error(image, error, RESPONSE):
     _cors(image, RESPONSE)
     RESPONSE.setStatus(error.status)
-    if error.status == 503:
+    if error.status in (429, 503):
         RESPONSE.setHeader("Retry-After", str(error.retry_after))
     if error.status == 405:
         RESPONSE.setHeader("Allow", ALLOWED_METHODS)
@@ -346,7 +346,8 @@ class IIIFService(_Published):
         store = image._store
         data = render(layout, store.get, request,
                       image.quality or settings.quality,
-                      DECODE_FACTOR * area, (image.uid, set_id))
+                      DECODE_FACTOR * area, (image.uid, set_id),
+                      client=REQUEST.getClientAddr())
         RESPONSE.setHeader("Content-Type", FORMATS[request.format])
         RESPONSE.setHeader("Content-Length", str(len(data)))
         return b"" if REQUEST.get("REQUEST_METHOD") == "HEAD" else data

@@ -7,6 +7,8 @@ then mirrored, rotated, turned gray or bitonal and encoded.
 Scale factor k means tier ``num_tiers - 1 - k`` of the layout (2^k times
 smaller than the full image; tier 0 of the layout is the smallest)."""
 
+import ctypes
+import ctypes.util
 import functools
 import io
 import math
@@ -20,13 +22,16 @@ from .pyramid.encode import encode_jpeg
 
 PNG_COMPRESS_LEVEL = 3  # big PNGs: zlib's fast levels are several x faster
 # composed answers (decode, resize, encode: seconds for a big PNG or WebP)
-# at once in this process; one more waits RENDER_WAIT seconds, then 503.
-# Three on two cores: decoding and encoding let go of the GIL, pasting
-# and Zope's publishing do not (random 512 px regions, 16 connections:
-# 233-235 req/s with two, 275-298 with three)
-RENDERS = threading.BoundedSemaphore(3)
-RENDER_WAIT = 0.25
+# at once in this process: two of waitress's four threads, so that two
+# are always left for tiles and pages (three let 16 anonymous clients
+# hold three threads and push a tile from 4 ms to 0.6 s). One more is
+# answered 503 at once: a request waiting for a render holds a thread too
+RENDER_SLOTS = 2
+RENDERS = threading.BoundedSemaphore(RENDER_SLOTS)
+RENDER_WAIT = 0.0
 RENDER_RETRY_AFTER = 5
+# composed answers at once for one client address: a second gets 429
+PER_CLIENT = 1
 # decoded tiles kept for composed answers, in bytes of pixels (an RGB
 # tile of 256 x 256 is 192 KB, so about 170 tiles)
 DECODED_CACHE_BYTES = 32 << 20
@@ -133,7 +138,8 @@ def _decoded(get_tile, name, set_key):
 def compose(layout, get_tile, region, size, budget, set_key=None):
     """An Image of exactly ``size`` showing ``region``, from the fewest
     tiles of one tier (decoded ones kept when ``set_key`` names the
-    set)."""
+    set). Refused (400) before anything is decoded when the window of
+    that tier has more than ``budget`` pixels."""
     x, y, w, h = region
     k = scale_factor(layout, region, size, budget)
     s = float(1 << k)
@@ -141,6 +147,12 @@ def compose(layout, get_tile, region, size, budget, set_key=None):
     tw, th = layout.tiers[tier]
     left, right = _window(x / s, w / s, tw)
     top, bottom = _window(y / s, h / s, th)
+    decoded = (math.ceil(right) - int(left)) * (math.ceil(bottom) - int(top))
+    if decoded > budget:
+        # a thin image's coarser tiers are empty: nothing smaller to read
+        raise IIIFError(400, "this request would decode %d pixels, more "
+                        "than the %d one answer may: ask for a smaller "
+                        "region or size" % (decoded, budget))
     if (right - left, bottom - top) == tuple(size):
         # the tier's own scale: whole pixels of it (a shift of less than
         # half a pixel), no resampling
@@ -207,10 +219,68 @@ def encode(image, fmt, quality):
     return out.getvalue()
 
 
-def render(layout, get_tile, request, jpeg_quality, budget, set_key=None):
+class ClientRenders:
+    """Composed answers under way, by client address: each client may
+    have ``limit`` at once, so that one cannot take every render slot."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.lock = threading.Lock()
+        self.running = {}
+
+    def enter(self, client):
+        with self.lock:
+            if self.running.get(client, 0) >= self.limit:
+                return False
+            self.running[client] = self.running.get(client, 0) + 1
+            return True
+
+    def leave(self, client):
+        with self.lock:
+            left = self.running[client] - 1
+            if left:
+                self.running[client] = left
+            else:
+                del self.running[client]
+            return not self.running   # the last render of all ended
+
+
+client_renders = ClientRenders(PER_CLIENT)
+
+
+def _libc_trim():
+    """glibc's malloc_trim, or None elsewhere."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+_malloc_trim = _libc_trim()
+
+
+def give_back_memory():
+    """Hand the allocator's free memory back to the system. A composed
+    answer's canvas and resized copy are tens of megabytes each; glibc
+    keeps freed blocks of that size in its arenas (its mmap threshold
+    rises with every big block freed), so Zope stayed at 1.1 GB after a
+    burst of renders (review M1). malloc_trim returns the free pages of
+    every arena."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def render(layout, get_tile, request, jpeg_quality, budget, set_key=None,
+           client=None):
     """Bytes of an image request (iiif_request.ImageRequest); ``set_key``
     (hashable, naming the tile set: its tiles never change) lets decoded
-    tiles be kept for the next requests."""
+    tiles be kept for the next requests. A composed answer decodes at
+    most ``budget`` pixels; ``client`` (an address) may have PER_CLIENT
+    composed answers under way at once (429 for one more)."""
     plain = (not request.mirror and not request.angle
              and request.quality in ("default", "color"))
     if plain and request.format == "jpg":
@@ -220,14 +290,25 @@ def render(layout, get_tile, request, jpeg_quality, budget, set_key=None):
             if data is not None:
                 return data
     # stored tiles above need no decoding and are never limited
-    if not RENDERS.acquire(timeout=RENDER_WAIT):
-        raise IIIFError(503, "the server is busy making other images; "
-                        "try again", retry_after=RENDER_RETRY_AFTER)
+    if not client_renders.enter(client):
+        raise IIIFError(429, "you are already being sent a composed "
+                        "image; ask for the next when it has come",
+                        retry_after=1)
+    last = False
     try:
-        image = compose(layout, get_tile, request.region, request.size,
-                        budget, set_key)
-        image = transform(image, request.mirror, request.angle,
-                          request.quality)
-        return encode(image, request.format, jpeg_quality)
+        if not RENDERS.acquire(timeout=RENDER_WAIT):
+            raise IIIFError(503, "the server is busy making other images; "
+                            "try again", retry_after=RENDER_RETRY_AFTER)
+        try:
+            image = compose(layout, get_tile, request.region, request.size,
+                            budget, set_key)
+            image = transform(image, request.mirror, request.angle,
+                              request.quality)
+            return encode(image, request.format, jpeg_quality)
+        finally:
+            image = None   # the big buffers go before the trim below
+            RENDERS.release()
     finally:
-        RENDERS.release()
+        last = client_renders.leave(client)
+        if last:
+            give_back_memory()

@@ -7,6 +7,7 @@ file that declare hundreds of thousands of pixels of width.
 """
 
 import glob
+import io
 import os
 import subprocess
 import sys
@@ -279,3 +280,75 @@ def test_a_user_may_queue_only_max_queued_jobs(small_threshold, folder,
         with open(big, "rb") as f:
             manage_addZoomifyImage(app[folder], id="d", file=f)
     assert job_status(folder, "d")["status"] == "queued"
+
+
+# ---------------------------------------- M1: composed IIIF answers' budget
+
+def test_a_composition_over_the_pixel_budget_is_refused_undecoded(
+        folder, tmp_path, zope_settings):
+    from ZoomifyImage import iiif_pixels
+    # a thin image: its tiers below 5000x1 are empty, so a 1000x1 answer
+    # of the whole can only be read from 5000 pixels, over 2 x maxArea
+    add(folder, Image.new("L", (10000, 3), 128), "thin")
+    zope_settings(**{"iiif-max-area": "1000"})
+    iiif_pixels.decoded_tiles.clear()
+    url = "%s/%s/thin/iiif/full/1000,1/0/default.jpg" % (BASE, folder)
+    answer = fetch(url, login=True)
+    assert status(answer) == 400
+    assert ("this request would decode 5000 pixels, more than the 2000 one "
+            "answer may") in answer.contents
+    assert iiif_pixels.decoded_tiles.size == 0   # nothing was decoded
+    # a smaller region fits: composed
+    answer = fetch(url.replace("full", "0,0,3000,3"), login=True)
+    assert status(answer) == 200
+
+
+def test_one_composition_at_a_time_per_client(folder, monkeypatch):
+    import base64
+    import threading
+
+    from webtest import TestApp
+
+    from tests.zope_fixtures import ADMIN
+    from tests.zope_fixtures import wsgi_app
+    from ZoomifyImage import iiif_pixels
+    add(folder, smooth(900, 700), "p")
+    entered, go = threading.Event(), threading.Event()
+    real = iiif_pixels.compose
+
+    def held(*args, **kw):
+        entered.set()
+        assert go.wait(30)
+        return real(*args, **kw)
+    monkeypatch.setattr(iiif_pixels, "compose", held)
+    auth = "Basic " + base64.b64encode(("%s:%s" % ADMIN).encode()).decode()
+
+    def client(address):
+        return TestApp(wsgi_app(), extra_environ={
+            "REMOTE_ADDR": address, "HTTP_AUTHORIZATION": auth})
+    path = "/%s/p/iiif/%%s/0/default.png" % folder
+    first = {}
+    thread = threading.Thread(target=lambda: first.setdefault(
+        "answer", client("10.0.0.1").get(path % "full/300,")))
+    thread.start()
+    try:
+        assert entered.wait(30)
+        # the same address again, while its first is composed: refused
+        again = client("10.0.0.1").get(path % "full/200,", status="*")
+        assert again.status_int == 429
+        assert int(again.headers["Retry-After"]) > 0
+        assert again.headers["Cache-Control"] == "no-store"
+        # a stored tile is no composition: served
+        tile = client("10.0.0.1").get("/%s/p/iiif/0,0,256,256/256,256/0/"
+                                      "default.jpg" % folder)
+        assert tile.status_int == 200
+    finally:
+        monkeypatch.setattr(iiif_pixels, "compose", real)
+        go.set()
+    # another client is served meanwhile (its own render slot)
+    other = client("10.0.0.2").get(path % "full/250,")
+    assert other.status_int == 200
+    thread.join(30)
+    assert first["answer"].status_int == 200
+    assert Image.open(io.BytesIO(first["answer"].body)).size[0] == 300
+    assert iiif_pixels.client_renders.running == {}

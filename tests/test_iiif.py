@@ -275,7 +275,7 @@ def test_composed_renders_are_limited_stored_tiles_are_not(image):
     try:
         while iiif_pixels.RENDERS.acquire(blocking=False):
             held += 1
-        assert held == 3
+        assert held == 2   # two of waitress's four threads
         start = time.monotonic()
         answer = fetch(image + "/iiif/full/300,/0/default.png")
         assert status(answer) == 503, body(answer)
