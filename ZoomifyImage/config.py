@@ -56,6 +56,11 @@ class Settings:
     job_scan_seconds: float = 60.0   # idle workers look for jobs
     upload_max_size: int = 64 << 30  # the biggest resumable upload
     upload_expiry_hours: int = 24    # abandoned partial uploads go then
+    upload_empty_expiry_minutes: int = 60  # uploads that got no byte go
+    upload_user_quota: int = 0       # bytes one user's open uploads may
+    #                                  promise; 0: upload-max-size
+    upload_free_reserve: str = ""    # kept free: a size or N%; default
+    #                                  the larger of 1GB and 5%
     upload_dir: str = ""             # default INSTANCE/var/uploads
     iiif_max_area: int = 4096 * 4096  # pixels of one composed IIIF answer
     iiif_rights: str = ""            # a rights URI (info.json, manifest)
@@ -105,6 +110,31 @@ def _switch(text):
 def _size(text):
     from .instance import parse_size
     return parse_size(text)
+
+
+def _reserve(text):
+    """A size ("2GB") or a percentage of the disc ("5%"), as its text."""
+    value = text.strip()
+    if value.endswith("%"):
+        try:
+            percent = float(value[:-1])
+        except ValueError:
+            percent = -1
+        if not 0 <= percent < 100:
+            raise ValueError("must be a size (2GB) or a percentage below "
+                             "100 (5%)")
+        return value
+    return str(_size(value))
+
+
+def reserve_bytes(text, total):
+    """The bytes to keep free on a disc of ``total`` bytes, by
+    upload-free-reserve's text ("" is the default)."""
+    if not text:
+        return max(1 << 30, total // 20)
+    if text.endswith("%"):
+        return int(total * float(text[:-1]) / 100)
+    return int(text)
 
 
 def _path(text):
@@ -160,6 +190,9 @@ PARSERS = {
     "job_scan_seconds": _seconds,
     "upload_max_size": _size,
     "upload_expiry_hours": _whole(1),
+    "upload_empty_expiry_minutes": _whole(1),
+    "upload_user_quota": _size,
+    "upload_free_reserve": _reserve,
     "upload_dir": _path,
     "iiif_max_area": _whole(1),
     "iiif_rights": _rights,

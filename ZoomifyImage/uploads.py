@@ -79,6 +79,27 @@ def expiry_seconds():
     return config.settings().upload_expiry_hours * 3600
 
 
+def user_quota():
+    """The bytes one user's unfinished uploads may promise together."""
+    return config.settings().upload_user_quota or max_size()
+
+
+def megabytes(size):
+    return "%.1f MB" % (size / (1 << 20))
+
+
+def new_image_id(info):
+    """The id the image of a folder's upload will get (as cookId makes it
+    from the file name when no id is given); "" for an image's upload."""
+    if info.get("kind") != "folder":
+        return ""
+    if info.get("id"):
+        return info["id"]
+    name = info.get("filename", "")
+    return name[max(name.rfind("/"), name.rfind("\\"), name.rfind(":"))
+                + 1:]
+
+
 class Upload:
     """One upload on disc: ID.part (the bytes so far) and ID.json."""
 
@@ -130,6 +151,12 @@ class Upload:
                  if os.path.exists(p)]
         return max(times) if times else 0
 
+    def empty_since(self, limit):
+        """Created before ``limit`` and not one byte received since."""
+        info = self.read_info()
+        return (info is not None and not info.get("done")
+                and info.get("created", 0) < limit and self.size() == 0)
+
     def remove(self):
         for path in (self.part, self.info_path):
             try:
@@ -139,16 +166,21 @@ class Upload:
 
 
 def remove_expired(directory=None, now=None):
-    """Remove uploads untouched for upload-expiry-hours (unless a request
-    is writing them right now); their number."""
+    """Remove uploads untouched for upload-expiry-hours, and those that
+    received no byte within upload-empty-expiry-minutes of their creation
+    (a reservation without bytes goes soon), unless a request is writing
+    them right now; their number."""
     directory = directory or upload_dir()
-    limit = (now or time.time()) - expiry_seconds()
+    now = now or time.time()
+    limit = now - expiry_seconds()
+    empty_limit = now - config.settings().upload_empty_expiry_minutes * 60
     ids = {name.split(".", 1)[0] for name in os.listdir(directory)
            if UPLOAD_ID.match(name.split(".", 1)[0])}
     removed = 0
     for upload_id in sorted(ids):
         upload = Upload(directory, upload_id)
-        if upload.last_activity() > limit:
+        if upload.last_activity() > limit and not upload.empty_since(
+                empty_limit):
             continue
         try:
             upload.lock()
@@ -381,7 +413,7 @@ class UploadView(BrowserView):
         # so that two cannot both count the same free space
         with open(os.path.join(directory, "create.lock"), "a") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            upload = self._new_upload(directory, owner, length)
+            upload = self._new_upload(directory, info)
             upload.write_info(info)
             open(upload.part, "xb").close()
         logger.info("upload %s: %r (%d bytes) into %r, by %r", upload.id,
@@ -394,20 +426,43 @@ class UploadView(BrowserView):
         return ""
 
     @staticmethod
-    def _new_upload(directory, owner, length):
-        """An Upload for this user if he has fewer than MAX_OPEN_UPLOADS
-        unfinished ones, and the disc has room for it besides the bytes
-        the open uploads are still owed."""
-        mine = owed = 0
-        for upload, info in open_uploads(directory):
-            mine += info.get("owner") == owner
-            owed += max(0, info.get("length", 0) - upload.size())
+    def _new_upload(directory, info):
+        """An Upload for ``info`` (under create.lock): refused when its new
+        id is taken by another open upload, when the user has
+        MAX_OPEN_UPLOADS unfinished ones or they would promise more than
+        upload-user-quota bytes, and when the disc would keep less than
+        upload-free-reserve besides the bytes the open uploads are still
+        owed."""
+        owner, length = info["owner"], info["length"]
+        new_id = new_image_id(info)
+        mine = promised = owed = 0
+        for upload, other in open_uploads(directory):
+            if other.get("owner") == owner:
+                mine += 1
+                promised += other.get("length", 0)
+            owed += max(0, other.get("length", 0) - upload.size())
+            if new_id and other.get("target") == info["target"] and \
+                    new_image_id(other) == new_id:
+                raise Refused(400, "The id \"%s\" is invalid - it is "
+                              "already in use by an unfinished upload."
+                              % new_id)
         if mine >= MAX_OPEN_UPLOADS:
             raise Refused(429, "You have %d unfinished uploads: finish or "
                           "cancel one of them first." % mine)
-        if shutil.disk_usage(directory).free - owed < length:
+        quota = user_quota()
+        if promised + length > quota:
+            raise Refused(429, "Your unfinished uploads would hold %s, more "
+                          "than the %s one user may have (upload-user-"
+                          "quota): finish or cancel one of them first."
+                          % (megabytes(promised + length),
+                             megabytes(quota)))
+        disc = shutil.disk_usage(directory)
+        reserve = config.reserve_bytes(
+            config.settings().upload_free_reserve, disc.total)
+        if disc.free - owed - length < reserve:
             raise Refused(507, "Not enough disc space for the upload (the "
-                          "unfinished uploads keep theirs).")
+                          "unfinished uploads keep theirs, and %s stay "
+                          "free: upload-free-reserve)." % megabytes(reserve))
         return Upload(directory, secrets.token_hex(16))
 
     def _check_new_image(self, info):

@@ -330,9 +330,11 @@ def test_an_image_gets_a_new_file(server, folder_url):
 
 def test_abandoned_uploads_are_removed(server, folder_url):
     data = jpeg(12)
-    old = create(folder_url, len(data)).headers["Location"]
+    old = create(folder_url, len(data), filename="old.jpg"
+                 ).headers["Location"]
     assert patch(old, 0, data[:100]).status_code == 204
-    fresh = create(folder_url, len(data)).headers["Location"]
+    fresh = create(folder_url, len(data), filename="fresh.jpg"
+                   ).headers["Location"]
     # untouched for longer than upload-expiry-hours (24)
     day_ago = time.time() - 25 * 3600
     for path in (part_file(server, old), part_file(server, old)[:-5] +
@@ -435,7 +437,10 @@ def test_open_uploads_cannot_promise_more_than_the_disc(roomy_server):
     """Each upload alone fits on the disc, but not together: what open
     uploads are still owed is counted."""
     site = roomy_server.url
-    quarter = shutil.disk_usage(roomy_server.home).free // 4
+    from ZoomifyImage.config import reserve_bytes
+    disc = shutil.disk_usage(roomy_server.home)
+    # what is above upload-free-reserve (default: 5% of the disc)
+    quarter = (disc.free - reserve_bytes("", disc.total)) // 4
     urls = []
     try:
         for n in range(2):
@@ -569,3 +574,145 @@ def test_patch_on_an_image_is_not_allowed(server, folder_url):
         assert "POST" in r.headers["Allow"]
         assert "ZoomifyImage at" not in r.text
     assert requests.get(image + "/download").content == data
+
+
+def test_an_id_is_reserved_when_the_upload_is_created(server, folder_url):
+    """L4: two uploads for the same new id: the second was refused only
+    after its last byte (and its bytes deleted). Now the id is taken from
+    the creation of the first until it is finished or cancelled, for
+    every user."""
+    data = jpeg(17)
+    first = create(folder_url, len(data), id="same")
+    assert first.status_code == 201
+    for auth in (ADMIN, BOB):
+        r = create(folder_url, len(data), auth=auth, id="same")
+        assert r.status_code == 400, r.text
+        assert "same" in r.text and "in use" in r.text
+    # an id from the file name is an id too
+    assert create(folder_url, len(data), filename="one.jpg"
+                  ).status_code == 201
+    r = create(folder_url, len(data), auth=BOB, filename="C:\\x\\one.jpg")
+    assert r.status_code == 400 and "one.jpg" in r.text
+    # elsewhere the id is free
+    r = create(server.url, len(data), id="same")
+    assert r.status_code == 201
+    requests.delete(r.headers["Location"], auth=ADMIN, headers=TUS)
+    # cancelled: free again, and the other user's upload adds the image
+    requests.delete(first.headers["Location"], auth=ADMIN, headers=TUS)
+    r = create(folder_url, len(data), auth=BOB, id="same")
+    assert r.status_code == 201
+    assert patch(r.headers["Location"], 0, data, auth=BOB).status_code == 204
+    assert requests.get(folder_url + "/same/download").content == data
+
+
+@pytest.fixture(scope="module")
+def quota_server():
+    """A server whose users may hold 10 MB of unfinished uploads."""
+    s = ZopeServer(settings={"upload-max-size": "1000TB",
+                             "upload-user-quota": "10MB"}).start()
+    try:
+        r = requests.post(s.url + "/acl_users/manage_users", auth=ADMIN,
+                          data={"submit": "Add", "name": BOB[0],
+                                "password": BOB[1], "confirm": BOB[1],
+                                "roles:list": "Manager"})
+        assert r.status_code == 200
+        yield s
+    finally:
+        s.stop()
+
+
+def test_a_user_may_reserve_only_his_quota(quota_server):
+    """M2: one POST reserved the whole disc; now a user's unfinished
+    uploads together may promise upload-user-quota bytes at most."""
+    site = quota_server.url
+    mb = 1 << 20
+    urls = []
+    try:
+        r = create(site, 6 * mb, filename="a.tif")
+        assert r.status_code == 201
+        urls.append(r.headers["Location"])
+        before = upload_files(quota_server)
+        r = create(site, 5 * mb, filename="b.tif")
+        assert r.status_code == 429, r.text
+        assert "upload-user-quota" in r.text and "10.0 MB" in r.text
+        assert upload_files(quota_server) == before
+        # received bytes count too: the promise is the whole length
+        assert patch(urls[0], 0, b"x" * mb).status_code == 204
+        assert create(site, 5 * mb, filename="b.tif").status_code == 429
+        # another user has his own quota
+        r = create(site, 5 * mb, auth=BOB, filename="bob.tif")
+        assert r.status_code == 201
+        delete_all([r.headers["Location"]], auth=BOB)
+        # up to the quota is fine
+        r = create(site, 4 * mb, filename="c.tif")
+        assert r.status_code == 201
+        urls.append(r.headers["Location"])
+        delete_all(urls)
+        r = create(site, 10 * mb, filename="d.tif")
+        assert r.status_code == 201
+        urls = [r.headers["Location"]]
+    finally:
+        delete_all(urls)
+
+
+@pytest.fixture(scope="module")
+def reserve_server():
+    """A server that keeps half of the disc's free space free (as bytes:
+    the disc is shared with other jobs, the margins below are wide)."""
+    free = shutil.disk_usage(tempfile_dir()).free
+    s = ZopeServer(settings={"upload-max-size": "1000TB",
+                             "upload-free-reserve": str(free // 2)}).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def tempfile_dir():
+    import tempfile
+    return tempfile.gettempdir()
+
+
+def test_uploads_leave_the_free_space_reserve(reserve_server):
+    """M2: the check let uploads fill the disc to its last byte, which the
+    blobs, tiles and Data.fs may share."""
+    site = reserve_server.url
+    free = shutil.disk_usage(reserve_server.home).free
+    r = create(site, free * 6 // 10, filename="big.tif")
+    assert r.status_code == 507, r.text
+    assert "upload-free-reserve" in r.text
+    r = create(site, free * 3 // 10, filename="fits.tif")
+    assert r.status_code == 201, r.text
+    try:
+        # what it is owed counts: a second one that would fit alone does
+        # not fit beside it
+        assert create(site, free * 3 // 10, filename="second.tif"
+                      ).status_code == 507
+    finally:
+        delete_all([r.headers["Location"]])
+
+
+def test_an_upload_without_bytes_expires_soon(server, folder_url):
+    """M2: a reservation without bytes lasted upload-expiry-hours after the
+    last activity. An upload that received nothing goes
+    upload-empty-expiry-minutes (60) after its creation; one with bytes
+    after upload-expiry-hours of quiet, as before."""
+    import json
+    data = jpeg(18)
+    empty = create(folder_url, len(data), filename="e.jpg")
+    begun = create(folder_url, len(data), filename="b.jpg")
+    empty, begun = empty.headers["Location"], begun.headers["Location"]
+    assert patch(begun, 0, data[:10]).status_code == 204
+    for url in (empty, begun):
+        path = part_file(server, url)[:-5] + ".json"
+        with open(path) as f:
+            info = json.load(f)
+        info["created"] -= 61 * 60  # created 61 minutes ago
+        with open(path, "w") as f:
+            json.dump(info, f)
+    # a HEAD (or anything but bytes) does not keep it
+    assert offset(empty) == 0
+    assert create(folder_url, len(data), filename="n.jpg"
+                  ).status_code == 201
+    assert offset(empty) == 404
+    assert offset(begun) == 10
