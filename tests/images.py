@@ -3,6 +3,7 @@
 import io
 import os
 import re
+import struct
 
 import numpy as np
 from PIL import Image
@@ -111,3 +112,52 @@ def colourful(width, height, seed):
     array = smooth(width, height, seed).astype(np.int16)
     array[..., seed % 3] = array[..., seed % 3] // 3
     return array.astype(np.uint8)
+
+
+# ------------------------------------------------- HEIF, made by hand
+# (ISO/IEC 23008-12: an ftyp box, a meta box that says which item is the
+# image, how it is coded and where its bytes are, and an mdat box)
+
+def _box(kind, payload):
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def _full_box(kind, version, payload):
+    return _box(kind, struct.pack(">I", version << 24) + payload)
+
+
+def heif(item_type, data, width, height, config=None,
+         brands=(b"mif1", b"heic")):
+    """A HEIF file of one image item: ``data`` coded as ``item_type``
+    (b"jpeg", b"av01", ...), with its codec configuration box
+    ``config``."""
+    ftyp = _box(b"ftyp", brands[0] + bytes(4) + b"".join(brands))
+    hdlr = _full_box(b"hdlr", 0, bytes(4) + b"pict" + bytes(13))
+    pitm = _full_box(b"pitm", 0, struct.pack(">H", 1))
+    iinf = _full_box(b"iinf", 0, struct.pack(">H", 1) + _full_box(
+        b"infe", 2, struct.pack(">HH", 1, 0) + item_type + b"\0"))
+    props = [_full_box(b"ispe", 0, struct.pack(">II", width, height))]
+    props += [config] if config else []
+    ipma = _full_box(b"ipma", 0, struct.pack(">IHB", 1, 1, len(props))
+                     + bytes(range(1, len(props) + 1)))
+    iprp = _box(b"iprp", _box(b"ipco", b"".join(props)) + ipma)
+
+    def meta(offset):
+        # one extent of 4-byte offset and length (iloc version 0)
+        iloc = _full_box(b"iloc", 0, struct.pack(
+            ">BBHHHHII", 0x44, 0, 1, 1, 0, 1, offset, len(data)))
+        return _full_box(b"meta", 0, hdlr + pitm + iloc + iinf + iprp)
+
+    at = len(ftyp) + len(meta(0)) + 8
+    return ftyp + meta(at) + _box(b"mdat", data)
+
+
+def as_generic_heif(avif):
+    """An AVIF file as a plain HEIF (brands mif1 and miaf, no avif): the
+    same image, which Pillow's AVIF plugin does not take and libheif
+    does."""
+    size = struct.unpack(">I", avif[:4])[0]
+    assert avif[4:8] == b"ftyp" and size >= 24
+    # same size: major brand, minor version, compatible brands
+    compatible = (b"mif1" + b"miaf" * size)[:size - 16]
+    return avif[:4] + b"ftyp" + b"mif1" + bytes(4) + compatible + avif[size:]

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from PIL import Image
+from PIL import features
 
 from tests.images import ENGINES
 from tests.images import VIPS_LACKS
@@ -195,6 +196,11 @@ GOOD = {
 }
 if vips_available():
     GOOD["tif"]["tiled-jpeg.tif"] = tiled_jpeg_tiff
+if features.check("avif"):   # Pillow 11.3+ writes (and reads) AVIF
+    GOOD["avif"] = {
+        "rgb.avif": lambda: pillow_bytes(rgb(), "AVIF", quality=90),
+        "rgba.avif": lambda: pillow_bytes(rgba(), "AVIF"),
+    }
 
 # headers that lie: zero sides, sizes over the megapixel limit, and sizes
 # under it whose data is missing (decoding must fail fast, not hang)
@@ -232,6 +238,7 @@ HEADERS = {
         "huge.gif": lambda: gif_with_size(65535, 65535),
     },
     "webp": {},
+    "avif": {},
 }
 
 

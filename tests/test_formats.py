@@ -536,3 +536,122 @@ def test_openjpeg_warnings_reach_the_decode_of_their_own_thread():
     # outside our decodes: the warnings module, as glymur's own callback
     with pytest.warns(UserWarning, match="OpenJPEG library warning:  other"):
         callback(b"other", None)
+
+
+# ------------------------------------------------------------ HEIF, AVIF
+# What phones shoot: HEIF (HEVC, or any codec) and AVIF (HEIF with AV1).
+# libvips reads both through libheif; Pillow 11.3+ reads AVIF (decoded
+# whole), and no HEIF.
+
+def pillow_avif():
+    from PIL import features
+    return bool(features.check("avif"))
+
+
+def vips_heif():
+    if not vips_available():
+        return False
+    import pyvips
+    return ".heic" in pyvips.get_suffixes()
+
+
+needs_avif = pytest.mark.skipif(not pillow_avif(), reason="this Pillow "
+                                "writes no AVIF (Pillow 11.3+ does)")
+
+
+def avif_and_expected(pixels):
+    """An AVIF of ``pixels`` (RGB or RGBA) made by Pillow, and its pixels
+    as Pillow decodes them, flattened over white."""
+    import io
+
+    from PIL import Image
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "AVIF", quality=90)
+    data = out.getvalue()
+    decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"),
+                         np.float64)
+    alpha = decoded[..., 3:] / 255
+    expected = decoded[..., :3] * alpha + 255 * (1 - alpha)
+    return data, np.round(expected).astype(np.uint8)
+
+
+@needs_avif
+@pytest.mark.parametrize("engine", ["auto", "vips", "pillow"])
+@pytest.mark.parametrize("kind", ["avif", "avif-alpha", "heif"])
+def test_heif_and_avif_layout_and_pixels(tmp_path, kind, engine):
+    from tests.images import as_generic_heif
+    if engine == "vips" and not vips_available():
+        pytest.skip("pyvips not installed")
+    pixels = smooth(600, 400)
+    if kind == "avif-alpha":
+        alpha = np.full((400, 600, 1), 255, np.uint8)
+        alpha[:, :200] = 0          # the left third transparent: white
+        alpha[:, 200:400] = 128
+        pixels = np.concatenate([pixels, alpha], axis=2)
+    data, expected = avif_and_expected(pixels)
+    if kind == "heif":
+        data = as_generic_heif(data)    # the same image as a plain HEIF
+    path = tmp_path / ("in." + kind.split("-")[0])
+    path.write_bytes(data)
+    readers = {"avif": {"vips", "pillow"}, "heif": {"vips"}}[path.suffix[1:]]
+    if not vips_heif():
+        readers.discard("vips")
+    if engine in readers or engine == "auto" and readers:
+        used = check_tiers(str(path), expected, engine)
+        assert used in readers
+        # libvips first: it decodes sequentially (Pillow decodes whole)
+        assert engine != "auto" or used == (
+            "vips" if "vips" in readers else "pillow")
+    else:
+        with pytest.raises(TilingError) as refused:
+            tile_image(str(path), MemorySink(), engine=engine)
+        assert refused.value.problem.startswith(
+            "unsupported format (HEIF)"), refused.value.problem
+
+
+def test_heif_of_a_codec_no_engine_has_is_unsupported(tmp_path):
+    # a HEIF whose image is coded as JPEG: libheif decodes it only where
+    # it was built with its libjpeg plugin (not in the pyvips binary
+    # wheel), and Pillow not at all; either it tiles right or the one
+    # line says which format and codec, never "damaged"
+    import io
+
+    from PIL import Image
+
+    from tests.images import heif
+    from tests.test_errors import run_cli
+    pixels = smooth(300, 200)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=95)
+    expected = np.asarray(Image.open(out))
+    path = tmp_path / "jpeg.heic"
+    path.write_bytes(heif(b"jpeg", out.getvalue(), 300, 200))
+    for engine in ["auto", "pillow"] + (["vips"] if vips_available()
+                                        else []):
+        target = tmp_path / ("out-" + engine)
+        result = run_cli("--engine", engine, str(path), str(target))
+        if result.returncode == 0 and engine != "pillow":
+            assert check_tiers(str(path), expected, engine) == "vips"
+            continue
+        lines = result.stderr.splitlines()
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert "unsupported format (HEIF)" in lines[0], lines[0]
+        assert "damaged" not in lines[0] and "seek" not in lines[0]
+        assert not target.exists()
+
+
+@needs_avif
+@pytest.mark.skipif(not vips_heif(), reason="no libvips with libheif")
+def test_damaged_avif_says_what_libheif_found(tmp_path):
+    # libheif asks whether the file reaches each offset it may read, and
+    # libvips logs every "no" as "bad seek to N": the first line of its
+    # error log, whatever then failed
+    from ZoomifyImage.pyramid import DamagedImage
+    data, _ = avif_and_expected(smooth(600, 400))
+    path = tmp_path / "cut.avif"
+    path.write_bytes(data[:len(data) // 2])
+    for engine in ("vips", "auto"):
+        with pytest.raises(DamagedImage) as damaged:
+            tile_image(str(path), MemorySink(), engine=engine)
+        assert "seek" not in damaged.value.detail
+        assert "heif" in damaged.value.detail

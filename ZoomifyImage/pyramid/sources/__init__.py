@@ -15,6 +15,8 @@ One module per engine, each a BandSource (base.py):
 import os
 import stat
 
+from PIL import features
+
 from ..buffers import PIXEL_BYTES  # noqa: F401 (imported here)
 from ..buffers import image_on  # noqa: F401 (imported here)
 from ..errors import DamagedImage
@@ -22,6 +24,10 @@ from ..errors import TilingError
 from . import psd
 from .base import BandSource  # noqa: F401
 from .base import UnknownFormat  # noqa: F401
+from .base import Unsupported
+from .identify import heif_kind
+from .identify import tiff_compression
+from .identify import tiff_compression_name
 from .jp2 import Jp2Source
 from .jp2 import is_jp2
 from .jp2 import jp2_available
@@ -102,6 +108,7 @@ def _open(path, engine, background, whole_decode_megapixels, lenient):
 
 def _auto(path, background, whole_decode_megapixels, lenient):
     """The leanest engine for the file."""
+    refusal = None     # libvips' word for a codec it lacks
     # whatever Pillow streams from its rows (uncompressed TIFF and
     # BigTIFF, PPM, BMP) it reads in about half the time and memory of
     # libvips (measured)
@@ -123,10 +130,18 @@ def _auto(path, background, whole_decode_megapixels, lenient):
     if source is None and vips_available():
         try:
             source = VipsSource(path, background, lenient)
+        except Unsupported as e:
+            refusal = e   # Pillow may have the codec (old-style JPEG)
         except UnknownFormat:
             pass  # libvips lacks a loader for it: try Pillow
     if source is None:
-        source = _pillow(path, background, whole_decode_megapixels, lenient)
+        try:
+            source = _pillow(path, background, whole_decode_megapixels,
+                             lenient)
+        except TilingError as e:
+            if refusal is None or isinstance(e, DamagedImage):
+                raise
+            raise refusal from None
     return source
 
 
@@ -137,8 +152,13 @@ def _pillow(path, background, whole_decode_megapixels, lenient):
     try:
         return PillowSource(path, background, whole_decode_megapixels,
                             lenient)
+    except DamagedImage:
+        raise
     except TilingError as e:
         if "decode whole" not in e.problem:
+            named = unsupported(path)
+            if named:
+                raise TilingError(path, named) from None
             raise
         if psd.psd_version(path):
             raise psd.too_big(path, e) from None
@@ -148,6 +168,35 @@ def _pillow(path, background, whole_decode_megapixels, lenient):
                               "the 'jp2' extra (pip install "
                               "'ZoomifyImage[jp2]')") from None
         raise
+
+
+def unsupported(path):
+    """Why Pillow could not read a file of a kind we know, or None: the
+    format or codec named, and which engine reads it."""
+    kind = heif_kind(path)
+    if kind == "AVIF" and features.check("avif"):
+        return None   # Pillow reads AVIF: it failed for another reason
+    if kind:
+        if not vips_available():
+            return ("unsupported format (%s): Pillow does not read it; "
+                    "libvips does: install the 'vips' extra (pip install "
+                    "'ZoomifyImage[vips]')" % kind)
+        if not vips_reads_heif():
+            return ("unsupported format (%s): this libvips was built "
+                    "without libheif" % kind)
+        return ("unsupported format (%s) for the pillow engine: the vips "
+                "engine reads it" % kind)
+    if is_tiff(path):
+        number = tiff_compression(path)
+        if number not in (None, 1):
+            return "unsupported TIFF compression (%s)" % (
+                tiff_compression_name(number))
+    return None
+
+
+def vips_reads_heif():
+    import pyvips
+    return ".heic" in pyvips.get_suffixes()
 
 
 def _pillow_streaming(path, background, lenient):

@@ -16,6 +16,13 @@ class UnknownFormat(TilingError):
     """The engine has no reader for the file (another engine may have)."""
 
 
+class Unsupported(UnknownFormat):
+    """The engine knows the format but lacks its codec (a HEIF of a codec
+    libheif was built without, a TIFF compression libtiff was built
+    without): what a user is told when no engine reads the file, never
+    that it is damaged."""
+
+
 def flatten(rgba, background):
     """Blend an (n, w, c+1) array with alpha over a background colour."""
     # numpy only where it is needed: importing it costs about 10 MB

@@ -8,6 +8,8 @@ import threading
 
 from PIL import Image
 from PIL import ImageCms
+from PIL import ImageFile
+from PIL import TiffImagePlugin
 from PIL import UnidentifiedImageError
 
 from ..buffers import image_on
@@ -46,6 +48,24 @@ def pillow_open(path):
             raise TilingError(path, "cannot read the image header: %s" % e)
         finally:
             Image.MAX_IMAGE_PIXELS = saved
+
+
+def tiles_in_file(im):
+    """Whether Pillow's own loader reads the image's tiles from the file
+    at their offsets: then so may we. Plugins that load their own way
+    (AVIF and WebP decode through their library and describe the decoded
+    pixels as a "raw" tile at offset 0; DDS ignores the offsets) have
+    tiles that say nothing about the file's bytes."""
+    base = ImageFile.ImageFile
+    cls = type(im)
+    if hasattr(cls, "load_read") or hasattr(cls, "load_seek"):
+        return False
+    if cls.load is base.load:
+        return True
+    # TIFF's own load() hands raw strips to ImageFile.load (libtiff
+    # decodes the compressed ones)
+    return isinstance(im, TiffImagePlugin.TiffImageFile) and (
+        not im.use_load_libtiff)
 
 
 class PillowSource(BandSource):
@@ -110,7 +130,7 @@ class PillowSource(BandSource):
 
         A list of (top, bottom, offset, rawmode, stride, orientation).
         """
-        if self._orientation(im) not in (0, 1):
+        if self._orientation(im) not in (0, 1) or not tiles_in_file(im):
             return None
         strips = []
         for tile in im.tile:
@@ -268,7 +288,8 @@ class PillowSource(BandSource):
         im = self.im
         try:
             im.load()
-        except (OSError, ValueError, SyntaxError, EOFError) as e:
+        except (OSError, ValueError, SyntaxError, EOFError,
+                RuntimeError) as e:   # RuntimeError: the AVIF plugin
             if not self.lenient or im._im is None:
                 raise DamagedImage(self.path, str(e) or type(e).__name__)
             # the rows decoded before the damage (the rest as Pillow

@@ -29,6 +29,7 @@ from .ahead import AheadSource
 from .base import UnknownFormat
 from .base import flatten
 from .base import grey_background
+from .identify import tiff_compression_name
 
 # what this engine decodes exactly; anything else goes to another engine
 PHOTOMETRICS = {0: "miniswhite", 1: "minisblack", 2: "rgb", 6: "ycbcr"}
@@ -109,7 +110,8 @@ class TiffSource(AheadSource):
         if page.photometric not in PHOTOMETRICS:
             problem = "photometric %s" % page.photometric
         elif page.compression not in COMPRESSIONS:
-            problem = "compression %s" % page.compression
+            problem = "compression (%s)" % tiff_compression_name(
+                int(page.compression))
         elif page.photometric == 6 and page.compression != 7:
             problem = "YCbCr without JPEG"   # subsampled rows: not here
         elif page.planarconfig != 1:

@@ -4,6 +4,7 @@ straight into the pyramid's memory."""
 
 import fcntl
 import os
+import re
 import select
 import threading
 import time
@@ -12,7 +13,16 @@ from ..errors import DamagedImage
 from ..errors import TilingError
 from .base import BandSource
 from .base import UnknownFormat
+from .base import Unsupported
 from .base import grey_background
+from .identify import tiff_compression
+from .identify import tiff_compression_name
+
+# TIFF compressions that every libtiff decodes (none, CCITT, LZW, JPEG,
+# deflate, PackBits) or that libvips' own builds carry (LZMA, zstd, WebP);
+# for any other the first pixel is decoded when the file is opened, so
+# that a codec libtiff was built without is found before any tiling
+COMMON_TIFF = {1, 2, 3, 4, 5, 7, 8, 32946, 32773, 34925, 50000, 50001}
 
 
 def vips_available():
@@ -84,6 +94,12 @@ class VipsSource(BandSource):
                 # temporary buffer (memory or disc) before it can turn it
                 image = self._load("random").autorot()
             self.image = self._to_output(image, background)
+            if self._codec_in_doubt(image):
+                # libheif and libtiff decode with codecs that a build may
+                # lack, which shows only at the first pixel: ask for it
+                # now, while another engine can still take the file
+                self.pyvips.Operation.call("crop", self.image, 0, 0, 1,
+                                           1).avg()
         except BaseException as e:
             self.close()
             if not isinstance(e, pyvips.Error):
@@ -92,6 +108,9 @@ class VipsSource(BandSource):
             if "not a known" in message or "not in a known" in message:
                 raise UnknownFormat(path, "not an image file, or a format "
                                     "that libvips cannot read")
+            problem = unsupported_problem(path, e)
+            if problem:
+                raise Unsupported(path, problem)
             if not lenient and self._opens_leniently():
                 raise DamagedImage(path, message)
             raise TilingError(path, "cannot read the image: %s" % message)
@@ -124,6 +143,13 @@ class VipsSource(BandSource):
             # some loaders (PPM, for one) only read from a named file
             return pyvips.Image.new_from_file(self.path, access=access,
                                               fail_on=self.fail_on)
+
+    def _codec_in_doubt(self, image):
+        loader = image.get("vips-loader")
+        if loader.startswith("heifload"):
+            return True
+        return loader.startswith("tiffload") and (
+            tiff_compression(self.path) not in COMMON_TIFF)
 
     def _opens_leniently(self):
         """Whether libvips reads the header when warnings are let pass:
@@ -254,6 +280,9 @@ class VipsSource(BandSource):
             self.pyvips.Operation.call(
                 "crop", self.image, 0, top, self.width, rows).write(out)
         except self.pyvips.Error as e:
+            problem = unsupported_problem(self.path, e)
+            if problem:
+                raise TilingError(self.path, problem)
             if self.lenient:
                 raise TilingError(self.path, "cannot decode the image: %s"
                                   % vips_message(e))
@@ -378,8 +407,43 @@ def one_worker(pyvips, on):
                 pyvips.concurrency_set(_workers["saved"])
 
 
-def vips_message(error):
+# libheif asks libvips whether the file reaches each offset it may read,
+# and each "no" stays in libvips' error log as "bad seek to N" even when
+# the file is read well: never the reason a read failed
+SEEK_PROBE = re.compile(r"^[^:]*: bad seek to -?\d+$")
+# a codec that libheif (its error codes 3, 4 and 11: unsupported file
+# type, unsupported feature, no plugin) or libtiff was built without
+HEIF_UNSUPPORTED = re.compile(r"^heif: (.*?) \((3|4|11)\.\d+\)$")
+TIFF_UNSUPPORTED = re.compile(r"support is not configured|compression "
+                              r"method is not configured|decoding is not "
+                              r"implemented")
+
+
+def error_lines(error):
     text = (getattr(error, "detail", None) or str(error)).strip()
-    lines = [line for line in text.splitlines() if line.strip()]
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def vips_message(error):
+    lines = error_lines(error)
+    real = [line for line in lines if not SEEK_PROBE.match(line)]
+    lines = real or lines
     return lines[0] if lines else "unknown libvips error"
 
+
+def unsupported_problem(path, error):
+    """What to tell the user when libvips failed for want of a codec, or
+    None."""
+    for line in error_lines(error):
+        found = HEIF_UNSUPPORTED.match(line)
+        if found:
+            said = found.group(1).replace("Error while loading plugin: ",
+                                          "")
+            return "unsupported format (HEIF): libheif says: %s" % said
+        if TIFF_UNSUPPORTED.search(line):
+            number = tiff_compression(path)
+            if number is None:
+                return "unsupported TIFF: %s" % line.split(": ", 1)[-1]
+            return "unsupported TIFF compression (%s)" % (
+                tiff_compression_name(number))
+    return None

@@ -1,0 +1,102 @@
+"""What a file is, from its first bytes: the kinds of file whose refusal
+must name the format or the codec (an engine's own message would call the
+file damaged, or not an image), read from their documented headers.
+
+- HEIF and AVIF (ISO/IEC 23008-12, the files phones shoot): the brands of
+  the leading ``ftyp`` box.
+- TIFF: the Compression tag (259) of the first image directory, classic
+  TIFF or BigTIFF.
+"""
+
+import struct
+
+# ftyp brands of HEIF images and image sequences (and of AVIF, HEIF with
+# AV1): ISO/IEC 23008-12 and the AV1 Image File Format
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx",
+               b"hevm", b"hevs", b"mif1", b"mif2", b"msf1", b"miaf",
+               b"avif", b"avis", b"avio", b"MA1B", b"MA1A"}
+AVIF_BRANDS = {b"avif", b"avis"}
+
+# TIFF Compression values (TIFF 6.0, the TIFF tag registry, libtiff's
+# tiff.h): how a refusal names them
+TIFF_COMPRESSIONS = {
+    1: "none", 2: "CCITT modified Huffman", 3: "CCITT Group 3 fax",
+    4: "CCITT Group 4 fax", 5: "LZW", 6: "old-style JPEG", 7: "JPEG",
+    8: "Deflate", 9: "JBIG (T.85)", 10: "JBIG (T.43)", 32766: "NeXT",
+    32771: "CCITT RLE with word alignment", 32773: "PackBits",
+    32809: "ThunderScan", 32895: "IT8 CT padding", 32896: "IT8 LW",
+    32897: "IT8 MP", 32898: "IT8 BL", 32908: "Pixar film",
+    32909: "Pixar log", 32946: "Deflate", 32947: "Kodak DCS",
+    33003: "Aperio JPEG 2000 (YCbCr)", 33005: "Aperio JPEG 2000 (RGB)",
+    34661: "JBIG", 34676: "SGI LogLuv", 34677: "SGI LogLuv (24-bit)",
+    34692: "LuraDocument", 34712: "JPEG 2000", 34713: "Nikon NEF",
+    34887: "LERC", 34892: "lossy JPEG (DNG)", 34925: "LZMA",
+    34926: "Zstandard", 34927: "WebP", 34933: "PNG", 34934: "JPEG XR",
+    50000: "Zstandard", 50001: "WebP", 50002: "JPEG XL",
+    52546: "JPEG XL (DNG)",
+}
+
+
+def heif_kind(path):
+    """"AVIF", "HEIF" or None, from the file's leading ftyp box."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return None
+    if len(head) < 16 or head[4:8] != b"ftyp":
+        return None
+    size = struct.unpack(">I", head[:4])[0]
+    if size < 16:
+        return None
+    major = head[8:12]
+    brands = {major} | {head[i:i + 4]
+                        for i in range(16, min(size, len(head)) - 3, 4)}
+    if not brands & HEIF_BRANDS:
+        return None
+    return "AVIF" if major in AVIF_BRANDS else "HEIF"
+
+
+def tiff_compression(path):
+    """The Compression value of a TIFF's first image, or None (not a
+    TIFF, or a header that does not say)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            order = {b"II": "<", b"MM": ">"}.get(head[:2])
+            if order is None or len(head) < 16:
+                return None
+            version = struct.unpack(order + "H", head[2:4])[0]
+            if version == 42:       # classic: 2-byte counts, 12-byte entries
+                first = struct.unpack(order + "I", head[4:8])[0]
+                count_format, entry_size, head_size = "H", 12, 2
+            elif version == 43:     # BigTIFF: 8-byte counts, 20-byte entries
+                first = struct.unpack(order + "Q", head[8:16])[0]
+                count_format, entry_size, head_size = "Q", 20, 8
+            else:
+                return None
+            f.seek(first)
+            raw = f.read(head_size)
+            if len(raw) < head_size:
+                return None
+            count = struct.unpack(order + count_format, raw)[0]
+            entries = f.read(min(count, 4096) * entry_size)
+    except OSError:
+        return None
+    for at in range(0, len(entries) - entry_size + 1, entry_size):
+        tag, kind = struct.unpack(order + "HH", entries[at:at + 4])
+        if tag != 259:
+            continue
+        # the value sits in the entry itself (one SHORT, or a LONG)
+        value = entries[at + (8 if version == 42 else 12):]
+        if kind == 3:
+            return struct.unpack(order + "H", value[:2])[0]
+        if kind == 4:
+            return struct.unpack(order + "I", value[:4])[0]
+        return None
+    return 1   # no Compression tag: uncompressed (its default)
+
+
+def tiff_compression_name(number):
+    """"old-style JPEG, 6": how a message names a TIFF compression."""
+    return "%s, %d" % (TIFF_COMPRESSIONS.get(number, "unknown"), number)
