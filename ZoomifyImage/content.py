@@ -2,6 +2,7 @@
 Zoomify tiles in a tile store. It orchestrates; it never touches pixels."""
 
 import functools
+import logging
 import shutil
 import time
 import uuid
@@ -44,6 +45,7 @@ from .serving import send_original
 from .serving import serve_tile
 from .serving import take_tile_name
 from .serving import take_versioned_name
+from .serving import without_server_paths
 from .stores import make_store
 from .viewer import ViewerMixin
 from .viewer import site_path
@@ -52,6 +54,7 @@ from .web_errors import BadRequest
 from .web_errors import NotFound
 
 AddZoomifyImages = "Add Zoomify Images"
+logger = logging.getLogger(__name__)
 _MISSING = object()
 
 
@@ -107,7 +110,18 @@ def add_image(container, file, id="", title="", storage="", quality="",
     return id
 
 
+def _shown(error):
+    """The text of an error for a page or an answer: no path of the
+    server in it (issue 23, L5); the whole text goes to the log."""
+    text = str(error)
+    shown = without_server_paths(text)
+    if shown != text:
+        logger.warning("%s", text)
+    return shown
+
+
 def _add_failed(container, REQUEST, message):
+    message = _shown(message)
     if REQUEST is None:
         raise BadRequest(message)
     REQUEST.RESPONSE.setStatus(400)
@@ -503,10 +517,10 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             self._tile_if_needed()
         except TilingError as e:
             if REQUEST is None:
-                raise BadRequest(str(e))
+                raise BadRequest(_shown(e))
             transaction.doom()
             REQUEST.RESPONSE.setStatus(400)
-            return self.manage_main(self, REQUEST, error_message=str(e))
+            return self.manage_main(self, REQUEST, error_message=_shown(e))
         if REQUEST is not None:
             job = self._job
             message = ("Retiling in the background." if job is not None
@@ -647,9 +661,9 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         except (TilingError, config.ConfigError, ValueError) as e:
             savepoint.rollback()
             if REQUEST is None:
-                raise BadRequest(str(e))
+                raise BadRequest(_shown(e))
             REQUEST.RESPONSE.setStatus(400)
-            return self.manage_main(self, REQUEST, error_message=str(e))
+            return self.manage_main(self, REQUEST, error_message=_shown(e))
         if REQUEST is not None:
             message = "Saved changes." if changed else "Nothing changed."
             return self._edit_tab_says(REQUEST, message)
@@ -840,9 +854,10 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             "quality": self.effective_quality(),
             "status": self.current_status(),
             "progress": self._progress_text(),
-            "job_error": (self._job.error if self._job is not None
-                          and self._job.status == "failed" else ""),
-            "error": self.error,
+            "job_error": without_server_paths(
+                self._job.error if self._job is not None
+                and self._job.status == "failed" else ""),
+            "error": without_server_paths(self.error),
             "filename": self.filename,
             "original_mb": "%.1f" % (self.original_size / 1e6),
             "seconds": "%.1f" % self.tiling_seconds,

@@ -254,6 +254,24 @@ def anonymous_may_view(obj):
     return "Anonymous" in rolesForPermissionOn(View, obj)
 
 
+# an absolute path in a message: "/" not inside a word, a URL or a path
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/[^\s:;,'\"()<>]+")
+
+
+def without_server_paths(text):
+    """An error's text for a page: no absolute path of the server (issue
+    23, L5). A path under the tile root is named from there (the setting's
+    name for the root itself: "tile-root: cannot write tiles ..."), any
+    other path by its last name; the caller logs the whole text."""
+    if not text:
+        return text
+    root = config.settings().tile_root.rstrip(os.sep)
+    if root:
+        text = text.replace(root + os.sep, "").replace(root, "tile-root")
+    return _ABSOLUTE_PATH.sub(
+        lambda m: os.path.basename(m.group(0).rstrip("/")) or "/", text)
+
+
 def allow_other_sites(obj, RESPONSE, public=None):
     """CORS for what ``obj`` serves (tiles, ImageProperties.xml, IIIF): any
     site's script may read what anonymous may see anyway (OpenLayers'

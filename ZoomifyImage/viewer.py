@@ -32,6 +32,7 @@ from ZPublisher import zpublish
 
 from . import config
 from .serving import anonymous_may_view
+from .serving import without_server_paths
 
 RESOURCE = "++resource++zoomifyimage"
 FLASH_CLASSID = "clsid:D27CDB6E-AE6D-11cf-96B8-444553540000"
@@ -194,7 +195,7 @@ class ViewerMixin:
         if not getSecurityManager().checkPermission(
                 change_images_and_files, self):
             return ""
-        return error
+        return without_server_paths(error)  # the log has the whole text
 
     def _resource_url(self, name):
         # from the site root, so that all images share the browser's cache

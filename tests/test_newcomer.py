@@ -310,3 +310,92 @@ def test_a_failed_first_tiling_is_invisible_to_visitors(
     # and the folder listing marks it
     b = fetch("%s/%s/manage_main" % (BASE, folder), login=True)
     assert "fa-exclamation-triangle text-danger" in b.contents
+
+
+# ------------------------------------------- L5: no server path in errors
+
+@pytest.fixture
+def full_tile_root(tmp_path, zope_settings):
+    """A 1 MB tmpfs as the tile root: a real disc that fills up."""
+    mount = tmp_path / "tiny-tile-root"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m",
+                             "tmpfs", str(mount)], capture_output=True)
+    if result.returncode:
+        pytest.fail("cannot mount a tmpfs: %s" % result.stderr)
+    zope_settings(**{"tile-root": str(mount)})
+    yield str(mount)
+    subprocess.run(["umount", "-l", str(mount)])
+
+
+def noise(tmp_path, side=1500):
+    import numpy
+    pixels = numpy.random.default_rng(7).integers(
+        0, 255, (side, side, 3), dtype=numpy.uint8)
+    return save(pixels, tmp_path / "noise.png")  # tiles of over 1 MB
+
+
+def add_by_form(folder, path, id, storage="filesystem"):
+    b = browser()
+    b.open("%s/%s/manage_addProduct/ZoomifyImage/"
+           "manage_addZoomifyImageForm" % (BASE, folder))
+    b.getControl(name="id").value = id
+    b.getControl(name="storage").value = [storage]
+    with open(path, "rb") as f:
+        b.getControl(name="file").add_file(f, "image/png", "noise.png")
+        b.getForm(action="manage_addZoomifyImage").submit()
+    return b
+
+
+def test_a_full_disc_is_told_without_server_paths(folder, tmp_path,
+                                                  full_tile_root):
+    b = add_by_form(folder, noise(tmp_path), "full")
+    assert status(b) == 400
+    assert "No space left on device" in b.contents
+    assert full_tile_root not in b.contents
+    assert str(tmp_path) not in b.contents
+    # named from the tile root: what an admin needs, nothing more
+    assert ".partial/" in b.contents
+
+
+def test_a_background_job_on_a_full_disc_is_told_without_paths(
+        small_threshold, folder, tmp_path, full_tile_root):
+    add(folder, noise(tmp_path), "full", storage="filesystem")
+    assert jobs.pool.wait(60)
+    for page in ("/manage_main", ""):
+        b = fetch("%s/%s/full%s" % (BASE, folder, page), login=True)
+        assert "No space left on device" in b.contents, page
+        assert full_tile_root not in b.contents, page
+
+
+def test_a_file_where_the_tile_root_needs_a_directory(folder, tmp_path,
+                                                      zope_settings):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / ".partial").write_text("not a directory")
+    zope_settings(**{"tile-root": str(root)})
+    b = add_by_form(folder, save(smooth(300, 200), tmp_path / "s.png"),
+                    "blocked")
+    assert status(b) == 400
+    assert "cannot write tiles under the tile root" in b.contents
+    assert "tile-root" in b.contents  # the setting to look at
+    assert str(tmp_path) not in b.contents
+
+
+def test_without_server_paths_leaves_other_text_alone(zope_settings):
+    from ZoomifyImage.serving import without_server_paths
+    zope_settings(**{"tile-root": "/srv/tiles"})
+    assert without_server_paths(
+        "/srv/tiles/.partial/ab-1/TileGroup0/4-0-6.jpg: cannot write the "
+        "tile (No space left on device)") == (
+        ".partial/ab-1/TileGroup0/4-0-6.jpg: cannot write the tile (No "
+        "space left on device)")
+    assert without_server_paths("/srv/tiles: cannot write tiles") == \
+        "tile-root: cannot write tiles"
+    assert without_server_paths(
+        "cannot read /var/lib/zope/blobs/0x00/0x1f/x.blob (gone)") == \
+        "cannot read x.blob (gone)"
+    for text in ("photo.jpg: the image data is damaged: 1/2 read",
+                 "Content-Type must be application/offset+octet-stream.",
+                 "see https://example.org/a/b and http://x/y", ""):
+        assert without_server_paths(text) == text
