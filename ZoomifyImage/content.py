@@ -161,8 +161,12 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
     def zmi_icon(self):
         # the folder listing marks an image whose first tiling failed
         # (nothing of it is shown to visitors: _check_visible)
-        if self.status == "failed":
+        # and one still waiting for, or being cut into, tiles
+        status = self.current_status()
+        if status == "failed":
             return "fas fa-exclamation-triangle text-danger"
+        if status in ("queued", "tiling"):
+            return "fas fa-hourglass-half text-warning"
         return "fas fa-search-plus"
 
     security = ClassSecurityInfo()
@@ -171,7 +175,8 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
 
     manage_options = (
         {"label": "Edit", "action": "manage_main"},
-        {"label": "View", "action": "view"},
+        # in a window of its own: in the ZMI's frame the tabs were gone
+        {"label": "View", "action": "view", "target": "_blank"},
     ) + SimpleItem.manage_options
 
     # facts of the image and its tiles
@@ -849,7 +854,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             "megapixels": "%.1f" % (self.width * self.height / 1e6),
             "tiers": self.tiers,
             "tiles": self.num_tiles,
-            "tiles_mb": "%.1f" % (self.tiles_bytes / 1e6),
+            "tiles_size": size_text(self.tiles_bytes),
             "storage": self.storage,
             "quality": self.effective_quality(),
             "status": self.current_status(),
@@ -859,13 +864,24 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
                 and self._job.status == "failed" else ""),
             "error": without_server_paths(self.error),
             "filename": self.filename,
-            "original_mb": "%.1f" % (self.original_size / 1e6),
+            "original_size": size_text(self.original_size),
             "seconds": "%.1f" % self.tiling_seconds,
             "engine": self.engine_used,
         }
 
 
 InitializeClass(ZoomifyImage)
+
+
+def size_text(size):
+    """A size in bytes as Zope's folder listing writes it (binary units:
+    ObjectManager.compute_size), so that one file has one size on every
+    page (the uploader's bar too: zoomify-upload.js)."""
+    if size < 1024:
+        return "1 KiB"
+    if size > 1048576:
+        return "%.2f MiB" % (size / 1048576.0)
+    return "%.0f KiB" % (size / 1024.0)
 
 
 @functools.lru_cache(maxsize=256)

@@ -97,6 +97,11 @@ def test_network_cut_and_restored(server, folder_url, chromium, tmp_path):
         b.open_add_form(folder_url, path, "cut")
         b.page.click("input[type=submit]")
         b.wait_progress(30)
+        # sizes in the units of Zope's folder listing and the Edit tab
+        # (issue 23, newcomer 6: the same file was 286.1 MB, 300.0 MB and
+        # 286.10 MiB)
+        total = "%.2f MiB" % (os.path.getsize(path) / 1048576.0)
+        assert (" of " + total) in b.status()
         b.context.set_offline(True)
         b.page.wait_for_function(
             "document.querySelector('.zoomify-upload-status').textContent"

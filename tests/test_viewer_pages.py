@@ -92,6 +92,8 @@ def test_page_has_a_zoomify_viewer(folder, photo):
             "/++resource++zoomifyimage/zoomify-viewer.js"]
         # nothing from another site
         for src in re.findall(r'(?:src|href)="([^"]+)"', b.contents):
+            if src == "data:,":
+                continue  # the empty icon, so that no /favicon.ico is asked
             assert src.startswith("/") and not src.startswith("//"), src
 
 

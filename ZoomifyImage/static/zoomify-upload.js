@@ -16,8 +16,9 @@
   var CHUNK = 16 * MB;
   var SPEED_WINDOW = 10000;  // ms of samples behind the speed shown
 
+  // binary units, as Zope's folder listing and the Edit tab write sizes
   function megabytes(bytes) {
-    return (bytes / MB).toFixed(1) + " MB";
+    return (bytes / MB).toFixed(2) + " MiB";
   }
 
   function duration(seconds) {

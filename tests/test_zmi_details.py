@@ -1,0 +1,61 @@
+"""Issue 23, newcomer defect 6: the small things a new user trips over in
+the ZMI and on the viewer page, through the real publisher."""
+
+import re
+
+from tests.test_zope_jobs import add_waiting
+from tests.zope_fixtures import BASE
+from tests.zope_fixtures import add
+from tests.zope_fixtures import fetch
+from tests.zope_fixtures import status
+from tests.zope_fixtures import zope_root
+
+
+def _row(folder, id):
+    # the row of ``id`` in Zope's folder listing
+    page = fetch("%s/%s/manage_main" % (BASE, folder), login=True).contents
+    at = page.index('href="%s/manage_workspace"' % id)
+    start = page.rindex("<tr", 0, at)
+    return page[start:page.index("</tr>", at)]
+
+
+def _listing_size(folder, id):
+    return re.search(r"\d+(?:\.\d+)? [KM]iB", _row(folder, id)).group(0)
+
+
+def test_one_file_has_one_size_on_every_page(folder, photo):
+    add(folder, photo, "p")
+    edit = fetch("%s/%s/p/manage_main" % (BASE, folder), login=True)
+    original = re.search(r"download\">[^<]*</a> \(([^)]*)\)",
+                         edit.contents).group(1)
+    assert original == _listing_size(folder, "p")
+    tiles = re.search(r'id="zoomify-tiles">\d+ \(([^,]*),',
+                      edit.contents).group(1)
+    assert re.fullmatch(r"\d+(\.\d\d MiB| KiB)", tiles), tiles
+
+
+def test_the_view_tab_keeps_the_zmi(folder, photo):
+    add(folder, photo, "p")
+    edit = fetch("%s/%s/p/manage_main" % (BASE, folder), login=True)
+    (tab,) = re.findall(r'<a[^>]*href="view"[^>]*>', edit.contents)
+    assert 'target="_blank"' in tab
+
+
+def test_the_viewer_page_asks_no_favicon(folder, photo):
+    url = add(folder, photo, "p")
+    page = fetch(url)
+    assert status(page) == 200
+    # a data: icon: the browser asks nothing of /favicon.ico, a 404
+    assert re.search(r'<link rel="icon" href="data:,"', page.contents)
+
+
+def test_the_folder_listing_shows_what_waits(folder, tmp_path,
+                                             small_threshold):
+    from ZoomifyImage import jobs
+    add_waiting(folder, tmp_path)
+    with zope_root(commit=False) as app:
+        assert app[folder]["big"].current_status() == "queued"
+    assert "fa-hourglass-half" in _row(folder, "big")
+    jobs.pool.resume()
+    assert jobs.pool.wait(60)
+    assert "fa-hourglass-half" not in _row(folder, "big")
