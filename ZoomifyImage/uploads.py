@@ -23,6 +23,7 @@ whenever a new upload is created.
 
 import base64
 import binascii
+import errno
 import fcntl
 import json
 import logging
@@ -63,6 +64,7 @@ METADATA_KEYS = ("filename", "id", "title", "storage", "quality")
 # separators: never in a name or a title, and they would forge log lines
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_OPEN_UPLOADS = 10  # unfinished uploads one user may have at a time
+DISC_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def upload_dir():
@@ -132,7 +134,9 @@ class Upload:
     def lock(self):
         """Open the .part file for appending, locked for this request;
         BlockingIOError if another request holds it."""
-        f = open(self.part, "ab")
+        # unbuffered: what a write returns is on disc, and closing the file
+        # after a full disc has nothing left to write
+        f = open(self.part, "ab", buffering=0)
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BaseException:
@@ -525,19 +529,32 @@ class UploadView(BrowserView):
 
     def _append(self, out, size, length):
         """Copy the request body to the end of the .part file, COPY bytes
-        at a time; the new size. Never past Upload-Length."""
+        at a time; the new size. Never past Upload-Length. A full disc:
+        507, and the bytes written so far are kept (the client goes on from
+        there when there is room again)."""
         body = self.request.get("BODYFILE")
         left = length - size
-        while body is not None and left > 0:
-            data = body.read(min(COPY, left))
-            if not data:
-                break
-            out.write(data)
-            left -= len(data)
+        try:
+            while body is not None and left > 0:
+                data = body.read(min(COPY, left))
+                if not data:
+                    break
+                view = memoryview(data)
+                while view:
+                    view = view[out.write(view):]
+                left -= len(data)
+        except OSError as e:
+            if e.errno not in DISC_FULL:
+                raise
+            written = os.fstat(out.fileno()).st_size
+            logger.warning("upload: the disc of the upload directory is "
+                           "full (%d bytes kept)", written)
+            raise Refused(507, "The server's disc is full: the bytes "
+                          "received so far are kept; try again later.",
+                          Upload_Offset=written)
         if body is not None and left == 0 and body.read(1):
             out.truncate(size)  # more than was announced: nothing taken
             raise Refused(400, "The chunk goes past Upload-Length.")
-        out.flush()
         return os.fstat(out.fileno()).st_size
 
     def _finish(self, upload, info):
@@ -564,6 +581,16 @@ class UploadView(BrowserView):
             upload.remove()
             upload.release()
             raise Refused(400, plain_text(e))
+        except OSError as e:
+            upload.release()
+            if e.errno not in DISC_FULL:
+                raise
+            # the bytes stay; the client sends the end again later
+            logger.warning("upload %s: the disc is full, the image could "
+                           "not be stored", upload.id)
+            raise Refused(507, "The server's disc is full: the image could "
+                          "not be stored; try again later.",
+                          Upload_Offset=info["length"] - 1)
         except BaseException:
             upload.release()
             raise

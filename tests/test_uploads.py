@@ -716,3 +716,90 @@ def test_an_upload_without_bytes_expires_soon(server, folder_url):
                   ).status_code == 201
     assert offset(empty) == 404
     assert offset(begun) == 10
+
+
+class SmallDiscServer(ZopeServer):
+    """A Zope whose upload directory is a tmpfs of SIZE bytes: a real full
+    disc, mounted in a mount namespace of the Zope process's own (user
+    namespaces let any user do that), seen from here through
+    /proc/PID/root."""
+
+    SIZE = 8 << 20
+
+    def __init__(self):
+        self.uploads = None
+        super().__init__(settings={"upload-free-reserve": "0%"})
+        self.uploads = os.path.join(self.home, "var", "small-disc")
+        os.makedirs(self.uploads)
+        with open(self.conf) as f:
+            text = f.read()
+        with open(self.conf, "w") as f:
+            f.write(text.replace("    upload-free-reserve 0%\n",
+                                 "    upload-free-reserve 0%%\n"
+                                 "    upload-dir %s\n" % self.uploads))
+
+    def start(self, timeout=60):
+        runwsgi = os.path.join(os.path.dirname(sys.executable), "runwsgi")
+        self.log = open(os.path.join(self.home, "server.log"), "ab")
+        mount = ("mount -t tmpfs -o size=%d tmpfs \"$1\" && exec \"$2\" "
+                 "\"$3\"" % self.SIZE)
+        self.process = subprocess.Popen(
+            ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+             mount, "sh", self.uploads, runwsgi, self.ini],
+            stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.url + "/", timeout=2)
+                return self
+            except requests.ConnectionError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("Zope did not start:\n" + self.log_text()[-3000:])
+
+    def inside(self, name):
+        """A path in the upload directory as the Zope process sees it."""
+        return "/proc/%d/root%s/%s" % (self.process.pid, self.uploads, name)
+
+
+def test_a_full_disc_during_a_patch_is_507_and_resumable(tmp_path):
+    """L3: the disc filled up during a PATCH: 500 with a traceback. Now:
+    507, the bytes written are kept, and the upload goes on once there is
+    room again."""
+    probe = subprocess.run(["unshare", "--user", "--map-root-user",
+                            "--mount", "true"], capture_output=True)
+    if probe.returncode:
+        pytest.skip("no mount namespace here (unshare: %s): a real full "
+                    "disc needs one" % probe.stderr.decode().strip())
+    server = SmallDiscServer().start()
+    try:
+        assert "tmpfs" in open("/proc/%d/mounts"
+                               % server.process.pid).read()
+        image = big_ppm(tmp_path / "six.ppm", 1500, 1400)  # 6.3 MB
+        with open(image, "rb") as f:
+            data = f.read()
+        r = create(server.url, len(data), filename="six.ppm")
+        assert r.status_code == 201, r.text
+        url = r.headers["Location"]
+        # something else takes 4 of the 8 MB meanwhile
+        filler = server.inside("filler")
+        with open(filler, "wb") as f:
+            f.write(b"\0" * (4 << 20))
+        logged = len(server.log_text())
+        r = patch(url, 0, data)
+        assert r.status_code == 507, r.text
+        assert "disc" in r.text and "/" not in r.text
+        kept = offset(url)
+        assert 0 < kept < len(data)
+        with open(server.inside(url.rsplit("/", 1)[1] + ".part"), "rb") as f:
+            assert f.read() == data[:kept]  # what is kept is the file's
+        assert "Traceback" not in server.log_text()[logged:]
+        os.remove(filler)  # room again: the upload goes on
+        r = patch(url, kept, data[kept:])
+        assert r.status_code == 204, r.text
+        assert requests.get(server.url + "/six.ppm/download"
+                            ).content == data
+    finally:
+        server.stop()
