@@ -20,9 +20,11 @@ from tests.images import smooth
 from tests.test_uploads import create
 from tests.test_uploads import jpeg
 from tests.test_uploads import patch
+from tests.zope_fixtures import ADMIN
 from tests.zope_fixtures import BASE
 from tests.zope_fixtures import add
 from tests.zope_fixtures import browser
+from tests.zope_fixtures import chromium_missing
 from tests.zope_fixtures import get
 from tests.zope_fixtures import local_server
 from tests.zope_fixtures import status
@@ -110,6 +112,32 @@ def test_add_form_with_the_filesystem_store(folder, photo):
     assert code == 200 and b'WIDTH="700"' in body
     assert get(base + "TileGroup0/0-0-0.jpg")[0] == 200
     assert os.path.isdir(set_on_disc(folder, "formfs"))
+
+
+@pytest.mark.skipif(chromium_missing() is not None,
+                    reason=chromium_missing() or "")
+def test_add_form_in_a_browser_with_the_filesystem_store(site, folder,
+                                                         chromium, photo):
+    """The add form as a browser with JavaScript sends it: through the
+    resumable uploader, so with its after-commit hook."""
+    context = chromium.new_context(
+        http_credentials={"username": ADMIN[0], "password": ADMIN[1]})
+    try:
+        page = context.new_page()
+        page.goto(site + "/manage_addProduct/ZoomifyImage/"
+                  "manage_addZoomifyImageForm")
+        page.fill("#id", "browserfs")
+        page.select_option("#storage", "filesystem")
+        page.set_input_files("#file", photo)
+        with page.expect_request(lambda r: r.method == "PATCH"):
+            page.click("input[type=submit]")
+        page.wait_for_url(site + "/manage_main", timeout=60000)
+    finally:
+        context.close()
+    r = requests.get(site + "/browserfs/ImageProperties.xml")
+    assert r.status_code == 200 and 'WIDTH="700"' in r.text
+    assert requests.get(site + "/browserfs/TileGroup0/0-0-0.jpg"
+                        ).status_code == 200
 
 
 def test_paste_beside_a_running_job_keeps_the_copied_set(small_threshold,
