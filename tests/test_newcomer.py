@@ -146,8 +146,10 @@ def edit_tab_after(page, url, act):
     with page.expect_navigation():
         act()
     said = page.text_content("body")
-    # two refreshes of the page that answered the POST
-    page.wait_for_timeout(7000)
+    # the page's own refresh (3 s), and what it brought
+    with page.expect_navigation(timeout=15000):
+        pass
+    page.wait_for_load_state()
     return said, page.url, page.content()
 
 
