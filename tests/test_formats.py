@@ -350,6 +350,73 @@ def test_jp2_kinds(tmp_path, kind):
     assert check_tiers(path, expected, "jp2", limit=33) == "jp2"
 
 
+def with_image_offset(data, offset, tile_origin=None, tile_size=None):
+    """A JPEG 2000 file (codestream or JP2) with its image area moved to
+    ``offset`` (XOsiz, YOsiz) on the reference grid, Xsiz and Ysiz grown
+    as much: the SIZ marker segment (ISO/IEC 15444-1, A.5.1). The tile
+    grid starts at ``tile_origin`` (XTOsiz, YTOsiz; the image's corner
+    unless given), its tiles ``tile_size`` (as written unless given)."""
+    import struct
+    at = data.index(b"\xff\x4f\xff\x51") + 4   # SOC, then SIZ
+    fields = list(struct.unpack(">HHIIIIIIII", data[at:at + 36]))
+    dx, dy = offset
+    fields[2:6] = fields[2] + dx, fields[3] + dy, dx, dy
+    if tile_size:
+        fields[6:8] = tile_size
+    fields[8:10] = tile_origin or offset
+    return data[:at] + struct.pack(">HHIIIIIIII", *fields) + data[at + 36:]
+
+
+# (image size, tile, offset, tile grid origin, tile size)
+JP2_OFFSETS = {
+    "one-tile": ((600, 400), None, (37, 21), None, None),
+    "tiled": ((600, 400), 256, (37, 21), None, None),
+    # a multiple of the code-blocks at every level (2^5 x 64): the file
+    # decodes to the very pixels written
+    "far": ((600, 400), 256, (2048, 4096), None, None),
+    # the grid at the reference grid's corner, its first tiles cut short
+    # by the image's offset (the tiles as written: 256 on the image)
+    "grid-at-corner": ((400, 300), 256, (37, 21), (0, 0), (293, 277)),
+    "jp2-box": ((600, 400), 256, (37, 21), None, None),
+}
+
+
+@needs_jp2
+@pytest.mark.parametrize("engine", ["jp2", "auto", "pillow"])
+@pytest.mark.parametrize("kind", sorted(JP2_OFFSETS))
+def test_jp2_image_offset(tmp_path, kind, engine):
+    # the image is the area from (XOsiz, YOsiz) to (Xsiz, Ysiz): read as
+    # OpenJPEG decodes it (here through Pillow), every row
+    from PIL import Image
+
+    from ZoomifyImage.pyramid import open_source
+    size, tile, offset, tile_origin, tile_size = JP2_OFFSETS[kind]
+    pixels = smooth(*size)
+    name = "in.jp2" if kind == "jp2-box" else "in.j2k"
+    written = write_jp2(tmp_path / ("written-" + name), pixels, tile)
+    path = tmp_path / name
+    with open(written, "rb") as f:
+        path.write_bytes(with_image_offset(f.read(), offset, tile_origin,
+                                           tile_size))
+    path = str(path)
+    with Image.open(path) as im:
+        expected = np.asarray(im)
+    assert expected.shape == pixels.shape
+    if kind == "far":
+        assert np.array_equal(expected, pixels)
+    assert check_tiers(path, expected, engine) == (
+        "jp2" if engine == "auto" else engine)
+    with open_source(path, engine) as source:
+        got = np.empty_like(expected)
+        for top in range(0, size[1], 256):
+            rows = min(256, size[1] - top)
+            memory = bytearray(rows * size[0] * source.pixel_bytes)
+            source.read_into(memory, top, rows)
+            got[top:top + rows] = np.frombuffer(memory, np.uint8).reshape(
+                rows, size[0], -1)[..., :3]
+    assert np.array_equal(got, expected)
+
+
 @needs_jp2
 def test_jp2_damaged_fails_in_one_line(tmp_path):
     path = write_jp2(tmp_path / "good.jp2", smooth(600, 400), 256)

@@ -121,7 +121,11 @@ class Jp2Source(AheadSource):
         except Exception as e:
             raise TilingError(path, "cannot read the JPEG 2000 header: %s"
                               % (str(e) or type(e).__name__))
-        self.height, self.width = shape[:2]
+        # the image is the area from (XOsiz, YOsiz) to (Xsiz, Ysiz) of the
+        # reference grid, and OpenJPEG's regions are in grid coordinates
+        # (glymur's shape is (Ysiz, Xsiz): too big by the offset)
+        self.x0, self.y0 = siz.xosiz, siz.yosiz
+        self.width, self.height = siz.xsiz - siz.xosiz, siz.ysiz - siz.yosiz
         components = shape[2] if len(shape) > 2 else 1
         if components not in (1, 2, 3, 4):
             raise TilingError(path, "a JPEG 2000 image of %d components "
@@ -136,12 +140,25 @@ class Jp2Source(AheadSource):
         self.bits = max(siz.bitdepth[:components])
         self.background = (grey_background(background) if self.channels == 1
                            else background)
-        tiled = siz.xtsiz < siz.xsiz or siz.ytsiz < siz.ysiz
-        # whole rows of stored tiles (the grid starts at the top in every
-        # file we know of: a grid offset costs only speed)
+        # the tile grid starts at (XTOsiz, YTOsiz), at or above and left
+        # of the image: its first column and row may be cut short
+        first_col = min(siz.xtosiz + siz.xtsiz - self.x0, self.width)
+        first_row = min(siz.ytosiz + siz.ytsiz - self.y0, self.height)
+        tiled = first_col < self.width or first_row < self.height
+        # whole rows of stored tiles (bands of the tile height: where the
+        # grid does not start at the image's top, a band reads parts of two
+        # rows of tiles, which costs only speed)
         self.band = (siz.ytsiz if tiled and siz.ytsiz <= MAX_BAND_ROWS
                      else BAND_ROWS)
-        self.step = siz.xtsiz if tiled else self.width   # columns a region
+        # (left, width) of the regions of a band: a column of stored tiles
+        # each
+        if tiled:
+            edges = list(range(first_col, self.width, siz.xtsiz))
+            edges = [0] + edges + [self.width]
+        else:
+            edges = [0, self.width]
+        self.columns = [(a, b - a) for a, b in zip(edges, edges[1:])]
+        self.step = max(width for _, width in self.columns)
 
     def buffer_bytes(self, tile_size):
         # and OpenJPEG's regions being decoded, 32 bits a sample
@@ -152,8 +169,8 @@ class Jp2Source(AheadSource):
 
     def band_jobs(self, index, out):
         return [functools.partial(self._decode, index * self.band, left,
-                                  out[:, left:left + self.step])
-                for left in range(0, self.width, self.step)]
+                                  out[:, left:left + width])
+                for left, width in self.columns]
 
     def _decode(self, top, left, out):
         """(A job) the region at (left, top) of out's size into ``out``."""
@@ -165,7 +182,8 @@ class Jp2Source(AheadSource):
             with _decode_lock, warnings.catch_warnings(record=True) as said:
                 warnings.simplefilter("always")
                 try:
-                    region = self.jp2[top:top + height, left:left + width]
+                    region = self._region(self.jp2, top, left, height,
+                                          width)
                 except Exception as e:
                     said.append(e)
                     region = None
@@ -185,6 +203,11 @@ class Jp2Source(AheadSource):
             region = flatten(region, self.background)
         out[:] = region
 
+    def _region(self, jp2, top, left, height, width):
+        """The image's region at (left, top), read from the grid."""
+        top, left = top + self.y0, left + self.x0
+        return jp2[top:top + height, left:left + width]
+
     def _read(self, top, left, height, width):
         """(what OpenJPEG said, the region or None) with this thread's own
         reader: a glymur.Jp2k keeps the state of its last read."""
@@ -196,7 +219,7 @@ class Jp2Source(AheadSource):
                 jp2 = self.local.jp2 = glymur.Jp2k(self.path)
         _said.lines = said = []
         try:
-            return said, jp2[top:top + height, left:left + width]
+            return said, self._region(jp2, top, left, height, width)
         except Exception as e:
             said.append(str(e) or type(e).__name__)
             return said, None
