@@ -401,3 +401,15 @@ def test_without_server_paths_leaves_other_text_alone(zope_settings):
                  "Content-Type must be application/offset+octet-stream.",
                  "see https://example.org/a/b and http://x/y", ""):
         assert without_server_paths(text) == text
+
+
+def test_a_refused_change_refreshes_the_edit_tab_by_its_own_url(
+        small_threshold, folder, tmp_path):
+    # a refusal is answered in place (400, with the form as it was sent):
+    # its refresh, while a job waits, must not ask the POST's URL again
+    jobs.pool.pause()
+    url = add(folder, save(smooth(1500, 1000), tmp_path / "big.png"), "big")
+    b = post(url + "/manage_edit", {"quality": "abc"})
+    assert status(b) == 400 and "JPEG quality" in b.contents
+    assert '<meta http-equiv="refresh" content="3; url=%s/manage_main" />' \
+        % url in b.contents
