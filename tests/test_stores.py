@@ -459,3 +459,18 @@ def test_a_writer_that_is_done_or_gone_leaves_nothing_to_guess(own_tile_root,
     assert os.listdir(partial) == []
     assert sorted(os.listdir(store.directory())) == [
         ".owner", "TileGroup0"]
+
+
+def test_the_clean_up_goes_on_past_what_it_cannot_read(tmp_path):
+    """A stranger's entries under .partial (a file, a .writer that is no
+    file) neither stop the clean-up nor count as a live writer."""
+    from ZoomifyImage.jobs import clean_partial
+    partial = tmp_path / ".partial"
+    (partial / "stray-file").parent.mkdir()
+    (partial / "stray-file").write_bytes(b"x")
+    (partial / "odd" / ".writer").mkdir(parents=True)
+    (partial / "old").mkdir()
+    for name in ("stray-file", "odd", "old"):
+        age(str(partial / name), 3600)
+    clean_partial(str(tmp_path))
+    assert sorted(os.listdir(partial)) == ["stray-file"]

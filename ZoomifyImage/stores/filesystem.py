@@ -284,7 +284,7 @@ def writer_state(folder):
     hidden one still being made)."""
     try:
         lock = open(os.path.join(folder, WRITER_LOCK), "r+b")
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:  # none (or gone meanwhile), not a directory, not ours
         return None
     with lock:
         try:
