@@ -2,6 +2,7 @@
 Zoomify tiles in a tile store. It orchestrates; it never touches pixels."""
 
 import functools
+import hashlib
 import logging
 import shutil
 import time
@@ -779,7 +780,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         self._check_visible()
         if self._original is None:
             raise NotFound("This image has no original file.")
-        etag = '"zo-%s-%s"' % (self.uid, self.original_id or
+        etag = '"zo-%s-%s"' % (self._etag_key(), self.original_id or
                                int(self.tiled_at))
         return send_original(
             self, self._original_committed_path(), self.filename or self.id,
@@ -837,7 +838,13 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         return name if _is_tile_name(layout, name) else None
 
     def _etag(self, set_id=None):
-        return '"zi-%s-%s"' % (self.uid, set_id or self.tiles_set())
+        return '"zi-%s-%s"' % (self._etag_key(), set_id or self.tiles_set())
+
+    def _etag_key(self):
+        # the image in ETags, never its uid: the uid names the sets' place
+        # under tile-root, which a front-end may serve unchecked (tile-url),
+        # and a viewer of a private image must not learn it (issue 23, L1)
+        return hashlib.sha256(self.uid.encode()).hexdigest()[:16]
 
     def _serve_tile(self, name, REQUEST, RESPONSE, version=None):
         return serve_tile(self, name, REQUEST, RESPONSE, version)

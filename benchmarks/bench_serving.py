@@ -29,6 +29,7 @@ nothing.
 
 import argparse
 import base64
+import glob
 import os
 import statistics
 import sys
@@ -71,7 +72,12 @@ def add_image(zope, path, id, store, **fields):
     assert status == 302, body[:300]
     headers, body = request("%s/%s/TileGroup0/0-0-0.jpg" % (zope.url, id),
                             manager=True)
-    zi, uid, set_id = headers["ETag"].strip('"').split("-")
+    # the ETag names the set, not the uid (issue 23, L1): the uid is where
+    # the set lies under tile-root (ab/UID/SET; None for the ZODB store)
+    zi, key, set_id = headers["ETag"].strip('"').split("-")
+    root = getattr(zope, "tile_root", None)
+    found = glob.glob(os.path.join(root, "*", "*", set_id)) if root else []
+    uid = os.path.basename(os.path.dirname(found[0])) if found else None
     return uid, set_id
 
 

@@ -3,6 +3,7 @@ with SIGKILL at several points, then Zope started again on the same
 instance; two Zope processes over ZEO serving an image while a retile
 commits."""
 
+import glob
 import os
 import signal
 import subprocess
@@ -67,8 +68,13 @@ def served_set(server, id, width, height):
 
 
 def uid_of(server, id):
+    # the ETag names the set, never the uid (issue 23, L1): the uid is
+    # the folder the set lies in under tile-root (ab/UID/SET)
     code, headers, body = get("%s/%s/ImageProperties.xml" % (server.url, id))
-    return etag_of(headers).strip('"').split("-")[1]
+    set_id = etag_of(headers).strip('"').split("-")[2]
+    (found,) = glob.glob(os.path.join(server.home, "var", "zoomifyimage",
+                                      "*", "*", set_id))
+    return os.path.basename(os.path.dirname(found))
 
 
 @pytest.mark.parametrize("when", ["tiling", "vote", "finish"])
@@ -175,7 +181,7 @@ def test_two_processes_serve_whole_sets_while_a_retile_commits(tmp_path):
             path = second if round % 2 == 0 else first
             status, body = post_form(b.url + "/img/manage_upload", {},
                                      "file", path, ADMIN, "image/png")
-            assert status == 200, body[:300]
+            assert status == 303, body[:300]  # to the Edit tab (newcomer 1)
         time.sleep(0.5)
         stop.set()
         for t in readers:

@@ -4,6 +4,7 @@ through Zope's permission check every time (for the filesystem store
 nginx then sends the file, X-Accel-Redirect), and nginx's workers run as
 www-data and can read the tile files."""
 
+import glob
 import os
 import time
 
@@ -53,11 +54,16 @@ class Site:
             self.zope.port, self.zope.tile_root, n.prefix, n.port)).start()
 
     def version(self, image):
-        """(uid, set id) from the ETag Zope sends: "zi-UID-SETID"."""
+        """(uid, set id): the set from the ETag Zope sends ("zi-KEY-SET",
+        KEY never the uid: issue 23, L1), the uid from where that set lies
+        under tile-root (ab/UID/SET; None for the ZODB store)."""
         status, headers, body = get("%s/%s/%s" % (
             self.zope.url, image, TILE), auth=ADMIN)
         assert status == 200
-        zi, uid, set_id = headers["ETag"].strip('"').split("-")
+        zi, key, set_id = headers["ETag"].strip('"').split("-")
+        found = glob.glob(os.path.join(self.zope.tile_root, "*", "*",
+                                       set_id))
+        uid = os.path.basename(os.path.dirname(found[0])) if found else None
         return uid, set_id
 
     def stop(self):
