@@ -161,3 +161,43 @@ def as_generic_heif(avif):
     # same size: major brand, minor version, compatible brands
     compatible = (b"mif1" + b"miaf" * size)[:size - 16]
     return avif[:4] + b"ftyp" + b"mif1" + bytes(4) + compatible + avif[size:]
+
+
+# ------------------------------------------- TIFF of one strip, by hand
+
+def one_strip_tiff(strip, width, height, compression, photometric=2,
+                   extra=()):
+    """A little-endian RGB TIFF whose one strip is ``strip`` (bytes),
+    stored with ``compression`` (the value of tag 259, whatever it is);
+    ``extra``: more (tag, type, count, value) entries (SHORT or LONG
+    values that fit in the entry)."""
+    bits_at = 8 + len(strip)
+    ifd_at = bits_at + 6
+    entries = sorted([
+        (256, 4, 1, width), (257, 4, 1, height), (258, 3, 3, bits_at),
+        (259, 3, 1, compression), (262, 3, 1, photometric), (273, 4, 1, 8),
+        (277, 3, 1, 3), (278, 4, 1, height), (279, 4, 1, len(strip)),
+        (284, 3, 1, 1)] + list(extra))
+    out = [struct.pack("<2sHI", b"II", 42, ifd_at), strip,
+           struct.pack("<3H", 8, 8, 8), struct.pack("<H", len(entries))]
+    for tag, kind, count, value in entries:
+        if kind == 3 and count == 1:
+            out.append(struct.pack("<HHIHH", tag, kind, count, value, 0))
+        else:
+            out.append(struct.pack("<HHII", tag, kind, count, value))
+    out.append(struct.pack("<I", 0))
+    return b"".join(out)
+
+
+def old_jpeg_tiff(pixels):
+    """An old-style JPEG TIFF (Compression 6, TIFF 6.0 section 22, as
+    scanners wrote them): its strip is a whole JPEG stream, which
+    JPEGInterchangeFormat (513) points at. Returns (the file, the pixels
+    of that JPEG as Pillow decodes it)."""
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=95, subsampling=0)
+    jpeg = out.getvalue()
+    height, width = pixels.shape[:2]
+    data = one_strip_tiff(jpeg, width, height, 6, photometric=6, extra=[
+        (512, 3, 1, 1), (513, 4, 1, 8), (514, 4, 1, len(jpeg))])
+    return data, np.asarray(Image.open(out).convert("RGB"))

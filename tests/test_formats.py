@@ -197,6 +197,74 @@ def test_tiff_engine_refuses_what_it_does_not_read(tmp_path):
     assert tile_image(path, MemorySink()).engine != "tiff"
 
 
+def test_old_style_jpeg_tiff_is_read_or_named(tmp_path):
+    # libtiff reads Compression 6 only where it was built with it (not in
+    # the pyvips binary wheel), tifffile not as scanners wrote it; Pillow's
+    # libtiff does. Whichever engine cannot say what it is, never that the
+    # file is damaged
+    from tests.images import old_jpeg_tiff
+    from tests.test_errors import run_cli
+    data, expected = old_jpeg_tiff(smooth(600, 400))
+    path = tmp_path / "old-jpeg.tif"
+    path.write_bytes(data)
+    for engine in ("auto", "pillow"):
+        assert check_tiers(str(path), expected, engine) == "pillow"
+    refusals = {"vips": "unsupported TIFF compression (old-style JPEG, 6)",
+                "tiff": "unsupported TIFF compression (old-style JPEG, 6) "
+                        "for the tiff engine"}
+    for engine, words in refusals.items():
+        if not (vips_available() if engine == "vips" else tiff_available()):
+            continue
+        result = run_cli("--engine", engine, str(path),
+                         str(tmp_path / "out"))
+        if result.returncode == 0:   # a libtiff built with old-style JPEG
+            assert engine == "vips"
+            assert check_tiers(str(path), expected, engine) == "vips"
+            continue
+        assert result.stderr.splitlines() == [
+            "zoomify-tile: error: %s: %s" % (path, words)]
+    # and cut or scrambled: one line, nothing left
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    assert not damaged_runs(folder, "auto", truncations("old-jpeg.tif",
+                                                          data))
+
+
+@pytest.mark.parametrize("number,name", [(34661, "JBIG"),
+                                         (9, "JBIG (T.85)"),
+                                         (60000, "unknown")])
+def test_tiff_compression_no_engine_has_is_named(tmp_path, number, name):
+    from tests.images import one_strip_tiff
+    from tests.test_errors import run_cli
+    path = tmp_path / "in.tif"
+    path.write_bytes(one_strip_tiff(smooth(60, 40).tobytes(), 60, 40,
+                                    number))
+    words = "unsupported TIFF compression (%s, %d)" % (name, number)
+    engines = ["auto", "pillow"] + (["vips"] if vips_available() else [])
+    for engine in engines:
+        result = run_cli("--engine", engine, str(path),
+                         str(tmp_path / "out"))
+        assert result.returncode == 1
+        assert result.stderr.splitlines() == [
+            "zoomify-tile: error: %s: %s" % (path, words)], engine
+
+
+@needs_tiff
+@pytest.mark.parametrize("codec", ["lerc", "jpegxl", "jpegxr", "png"])
+def test_tiff_compressions_imagecodecs_decodes(tmp_path, codec):
+    # compressions libtiff is rarely built with (the pyvips binary wheel's
+    # is not), which imagecodecs decodes: the tiff engine reads them
+    import imagecodecs
+    import tifffile
+    if not getattr(imagecodecs, codec.upper()).available:
+        pytest.skip("this imagecodecs has no %s codec" % codec)
+    path = write_tiff(tmp_path / "in.tif", smooth(600, 400),
+                      tile=(128, 128), compression=codec)
+    expected = tifffile.imread(path)
+    for engine in ("auto", "tiff"):
+        assert check_tiers(path, expected, engine) == "tiff"
+
+
 def test_auto_takes_pillow_for_an_uncompressed_bigtiff(tmp_path):
     # it streams from the rows: half the memory of libvips (issue 13)
     tifffile = pytest.importorskip("tifffile")

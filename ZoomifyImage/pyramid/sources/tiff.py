@@ -34,9 +34,11 @@ from .identify import tiff_compression_name
 # what this engine decodes exactly; anything else goes to another engine
 PHOTOMETRICS = {0: "miniswhite", 1: "minisblack", 2: "rgb", 6: "ycbcr"}
 # none, LZW, JPEG, deflate (two codes), PackBits, LZMA, zstd, WebP, JPEG
-# 2000 (Aperio's and the standard code); not old-style JPEG (6)
+# 2000 (Aperio's and the standard code), LERC, PNG, JPEG XR, JPEG XL (two
+# codes), where imagecodecs has the codec; not old-style JPEG (6), whose
+# many variants Pillow's libtiff reads
 COMPRESSIONS = {1, 5, 7, 8, 32946, 32773, 34925, 50000, 50001, 33003, 33005,
-                34712}
+                34712, 34887, 34933, 34934, 50002, 52546}
 
 # compressions whose strips libtiff decodes for us (LZW, deflate)
 LIBTIFF = {5, 8, 32946}
@@ -61,6 +63,17 @@ def strip_header(width, rows, channels, compression, predictor, size):
     return b"".join([b"II*\x00", struct.pack("<IH", 8, entries)]
                     + [struct.pack("<HHII", *tag) for tag in tags]
                     + [b"\x00" * 4, extra])
+
+
+def decodes(compression):
+    """Whether tifffile has a decoder for the compression here (some of
+    imagecodecs' codecs are optional)."""
+    from tifffile import TIFF
+    try:
+        TIFF.DECOMPRESSORS[compression]
+    except KeyError:
+        return False
+    return True
 
 
 def tiff_available():
@@ -109,9 +122,12 @@ class TiffSource(AheadSource):
         colours = page.samplesperpixel - len(extras)
         if page.photometric not in PHOTOMETRICS:
             problem = "photometric %s" % page.photometric
-        elif page.compression not in COMPRESSIONS:
-            problem = "compression (%s)" % tiff_compression_name(
-                int(page.compression))
+        elif page.compression not in COMPRESSIONS or not decodes(
+                page.compression):
+            raise UnknownFormat(self.path, "unsupported TIFF compression "
+                                "(%s) for the tiff engine"
+                                % tiff_compression_name(
+                                    int(page.compression)))
         elif page.photometric == 6 and page.compression != 7:
             problem = "YCbCr without JPEG"   # subsampled rows: not here
         elif page.planarconfig != 1:
