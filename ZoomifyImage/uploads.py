@@ -46,6 +46,7 @@ from zope.publisher.interfaces.browser import IBrowserPublisher
 from . import access
 from . import config
 from .content import ZoomifyImage
+from .content import size_text
 from .csrf import check_same_origin
 from .interfaces import IZoomifyImage
 from .web_errors import AnyBadRequest
@@ -86,8 +87,16 @@ def user_quota():
     return config.settings().upload_user_quota or max_size()
 
 
-def megabytes(size):
-    return "%.1f MB" % (size / (1 << 20))
+def current_owner():
+    """Who asks: uploads belong to the user who created them (his user
+    folder's path and his id)."""
+    user = getSecurityManager().getUser()
+    if user is None or user.getId() is None:
+        raise Unauthorized("Log in to upload.")  # 401, nothing written
+    folder = aq_parent(aq_inner(user))
+    where = "/".join(folder.getPhysicalPath()) if hasattr(
+        folder, "getPhysicalPath") else ""
+    return "%s %s" % (where, user.getId())
 
 
 def new_image_id(info):
@@ -300,14 +309,7 @@ class UploadView(BrowserView):
     # ------------------------------------------------------------ checks
 
     def _owner(self):
-        """Who asks: uploads belong to the user who created them."""
-        user = getSecurityManager().getUser()
-        if user is None or user.getId() is None:
-            raise Unauthorized("Log in to upload.")  # 401, nothing written
-        folder = aq_parent(aq_inner(user))
-        where = "/".join(folder.getPhysicalPath()) if hasattr(
-            folder, "getPhysicalPath") else ""
-        return "%s %s" % (where, user.getId())
+        return current_owner()
 
     def _kind(self):
         return "image" if IZoomifyImage.providedBy(self.context) \
@@ -357,6 +359,11 @@ class UploadView(BrowserView):
             if info.get("metadata"):
                 self.request.response.setHeader("Upload-Metadata",
                                                 info["metadata"])
+            if info.get("done") and info.get("location"):
+                # where it went: a client that lost the last answer, and
+                # resumes a complete upload, can tell the user
+                self.request.response.setHeader("X-Zoomify-Location",
+                                                info["location"])
             return ""
         if method == "PATCH":
             return self._patch(upload, info)
@@ -458,15 +465,15 @@ class UploadView(BrowserView):
             raise Refused(429, "Your unfinished uploads would hold %s, more "
                           "than the %s one user may have (upload-user-"
                           "quota): finish or cancel one of them first."
-                          % (megabytes(promised + length),
-                             megabytes(quota)))
+                          % (size_text(promised + length),
+                             size_text(quota)))
         disc = shutil.disk_usage(directory)
         reserve = config.reserve_bytes(
             config.settings().upload_free_reserve, disc.total)
         if disc.free - owed - length < reserve:
             raise Refused(507, "Not enough disc space for the upload (the "
                           "unfinished uploads keep theirs, and %s stay "
-                          "free: upload-free-reserve)." % megabytes(reserve))
+                          "free: upload-free-reserve)." % size_text(reserve))
         return Upload(directory, secrets.token_hex(16))
 
     def _check_new_image(self, info):

@@ -4,6 +4,7 @@ with tus-js-client in chunks (256 KB here, to have many), the progress
 bar moves, the network is cut and restored, a reload resumes the same
 file, and the image ends tiled and viewable."""
 
+import base64
 import os
 
 import numpy as np
@@ -195,3 +196,137 @@ def test_edit_tab_new_file(server, folder_url, chromium, tmp_path):
         folder_url + "/edited/ImageProperties.xml").text
     page = requests.get(folder_url + "/edited/manage_main", auth=ADMIN).text
     assert "A new title" in page
+
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def open_uploads_page(folder):
+    return requests.get(folder + "/@@zoomify-uploads", auth=ADMIN).text
+
+
+def test_a_lockout_is_seen_and_undone(server, folder_url, chromium,
+                                      tmp_path):
+    """Newcomer 2: ten abandoned adds refused every further add with
+    nothing in the interface to see or cancel them, and the form offered a
+    Resume that could never succeed. Now the form lists them, the refusal
+    links to the list, and a Cancel there lets the add through."""
+    meta = "filename " + base64.b64encode(b"left.jpg").decode()
+    left = []
+    for n in range(10):
+        r = requests.post(folder_url + "/@@zoomify-upload", auth=ADMIN,
+                          headers=dict(TUS, **{
+                              "Upload-Length": "1000",
+                              "Upload-Metadata": "%s,id %s" % (
+                                  meta, base64.b64encode(
+                                      b"left%d" % n).decode())}))
+        assert r.status_code == 201, r.text
+        left.append(r.headers["Location"])
+    path = ppm(tmp_path / "locked.ppm", 300, 200, 6)
+    b = Browser(chromium)
+    try:
+        b.open_add_form(folder_url, path, "locked")
+        rows = ".zoomify-open-uploads-table tbody tr"
+        assert b.page.locator(rows).count() == 10
+        b.page.click("input[type=submit]")
+        b.page.wait_for_function(
+            "document.querySelector('.zoomify-upload-status').textContent"
+            ".includes('10 unfinished uploads')", timeout=20000)
+        assert not b.page.is_visible(".zoomify-upload-pause")  # no Resume
+        assert b.page.is_enabled("input[type=submit]")
+        b.page.click(".zoomify-upload-status a")
+        b.page.wait_for_url(folder_url + "/@@zoomify-uploads")
+        assert b.page.locator(rows).count() == 10
+        b.page.click(rows + ":first-child .zoomify-cancel-upload")
+        b.page.wait_for_selector("text=The upload was cancelled")
+        assert b.page.locator(rows).count() == 9
+        b.open_add_form(folder_url, path, "locked")
+        b.page.click("input[type=submit]")
+        b.page.wait_for_url(folder_url + "/manage_main", timeout=30000)
+    finally:
+        b.close()
+        for url in left:
+            requests.delete(url, auth=ADMIN, headers=TUS)
+    assert same_bytes(folder_url + "/locked/download", path)
+    assert not b.errors
+
+
+def test_closing_the_dialog_cancels_the_upload(server, folder_url, chromium,
+                                               tmp_path):
+    """Newcomer 2: the x of the ZMI's dialog left the upload running,
+    unseen (and then left behind on the server)."""
+    path = ppm(tmp_path / "closed.ppm", 1600, 1100, 7)  # 5 MB
+    b = Browser(chromium)
+    try:
+        cdp = b.context.new_cdp_session(b.page)
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 0, "downloadThroughput": -1,
+            "uploadThroughput": 1 << 20})  # 1 MB/s: 5 s for the file
+        b.page.goto(folder_url + "/manage_main")
+        b.page.select_option("select[name=':action']", label="Zoomify Image")
+        b.page.wait_for_selector("#zmi-modal form[data-zoomify-ready]")
+        b.page.evaluate("n => document.querySelector('#zmi-modal form')"
+                        ".setAttribute('data-zoomify-chunk-size', n)", CHUNK)
+        b.page.set_input_files("#zmi-modal #file", path)
+        b.page.click("#zmi-modal input[type=submit]")
+        b.wait_progress(10)
+        with b.page.expect_request(lambda r: r.method == "DELETE"):
+            b.page.click("#zmi-modal .close")
+        sent = len(b.patches)
+        b.page.wait_for_timeout(1500)
+        assert len(b.patches) <= sent + 1  # at most the one under way
+    finally:
+        b.close()
+    assert "closed.ppm" not in open_uploads_page(folder_url)
+    assert requests.get(folder_url + "/closed.ppm/status_json"
+                        ).status_code == 404
+
+
+def test_adding_a_file_added_before_says_so(server, folder_url, chromium,
+                                            tmp_path):
+    """Newcomer 5: the last answer of an add was lost (the page was left);
+    adding the same file again with another id resumed the complete
+    upload and landed on the folder list, the new id silently ignored."""
+    path = ppm(tmp_path / "twice.ppm", 300, 200, 8)
+    b = Browser(chromium)
+    try:
+        # the answer to the last PATCH is lost after the server has done
+        # the work (Chromium's interception at the response stage)
+        cdp = b.context.new_cdp_session(b.page)
+
+        def lose_the_answer(event):
+            if event["request"]["method"] == "PATCH":
+                b.context.set_offline(True)
+                cdp.send("Fetch.failRequest", {
+                    "requestId": event["requestId"],
+                    "errorReason": "ConnectionClosed"})
+            else:
+                cdp.send("Fetch.continueRequest",
+                         {"requestId": event["requestId"]})
+        cdp.on("Fetch.requestPaused", lose_the_answer)
+        cdp.send("Fetch.enable", {"patterns": [{
+            "urlPattern": "*@@zoomify-upload*", "requestStage": "Response"}]})
+        b.open_add_form(folder_url, path, "first")
+        b.page.click("input[type=submit]")
+        b.page.wait_for_function(
+            "document.querySelector('.zoomify-upload-status').textContent"
+            ".includes('network is down')", timeout=20000)
+        b.page.close()
+        b.context.set_offline(False)
+        assert requests.get(folder_url + "/first/status_json").ok
+        b.page = b.context.new_page()  # the same browser: localStorage
+        b.page.on("pageerror", lambda e: b.errors.append(str(e)))
+        b.open_add_form(folder_url, path, "second")
+        b.page.click("input[type=submit]")
+        b.page.wait_for_selector(".zoomify-upload-status a", timeout=20000)
+        status = b.status()
+        assert "already added as \u201cfirst\u201d" in status
+        assert b.page.get_attribute(".zoomify-upload-status a", "href"
+                                    ).endswith("/first/manage_main")
+        assert b.page.url.endswith("manage_addZoomifyImageForm")
+    finally:
+        b.close()
+    assert requests.get(folder_url + "/second/status_json"
+                        ).status_code == 404
+    assert not b.errors

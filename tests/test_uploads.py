@@ -634,7 +634,7 @@ def test_a_user_may_reserve_only_his_quota(quota_server):
         before = upload_files(quota_server)
         r = create(site, 5 * mb, filename="b.tif")
         assert r.status_code == 429, r.text
-        assert "upload-user-quota" in r.text and "10.0 MB" in r.text
+        assert "upload-user-quota" in r.text and "10.00 MiB" in r.text
         assert upload_files(quota_server) == before
         # received bytes count too: the promise is the whole length
         assert patch(urls[0], 0, b"x" * mb).status_code == 204
@@ -803,3 +803,52 @@ def test_a_full_disc_during_a_patch_is_507_and_resumable(tmp_path):
                             ).content == data
     finally:
         server.stop()
+
+
+def test_unfinished_uploads_are_listed_and_cancelled(server, folder_url):
+    """Newcomer 2: abandoned uploads locked a user out with nothing in the
+    interface to see or cancel them. FOLDER/@@zoomify-uploads lists the
+    user's own, and a POST cancels one."""
+    data = jpeg(19)
+    mine = create(folder_url, len(data), filename="<i>mine.jpg",
+                  id="listed").headers["Location"]
+    assert patch(mine, 0, data[:2048]).status_code == 204
+    other = create(folder_url, len(data), auth=BOB,
+                   filename="bobs.jpg").headers["Location"]
+    page = folder_url + "/@@zoomify-uploads"
+    r = requests.get(page, auth=ADMIN)
+    assert r.status_code == 200
+    assert "&lt;i&gt;mine.jpg" in r.text and "<i>mine" not in r.text
+    assert "bobs.jpg" not in r.text  # another user's is not shown
+    bobs = requests.get(page, auth=BOB).text
+    assert "bobs.jpg" in bobs and "mine.jpg" not in bobs
+    assert "2 KiB" in r.text and "new image listed in" in r.text
+    assert r.headers["Cache-Control"] == "no-store"
+    assert requests.get(page).status_code == 401
+    mine_id = mine.rsplit("/", 1)[1]
+    # not from another site, not another user's, not by GET
+    r = requests.post(page, data={"cancel": mine_id}, auth=ADMIN,
+                      headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403
+    r = requests.post(page, data={"cancel": mine_id}, auth=BOB,
+                      allow_redirects=False)
+    assert r.status_code == 303 and r.headers["Location"].endswith(
+        "?done=gone")
+    requests.get(page + "?cancel=" + mine_id, auth=ADMIN)
+    assert offset(mine) == 2048
+    r = requests.post(page, data={"cancel": mine_id}, auth=ADMIN)
+    assert r.status_code == 200  # the 303 leads back to the list
+    assert "was cancelled" in r.text and "mine" not in r.text
+    assert offset(mine) == 404 and offset(other, auth=BOB) == 0
+    # the add form shows the list too
+    create(folder_url, len(data), filename="shown.jpg")
+    form = requests.get(folder_url + "/manage_addProduct/ZoomifyImage/"
+                        "manage_addZoomifyImageForm", auth=ADMIN).text
+    assert "Your unfinished uploads" in form and "shown.jpg" in form
+    # and a complete upload tells a client that lost its last answer where
+    # the image went
+    url = create(folder_url, len(data), filename="done.jpg"
+                 ).headers["Location"]
+    assert patch(url, 0, data).status_code == 204
+    r = requests.head(url, auth=ADMIN, headers=TUS)
+    assert r.headers["X-Zoomify-Location"] == folder_url + "/done.jpg"

@@ -111,6 +111,8 @@
     var buttons = form.querySelectorAll("input[type=submit]");
     var samples = [];
     var paused = false;
+    var over = false;     // finished, refused for good or cancelled
+    var sentNow = false;  // a chunk was sent by this page (not resumed done)
     var metadata = {filename: file.name};
     (form.getAttribute("data-zoomify-fields") || "").split(" ")
       .forEach(function (name) {
@@ -129,6 +131,19 @@
       ui.status.textContent = message;
     }
 
+    // a sentence and a link after it, in the status line
+    function sayWithLink(message, text, href) {
+      say(message + " ");
+      ui.status.appendChild(element("a", {href: href}, text));
+    }
+
+    // nothing more to do for this upload: no Pause/Resume, the form again
+    function end() {
+      over = true;
+      ui.pause.hidden = true;
+      enable(true);
+    }
+
     function setPaused(on) {
       paused = on;
       ui.pause.textContent = on ? "Resume" : "Pause";
@@ -142,6 +157,10 @@
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
       metadata: metadata,
       removeFingerprintOnSuccess: true,
+      onAfterResponse: function (request, response) {
+        if (request.getMethod() === "PATCH" &&
+            response.getStatus() === 204) sentNow = true;
+      },
       onProgress: function (sent, total) {
         var now = Date.now();
         samples.push([now, sent]);
@@ -159,8 +178,27 @@
         }
         say(sent === total ? text + " \u00b7 adding the image\u2026" : text);
       },
-      onSuccess: function () {
+      onSuccess: function (payload) {
         ui.pause.disabled = ui.cancel.disabled = true;
+        var location = payload && payload.lastResponse &&
+          payload.lastResponse.getHeader("X-Zoomify-Location");
+        var asked = metadata.id || file.name;
+        if (!sentNow && location &&
+            form.getAttribute("data-zoomify-fields")) {
+          var path = new URL(location, window.location.href).pathname;
+          var id = decodeURIComponent(path.split("/").pop());
+          if (id !== asked) {
+            // an earlier try sent it all and lost the last answer: the
+            // image is there already, under the earlier try's id
+            end();
+            ui.cancel.hidden = true;
+            sayWithLink("This file was already added as \u201c" + id +
+              "\u201d (from an earlier try); the id and title given now " +
+              "were not used.", "Open " + id, path + "/manage_main");
+            return;
+          }
+        }
+        over = true;
         say("Uploaded " + megabytes(file.size) + ".");
         finished(form, input);
       },
@@ -180,11 +218,18 @@
         var response = error.originalResponse;
         var reason = response && response.getStatus() < 500 &&
           response.getBody() ? response.getBody() : error.message;
-        say("The upload stopped: " + reason);
-        if (response && response.getStatus() === 400) {
-          // refused for good (not an image, a taken id): start afresh
-          ui.pause.disabled = true;
-          enable(true);
+        var status = response ? response.getStatus() : 0;
+        var list = form.getAttribute("data-zoomify-uploads");
+        if (list && /unfinished upload/.test(reason)) {
+          sayWithLink("The upload stopped: " + reason,
+            "See and cancel your unfinished uploads.", list);
+        } else {
+          say("The upload stopped: " + reason);
+        }
+        if (status >= 400 && status < 500) {
+          // refused for good (not an image, a taken id, a limit, no
+          // permission): resuming cannot help; start afresh
+          end();
         }
       }
     });
@@ -201,13 +246,27 @@
       }
     };
     ui.cancel.onclick = function () {
+      over = true;
       setPaused(true);
       upload.abort(true);  // and DELETE it on the server
       ui.box.parentNode.removeChild(ui.box);
       enable(true);
     };
 
+    // the ZMI's dialog closed (its \u00d7, Escape) empties the dialog: an
+    // upload nobody sees any more is cancelled, not left running
+    var watch = new MutationObserver(function () {
+      if (form.isConnected) return;
+      watch.disconnect();
+      if (!over) {
+        over = true;
+        upload.abort(true);
+      }
+    });
+    watch.observe(document.body, {childList: true, subtree: true});
+
     enable(false);
+    ui.pause.hidden = ui.cancel.hidden = false;
     ui.pause.disabled = ui.cancel.disabled = false;
     setPaused(false);
     setBar(ui, 0, file.size);
