@@ -31,6 +31,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import time
 
 import transaction
@@ -50,6 +51,7 @@ from .content import size_text
 from .csrf import check_same_origin
 from .interfaces import IZoomifyImage
 from .web_errors import AnyBadRequest
+from .web_errors import BadRequest
 from .web_errors import NotFound
 from .web_errors import plain_text
 
@@ -234,6 +236,28 @@ def database_opened(event):
         remove_expired()
     except Exception:
         logger.exception("could not clean the upload directory")
+
+
+# the upload whose image this thread is adding (its own reservation does
+# not stand in its way)
+_finishing = threading.local()
+
+
+def id_reserved(image, event):
+    """An image about to be added, pasted or renamed into a folder: refused
+    when an unfinished upload into that folder is to get the id (the add
+    form, a paste, a rename, a script; uploads check at their creation)."""
+    parent, name = event.newParent, event.newName
+    directory = config.settings().upload_dir
+    if parent is None or not name or not os.path.isdir(directory):
+        return
+    target = "/".join(parent.getPhysicalPath()) or "/"
+    mine = getattr(_finishing, "upload_id", None)
+    for upload, info in open_uploads(directory):
+        if upload.id != mine and info.get("target") == target and \
+                new_image_id(info) == name:
+            raise BadRequest("The id \"%s\" is invalid - it is reserved "
+                             "by an unfinished upload." % name)
 
 
 def not_webdav(event):
@@ -570,6 +594,7 @@ class UploadView(BrowserView):
         commits; a marker stays so that HEAD says the upload is complete."""
         try:
             change = self._change_method()
+            _finishing.upload_id = upload.id
             with open(upload.part, "rb") as f:
                 f.filename = info["filename"]  # what a form upload has
                 if info["kind"] == "folder":
@@ -601,6 +626,8 @@ class UploadView(BrowserView):
         except BaseException:
             upload.release()
             raise
+        finally:
+            _finishing.upload_id = None
 
         def committed(success):
             try:

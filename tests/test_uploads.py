@@ -852,3 +852,28 @@ def test_unfinished_uploads_are_listed_and_cancelled(server, folder_url):
     assert patch(url, 0, data).status_code == 204
     r = requests.head(url, auth=ADMIN, headers=TUS)
     assert r.headers["X-Zoomify-Location"] == folder_url + "/done.jpg"
+
+
+def test_a_reserved_id_is_refused_to_the_add_form(server, folder_url,
+                                                  tmp_path):
+    """L4: the id an unfinished upload will take is reserved against the
+    other ways in too (the add form, a paste, a rename), until the upload
+    ends."""
+    from tests.http_upload import post_form
+    data = jpeg(20)
+    url = create(folder_url, len(data), id="kept").headers["Location"]
+    path = tmp_path / "other.jpg"
+    path.write_bytes(jpeg(21))
+    add = folder_url + "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage"
+    status, body = post_form(add, {"id": "kept"}, "file", str(path), BOB)
+    assert status == 400 and b"reserved by an unfinished upload" in body
+    # a rename onto it is refused the same way
+    status, body = post_form(add, {"id": "other"}, "file", str(path), BOB)
+    assert status == 302
+    r = requests.post(folder_url + "/manage_renameObjects", auth=BOB,
+                      data={"ids:list": "other", "new_ids:list": "kept"})
+    assert r.status_code == 400, r.status_code
+    # the upload ends in its own image, with the id it reserved
+    assert patch(url, 0, data).status_code == 204
+    assert requests.get(folder_url + "/kept/download").content == data
+    assert requests.get(folder_url + "/other/download").ok
