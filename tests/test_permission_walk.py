@@ -222,3 +222,28 @@ def test_the_editor_may_change_what_he_may_see(site):
     assert tus_upload(site + "/pub", new, EDITOR, id="by-editor") == [201,
                                                                       204]
     assert "by-editor" in state()["pub"]
+
+
+def test_access_lost_during_an_upload_stops_it(site):
+    """The uploader asks at every request, not at the creation only: an
+    upload begun while the editor could edit the image does not end in it
+    once the folder hides its contents from him."""
+    before = state()["pub"]["small"]
+    new = jpeg(6, (300, 300))
+    r = requests.post(site + "/pub/small/@@zoomify-upload", auth=EDITOR,
+                      headers=dict(TUS, **{
+                          "Upload-Length": str(len(new)),
+                          "Upload-Metadata": metadata(filename="n.jpg")}))
+    assert r.status_code == 201
+    url = r.headers["Location"]
+    half = len(new) // 2
+    r = requests.patch(url, data=new[:half], auth=EDITOR, headers=dict(
+        TUS, **{"Upload-Offset": "0", "Content-Type": OCTETS}))
+    assert r.status_code == 204
+    with zope_root() as app:
+        for permission in PRIVATE:
+            app.pub.manage_permission(permission, ["Manager"], acquire=0)
+    r = requests.patch(url, data=new[half:], auth=EDITOR, headers=dict(
+        TUS, **{"Upload-Offset": str(half), "Content-Type": OCTETS}))
+    assert r.status_code == 401
+    assert state()["pub"]["small"] == before
