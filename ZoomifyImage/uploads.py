@@ -9,7 +9,9 @@ in chunks, each well under the request body limit (waitress's
 max_request_body_size). After a failure it asks HEAD for Upload-Offset
 and goes on from there. When the last byte arrives the image is added
 exactly as the add form adds it (manage_addZoomifyImage), or the image
-gets the file as from its Edit tab (manage_upload).
+gets the file as from its Edit tab (manage_upload): every request reaches
+that method as the user reaches it (access.py), and the last one calls
+what it reached.
 
 The bytes go straight from the request to UPLOAD-DIR/ID.part (nothing is
 kept in memory, nothing goes into the ZODB until the upload is complete);
@@ -17,8 +19,15 @@ ID.json says whose upload it is and what it is for. Its size on disc is
 the offset, so an upload survives a restart of Zope. An flock on the
 .part file keeps a second client (or a second try of the same one) from
 writing at the same time: it gets 423 Locked and tries again later.
-Uploads untouched for upload-expiry-hours are removed at start-up and
-whenever a new upload is created.
+Uploads untouched for upload-expiry-hours, and those without a byte
+upload-empty-expiry-minutes after their creation, are removed at start-up
+and whenever a new upload is created.
+
+What one creation may promise is bounded (``_new_upload``): a user's
+unfinished uploads by number and by bytes (upload-user-quota), all of them
+by the disc less upload-free-reserve; a new image's id is reserved from
+the creation on, against other uploads and other ways in (``id_reserved``).
+A full disc during a PATCH is 507, the bytes written kept.
 """
 
 import base64
