@@ -32,6 +32,15 @@ ADD = "/manage_addProduct/ZoomifyImage/manage_addZoomifyImage"
 PRIVATE = ("View", "Access contents information")
 
 
+PROPPATCH = b"""<?xml version="1.0" encoding="utf-8"?>
+<D:propertyupdate xmlns:D="DAV:" xmlns:z="http://www.zope.org/propsets/default">
+<D:set><D:prop><z:title>changed</z:title></D:prop></D:set>
+</D:propertyupdate>"""
+LOCK = b"""<?xml version="1.0" encoding="utf-8"?>
+<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>
+<D:locktype><D:write/></D:locktype><D:owner>me</D:owner></D:lockinfo>"""
+
+
 def jpeg(seed, size=(240, 160)):
     out = io.BytesIO()
     Image.fromarray(smooth(size[0], size[1], seed)).save(out, "JPEG")
@@ -140,9 +149,9 @@ def change_paths(url, folder, id, other):
             target, data=data or {}, files=files if with_file else None,
             auth=auth, allow_redirects=False).status_code]
 
-    def method(name, target, data=None):
+    def method(name, target, data=None, **headers):
         return lambda auth: [requests.request(
-            name, target, data=data, auth=auth,
+            name, target, data=data, auth=auth, headers=headers,
             allow_redirects=False).status_code]
 
     return [
@@ -153,6 +162,14 @@ def change_paths(url, folder, id, other):
         ("DELETE", method("DELETE", image)),
         ("PUT", method("PUT", image, new)),
         ("PATCH", method("PATCH", image, new)),
+        ("MOVE", method("MOVE", image, Destination="%s/%s/moved"
+                        % (url, other))),
+        ("COPY", method("COPY", image, Destination="%s/%s/copied"
+                        % (url, other))),
+        ("PROPPATCH", method("PROPPATCH", image, PROPPATCH,
+                             **{"Content-Type": "text/xml"})),
+        ("LOCK", method("LOCK", image, LOCK,
+                        **{"Content-Type": "text/xml"})),
         ("tus new file", lambda auth: tus_upload(image, new, auth)),
         ("add form", post(container + ADD, {"id": "added"},
                           with_file=True)),
