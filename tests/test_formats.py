@@ -734,14 +734,38 @@ def test_heif_and_avif_layout_and_pixels(tmp_path, kind, engine):
     if engine in readers or engine == "auto" and readers:
         used = check_tiers(str(path), expected, engine)
         assert used in readers
-        # libvips first: it decodes sequentially (Pillow decodes whole)
+        # both decode whole: Pillow, where it reads the file, in less
+        # memory (benchmarks/bench_heif.py)
         assert engine != "auto" or used == (
-            "vips" if "vips" in readers else "pillow")
+            "pillow" if "pillow" in readers else "vips")
     else:
         with pytest.raises(TilingError) as refused:
             tile_image(str(path), MemorySink(), engine=engine)
         assert refused.value.problem.startswith(
             "unsupported format (HEIF)"), refused.value.problem
+
+
+@needs_avif
+def test_avif_memory_budget_counts_the_whole_decode(tmp_path):
+    # libheif and libavif decode an AVIF whole before its first row
+    # (benchmarks/bench_heif.py): over max-tiling-memory it is refused
+    # before anything is decoded, where a JPEG of its size streams
+    data, _ = avif_and_expected(smooth(600, 400))
+    path = tmp_path / "in.avif"
+    path.write_bytes(data)
+    budget = 600 * 400 * 8
+    engines = ["pillow"] + (["vips"] if vips_heif() else [])
+    for engine in engines:
+        with pytest.raises(TilingError, match="in a format decoded whole: "
+                           "tiling it would need .* more than "
+                           "max-tiling-memory"):
+            tile_image(str(path), MemorySink(), engine=engine,
+                       max_tiling_memory=budget)
+    if vips_available():
+        from tests.images import save
+        jpeg = save(smooth(600, 400), tmp_path / "in.jpg", quality=90)
+        tile_image(jpeg, MemorySink(), engine="vips",
+                   max_tiling_memory=budget)
 
 
 def test_heif_of_a_codec_no_engine_has_is_unsupported(tmp_path):

@@ -113,6 +113,16 @@ def _auto(path, background, whole_decode_megapixels, lenient):
     # BigTIFF, PPM, BMP) it reads in about half the time and memory of
     # libvips (measured)
     source = _pillow_streaming(path, background, lenient)
+    if source is None and heif_kind(path) == "AVIF" and features.check(
+            "avif"):
+        # both engines decode an AVIF whole: Pillow (libavif) in two
+        # thirds of libvips' memory, and no slower (measured with
+        # benchmarks/bench_heif.py at 16 and 32 megapixels)
+        try:
+            source = PillowSource(path, background, whole_decode_megapixels,
+                                  lenient)
+        except TilingError:
+            pass   # too big to decode whole there, or unreadable: libvips
     tiff = is_tiff(path)
     if source is None and might_be_slide(path, tiff) and slide_available() \
             and slide_vendor(path) not in (None, "generic-tiff"):

@@ -57,9 +57,10 @@ def heif_kind(path):
     return "AVIF" if major in AVIF_BRANDS else "HEIF"
 
 
-def tiff_compression(path):
-    """The Compression value of a TIFF's first image, or None (not a
-    TIFF, or a header that does not say)."""
+def tiff_fields(path):
+    """{tag: value} of the one-value SHORT and LONG entries of a TIFF's
+    first image directory (classic TIFF or BigTIFF), or None when the
+    file is not a TIFF."""
     try:
         with open(path, "rb") as f:
             head = f.read(16)
@@ -78,23 +79,44 @@ def tiff_compression(path):
             f.seek(first)
             raw = f.read(head_size)
             if len(raw) < head_size:
-                return None
+                return {}
             count = struct.unpack(order + count_format, raw)[0]
             entries = f.read(min(count, 4096) * entry_size)
     except OSError:
         return None
+    fields = {}
+    # the value sits in the entry itself, after its count
+    value_at = 8 if version == 42 else 12
     for at in range(0, len(entries) - entry_size + 1, entry_size):
         tag, kind = struct.unpack(order + "HH", entries[at:at + 4])
-        if tag != 259:
-            continue
-        # the value sits in the entry itself (one SHORT, or a LONG)
-        value = entries[at + (8 if version == 42 else 12):]
+        value = entries[at + value_at:at + value_at + 4]
         if kind == 3:
-            return struct.unpack(order + "H", value[:2])[0]
-        if kind == 4:
-            return struct.unpack(order + "I", value[:4])[0]
+            fields[tag] = struct.unpack(order + "H", value[:2])[0]
+        elif kind == 4:
+            fields[tag] = struct.unpack(order + "I", value)[0]
+    return fields
+
+
+def tiff_compression(path):
+    """The Compression value of a TIFF's first image, or None (not a
+    TIFF)."""
+    fields = tiff_fields(path)
+    if fields is None:
         return None
-    return 1   # no Compression tag: uncompressed (its default)
+    return fields.get(259, 1)   # no Compression tag: uncompressed
+
+
+def tiff_first_segment_bytes(path):
+    """Bytes of the first strip or tile of a TIFF decoded (at most 16
+    bits a sample), or None where the header does not say."""
+    fields = tiff_fields(path) or {}
+    samples = fields.get(277, 1)
+    if 322 in fields and 323 in fields:
+        return fields[322] * fields[323] * samples * 2
+    if 256 in fields and 257 in fields:
+        rows = min(fields.get(278, fields[257]), fields[257])
+        return fields[256] * rows * samples * 2
+    return None
 
 
 def tiff_compression_name(number):

@@ -33,6 +33,11 @@ RAW_BITS = {
 
 _bomb_lock = threading.Lock()
 
+# bytes a pixel of a whole decode at its peak: the decoded image (RGBX),
+# and for AVIF libavif's planes beside it (measured with
+# benchmarks/bench_heif.py: 10.3 bytes a pixel at 16 and 32 megapixels)
+WHOLE_PIXEL_BYTES = {"AVIF": 11}
+
 
 def pillow_open(path):
     """Image.open without Pillow's own pixel limit: we apply ours."""
@@ -82,6 +87,7 @@ class PillowSource(BandSource):
         self.whole = None       # the decoded image, when not streaming
         self.raw = bytearray()  # file bytes of the rows being read
         self.copy = False
+        self.format = im.format
         try:
             self.width, self.height = im.size
             if self._orientation(im) in (5, 6, 7, 8):  # turned a quarter
@@ -179,7 +185,8 @@ class PillowSource(BandSource):
         # the file's bytes of a band, the band and its conversion
         band = 3 * rows * self.width * 4
         if not self.streaming:   # and the image decoded whole
-            band += self.width * self.height * 4
+            band += self.width * self.height * WHOLE_PIXEL_BYTES.get(
+                self.format, 4)
         return band
 
     def read_into(self, memory, top, rows):
