@@ -28,6 +28,7 @@ from ZPublisher import zpublish
 
 from . import config
 from .iiif_pixels import render
+from .iiif_pixels import spooled
 from .iiif_request import FORMATS
 from .iiif_request import MAX_SIDE
 from .iiif_request import IIIFError
@@ -350,7 +351,8 @@ class IIIFService(_Published):
                       client=REQUEST.getClientAddr())
         RESPONSE.setHeader("Content-Type", FORMATS[request.format])
         RESPONSE.setHeader("Content-Length", str(len(data)))
-        return b"" if REQUEST.get("REQUEST_METHOD") == "HEAD" else data
+        return b"" if REQUEST.get("REQUEST_METHOD") == "HEAD" else \
+            spooled(data)
 
 
 InitializeClass(IIIFService)

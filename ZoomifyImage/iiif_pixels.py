@@ -12,6 +12,8 @@ import ctypes.util
 import functools
 import io
 import math
+import os
+import tempfile
 import threading
 
 from PIL import Image
@@ -32,8 +34,9 @@ RENDER_WAIT = 0.0
 RENDER_RETRY_AFTER = 5
 # composed answers at once for one client address: a second gets 429
 PER_CLIENT = 1
-# decoded tiles kept for composed answers, in bytes of pixels (an RGB
-# tile of 256 x 256 is 192 KB, so about 170 tiles)
+# decoded tiles kept for composed answers, in bytes of memory (Pillow
+# keeps an RGB pixel in 4 bytes: a tile of 256 x 256 is 256 KB, so about
+# 128 tiles)
 DECODED_CACHE_BYTES = 32 << 20
 
 
@@ -50,7 +53,9 @@ class DecodedTiles(BoundedCache):
 
 
 def _cost(image):
-    return image.size[0] * image.size[1] * len(image.getbands())
+    # what Pillow holds: "L" 1 byte a pixel, "RGB" 4 (counted as 3, the
+    # cache held a third more than its limit)
+    return image.size[0] * image.size[1] * (1 if image.mode == "L" else 4)
 
 
 decoded_tiles = DecodedTiles(DECODED_CACHE_BYTES)
@@ -248,30 +253,71 @@ class ClientRenders:
 client_renders = ClientRenders(PER_CLIENT)
 
 
-def _libc_trim():
-    """glibc's malloc_trim, or None elsewhere."""
+# glibc's mallopt parameter, and the size from which blocks are mapped
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 4 << 20
+
+
+def _glibc():
+    """(malloc_trim, mallopt) of glibc, or (None, None) elsewhere."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
+        trim, mallopt = libc.malloc_trim, libc.mallopt
     except (OSError, AttributeError):
-        return None
+        return None, None
     trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    trim.restype = mallopt.restype = ctypes.c_int
+    return trim, mallopt
 
 
-_malloc_trim = _libc_trim()
+_malloc_trim, _mallopt = _glibc()
+
+
+def map_big_blocks():
+    """Have glibc map every block of MMAP_THRESHOLD bytes or more of its
+    own, so that freeing it gives it back to the system at once. By
+    default glibc raises its threshold to the size of each mapped block
+    freed (up to 32 MB): after the first composed answer, Pillow's 16 MB
+    blocks came from the arenas of waitress's threads and stayed there
+    (Zope at 1.1 GB after a burst, review M1). Process-wide: the tiler's
+    row buffers (background jobs) go back as well. It costs a composed
+    4096 x 4096 answer about a fifth more CPU (fresh pages), measured."""
+    if _mallopt is not None:
+        _mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
+map_big_blocks()
 
 
 def give_back_memory():
-    """Hand the allocator's free memory back to the system. A composed
-    answer's canvas and resized copy are tens of megabytes each; glibc
-    keeps freed blocks of that size in its arenas (its mmap threshold
-    rises with every big block freed), so Zope stayed at 1.1 GB after a
-    burst of renders (review M1). malloc_trim returns the free pages of
-    every arena."""
+    """Hand the arenas' free pages back to the system (after a burst of
+    compositions: what was under MMAP_THRESHOLD, spread over threads)."""
     if _malloc_trim is not None:
         _malloc_trim(0)
+
+
+# answers bigger than this are sent from a temporary file (spooled)
+SPOOL_BYTES = 1 << 20
+
+
+def spooled(data):
+    """``data`` to publish, as bytes when small, else as a stream of a
+    temporary file (already unlinked): a body held as bytes stayed in
+    memory after it was sent, until the thread's next request (four
+    waitress threads each kept their last 11-18 MB PNG: +60 MB after a
+    burst, measured with glibc's malloc_stats), and a file's pages are
+    the system's to drop."""
+    if len(data) <= SPOOL_BYTES:
+        return data
+    from ZPublisher.Iterators import filestream_iterator
+    with tempfile.NamedTemporaryFile(prefix="zoomify-iiif-",
+                                     delete=False) as f:
+        f.write(data)
+    try:
+        return filestream_iterator(f.name)
+    finally:
+        os.unlink(f.name)
 
 
 def render(layout, get_tile, request, jpeg_quality, budget, set_key=None,

@@ -352,3 +352,25 @@ def test_one_composition_at_a_time_per_client(folder, monkeypatch):
     assert first["answer"].status_int == 200
     assert Image.open(io.BytesIO(first["answer"].body)).size[0] == 300
     assert iiif_pixels.client_renders.running == {}
+
+
+def test_a_big_composed_answer_is_sent_whole_from_a_file(folder, tmp_path):
+    import tempfile
+
+    import numpy as np
+
+    from ZoomifyImage import iiif_pixels
+    noise = np.random.default_rng(5).integers(0, 256, (800, 900, 3),
+                                              np.uint8)
+    add(folder, noise, "noisy")
+    url = "%s/%s/noisy/iiif/full/max/0/default.png" % (BASE, folder)
+    answer = fetch(url, login=True)
+    assert status(answer) == 200
+    data = answer.contents if isinstance(answer.contents, bytes) else \
+        answer.contents.encode("latin-1")
+    # over SPOOL_BYTES: sent from a temporary file, every byte of it
+    assert len(data) > iiif_pixels.SPOOL_BYTES
+    assert int(answer.headers["Content-Length"]) == len(data)
+    assert Image.open(io.BytesIO(data)).size == (900, 800)
+    assert not glob.glob(os.path.join(tempfile.gettempdir(),
+                                      "zoomify-iiif-*"))

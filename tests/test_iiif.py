@@ -665,7 +665,8 @@ def test_decoded_tiles_are_kept_and_give_the_same_pixels(image):
 
 def test_the_decoded_tile_cache_is_bounded():
     from ZoomifyImage.iiif_pixels import DecodedTiles
-    cache = DecodedTiles(3 * 10 * 10 * 3)   # three 10x10 RGB tiles
+    # three 10x10 RGB tiles, as Pillow holds them (4 bytes a pixel)
+    cache = DecodedTiles(3 * 10 * 10 * 4)
     tiles = [Image.new("RGB", (10, 10), (i, 0, 0)) for i in range(5)]
     for i in range(3):
         cache.put(i, tiles[i])
@@ -673,9 +674,9 @@ def test_the_decoded_tile_cache_is_bounded():
     cache.put(3, tiles[3])            # drops 1, the least recent
     assert cache.get(1) is None
     assert [cache.get(i) is not None for i in (0, 2, 3)] == [True] * 3
-    assert cache.size == 3 * 300
+    assert cache.size == 3 * 400
     cache.put(4, Image.new("RGB", (20, 20)))   # above the limit: not kept
-    assert cache.get(4) is None and cache.size == 3 * 300
+    assert cache.get(4) is None and cache.size == 3 * 400
 
 
 def test_an_image_request_is_one_traversal_step():
