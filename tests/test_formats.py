@@ -486,6 +486,26 @@ def test_jp2_image_offset(tmp_path, kind, engine):
 
 
 @needs_jp2
+def test_jp2_subsampled_is_read_by_pillow(tmp_path):
+    # every component sampled every second pixel of the reference grid:
+    # the jp2 engine (OpenJPEG's regions come at the components' own
+    # size) refuses it and says why; auto gives it to Pillow, which fills
+    # the grid
+    from PIL import Image
+
+    from tests.test_errors import run_cli
+    path = write_jp2(tmp_path / "in.j2k", smooth(600, 400), subsam=(2, 2))
+    with Image.open(path) as im:
+        expected = np.asarray(im)
+    # (vips where libvips has OpenJPEG: the binary wheel's has not)
+    assert check_tiers(path, expected, "auto") in ("pillow", "vips")
+    result = run_cli("--engine", "jp2", path, str(tmp_path / "out"))
+    assert result.stderr.splitlines() == [
+        "zoomify-tile: error: %s: a JPEG 2000 image with subsampled "
+        "components, which the jp2 engine does not read" % path]
+
+
+@needs_jp2
 def test_jp2_damaged_fails_in_one_line(tmp_path):
     path = write_jp2(tmp_path / "good.jp2", smooth(600, 400), 256)
     with open(path, "rb") as f:

@@ -136,7 +136,10 @@ def _auto(path, background, whole_decode_megapixels, lenient):
         except UnknownFormat:
             pass  # a TIFF it does not read exactly: libvips
     if source is None and is_jp2(path) and jp2_available():
-        source = Jp2Source(path, background, lenient)
+        try:
+            source = Jp2Source(path, background, lenient)
+        except UnknownFormat:
+            pass  # a JPEG 2000 it does not read (subsampled): Pillow
     if source is None and vips_available():
         try:
             source = VipsSource(path, background, lenient)

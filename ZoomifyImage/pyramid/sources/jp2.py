@@ -130,11 +130,14 @@ class Jp2Source(AheadSource):
         if components not in (1, 2, 3, 4):
             raise TilingError(path, "a JPEG 2000 image of %d components "
                               "(1 to 4 are read)" % components)
-        if len(set(siz.xrsiz[:components])) > 1 or len(
-                set(siz.yrsiz[:components])) > 1:
-            raise TilingError(path, "a JPEG 2000 image with subsampled "
-                              "components, which the jp2 engine does not "
-                              "read")
+        if set(siz.xrsiz[:components]) != {1} or set(
+                siz.yrsiz[:components]) != {1}:
+            # OpenJPEG hands out each component at its own sampling (all
+            # subsampled alike: smaller than the reference grid), where
+            # Pillow fills the grid: auto gives the file to Pillow
+            raise UnknownFormat(path, "a JPEG 2000 image with subsampled "
+                                "components, which the jp2 engine does not "
+                                "read")
         self.channels = 1 if components <= 2 else 3
         self.alpha = components in (2, 4)
         self.bits = max(siz.bitdepth[:components])
