@@ -37,7 +37,9 @@ instancehome $INSTANCE
     tile-root $INSTANCE/var/zoomifyimage
     quality 80
     engine auto
-    max-megapixels 20000
+    # bigger images are refused (a few KB of PNG can declare this many);
+    # raise it for genuine bigger ones
+    max-megapixels 1000
 </product-config>
 """
 

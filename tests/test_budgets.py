@@ -249,6 +249,22 @@ def test_the_default_area_limit_is_1000_megapixels(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_new_instance_keeps_the_lower_area_limit(tmp_path):
+    # make start writes zope.conf: it set max-megapixels 20000 itself
+    import re
+
+    from ZoomifyImage import config
+    from ZoomifyImage.instance import write_instance
+    conf = open(write_instance(str(tmp_path / "site"))[0]).read()
+    block = re.search(r"<product-config zoomifyimage>(.*?)</product-config>",
+                      conf, re.S).group(1)
+    section = dict(line.split(None, 1) for line in block.splitlines()
+                   if line.strip() and not line.strip().startswith("#"))
+    section = {k.strip(): v.strip().replace("$INSTANCE", "/srv")
+               for k, v in section.items()}
+    assert config.load(section).max_megapixels == 1000
+
+
 def test_a_user_may_queue_only_max_queued_jobs(small_threshold, folder,
                                                tmp_path, zope_settings):
     from AccessControl.SecurityManagement import newSecurityManager
