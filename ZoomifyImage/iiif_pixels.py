@@ -34,6 +34,11 @@ RENDER_WAIT = 0.0
 RENDER_RETRY_AFTER = 5
 # composed answers at once for one client address: a second gets 429
 PER_CLIENT = 1
+# a composed answer this small (what it decodes and what it sends, in
+# pixels: four tiles' worth) costs about what a stored tile does; viewers
+# ask many at once (OpenLayers' IIIF source: the edge cells of every
+# tier), so these are never counted in the limits above
+SMALL_RENDER_PIXELS = 4 * 256 * 256
 # decoded tiles kept for composed answers, in bytes of memory (Pillow
 # keeps an RGB pixel in 4 bytes: a tile of 256 x 256 is 256 KB, so about
 # 128 tiles)
@@ -140,11 +145,9 @@ def _decoded(get_tile, name, set_key):
     return tile
 
 
-def compose(layout, get_tile, region, size, budget, set_key=None):
-    """An Image of exactly ``size`` showing ``region``, from the fewest
-    tiles of one tier (decoded ones kept when ``set_key`` names the
-    set). Refused (400) before anything is decoded when the window of
-    that tier has more than ``budget`` pixels."""
+def _plan(layout, region, size, budget):
+    """(tier, left, top, right, bottom, decoded): the tier a composed
+    answer reads, its window there and the pixels that window holds."""
     x, y, w, h = region
     k = scale_factor(layout, region, size, budget)
     s = float(1 << k)
@@ -153,6 +156,24 @@ def compose(layout, get_tile, region, size, budget, set_key=None):
     left, right = _window(x / s, w / s, tw)
     top, bottom = _window(y / s, h / s, th)
     decoded = (math.ceil(right) - int(left)) * (math.ceil(bottom) - int(top))
+    return tier, left, top, right, bottom, decoded
+
+
+def is_small(layout, region, size, budget):
+    """True for a composed answer that decodes and sends at most
+    SMALL_RENDER_PIXELS: as cheap as a stored tile, never limited."""
+    decoded = _plan(layout, region, size, budget)[5]
+    return max(decoded, size[0] * size[1]) <= SMALL_RENDER_PIXELS
+
+
+def compose(layout, get_tile, region, size, budget, set_key=None):
+    """An Image of exactly ``size`` showing ``region``, from the fewest
+    tiles of one tier (decoded ones kept when ``set_key`` names the
+    set). Refused (400) before anything is decoded when the window of
+    that tier has more than ``budget`` pixels."""
+    tier, left, top, right, bottom, decoded = _plan(layout, region, size,
+                                                    budget)
+    tw, th = layout.tiers[tier]
     if decoded > budget:
         # a thin image's coarser tiers are empty: nothing smaller to read
         raise IIIFError(400, "this request would decode %d pixels, more "
@@ -253,6 +274,13 @@ class ClientRenders:
 client_renders = ClientRenders(PER_CLIENT)
 
 
+def _make(layout, get_tile, request, jpeg_quality, budget, set_key):
+    image = compose(layout, get_tile, request.region, request.size, budget,
+                    set_key)
+    image = transform(image, request.mirror, request.angle, request.quality)
+    return encode(image, request.format, jpeg_quality)
+
+
 # glibc's mallopt parameter, and the size from which blocks are mapped
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 4 << 20
@@ -335,7 +363,11 @@ def render(layout, get_tile, request, jpeg_quality, budget, set_key=None,
             data = get_tile(name)
             if data is not None:
                 return data
-    # stored tiles above need no decoding and are never limited
+    # stored tiles above need no decoding and are never limited, nor are
+    # answers as small as a few tiles
+    if is_small(layout, request.region, request.size, budget):
+        return _make(layout, get_tile, request, jpeg_quality, budget,
+                     set_key)
     if not client_renders.enter(client):
         raise IIIFError(429, "you are already being sent a composed "
                         "image; ask for the next when it has come",
@@ -346,13 +378,10 @@ def render(layout, get_tile, request, jpeg_quality, budget, set_key=None,
             raise IIIFError(503, "the server is busy making other images; "
                             "try again", retry_after=RENDER_RETRY_AFTER)
         try:
-            image = compose(layout, get_tile, request.region, request.size,
-                            budget, set_key)
-            image = transform(image, request.mirror, request.angle,
-                              request.quality)
-            return encode(image, request.format, jpeg_quality)
+            # the big buffers are gone when it returns, before the trim
+            return _make(layout, get_tile, request, jpeg_quality, budget,
+                         set_key)
         finally:
-            image = None   # the big buffers go before the trim below
             RENDERS.release()
     finally:
         last = client_renders.leave(client)

@@ -344,13 +344,14 @@ def test_one_composition_at_a_time_per_client(folder, monkeypatch):
             "REMOTE_ADDR": address, "HTTP_AUTHORIZATION": auth})
     path = "/%s/p/iiif/%%s/0/default.png" % folder
     first = {}
+    # 900x700 and 800x622 pixels: more than a few tiles' worth
     thread = threading.Thread(target=lambda: first.setdefault(
-        "answer", client("10.0.0.1").get(path % "full/300,")))
+        "answer", client("10.0.0.1").get(path % "full/max")))
     thread.start()
     try:
         assert entered.wait(30)
         # the same address again, while its first is composed: refused
-        again = client("10.0.0.1").get(path % "full/200,", status="*")
+        again = client("10.0.0.1").get(path % "full/800,", status="*")
         assert again.status_int == 429
         assert int(again.headers["Retry-After"]) > 0
         assert again.headers["Cache-Control"] == "no-store"
@@ -358,6 +359,13 @@ def test_one_composition_at_a_time_per_client(folder, monkeypatch):
         tile = client("10.0.0.1").get("/%s/p/iiif/0,0,256,256/256,256/0/"
                                       "default.jpg" % folder)
         assert tile.status_int == 200
+        # nor is an answer as small as a few tiles (a viewer asks many
+        # such edge cells at once: OpenLayers' IIIF source)
+        monkeypatch.setattr(iiif_pixels, "compose", real)
+        small = client("10.0.0.1").get(path % "0,512,512,1/256,1")
+        assert small.status_int == 200
+        small = client("10.0.0.1").get(path % "full/200,")
+        assert small.status_int == 200
     finally:
         monkeypatch.setattr(iiif_pixels, "compose", real)
         go.set()
@@ -366,7 +374,7 @@ def test_one_composition_at_a_time_per_client(folder, monkeypatch):
     assert other.status_int == 200
     thread.join(30)
     assert first["answer"].status_int == 200
-    assert Image.open(io.BytesIO(first["answer"].body)).size[0] == 300
+    assert Image.open(io.BytesIO(first["answer"].body)).size[0] == 900
     assert iiif_pixels.client_renders.running == {}
 
 

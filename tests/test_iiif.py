@@ -277,7 +277,7 @@ def test_composed_renders_are_limited_stored_tiles_are_not(image):
             held += 1
         assert held == 2   # two of waitress's four threads
         start = time.monotonic()
-        answer = fetch(image + "/iiif/full/300,/0/default.png")
+        answer = fetch(image + "/iiif/full/max/0/default.png")
         assert status(answer) == 503, body(answer)
         assert time.monotonic() - start < 2
         assert int(answer.headers["Retry-After"]) > 0
@@ -286,10 +286,13 @@ def test_composed_renders_are_limited_stored_tiles_are_not(image):
         tile = fetch(iiif_url(image, (0, 0, 256, 256), (256, 256)))
         assert status(tile) == 200
         assert tile.headers["Content-Type"] == "image/jpeg"
+        # nor does an answer as small as a few tiles
+        small = fetch(image + "/iiif/full/300,/0/default.png")
+        assert status(small) == 200
     finally:
         for _ in range(held):
             iiif_pixels.RENDERS.release()
-    assert status(fetch(image + "/iiif/full/300,/0/default.png")) == 200
+    assert status(fetch(image + "/iiif/full/max/0/default.png")) == 200
 
 
 # ----------------------------------------------------------------- errors
