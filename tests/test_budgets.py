@@ -398,3 +398,40 @@ def test_a_big_composed_answer_is_sent_whole_from_a_file(folder, tmp_path):
     assert Image.open(io.BytesIO(data)).size == (900, 800)
     assert not glob.glob(os.path.join(tempfile.gettempdir(),
                                       "zoomify-iiif-*"))
+
+
+def test_a_wide_png_through_the_uploader_is_refused_at_once(tmp_path):
+    # the review's H3 reproduction: a few hundred bytes through tus, +530
+    # MB in a request thread of Zope
+    import base64
+
+    import requests
+
+    from tests.zope_fixtures import ADMIN
+    from tests.zope_fixtures import ZopeServer
+    zope = ZopeServer(settings={"max-tiling-memory": "64MB"}).start()
+    try:
+        folder = zope.add_folder("wide")
+        data = open(wide_png(tmp_path / "wide.png", 400000, 256),
+                    "rb").read()
+        tus = {"Tus-Resumable": "1.0.0"}
+        peak = zope.memory_kb("VmHWM")
+        r = requests.post(folder + "/@@zoomify-upload", auth=ADMIN,
+                          headers=dict(tus, **{
+                              "Upload-Length": str(len(data)),
+                              "Upload-Metadata": "filename " + base64.
+                              b64encode(b"wide.png").decode()}))
+        assert r.status_code == 201, r.text
+        r = requests.patch(r.headers["Location"], data=data, auth=ADMIN,
+                           headers=dict(tus, **{
+                               "Upload-Offset": "0", "Content-Type":
+                               "application/offset+octet-stream"}))
+        assert r.status_code == 400
+        assert "wide.png: the image is 400000 pixels wide" in r.text
+        assert "max-tiling-memory (64 MB)" in r.text
+        assert requests.get(folder + "/wide.png/status_json",
+                            auth=ADMIN).status_code == 404
+        # refused from the header: no row buffer was ever made
+        assert zope.memory_kb("VmHWM") - peak < 50 * 1024
+    finally:
+        zope.stop()
