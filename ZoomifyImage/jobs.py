@@ -181,13 +181,19 @@ def _user_name():
     return getSecurityManager().getUser().getUserName()
 
 
+def _is_manager(image):
+    from AccessControl import getSecurityManager
+    return getSecurityManager().getUser().has_role(["Manager"], image)
+
+
 def _check_quota(jar, image, user):
     """Raise TooManyJobs when ``user`` has max-queued-jobs images waiting
     or tiling (one worker runs them in turn: a user's hundred big
     uploads would hold up everyone else's for hours). The image's own
-    job does not count: a new one replaces it."""
+    job does not count: a new one replaces it. Managers, who may change
+    the setting anyway, are not counted (zoomify-import runs as one)."""
     cap = config.settings().max_queued_jobs
-    if not cap:
+    if not cap or _is_manager(image):
         return
     waiting = 0
     for oid in registry(jar).values():
