@@ -16,10 +16,10 @@ IPubAfterTraversal).
 """
 
 from AccessControl import Unauthorized
-from zExceptions import HTTPClientError
-from zExceptions import MethodNotAllowed
 
 from .interfaces import IZoomifyImage
+from .web_errors import AnyClientError
+from .web_errors import MethodNotAllowed
 
 ADD_METHOD = ("manage_addProduct", "ZoomifyImage", "manage_addZoomifyImage")
 
@@ -33,7 +33,7 @@ def reach(target, names):
         return target.getPhysicalRoot().restrictedTraverse(path)
     except Unauthorized:
         raise
-    except (LookupError, AttributeError, HTTPClientError):
+    except (LookupError, AttributeError, AnyClientError):
         # gone meanwhile, or hidden: the same answer as for no access
         raise Unauthorized("You may not change this.")
 

@@ -269,3 +269,80 @@ def test_a_title_with_markup_is_refused_with_a_clear_message(site, folder):
                                                "title": "<b>x</b>"})})
     assert created.status_code == 400
     assert created.text == "A title cannot contain < or >."
+
+
+# every way a module of the product could raise one of Zope's own HTTP
+# errors, whose text Zope writes into its error page as it is
+RAW_ERRORS = (
+    "from zExceptions import NotFound\nraise NotFound(name)\n",
+    "from zExceptions import HTTPNotFound\nraise HTTPNotFound(name)\n",
+    "from zExceptions import HTTPPreconditionFailed\n"
+    "raise HTTPPreconditionFailed(name)\n",
+    "from zExceptions import MethodNotAllowed\nraise MethodNotAllowed(name)\n",
+    "import zExceptions\nraise zExceptions.HTTPConflict(name)\n",
+    "from zExceptions import Redirect\nraise Redirect(name)\n",
+    "from ZPublisher.BaseRequest import NotFound\nraise NotFound(name)\n",
+)
+
+
+@pytest.mark.parametrize("source", RAW_ERRORS)
+def test_the_lint_refuses_every_raw_zope_error(source):
+    """The escaping classes of web_errors are the only HTTP errors the
+    product may raise: ruff's banned-api refuses every class of zExceptions
+    (67 of them, NotFound's aliases such as HTTPNotFound included) in any
+    module of the product but web_errors.py, which wraps them."""
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ruff = os.path.join(os.path.dirname(sys.executable), "ruff")
+
+    def lint(filename, text):
+        return subprocess.run(
+            [ruff, "check", "--no-cache", "--select", "TID251",
+             "--stdin-filename", filename, "-"],
+            input="name = 'x'\n" + text, capture_output=True, text=True,
+            cwd=root)
+
+    refused = lint("ZoomifyImage/some_new_module.py", source)
+    assert refused.returncode == 1 and "TID251" in refused.stdout, (
+        source, refused.stdout, refused.stderr)
+    # the control: what web_errors offers passes
+    allowed = lint("ZoomifyImage/some_new_module.py",
+                   "from .web_errors import NotFound\nraise NotFound(name)\n")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+def test_no_module_holds_a_raw_zope_error():
+    """Whatever the import path (Zope re-exports zExceptions' classes from
+    ZPublisher's modules, which the lint cannot know all of): no module of
+    the product but web_errors holds an HTTP error class of Zope's, only
+    web_errors' escaping ones (Unauthorized's 401 has no body: allowed)."""
+    import importlib
+    import pkgutil
+
+    import zExceptions
+
+    import ZoomifyImage
+    from ZoomifyImage import web_errors
+    ours = {c for c in vars(web_errors).values()
+            if isinstance(c, type) and c.__module__ == web_errors.__name__}
+    # Zope's own, as web_errors names them to be caught, never raised
+    caught = {v for n, v in vars(web_errors).items() if n.startswith("Any")}
+    raw = []
+    for info in pkgutil.walk_packages(ZoomifyImage.__path__,
+                                      ZoomifyImage.__name__ + "."):
+        if info.name == web_errors.__name__:
+            continue
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:  # an optional engine not installed
+            continue
+        for name, value in vars(module).items():
+            if isinstance(value, type) and issubclass(
+                    value, zExceptions.HTTPException) and \
+                    value not in ours and not (
+                        name.startswith("Any") and value in caught) and \
+                    not issubclass(value, zExceptions.Unauthorized):
+                raw.append("%s.%s" % (info.name, name))
+    assert not raw, raw
