@@ -390,6 +390,8 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         writer.keep_on_abort = True
         job.temp_dir = getattr(writer, "temp", None)
         sink = job_sink(writer, job)
+        transaction.get().note("Zoomify Image %s: tiling starts "
+                               "(background job)" % self.getId())
         try:
             transaction.commit()
         except BaseException:

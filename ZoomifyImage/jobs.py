@@ -342,6 +342,17 @@ class WorkerPool:
 pool = WorkerPool()
 
 
+def note(txn, image, what):
+    """Say in the Undo list what a job's transaction did: without it the
+    ZMI's Undo tab filled with blank entries, five or more per background
+    tiling (issue 23, newcomer 6)."""
+    try:
+        name = image.getId()
+    except Exception:  # deleted meanwhile, or not loadable
+        name = "?"
+    txn.note("Zoomify Image %s: %s (background job)" % (name, what))
+
+
 def worker_name():
     return "%s:%d:%s" % (socket.gethostname(), os.getpid(),
                          threading.current_thread().name)
@@ -353,9 +364,10 @@ class JobSink(TileSink):
     tiler when ``stop`` is set or the process shuts down. The writer is
     finished by the job's last transaction, not by the tiler."""
 
-    def __init__(self, writer, job, stop=None):
+    def __init__(self, writer, job, stop=None, image=None):
         self.writer = writer
         self.job = job
+        self.image = image
         self.stop = stop or threading.Event()
         self.last = time.monotonic()
 
@@ -371,6 +383,8 @@ class JobSink(TileSink):
         now = time.monotonic()
         if now - self.last >= PROGRESS_SECONDS or done == total:
             self.job.done, self.job.total = done, total
+            note(transaction.get(), self.image,
+                 "tiling, %d of %d tiles" % (done, total))
             transaction.commit()
             self.last = now
 
@@ -405,6 +419,7 @@ class Heartbeat(threading.Thread):
                     if not is_current(image, self.key, self.claim):
                         self.stop.set()
                     connection.get(self.beat_oid).time = time.time()
+                    note(manager.get(), image, "tiling, alive")
                     manager.commit()
                 except ConflictError:
                     manager.abort()
@@ -438,6 +453,8 @@ def _forget(connection, key):
             transaction.abort()
             return
         del keys[key]
+        transaction.get().note("Zoomify Image job %s done (background job)"
+                               % key)
         try:
             transaction.commit()
             return
@@ -482,6 +499,7 @@ def _claim(connection, key):
         job.attempts += 1
         job.done = 0
         job.temp_dir = None
+    note(transaction.get(), image, "job taken (%s)" % job.status)
     try:
         transaction.commit()
     except ConflictError:
@@ -529,7 +547,7 @@ def _run(image, job, stop):
     sink = None
     try:
         sink, install = image._run_job(
-            job, functools.partial(JobSink, stop=stop))
+            job, functools.partial(JobSink, stop=stop, image=image))
         _finish(image, job, claim, install)
     except BaseException as e:
         transaction.abort()
@@ -559,6 +577,7 @@ def _finish(image, job, claim, install):
     current, else stop (the caller discards the set). Tried again after a
     ConflictError (a concurrent change that the image's conflict
     resolution cannot merge)."""
+    note(transaction.get(), image, "tiling, the last tiles")
     transaction.commit()  # the tiles written since the last progress
     for attempt in range(COMMIT_ATTEMPTS):
         transaction.begin()  # see what changed meanwhile
@@ -567,6 +586,7 @@ def _finish(image, job, claim, install):
         try:
             install()
             _end(job, "ready")
+            note(transaction.get(), image, "new tiles in place")
             transaction.commit()
             return
         except ConflictError:
@@ -599,6 +619,7 @@ def _settle(image, job, claim, status, message=""):
             _end(job, "stopped" if status == "queued" else status, message)
             if status == "failed" and current:
                 image._job_failed(job)
+        note(transaction.get(), image, "tiling " + job.status)
         try:
             transaction.commit()
             break

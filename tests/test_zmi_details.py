@@ -3,6 +3,8 @@ the ZMI and on the viewer page, through the real publisher."""
 
 import re
 
+import pytest
+
 from tests.test_zope_jobs import add_waiting
 from tests.zope_fixtures import BASE
 from tests.zope_fixtures import add
@@ -59,3 +61,40 @@ def test_the_folder_listing_shows_what_waits(folder, tmp_path,
     jobs.pool.resume()
     assert jobs.pool.wait(60)
     assert "fa-hourglass-half" not in _row(folder, "big")
+
+
+@pytest.mark.file_storage  # the Undo log: see zope_fixtures.demo_storage
+def test_the_undo_list_says_what_a_background_job_did(tmp_path, unique_id):
+    """Every transaction of a background tiling says so in the Undo list
+    (it held five or more blank entries per job)."""
+    from tests.images import save
+    from tests.images import smooth
+    from tests.zope_fixtures import add_folder
+    from tests.zope_fixtures import product_config
+    from ZoomifyImage import jobs
+    folder = add_folder("u" + unique_id)
+    path = save(smooth(1500, 1000), tmp_path / "big.png")
+    with product_config(**{"background-megapixels": "1"}):
+        jobs.pool.pause()
+        try:
+            add(folder, path, "big")  # the test's own add: no note
+            with zope_root(commit=False) as app:
+                db = app._p_jar.db()
+                last = db.undoLog(0, 1)[0]["id"]
+        finally:
+            jobs.pool.resume()
+        assert jobs.pool.wait(120)
+    entries = []
+    for entry in db.undoLog(0, 200):
+        if entry["id"] == last:
+            break
+        text = entry["description"]
+        entries.append(text.decode() if isinstance(text, bytes) else text)
+    job_entries = [e for e in entries if "background job" in e]
+    assert len(job_entries) >= 3, entries
+    assert all(e.startswith("Zoomify Image") for e in job_entries)
+    assert any("big: new tiles in place" in e for e in job_entries)
+    # nothing of the job goes unsaid
+    assert all(e.strip() for e in entries), entries
+    with zope_root() as app:
+        app.manage_delObjects([folder])
