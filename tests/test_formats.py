@@ -230,6 +230,18 @@ def test_old_style_jpeg_tiff_is_read_or_named(tmp_path):
                                                           data))
 
 
+def test_cielab_tiff_is_read(tmp_path):
+    # libvips (8.18) refuses an 8-bit CIELab TIFF at its header ("bad
+    # labq format"), the tiff engine takes no CIELab: Pillow reads it
+    from PIL import Image
+    path = str(tmp_path / "lab.tif")
+    Image.fromarray(smooth(600, 400)).convert("LAB").save(path)
+    with Image.open(path) as im:
+        expected = np.asarray(im.convert("RGB"))
+    assert psnr(expected, smooth(600, 400)) > 35   # the colours kept
+    assert check_tiers(path, expected, "auto") in ("pillow", "vips")
+
+
 @pytest.mark.parametrize("number,name", [(34661, "JBIG"),
                                          (9, "JBIG (T.85)"),
                                          (60000, "unknown")])

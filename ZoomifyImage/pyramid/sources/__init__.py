@@ -143,10 +143,16 @@ def _auto(path, background, whole_decode_megapixels, lenient):
     if source is None and vips_available():
         try:
             source = VipsSource(path, background, lenient)
-        except Unsupported as e:
-            refusal = e   # Pillow may have the codec (old-style JPEG)
-        except UnknownFormat:
-            pass  # libvips lacks a loader for it: try Pillow
+        except DamagedImage:
+            raise
+        except UnknownFormat as e:
+            if isinstance(e, Unsupported):
+                refusal = e   # Pillow may have the codec (old-style JPEG)
+            # else libvips lacks a loader for it: try Pillow
+        except TilingError as e:
+            # libvips refuses what Pillow may read (a CIELab TIFF: "bad
+            # labq format"); if Pillow cannot either, libvips' word
+            refusal = e
     if source is None:
         try:
             source = _pillow(path, background, whole_decode_megapixels,
