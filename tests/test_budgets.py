@@ -135,6 +135,48 @@ def test_an_image_just_under_the_budget_is_tiled(tmp_path, engine):
     assert (tmp_path / "out" / "TileGroup0" / "0-0-0.jpg").exists()
 
 
+# files that libvips decodes whole before it hands out the first row
+# (found by the review of issue 23): a progressive JPEG (libjpeg keeps
+# every DCT coefficient), an interlaced PNG, a GIF, a WebP. 6000x6000 of
+# one grey: a few KB to 400 KB of file, 36 to 300 MB to decode
+def _vips_whole(kind, path):
+    pyvips = pytest.importorskip("pyvips")
+    grey = pyvips.Image.black(6000, 6000).add(90).cast("uchar")
+    if kind == "progressive.jpg":
+        grey.bandjoin([grey, grey]).jpegsave(path, interlace=True, Q=5)
+    elif kind == "interlaced.png":
+        grey.bandjoin([grey, grey]).pngsave(path, interlace=True,
+                                            compression=9)
+    elif kind == "big.gif":
+        Image.new("P", (6000, 6000), 0).save(path)
+    else:
+        Image.new("RGB", (6000, 6000), (5, 6, 7)).save(path, lossless=True)
+    return str(path)
+
+
+@pytest.mark.parametrize("kind", ["progressive.jpg", "interlaced.png",
+                                  "big.gif", "lossless.webp"])
+def test_a_file_decoded_whole_counts_its_decoding(tmp_path, kind):
+    """The budget holds for any file, not only wide ones: what the decoder
+    keeps of a file it decodes whole is counted before it starts. Refused
+    under what it needs (nothing decoded: the peak stays an interpreter's),
+    and tiled at what plan_tiling says, within it."""
+    path = _vips_whole(kind, tmp_path / kind)
+    need = plan_tiling(path, engine="vips", max_tiling_memory=0)[2]
+    code, stderr, peak = peak_rss_mb(
+        "--engine", "vips", "--max-tiling-memory", "%dMB" % (need // MB - 8),
+        path, str(tmp_path / "refused"))
+    assert code == 1 and "max-tiling-memory" in stderr, (kind, need, peak,
+                                                         stderr)
+    assert peak < 150, (kind, peak)
+    code, stderr, peak = peak_rss_mb(
+        "--engine", "vips", "--max-tiling-memory", "%dMB" % (need // MB + 1),
+        path, str(tmp_path / "out"))
+    assert code == 0, stderr
+    # an interpreter with the libraries loaded is about 60 MB
+    assert peak < need / MB + 90, (kind, need / MB, peak)
+
+
 def test_ten_million_pixels_wide_is_refused_from_its_header(tmp_path):
     # 16 rows: 20 KB of file, 160 megapixels (under max-megapixels)
     path = wide_png(tmp_path / "thin.png", 10_000_000, 16)

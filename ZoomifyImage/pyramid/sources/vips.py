@@ -30,6 +30,40 @@ PROBE_BYTES = 64 << 20
 # the peak grew by 14.5 bytes a pixel (measured: AVIFs of 1, 16 and 32
 # megapixels through the vips engine, 54, 271 and 503 MB)
 HEIF_PIXEL_BYTES = 15
+# likewise a GIF (libnsgif's RGBA frame) and a WebP (libwebp's RGBA and a
+# copy): zoomify-tile's peak grew by 4.6 and 8.4 bytes a pixel from
+# 3000x3000 to 6000x6000 (a 75 KB GIF, a 4 KB WebP of 100 MP took 494 and
+# 864 MB); and a progressive JPEG (libjpeg keeps every DCT coefficient, 2
+# bytes a sample: 2.1, 3.4 and 6.4 bytes a pixel for grey, 4:2:0 and
+# 4:4:4) and an interlaced PNG (a byte a sample: 1.1 and 3.3)
+GIF_PIXEL_BYTES = 5
+WEBP_PIXEL_BYTES = 9
+CHROMA_SHARE = {"4:2:0": 0.25, "4:1:1": 0.25, "4:2:2": 0.5}
+
+
+def _field(image, name):
+    return image.get(name) if image.get_typeof(name) else None
+
+
+def whole_decode_bytes(image):
+    """The bytes the loader of ``image`` keeps because it decodes the whole
+    image before the first row; 0 for a loader that streams."""
+    loader = image.get("vips-loader")
+    pixels = image.width * image.height
+    for prefix, per_pixel in (("heifload", HEIF_PIXEL_BYTES),
+                              ("gifload", GIF_PIXEL_BYTES),
+                              ("webpload", WEBP_PIXEL_BYTES)):
+        if loader.startswith(prefix):
+            return per_pixel * pixels
+    if not _field(image, "interlaced"):
+        return 0
+    if loader.startswith("jpegload"):
+        share = CHROMA_SHARE.get(_field(image, "jpeg-chroma-subsample"), 1)
+        return int(2 * pixels * (1 + (image.bands - 1) * share))
+    if loader.startswith("pngload"):
+        sample = 2 if image.format in ("ushort", "short") else 1
+        return pixels * image.bands * sample
+    return 0
 
 
 def vips_available():
@@ -124,8 +158,10 @@ class VipsSource(BandSource):
         self.width = self.image.width
         self.height = self.image.height
         self.channels = self.image.bands
-        self.streaming = not self.image.get("vips-loader").startswith(
-            "heifload")
+        # what the loader keeps of a file it decodes whole (issue 23: the
+        # budget counted a HEIF's only, and a 4 KB WebP took 864 MB)
+        self.whole_bytes = whole_decode_bytes(image)
+        self.streaming = not self.whole_bytes
         self.line = self.width * self.channels   # bytes a row
         self.carry = None      # rows decoded beyond the last read's end
 
@@ -142,7 +178,7 @@ class VipsSource(BandSource):
         # over, and the sequential loaders' cache of lines
         band = 3 * min(self.band_rows(tile_size), self.height) * self.line
         if not self.streaming:
-            band += HEIF_PIXEL_BYTES * self.width * self.height
+            band += self.whole_bytes
         return band
 
     def _load(self, access):
