@@ -230,6 +230,24 @@ def test_old_style_jpeg_tiff_is_read_or_named(tmp_path):
                                                           data))
 
 
+@pytest.mark.parametrize("compression", [None, "tiff_lzw"])
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_tiff_orientation(tmp_path, orientation, compression):
+    # Pillow 11+ reports a TIFF's size turned by its Orientation tag and
+    # turns the pixels when it loads them (older ones leave both to
+    # ImageOps.exif_transpose): the pillow engine turned 5-8 twice
+    from PIL import Image
+    pixels = smooth(600, 400)
+    path = str(tmp_path / "in.tif")
+    Image.fromarray(pixels).save(path, compression=compression,
+                                 tiffinfo={274: orientation})
+    expected = {3: np.rot90(pixels, 2), 6: np.rot90(pixels, -1),
+                8: np.rot90(pixels, 1)}[orientation]
+    for engine in ["auto", "pillow"] + (["vips"] if vips_available()
+                                        else []):
+        check_tiers(path, expected, engine)
+
+
 def test_cielab_tiff_is_read(tmp_path):
     # libvips (8.18) refuses an 8-bit CIELab TIFF at its header ("bad
     # labq format"), the tiff engine takes no CIELab: Pillow reads it
@@ -798,6 +816,31 @@ def test_avif_memory_budget_counts_the_whole_decode(tmp_path):
         jpeg = save(smooth(600, 400), tmp_path / "in.jpg", quality=90)
         tile_image(jpeg, MemorySink(), engine="vips",
                    max_tiling_memory=budget)
+
+
+@pytest.mark.parametrize("bits,lossless", [(12, False), (16, True)])
+def test_jpeg_of_more_than_8_bits_is_named(tmp_path, bits, lossless):
+    # 12-bit JPEG (medical, some cameras) and 16-bit lossless JPEG: the
+    # libjpeg of libvips and of Pillow read 8-bit samples only; libvips
+    # said the file was damaged, Pillow that it was no image
+    imagecodecs = pytest.importorskip("imagecodecs")
+    from tests.test_errors import run_cli
+    samples = smooth(300, 200).astype(np.uint16) << (bits - 8)
+    try:
+        data = imagecodecs.jpeg8_encode(samples, bitspersample=bits,
+                                        lossless=lossless)
+    except Exception as e:   # an imagecodecs without libjpeg-turbo 3
+        pytest.skip("imagecodecs cannot write it: %s" % e)
+    path = tmp_path / "deep.jpg"
+    path.write_bytes(data)
+    words = ("unsupported JPEG (%d-bit samples: libvips and Pillow read "
+             "8-bit JPEG only)" % bits)
+    for engine in ["auto", "pillow"] + (["vips"] if vips_available()
+                                        else []):
+        result = run_cli("--engine", engine, str(path),
+                         str(tmp_path / "out"))
+        assert result.stderr.splitlines() == [
+            "zoomify-tile: error: %s: %s" % (path, words)], engine
 
 
 def test_heif_of_a_codec_no_engine_has_is_unsupported(tmp_path):

@@ -26,6 +26,7 @@ from .base import BandSource  # noqa: F401
 from .base import UnknownFormat  # noqa: F401
 from .base import Unsupported
 from .identify import heif_kind
+from .identify import jpeg_precision
 from .identify import tiff_compression
 from .identify import tiff_compression_name
 from .jp2 import Jp2Source
@@ -40,6 +41,7 @@ from .slide import slide_vendor
 from .tiff import TiffSource
 from .tiff import tiff_available
 from .vips import VipsSource  # noqa: F401
+from .vips import unsupported_jpeg
 from .vips import vips_available  # noqa: F401
 
 # any engine: a decompression bomb guard (1000 megapixels are about 16000
@@ -205,6 +207,9 @@ def unsupported(path):
                     "without libheif" % kind)
         return ("unsupported format (%s) for the pillow engine: the vips "
                 "engine reads it" % kind)
+    precision = jpeg_precision(path)
+    if precision not in (None, 8):
+        return unsupported_jpeg(precision)
     if is_tiff(path):
         number = tiff_compression(path)
         if number not in (None, 1):

@@ -6,6 +6,7 @@ file damaged, or not an image), read from their documented headers.
   the leading ``ftyp`` box.
 - TIFF: the Compression tag (259) of the first image directory, classic
   TIFF or BigTIFF.
+- JPEG: the sample precision of its frame header (SOFn, ITU T.81 B.2.2).
 """
 
 import struct
@@ -122,3 +123,34 @@ def tiff_first_segment_bytes(path):
 def tiff_compression_name(number):
     """"old-style JPEG, 6": how a message names a TIFF compression."""
     return "%s, %d" % (TIFF_COMPRESSIONS.get(number, "unknown"), number)
+
+
+# start-of-frame markers: SOF0-3, 5-7, 9-11, 13-15 (not DHT, JPG, DAC)
+SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def jpeg_precision(path):
+    """The bits a sample of a JPEG's frame (8, 12, 16), or None (not a
+    JPEG, or no frame header in its first 64 KB of segments)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1 << 16)
+    except OSError:
+        return None
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    at = 2
+    while at + 4 < len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:          # fill byte
+            at += 1
+            continue
+        if marker in SOF_MARKERS:
+            return data[at + 4] if at + 4 < len(data) else None
+        if marker == 0xDA:          # the scan starts: no frame before it
+            return None
+        at += 2 + struct.unpack(">H", data[at + 2:at + 4])[0]
+    return None
+

@@ -73,6 +73,16 @@ def tiles_in_file(im):
         not im.use_load_libtiff)
 
 
+def turned_by_pillow(im):
+    """Whether Pillow reports the image's size turned by its orientation
+    already (and turns the pixels as it loads them): a TIFF since Pillow
+    11, whose size then differs from its ImageWidth and ImageLength."""
+    if not isinstance(im, TiffImagePlugin.TiffImageFile):
+        return False
+    stored = (im.tag_v2.get(256), im.tag_v2.get(257))
+    return im.size != stored
+
+
 class PillowSource(BandSource):
 
     engine = "pillow"
@@ -90,7 +100,8 @@ class PillowSource(BandSource):
         self.format = im.format
         try:
             self.width, self.height = im.size
-            if self._orientation(im) in (5, 6, 7, 8):  # turned a quarter
+            if self._orientation(im) in (5, 6, 7, 8) and not (
+                    turned_by_pillow(im)):   # turned a quarter
                 self.width, self.height = self.height, self.width
             self.channels = 1 if (im.mode in GREY_MODES
                                   or im.mode.startswith("I;")) else 3

@@ -465,6 +465,7 @@ SEEK_PROBE = re.compile(r"^[^:]*: bad seek to -?\d+$")
 # a codec that libheif (its error codes 3, 4 and 11: unsupported file
 # type, unsupported feature, no plugin) or libtiff was built without
 HEIF_UNSUPPORTED = re.compile(r"^heif: (.*?) \((3|4|11)\.\d+\)$")
+JPEG_UNSUPPORTED = re.compile(r"Unsupported JPEG data precision (\d+)")
 TIFF_UNSUPPORTED = re.compile(r"support is not configured|compression "
                               r"method is not configured|decoding is not "
                               r"implemented")
@@ -491,6 +492,9 @@ def unsupported_problem(path, error):
             said = found.group(1).replace("Error while loading plugin: ",
                                           "")
             return "unsupported format (HEIF): libheif says: %s" % said
+        found = JPEG_UNSUPPORTED.search(line)
+        if found:
+            return unsupported_jpeg(int(found.group(1)))
         if TIFF_UNSUPPORTED.search(line):
             number = tiff_compression(path)
             if number is None:
@@ -498,3 +502,9 @@ def unsupported_problem(path, error):
             return "unsupported TIFF compression (%s)" % (
                 tiff_compression_name(number))
     return None
+
+
+def unsupported_jpeg(precision):
+    return ("unsupported JPEG (%d-bit samples: libvips and Pillow read "
+            "8-bit JPEG only)" % precision)
+
