@@ -411,5 +411,6 @@ def test_a_refused_change_refreshes_the_edit_tab_by_its_own_url(
     url = add(folder, save(smooth(1500, 1000), tmp_path / "big.png"), "big")
     b = post(url + "/manage_edit", {"quality": "abc"})
     assert status(b) == 400 and "JPEG quality" in b.contents
+    # (a path: the host of the request may be a client's, issue 23 H1)
     assert '<meta http-equiv="refresh" content="3; url=%s/manage_main" />' \
-        % url in b.contents
+        % urllib.parse.urlsplit(url).path in b.contents

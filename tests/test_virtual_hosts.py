@@ -74,3 +74,25 @@ def test_tag_for_embedding_names_no_host(folder):
     urls = _loaded_urls(html)
     assert urls and all(u.startswith("/") and not u.startswith("//")
                         for u in urls), urls
+
+
+@pytest.mark.parametrize("prefix", [EVIL, SLASHES])
+def test_the_edit_tab_refreshes_to_no_host_from_the_request(
+        small_threshold, folder, tmp_path, prefix):
+    """While a job waits the Edit tab reloads itself (a meta refresh every
+    3 s): to the image's own path, never to the host of a client's
+    VirtualHostBase, which would take the manager to that host."""
+    from tests.images import save
+    from tests.images import smooth
+    from ZoomifyImage import jobs
+    jobs.pool.pause()  # the job waits: the tab refreshes itself
+    add(folder, save(smooth(1500, 1000), tmp_path / "big.png"), "big")
+    b = fetch("%s%s/%s/big/manage_main" % (BASE, prefix, folder),
+              login=True)
+    assert status(b) == 200
+    refresh = re.search(r'http-equiv="refresh"\s+content="([^"]*)"',
+                        b.contents)
+    assert refresh, "no refresh while the job waits"
+    target = refresh.group(1).split("url=", 1)[1].strip()
+    assert not re.match(r"^\s*(https?:)?//", target), target
+    assert target.endswith("/%s/big/manage_main" % folder), target
