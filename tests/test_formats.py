@@ -260,6 +260,26 @@ def test_cielab_tiff_is_read(tmp_path):
     assert check_tiers(path, expected, "auto") in ("pillow", "vips")
 
 
+def test_tiff_pillow_cannot_read_says_why(tmp_path):
+    # floating-point RGB: Pillow's TIFF plugin has no mode for it, libvips
+    # reads it (auto); the pillow engine says what it lacks and who reads
+    # it, not "not an image file"
+    tifffile = pytest.importorskip("tifffile")
+    from tests.test_errors import run_cli
+    path = str(tmp_path / "float.tif")
+    tifffile.imwrite(path, smooth(300, 200).astype(np.float32),
+                     photometric="rgb", compression="zlib")
+    result = run_cli("--engine", "pillow", path, str(tmp_path / "out"))
+    assert result.stderr.splitlines() == [
+        "zoomify-tile: error: %s: a TIFF that Pillow does not read (unknown "
+        "pixel mode): %s" % (path, "the vips engine reads more TIFFs"
+                             if vips_available() else "libvips reads more "
+                             "TIFFs: install the 'vips' extra (pip install "
+                             "'ZoomifyImage[vips]')")]
+    if vips_available():
+        assert tile_image(path, MemorySink()).engine == "vips"
+
+
 @pytest.mark.parametrize("number,name", [(34661, "JBIG"),
                                          (9, "JBIG (T.85)"),
                                          (60000, "unknown")])

@@ -211,11 +211,29 @@ def unsupported(path):
     if precision not in (None, 8):
         return unsupported_jpeg(precision)
     if is_tiff(path):
-        number = tiff_compression(path)
-        if number not in (None, 1):
-            return "unsupported TIFF compression (%s)" % (
-                tiff_compression_name(number))
+        return _unsupported_tiff(path)
     return None
+
+
+def _unsupported_tiff(path):
+    """What Pillow lacks to read a TIFF it refused: the compression's
+    codec, or what its TIFF plugin says (a kind of pixel it has no mode
+    for: floating-point RGB, ...)."""
+    from PIL import TiffImagePlugin
+    number = tiff_compression(path)
+    if number is not None and number not in TiffImagePlugin.COMPRESSION_INFO:
+        return "unsupported TIFF compression (%s)" % (
+            tiff_compression_name(number))
+    try:
+        TiffImagePlugin.TiffImageFile(path).close()
+    except Exception as e:
+        said = str(e) or type(e).__name__
+    else:
+        return None
+    more = ("the vips engine reads more TIFFs" if vips_available() else
+            "libvips reads more TIFFs: install the 'vips' extra (pip "
+            "install 'ZoomifyImage[vips]')")
+    return "a TIFF that Pillow does not read (%s): %s" % (said, more)
 
 
 def vips_reads_heif():
