@@ -828,7 +828,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         """The name if it is a tile of this image's set, else None.
 
         A stock OpenSeadragon asks for "phantom" edge tiles outside the
-        floor grid (ZOOMIFY.md; our own viewer does not): they get a 404.
+        floor grid (docs/zoomify-format.txt; ours does not): they get a 404.
         They would cover less than a pixel of their tier, so the image is
         drawn whole without them, and OpenSeadragon does not retry; a made
         up tile would contradict NUMTILES and differ from what a front-end

@@ -275,7 +275,8 @@ def read_numtiles(out):
 
 
 def checks(runs, width, height):
-    """Compare each tile set with the floor layout of ZOOMIFY.md."""
+    """Compare each tile set with the floor layout of
+    docs/zoomify-format.txt."""
     expected = expected_names(width, height)
     tiers = len(tier_sizes(width, height))
     wanted = properties_xml(width, height, len(expected))

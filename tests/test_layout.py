@@ -12,7 +12,8 @@ from ZoomifyImage.pyramid.layout import parse_tile_name
 
 
 def floor_tiers(w, h, t=256):
-    """The floor rule of ZOOMIFY.md, spelled out independently."""
+    """The floor rule of docs/zoomify-format.txt, spelled out
+    independently."""
     sizes = [(w, h)]
     while sizes[-1][0] > t or sizes[-1][1] > t:
         sizes.append((sizes[-1][0] // 2, sizes[-1][1] // 2))
@@ -53,7 +54,7 @@ def test_layout_matches_floor_rule(w, h):
 
 
 def test_known_counts():
-    # the figures quoted in ZOOMIFY.md
+    # the figures quoted in docs/zoomify-format.txt
     assert Layout(513, 513).num_tiers == 2
     assert Layout(513, 513).num_tiles == 10
     assert Layout(30000, 20000).num_tiles == 12489

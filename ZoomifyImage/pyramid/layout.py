@@ -1,6 +1,6 @@
 """The Zoomify tile layout: tiers, grids, tile names, ImageProperties.xml.
 
-The rules are the ones every reader accepts (see ZOOMIFY.md in the docs):
+The rules are the ones every reader accepts (docs/zoomify-format.txt):
 tiers are halved with floor, edge tiles are cropped, tiles are numbered
 over all tiers from the smallest one, 256 tiles per TileGroup.
 """
