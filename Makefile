@@ -19,23 +19,36 @@ MIRADOR_STAMP := $(MIRADOR)/mirador.min.js
 OL := ZoomifyImage/static/ol
 OL_STAMP := $(OL)/ol.js
 
-.PHONY: install test clean start
+# Debian packages: tools/system-packages says which each step needs and
+# why, and installs the missing ones with apt-get only as root (CI runs
+# `make test` as root on a fresh clone); APT=no never installs, it only
+# says what is missing. `make prerequisites` lists them all.
+APT ?= auto
+PACKAGES := APT=$(APT) PYTHON=$(PYTHON) tools/system-packages
 
-install: $(STAMP) $(OSD_STAMP) $(TUS_STAMP) $(MIRADOR_STAMP) $(OL_STAMP) openjpeg
+.PHONY: install test clean start prerequisites static
 
-$(STAMP): setup.py ZoomifyImage/pyramid/_boxmean.c
+install: $(STAMP) static openjpeg
+
+prerequisites:
+	@APT=no PYTHON=$(PYTHON) tools/system-packages build static jp2 test \
+	  || true
+
+$(STAMP): setup.py pyproject.toml ZoomifyImage/pyramid/_boxmean.c
+	@echo "make install: Debian packages for the C box mean"
+	@$(PACKAGES) build
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@# the pyramid's C part (_boxmean.c) needs a compiler and Python.h
-	@cc=$$($(BIN)/python -c "import sysconfig; print((sysconfig.get_config_var('CC') or 'cc').split()[0])"); \
-	  command -v $$cc >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y gcc)
-	@$(BIN)/python -c "import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" \
-	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-dev)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[vips,tiff,jp2,slide,test]'
+	@$(BIN)/python -c "from ZoomifyImage.pyramid import boxmean; print('make install: the box mean is', 'the C (_boxmean.c)' if boxmean.compiled else 'numpy (the C was not compiled)')"
 	touch $(STAMP)
 
+# the viewers' JavaScript, from package-lock.json (no venv needed)
+static: $(OSD_STAMP) $(TUS_STAMP) $(MIRADOR_STAMP) $(OL_STAMP)
+
 $(OSD_STAMP): package.json package-lock.json
-	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+	@echo "make install: Debian packages for the viewers' JavaScript"
+	@$(PACKAGES) static
 	npm ci --ignore-scripts --no-audit --no-fund
 	rm -rf $(OSD)
 	mkdir -p $(OSD)
@@ -65,25 +78,20 @@ $(OL_STAMP): package.json package-lock.json $(OSD_STAMP)
 	   node_modules/ol/LICENSE.md $(OL)/
 
 # the jp2 engine (glymur) needs the OpenJPEG library: Debian's libopenjp2-7;
-# where it cannot be installed the JPEG 2000 tests skip and say why
+# where it is missing the JPEG 2000 tests skip and say why
 openjpeg:
-	@(ldconfig -p | grep -q libopenjp2) || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y libopenjp2-7) \
-	  || echo "*** could not install libopenjp2-7: the JPEG 2000 tests will be skipped"
+	@echo "make install: Debian packages for the jp2 engine"
+	@$(PACKAGES) jp2
 
 .PHONY: openjpeg
 
 # Debian packages the tests run as real parts: Chromium for the browser
 # tests (never a downloaded browser), nginx (as www-data) and wrk for the
-# front-end and load tests, libmagic for iiif-validator; one apt-get for
-# what is missing; where they cannot be installed those tests skip and
-# say why
-DEBS := chromium nginx-light wrk libmagic1
+# front-end and load tests, libmagic for iiif-validator; where they are
+# missing those tests skip and say why
 system:
-	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing) \
-	  || echo "*** could not install $$missing: the tests that need them will be skipped"; \
-	fi
+	@echo "make test: Debian packages for the tests"
+	@$(PACKAGES) test
 
 .PHONY: system
 # the zopefoundation projects' lint (flake8 and isort with
@@ -103,6 +111,10 @@ test: install system lint
 	PYTHONPATH=tests/without_imagecodecs $(BIN)/python -m pytest -q -rs \
 	    tests/test_pixels.py tests/test_modes.py tests/test_uncompressed.py \
 	    tests/test_streaming.py
+	# and with numpy's box mean, as installed without a C compiler
+	PYTHONPATH=tests/without_boxmean_c $(BIN)/python -c "from ZoomifyImage.pyramid import boxmean; assert not boxmean.compiled"
+	PYTHONPATH=tests/without_boxmean_c $(BIN)/python -m pytest -q -rs \
+	    tests/test_pixels.py tests/test_modes.py tests/test_cli.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info node_modules $(OSD) $(TUS) $(MIRADOR) $(OL)

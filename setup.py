@@ -1,4 +1,38 @@
-from setuptools import Extension, find_packages, setup
+from setuptools import Extension
+from setuptools import find_packages
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+from setuptools.errors import CCompilerError
+from setuptools.errors import ExecError
+from setuptools.errors import PlatformError
+
+
+class optional_build_ext(build_ext):
+    """The C box mean is only faster: where it cannot be compiled (no
+    compiler, no Python.h) the product installs without it and uses
+    numpy's (ZoomifyImage/pyramid/boxmean.py), and says so."""
+
+    def run(self):
+        try:
+            super().run()
+        except PlatformError as e:   # no compiler of the platform's kind
+            self.unbuilt(e)
+
+    def build_extension(self, ext):
+        if self.compiler.compiler_type == "unix":   # gcc and clang
+            ext.extra_compile_args = ["-O3"]
+        try:
+            super().build_extension(ext)
+        except (CCompilerError, ExecError, PlatformError) as e:
+            self.unbuilt(e)
+
+    def unbuilt(self, error):
+        print("*" * 72 + "\nZoomifyImage: the C box mean "
+              "(ZoomifyImage/pyramid/_boxmean.c) was not compiled (%s).\n"
+              "The product is installed without it: numpy makes the same "
+              "tiles, more\nslowly. For the C, install a C compiler and "
+              "Python's headers (Debian:\ngcc python3-dev) and install "
+              "again.\n" % error + "*" * 72, flush=True)
 
 with open("README.txt") as f:
     long_description = f.read()
@@ -15,16 +49,19 @@ setup(
         "Framework :: Zope :: 6",
         "License :: OSI Approved :: Zope Public License",
         "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
     ],
     packages=find_packages(exclude=["tests", "benchmarks"]),
-    # the pyramid's 2x2 box mean on its own row buffers (a C compiler and
-    # Python's headers are needed to install from source)
+    # the pyramid's 2x2 box mean on its own row buffers, in C where a
+    # compiler is at hand (else numpy's: optional_build_ext)
     ext_modules=[Extension("ZoomifyImage.pyramid._boxmean",
-                           ["ZoomifyImage/pyramid/_boxmean.c"],
-                           extra_compile_args=["-O3"])],
+                           ["ZoomifyImage/pyramid/_boxmean.c"])],
+    cmdclass={"build_ext": optional_build_ext},
     include_package_data=True,
     zip_safe=False,
-    python_requires=">=3.10",
+    python_requires=">=3.11",   # as Zope 6
     install_requires=[
         "Pillow>=10",
         "numpy>=1.24",
@@ -53,7 +90,7 @@ setup(
             "playwright",
             "iiif-validator",
             "tuspy",
-            "ruff",
+            "ruff == 0.17.6",   # as .pre-commit-config.yaml
         ],
     },
     entry_points={

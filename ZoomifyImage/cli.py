@@ -18,6 +18,7 @@ from .progress import tile_progress  # noqa: E402
 from .pyramid import DamagedImage
 from .pyramid import DirectorySink
 from .pyramid import TilingError
+from .pyramid import boxmean
 from .pyramid import tile_image
 from .pyramid.budget import DEFAULT_MAX_TILING_MEMORY
 from .pyramid.budget import format_bytes
@@ -145,6 +146,10 @@ def tile_main(argv=None):
         logging.basicConfig(level=logging.WARNING,
                             format="zoomify-tile: %(name)s: %(message)s")
         logging.captureWarnings(True)
+        if not boxmean.compiled:
+            print("zoomify-tile: the C box mean (_boxmean.c) is not built: "
+                  "numpy makes the smaller tiers (the same tiles, more "
+                  "slowly)", file=sys.stderr)
     show = not args.quiet and sys.stderr.isatty()
     with contextlib.ExitStack() as stack:
         terminal = None   # the real stderr, while fd 2 is silenced

@@ -278,8 +278,7 @@ def test_download_any_file_name(folder, tmp_path):
     assert disposition.startswith("attachment;")
     assert "filename*=UTF-8''" in disposition
     assert urllib.parse.quote("Hafen Ærø") in disposition
-    assert "東京".encode("utf-8") not in disposition.encode("latin-1",
-                                                            "replace")
+    assert "東京".encode() not in disposition.encode("latin-1", "replace")
     disposition.encode("latin-1")  # a header must be Latin-1
 
 

@@ -17,23 +17,18 @@ A buffer is our own bytearray: colour rows packed, 3 bytes a pixel
 its top tier is a Pillow image in mode "RGBX", Pillow's own layout), grey
 rows a Pillow image in mode "L".
 The source writes rows straight into the top tier's memory; the jobs cut
-tiles from a buffer and shrink it into the tier below with _boxmean.c,
-which reads and writes the buffers in place (Pillow's reduce needed the
-packed rows unpacked and packed again: 1.8 against 0.5 s of CPU for the
-top tier of a 30000x20000 image, measured).
+tiles from a buffer and shrink it into the tier below with boxmean.py
+(_boxmean.c, or numpy where it is not built), which reads and writes the
+buffers in place (Pillow's reduce needed the packed rows unpacked and
+packed again: 1.8 against 0.5 s of CPU for the top tier of a 30000x20000
+image, measured).
 All the bookkeeping stays on the calling thread: a job only reads rows
 that are complete, or waits for the jobs that write them (``writers``),
 and a buffer is written again only once every job that reads it has
 finished (``wait_free``): no copies.
 """
 
-try:
-    from ._boxmean import shrink
-except ImportError as e:  # a checkout put on the path without installing
-    raise ImportError(
-        "ZoomifyImage's C part (ZoomifyImage/pyramid/_boxmean.c) is not "
-        "built: install the product with pip (in a checkout: pip install "
-        "-e .), which needs a C compiler and Python's headers") from e
+from .boxmean import shrink
 from .buffers import PIXEL_BYTES
 from .buffers import PackedRGB
 from .buffers import image_on
