@@ -764,17 +764,19 @@ needs_avif = pytest.mark.skipif(not pillow_avif(), reason="this Pillow "
                                 "writes no AVIF (Pillow 11.3+ does)")
 
 
-def avif_and_expected(pixels):
+def avif_and_expected(pixels, **options):
     """An AVIF of ``pixels`` (RGB or RGBA) made by Pillow, and its pixels
-    as Pillow decodes them, flattened over white."""
+    as Pillow decodes them (turned by their EXIF orientation), flattened
+    over white."""
     import io
 
     from PIL import Image
+    from PIL import ImageOps
     out = io.BytesIO()
-    Image.fromarray(pixels).save(out, "AVIF", quality=90)
+    Image.fromarray(pixels).save(out, "AVIF", quality=90, **options)
     data = out.getvalue()
-    decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"),
-                         np.float64)
+    decoded = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(
+        data))).convert("RGBA"), np.float64)
     alpha = decoded[..., 3:] / 255
     expected = decoded[..., :3] * alpha + 255 * (1 - alpha)
     return data, np.round(expected).astype(np.uint8)
@@ -782,8 +784,11 @@ def avif_and_expected(pixels):
 
 @needs_avif
 @pytest.mark.parametrize("engine", ["auto", "vips", "pillow"])
-@pytest.mark.parametrize("kind", ["avif", "avif-alpha", "heif"])
+@pytest.mark.parametrize("kind", ["avif", "avif-alpha", "avif-turned",
+                                  "heif"])
 def test_heif_and_avif_layout_and_pixels(tmp_path, kind, engine):
+    from PIL import Image
+
     from tests.images import as_generic_heif
     if engine == "vips" and not vips_available():
         pytest.skip("pyvips not installed")
@@ -793,7 +798,14 @@ def test_heif_and_avif_layout_and_pixels(tmp_path, kind, engine):
         alpha[:, :200] = 0          # the left third transparent: white
         alpha[:, 200:400] = 128
         pixels = np.concatenate([pixels, alpha], axis=2)
-    data, expected = avif_and_expected(pixels)
+    options = {}
+    if kind == "avif-turned":   # EXIF orientation 6: a quarter clockwise
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        options["exif"] = exif.tobytes()
+    data, expected = avif_and_expected(pixels, **options)
+    if kind == "avif-turned":
+        assert expected.shape == (600, 400, 3)
     if kind == "heif":
         data = as_generic_heif(data)    # the same image as a plain HEIF
     path = tmp_path / ("in." + kind.split("-")[0])
