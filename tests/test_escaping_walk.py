@@ -75,6 +75,31 @@ def published_names():
     return sorted(names)
 
 
+def product_views():
+    """The browser views the product registers (configure.zcml), found in
+    the component registry, so that a view added later is walked too:
+    (name, "image" or "folder")."""
+    from zope.component import getGlobalSiteManager
+    from zope.interface import Interface
+    from zope.publisher.interfaces.browser import IDefaultBrowserLayer
+
+    from ZoomifyImage.interfaces import IZoomifyImage
+    views = set()
+    for reg in getGlobalSiteManager().registeredAdapters():
+        if len(reg.required) != 2 or reg.provided is not Interface or \
+                not reg.required[1].isOrExtends(IDefaultBrowserLayer):
+            continue
+        factory = getattr(reg.factory, "__bases__", ())
+        modules = [getattr(reg.factory, "__module__", "")] + [
+            getattr(b, "__module__", "") for b in factory]
+        if not any(m.startswith("ZoomifyImage") for m in modules):
+            continue
+        kind = "image" if reg.required[0].isOrExtends(IZoomifyImage) \
+            else "folder"
+        views.add((reg.name, kind))
+    return sorted(views)
+
+
 def _params(name):
     from ZoomifyImage.content import ZoomifyImage
     params = set(COMMON_PARAMS)
@@ -173,6 +198,19 @@ def test_no_published_name_echoes_markup(site, folder):
                      "/%s/manage_main" % folder):
             walk.send("GET", path, login,
                       params={p: PAYLOAD for p in COMMON_PARAMS})
+    # every view the product registers, on its kind of object (the
+    # uploader, the list of unfinished uploads, any added later)
+    views = product_views()
+    assert {("zoomify-upload", "folder"), ("zoomify-upload", "image"),
+            ("zoomify-uploads", "folder")} <= set(views), views
+    params = {p: PAYLOAD for p in COMMON_PARAMS + ("done", "cancel")}
+    for login in (False, True):
+        for name, kind in views:
+            for where in (images if kind == "image" else ["/" + folder]):
+                url = "%s/@@%s" % (where, name)
+                walk.send("GET", url + "/" + segment, login)
+                walk.send("GET", url, login, params=params)
+                walk.send("POST", url, login, data=params)
     assert not walk.echoes, "\n".join(walk.echoes)
     assert walk.requests > 800
 
@@ -215,15 +253,35 @@ def test_changes_with_markup_are_never_shown_raw(site, folder):
                                "Upload-Offset": "0",
                                "Content-Type":
                                    "application/offset+octet-stream"})
+    # uploads left unfinished, with markup in every field: listed by
+    # the list of unfinished uploads, the add form and the Edit tab
+    # (a file name loses what is before its last slash, and the id of a
+    # new image must be valid: the markup without a slash, an id given)
+    file_name = "\"'>" + MARK + "<svg onload=alert(1)>.png"
+    for target, meta in (("", {"filename": file_name, "id": "open1"}),
+                         ("/pub", {"filename": file_name})):
+        created = walk.send(
+            "POST", "/%s%s/@@zoomify-upload" % (folder, target), True,
+            headers={"Tus-Resumable": "1.0.0", "Upload-Length": "99",
+                     "Upload-Metadata": _metadata(meta)})
+        assert created.status_code == 201, created.text
     # every page of every image in the folder, as manager and anonymous
     with zope_root(commit=False) as app:
         ids = app[folder].objectIds("Zoomify Image")
+    views = product_views()
     for login in (False, True):
         for id in ids:
             for name in ("", "/view", "/manage_main", "/manage_workspace",
-                         "/manifest.json", "/iiif/info.json"):
+                         "/manifest.json", "/iiif/info.json") + tuple(
+                             "/@@" + n for n, kind in views
+                             if kind == "image"):
                 walk.send("GET", "/%s/%s%s" % (folder, id, name), login)
         walk.send("GET", "/%s/manage_main" % folder, login)
+        walk.send("GET", "/%s/manage_addProduct/ZoomifyImage/"
+                  "manage_addZoomifyImageForm" % folder, login)
+        for name, kind in views:
+            if kind == "folder":
+                walk.send("GET", "/%s/@@%s" % (folder, name), login)
     assert not walk.echoes, "\n".join(walk.echoes)
 
 
