@@ -110,7 +110,7 @@ def _open(path, engine, background, whole_decode_megapixels, lenient):
 
 def _auto(path, background, whole_decode_megapixels, lenient):
     """The leanest engine for the file."""
-    refusal = None     # libvips' word for a codec it lacks
+    refusal = None     # why libvips would not read it (Pillow may)
     # whatever Pillow streams from its rows (uncompressed TIFF and
     # BigTIFF, PPM, BMP) it reads in about half the time and memory of
     # libvips (measured)
