@@ -198,15 +198,18 @@ def unsupported(path):
     if kind == "AVIF" and features.check("avif"):
         return None   # Pillow reads AVIF: it failed for another reason
     if kind:
+        # what libvips reads depends on its libheif's codecs: the binary
+        # wheel's decodes AV1, not HEVC (most phones' HEIC)
         if not vips_available():
             return ("unsupported format (%s): Pillow does not read it; "
-                    "libvips does: install the 'vips' extra (pip install "
+                    "the vips engine reads HEIF in the codecs of its "
+                    "libheif: install the 'vips' extra (pip install "
                     "'ZoomifyImage[vips]')" % kind)
         if not vips_reads_heif():
             return ("unsupported format (%s): this libvips was built "
                     "without libheif" % kind)
         return ("unsupported format (%s) for the pillow engine: the vips "
-                "engine reads it" % kind)
+                "engine reads HEIF in the codecs of its libheif" % kind)
     precision = jpeg_precision(path)
     if precision not in (None, 8):
         return unsupported_jpeg(precision)
