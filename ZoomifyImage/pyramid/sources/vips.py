@@ -136,9 +136,9 @@ class VipsSource(BandSource):
                 image = self._load("random").autorot()
             self.image = self._to_output(image, background)
             if self._codec_in_doubt(image):
-                # libheif and libtiff decode with codecs that a build may
-                # lack, which shows only at the first pixel: ask for it
-                # now, while another engine can still take the file
+                # libtiff decodes with codecs that a build may lack, which
+                # shows only at the first pixel: ask for it now, while
+                # another engine can still take the file
                 self.pyvips.Operation.call("crop", self.image, 0, 0, 1,
                                            1).avg()
         except BaseException as e:
@@ -193,9 +193,9 @@ class VipsSource(BandSource):
                                               fail_on=self.fail_on)
 
     def _codec_in_doubt(self, image):
-        # not a HEIF: libheif decodes it whole, before the size and
-        # memory checks (a HEIF of a codec libheif lacks is named when
-        # its first band is read)
+        # a TIFF of an uncommon compression. Not a HEIF: libheif would
+        # decode it whole here, before the size and memory checks (a HEIF
+        # of a codec libheif lacks is named when its first band is read)
         if not image.get("vips-loader").startswith("tiffload") or (
                 tiff_compression(self.path) in COMMON_TIFF):
             return False
