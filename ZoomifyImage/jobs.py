@@ -446,20 +446,35 @@ def _forget(connection, key):
     (the registry is one BTree that every job writes to: a conflict there
     must not cost a job its result). A key left behind is dropped by the
     next claim of it."""
-    for attempt in range(COMMIT_ATTEMPTS):
-        transaction.begin()
+    def drop(attempt):
         keys = registry(connection)
         if key not in keys:
-            transaction.abort()
-            return
+            return False
         del keys[key]
         transaction.get().note("Zoomify Image job %s done (background job)"
                                % key)
+    retry_on_conflict(drop)
+
+
+def retry_on_conflict(change, attempts=COMMIT_ATTEMPTS, give_up=None):
+    """Run ``change(attempt)`` in a new transaction and commit it; after a
+    ConflictError abort and run it again (it sees what changed meanwhile),
+    up to ``attempts`` times. ``change`` returns False to abort without
+    committing. After the last conflict ``give_up(error)`` is called (it
+    may raise); True if a change was committed."""
+    for attempt in range(attempts):
+        transaction.begin()
         try:
+            if change(attempt) is False:
+                transaction.abort()
+                return False
             transaction.commit()
-            return
-        except ConflictError:
+            return True
+        except ConflictError as e:
             transaction.abort()
+            if attempt + 1 == attempts and give_up is not None:
+                give_up(e)
+    return False
 
 
 def _claim(connection, key):
@@ -579,37 +594,44 @@ def _finish(image, job, claim, install):
     resolution cannot merge)."""
     note(transaction.get(), image, "tiling, the last tiles")
     transaction.commit()  # the tiles written since the last progress
-    for attempt in range(COMMIT_ATTEMPTS):
-        transaction.begin()  # see what changed meanwhile
+
+    def swap_in(attempt):
+        if attempt:
+            logger.info("tiling job %s: a conflict at its last commit, "
+                        "trying again", job.key)
         if not is_current(image, job.key, claim):
             raise Stopped()
         try:
             install()
-            _end(job, "ready")
-            note(transaction.get(), image, "new tiles in place")
-            transaction.commit()
-            return
         except ConflictError:
-            transaction.abort()
-            if attempt + 1 == COMMIT_ATTEMPTS:
-                raise
-            logger.info("tiling job %s: a conflict at its last commit, "
-                        "trying again", job.key)
+            raise
         except Exception as e:
             if attempt:
                 # the store could not keep its set through the conflict
-                raise ConflictError("after a conflict: %s" % e) from e
+                raise _AfterConflict(e) from e
             raise
+        _end(job, "ready")
+        note(transaction.get(), image, "new tiles in place")
+
+    def give_up(error):
+        raise error
+    try:
+        retry_on_conflict(swap_in, give_up=give_up)
+    except _AfterConflict as e:
+        raise ConflictError("after a conflict: %s" % e.__cause__) from e
+
+
+class _AfterConflict(Exception):
+    """The store lost its set when the transaction was tried again."""
 
 
 def _settle(image, job, claim, status, message=""):
     """Record how this claim of the job ended, if the job is still this
     claim's (one that took over owns it now): failed, stopped, or queued
     again (shutdown). A job that is not queued leaves the registry."""
-    for attempt in range(COMMIT_ATTEMPTS):
-        transaction.begin()
+    def record(attempt):
         if job.claim != claim:
-            return
+            return False
         current = is_current(image, job.key, claim)
         if status == "queued" and current:
             job.status = "queued"
@@ -620,11 +642,8 @@ def _settle(image, job, claim, status, message=""):
             if status == "failed" and current:
                 image._job_failed(job)
         note(transaction.get(), image, "tiling " + job.status)
-        try:
-            transaction.commit()
-            break
-        except ConflictError:
-            transaction.abort()
+    if not retry_on_conflict(record) and job.claim != claim:
+        return
     if job.status == "queued":
         logger.info("tiling job %s left queued: shutting down", job.key)
         return
