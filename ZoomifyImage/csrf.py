@@ -9,7 +9,14 @@ elsewhere is refused before anything changes. Requests without these
 headers (scripts, curl, old browsers) are not cross-site form posts.
 """
 
+from types import MethodType
 from urllib.parse import urlsplit
+
+from AccessControl.Permission import getPermissionIdentifier
+from AccessControl.Permissions import access_contents_information
+from AccessControl.Permissions import view
+from AccessControl.SimpleObjectPolicies import _noroles
+from Acquisition import aq_base
 
 from . import config
 from .web_errors import Forbidden
@@ -52,6 +59,50 @@ def _management_name(name):
     return name == "manage" or name.startswith("manage_")
 
 
+# What a page of another site may ask for: what visitors see and traverse.
+# Zope publishes changes for GET under other names than manage_* too
+# (the user folder's setDomainAuthenticationMode, an ordered folder's
+# moveObjectsByDelta, ZCacheable_setEnabled, ...: issue 23, review), so
+# whatever is protected by any other permission is management as well.
+VISITORS = frozenset(getPermissionIdentifier(p) for p in (
+    view, access_contents_information))
+
+
+def _roles_object(container, name, value):
+    """What protects ``value``, found where the publisher finds it (the
+    object's own __roles__, else its container's NAME__roles__), but
+    read from the class, unwrapped: through an acquisition wrapper a
+    permission turns into the roles that have it here."""
+    if isinstance(value, MethodType):
+        container, value = value.__self__, None
+    roles = _noroles
+    if value is not None:
+        base = aq_base(value)
+        roles = getattr(base, "__dict__", {}).get("__roles__", _noroles)
+        if roles is _noroles:
+            roles = getattr(type(base), "__roles__", _noroles)
+    if roles is _noroles and name and container is not None:
+        roles = getattr(type(aq_base(container)), name + "__roles__",
+                        _noroles)
+    return roles
+
+
+def _for_visitors(request):
+    """Whether what the request publishes is protected by a visitor's
+    permission (View, Access contents information) or by none. A private
+    image's tiles are for visitors too: the permission counts, not who
+    has it here."""
+    steps = list(getattr(request, "steps", ()) or ())
+    roles = _roles_object((request.get("PARENTS") or [None])[0],
+                          str(steps[-1]) if steps else "",
+                          request.get("PUBLISHED"))
+    if roles is _noroles or roles is None:
+        return True   # what Zope itself treats as public
+    if isinstance(roles, (tuple, list)):
+        return "Anonymous" in roles
+    return getattr(roles, "_p", None) in VISITORS
+
+
 def guard_management(event):
     """Any management name of the whole site (manage, manage_*: Zope's own
     too), asked from another site's page, is refused (403) before it runs.
@@ -59,16 +110,19 @@ def guard_management(event):
     Zope publishes many changing methods for GET (manage_delObjects,
     manage_changeProperties, ...), so an <img> on another site could make
     a logged-in manager's browser delete or change things (issue 23, M3).
+    So is anything published under another name that needs more than a
+    visitor's permissions (View, Access contents information).
     Browsers say where such a request comes from; a management page opened
     from a link elsewhere is refused too (the message says to open it
     here). Requests that say nothing (scripts, curl) pass. The setting
     cross-site-guard off turns the guard off (IPubAfterTraversal)."""
     request = event.request
-    steps = list(getattr(request, "steps", ()) or ())
-    if not any(_management_name(str(step)) for step in steps):
-        return
     if not config.settings().cross_site_guard:
         return
-    if from_another_site(request):
+    if not from_another_site(request):
+        return
+    steps = list(getattr(request, "steps", ()) or ())
+    if any(_management_name(str(step)) for step in steps) or \
+            not _for_visitors(request):
         raise Forbidden("Management pages open only from this site's own "
                         "pages: type the address or use the ZMI.")

@@ -66,13 +66,32 @@ def test_another_sites_origin_changes_no_property(folder, photo):
         assert not app[folder].hasProperty("x")
 
 
+VISITOR_NAMES = ("p", "p/view", "p/ImageProperties.xml",
+                 "p/TileGroup0/0-0-0.jpg", "p/iiif/info.json",
+                 "p/iiif/full/max/0/default.jpg", "p/manifest.json",
+                 "p/download", "p/status_json")
+
+
 def test_visitors_pages_are_not_management(folder, photo):
-    """Another site may embed the viewer and the tiles."""
+    """Another site may embed the viewer and the tiles, and use IIIF."""
     add(folder, photo, "p")
-    for name in ("p", "p/view", "p/ImageProperties.xml",
-                 "p/TileGroup0/0-0-0.jpg"):
+    for name in VISITOR_NAMES:
         b = fetch("%s/%s/%s" % (BASE, folder, name), headers=IMG)
         assert status(b) == 200, name
+
+
+def test_a_private_images_visitor_is_no_manager(folder, photo):
+    """What protects a name counts (View), not who may view it here: the
+    pages and tiles of an image anonymous may not view are a visitor's
+    too, asked from another site's page by a user who may view it."""
+    from AccessControl.Permissions import view
+    add(folder, photo, "p")
+    with zope_root() as app:
+        app[folder].manage_permission(view, ["Manager"], acquire=0)
+    for name in VISITOR_NAMES:
+        url = "%s/%s/%s" % (BASE, folder, name)
+        assert status(fetch(url, headers=IMG)) == 401, name
+        assert status(fetch(url, login=True, headers=IMG)) == 200, name
 
 
 def test_the_guard_can_be_turned_off(folder, photo):
@@ -82,3 +101,46 @@ def test_the_guard_can_be_turned_off(folder, photo):
                   login=True, headers=IMG)
     assert status(b) == 200
     assert "p" not in ids(folder)
+
+
+def test_changes_zope_publishes_under_other_names_are_refused(folder,
+                                                             photo):
+    """Not every changing method of Zope is called manage_*: the user
+    folder's setDomainAuthenticationMode (who logs in by address alone),
+    an ordered folder's moveObjectsByDelta and a file's ZCacheable_set*
+    are published for GET too, and reached through an image by
+    acquisition. What a page of another site may ask for is what a
+    visitor may (View, Access contents information); the rest is refused
+    as management is."""
+    from OFS.Image import manage_addFile
+    from OFS.OrderedFolder import manage_addOrderedFolder
+
+    from ZoomifyImage.content import manage_addZoomifyImage
+    with zope_root() as app:
+        manage_addOrderedFolder(app[folder], "ordered")
+        manage_addFile(app[folder]["ordered"], "f", b"x")
+        with open(photo, "rb") as f:
+            manage_addZoomifyImage(app[folder]["ordered"], id="p", file=f)
+    image = "%s/%s/ordered/p" % (BASE, folder)
+
+    def state():
+        with zope_root(commit=False) as app:
+            ordered = app[folder]["ordered"]
+            return (getattr(app.acl_users, "_domain_auth_mode", 0),
+                    ordered.objectIds(),
+                    ordered["f"].ZCacheable_isCachingEnabled(),
+                    ordered["f"].ZCacheable_getManagerId())
+    before = state()
+    changes = (
+        image + "/acl_users/setDomainAuthenticationMode?domain_auth_mode=1",
+        image + "/moveObjectsByDelta?ids:list=p&delta:int=-1",
+        image + "/f/ZCacheable_setEnabled?enabled:int=0",
+        image + "/f/ZCacheable_setManagerId?manager_id=x")
+    for url in changes:
+        b = fetch(url, login=True, headers=IMG)
+        assert status(b) == 403, url
+        assert state() == before, url
+    # typed in (or from our own page), each of them does change something
+    for url in changes:
+        assert status(fetch(url, login=True)) == 200, url
+    assert state() != before
