@@ -18,7 +18,6 @@ from AccessControl.Permissions import view_management_screens
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from AccessControl.SecurityManagement import getSecurityManager
 from App.special_dtml import DTMLFile
-from OFS.Image import cookId
 from OFS.SimpleItem import SimpleItem
 from ZODB.blob import Blob
 from ZODB.POSException import ConflictError
@@ -91,7 +90,9 @@ def add_image(container, file, id="", title="", storage="", quality="",
     if not has_file:
         return _add_failed(container, REQUEST,
                            "Choose an image file to upload.")
-    id, title = cookId(str(id), str(title), file)
+    id, title = str(id), str(title)
+    if not id and getattr(file, "filename", None):
+        id, title = default_id(file.filename), title or file.filename
     savepoint = transaction.savepoint()
     try:
         image = ZoomifyImage(id, title, storage=storage or None,
@@ -119,6 +120,17 @@ def _shown(error):
     if shown != text:
         logger.warning("%s", text)
     return shown
+
+
+def default_id(filename):
+    """The id of an image added without one: its file's name without the
+    folders and the extension (the image is a viewer page, an HTML page:
+    at /photo.jpg, with the IIIF service at /photo.jpg/iiif, it looked
+    like the file), or the whole name where no stem is left."""
+    name = filename[max(filename.rfind("/"), filename.rfind("\\"),
+                        filename.rfind(":")) + 1:]
+    stem, dot, extension = name.rpartition(".")
+    return stem if dot and stem else name
 
 
 def _add_failed(container, REQUEST, message):

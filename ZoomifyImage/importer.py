@@ -80,6 +80,7 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
 
     from . import jobs
     from .content import add_image
+    from .content import default_id
     from .pyramid.sources import check_readable_file
     from .web_errors import AnyBadRequest
 
@@ -101,7 +102,7 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
         with open(filename, "rb") as f, tile_progress(progress) as report:
             try:
                 new_id = add_image(
-                    folder, f, id=id or os.path.basename(filename),
+                    folder, f, id=id or default_id(os.path.basename(filename)),
                     title=title, storage=storage or "",
                     quality=quality or "", background=background,
                     progress=report)

@@ -56,6 +56,7 @@ from zope.publisher.interfaces.browser import IBrowserPublisher
 from . import access
 from . import config
 from .content import ZoomifyImage
+from .content import default_id
 from .content import size_text
 from .csrf import check_same_origin
 from .interfaces import IZoomifyImage
@@ -117,9 +118,7 @@ def new_image_id(info):
         return ""
     if info.get("id"):
         return info["id"]
-    name = info.get("filename", "")
-    return name[max(name.rfind("/"), name.rfind("\\"), name.rfind(":"))
-                + 1:]
+    return default_id(info.get("filename", ""))
 
 
 class Upload:
@@ -519,7 +518,7 @@ class UploadView(BrowserView):
                 ZoomifyImage._check_storage(info["storage"])
             ZoomifyImage._check_quality(info["quality"] or None)
             ZoomifyImage._check_title(info["title"])
-            checkValidId(self.context, info["id"] or info["filename"])
+            checkValidId(self.context, new_image_id(info))
         except (ValueError, AnyBadRequest) as e:
             raise Refused(400, plain_text(e))
 

@@ -171,7 +171,7 @@ def test_add_dialog_of_the_zmi(server, folder_url, chromium, tmp_path):
     finally:
         b.close()
     assert b.patches == [0]  # one chunk of 16 MB
-    assert same_bytes(folder_url + "/dialog.ppm/download", path)
+    assert same_bytes(folder_url + "/dialog/download", path)
 
 
 def test_edit_tab_new_file(server, folder_url, chromium, tmp_path):

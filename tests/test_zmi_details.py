@@ -98,3 +98,21 @@ def test_the_undo_list_says_what_a_background_job_did(tmp_path, unique_id):
     assert all(e.strip() for e in entries), entries
     with zope_root() as app:
         app.manage_delObjects([folder])
+
+
+def test_an_image_added_without_an_id_is_named_without_extension(folder,
+                                                                 photo):
+    """The id is the file's name without its extension: the image is a
+    viewer page (HTML), and /photo.jpg/iiif looked like the file. Through
+    the add form, as a browser without JavaScript posts it."""
+    from tests.zope_fixtures import browser
+    b = browser(login=True)
+    b.open("%s/%s/manage_addProduct/ZoomifyImage/"
+           "manage_addZoomifyImageForm" % (BASE, folder))
+    with open(photo, "rb") as f:
+        b.getControl(name="file").add_file(f.read(), "image/png",
+                                           "harbour view.png")
+    b.getForm(index=0).submit()
+    with zope_root(commit=False) as app:
+        assert "harbour view" in app[folder].objectIds()
+        assert app[folder]["harbour view"].title == "harbour view.png"
