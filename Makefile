@@ -98,6 +98,8 @@ system:
 # force_single_line), as ruff rules: ruff.toml
 lint: install
 	$(BIN)/ruff check ZoomifyImage tests benchmarks
+	# no module but content.py reaches into the image (issue 24)
+	$(BIN)/python tools/check_image_privates.py ZoomifyImage
 
 .PHONY: lint
 test: install system lint

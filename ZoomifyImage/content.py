@@ -1,7 +1,6 @@
 """The ZoomifyImage content class: an original image in a blob, and its
 Zoomify tiles in a tile store. It orchestrates; it never touches pixels."""
 
-import functools
 import hashlib
 import logging
 import shutil
@@ -25,28 +24,22 @@ from zope.event import notify
 from zope.interface import implementer
 from zope.lifecycleevent import ObjectModifiedEvent
 from ZPublisher import zpublish
-from ZPublisher.BaseRequest import UseTraversalDefault
 
 from . import access
 from . import config
 from .csrf import POST
 from .csrf import check_same_origin
 from .interfaces import IZoomifyImage
-from .pyramid import Layout
 from .pyramid import TilingError
 from .pyramid import read_size
 from .pyramid import tile_image
-from .pyramid.layout import parse_tile_name
 from .pyramid.tiler import plan_tiling
-from .serving import TileFile
-from .serving import TileGroup
 from .serving import anonymous_may_view
 from .serving import send_original
-from .serving import serve_tile
-from .serving import take_tile_name
-from .serving import take_versioned_name
+from .serving import tile_set_of
 from .serving import without_server_paths
 from .stores import make_store
+from .traversal import traverse
 from .viewer import ViewerMixin
 from .viewer import site_path
 from .web_errors import AnyBadRequest
@@ -146,6 +139,42 @@ NOT_AN_UPLOAD = ("The image file must be uploaded with the form (a file "
                  "field), not named as text.")
 
 
+def check_title(title):
+    """The title, or ValueError: Zope 6.3's manage_page_header.dtml writes
+    title_or_id into every ZMI page's <title> unescaped (a Folder's title
+    too), so a title with markup would be script in the Edit tab of the
+    manager who opens it. Until Zope escapes it (to be reported upstream,
+    zopefoundation/Zope), markup is refused here, for every way a title
+    comes in: add form, Edit tab, upload metadata, import."""
+    title = str(title or "")
+    if "<" in title or ">" in title:
+        raise ValueError("A title cannot contain < or >.")
+    return title
+
+
+def check_storage(storage):
+    """The kind of tile store, or ValueError."""
+    if storage not in config.STORAGES:
+        raise ValueError("unknown tile storage %r (zodb or filesystem)"
+                         % (storage,))
+    return storage
+
+
+def check_quality(quality):
+    """A JPEG quality 1-100 (None: the site's), or ValueError."""
+    if quality in (None, ""):
+        return None
+    try:
+        value = int(quality)
+    except (TypeError, ValueError):
+        raise ValueError("JPEG quality must be a number from 1 to 100, "
+                         "not %r" % (quality,))
+    if not 1 <= value <= 100:
+        raise ValueError("JPEG quality must be from 1 to 100, not %d"
+                         % value)
+    return value
+
+
 def _has_file(file):
     """True for an upload, an open file or bytes; False for none (an empty
     file input). Text is refused: from the web it would name a file on the
@@ -173,7 +202,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
     @property
     def zmi_icon(self):
         # the folder listing marks an image whose first tiling failed
-        # (nothing of it is shown to visitors: _check_visible)
+        # (nothing of it is shown to visitors: check_visible)
         # and one still waiting for, or being cut into, tiles
         status = self.current_status()
         if status == "failed":
@@ -217,58 +246,23 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
 
     def __init__(self, id, title="", storage=None, quality=None):
         self.id = id
-        self.title = self._check_title(title)
+        self.title = check_title(title)
         self.uid = uuid.uuid4().hex
-        self.storage = self._check_storage(
-            storage or config.settings().storage)
-        self.quality = self._check_quality(quality)
+        self.storage = check_storage(storage or config.settings().storage)
+        self.quality = check_quality(quality)
 
     # ------------------------------------------------------------ settings
-
-    @staticmethod
-    def _check_title(title):
-        # Zope 6.3's App/dtml/manage_page_header.dtml writes <dtml-var
-        # title_or_id> into every ZMI page's <title> unescaped (a Folder's
-        # title too): a title with markup is script in the Edit tab of the
-        # manager who opens it. Until Zope escapes it (to be reported
-        # upstream, zopefoundation/Zope), markup is refused here, for every
-        # way a title comes in: add form, Edit tab, upload metadata, import.
-        title = str(title or "")
-        if "<" in title or ">" in title:
-            raise ValueError("A title cannot contain < or >.")
-        return title
 
     @zpublish(False)
     def title_or_id(self):
         """The title, or the id; never markup, even for a title stored
-        before titles were checked (see _check_title)."""
+        before titles were checked (see check_title)."""
         return _no_markup(self.title or self.getId())
 
     @zpublish(False)
     def title_and_id(self):
-        """The title and the id, never markup (see _check_title)."""
+        """The title and the id, never markup (see check_title)."""
         return _no_markup(SimpleItem.title_and_id(self))
-
-    @staticmethod
-    def _check_storage(storage):
-        if storage not in config.STORAGES:
-            raise ValueError("unknown tile storage %r (zodb or filesystem)"
-                             % (storage,))
-        return storage
-
-    @staticmethod
-    def _check_quality(quality):
-        if quality in (None, ""):
-            return None
-        try:
-            value = int(quality)
-        except (TypeError, ValueError):
-            raise ValueError("JPEG quality must be a number from 1 to 100, "
-                             "not %r" % (quality,))
-        if not 1 <= value <= 100:
-            raise ValueError("JPEG quality must be from 1 to 100, not %d"
-                             % value)
-        return value
 
     @security.protected(View)
     @zpublish(False)
@@ -316,7 +310,8 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
 
     # -------------------------------------------------------------- tiling
 
-    def _tile_if_needed(self, background=None, progress=None):
+    @security.private
+    def tile_if_needed(self, background=None, progress=None):
         """Tile now (in this transaction) or queue a background job for
         after the commit: images over `background-megapixels` go to a
         worker so that a request never waits minutes (``background``
@@ -463,10 +458,17 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             self.status = "failed"
         self.error = job.error
 
-    def _current_job(self):
-        # the current or last background job, or None (not published: the
-        # facts a visitor may see come from current_status and status_json)
-        return self._job
+    @security.private
+    def tiling_error(self):
+        """The last tiling error, whole (pages take the server's paths
+        out), or ''."""
+        job = self._job
+        return self.error or (job.error if job is not None
+                              and job.status == "failed" else "")
+
+    @security.private
+    def has_original(self):
+        return self._original is not None
 
     @security.protected(View)
     @zpublish(False)
@@ -493,7 +495,8 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         job = self._active_job()
         return None if job is None else (job.done, job.total)
 
-    def _check_visible(self):
+    @security.private
+    def check_visible(self):
         """An image whose first tiling failed has nothing to show: to
         anyone who may not change it, it is not there (404: no page, no
         download of the broken file); the manager sees why on the Edit
@@ -517,7 +520,9 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
                            "done": progress[0], "total": progress[1],
                            "tiles_version": self.tiles_version})
 
-    def _progress_text(self):
+    @security.private
+    def progress_text(self):
+        """The running job's progress for a page, or ''."""
         job = self._active_job()
         if job is None:
             return ""
@@ -534,7 +539,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             raise BadRequest("This image has no original file to tile.")
         self._tiling_needed = True
         try:
-            self._tile_if_needed()
+            self.tile_if_needed()
         except TilingError as e:
             if REQUEST is None:
                 raise BadRequest(_shown(e))
@@ -614,12 +619,14 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         self.storage = storage
         self._tiles_changed()
 
-    def _copied(self):
+    @security.private
+    def copied(self):
         """This object is a fresh copy: give it its own id and tile set."""
-        self._v_own_uid = True  # for _added, later in this request
+        self._v_own_uid = True  # for added(), later in this request
         self._take_own_tiles()
 
-    def _added(self):
+    @security.private
+    def added(self):
         """Added to a container: tile a new image. An object that already
         has a database record and was not just copied comes from a .zexp
         import: it still carries the stable id of the image it was
@@ -629,7 +636,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             self._take_own_tiles()
         background, progress = getattr(self, "_v_tiling", (None, None))
         self._v_tiling = (None, None)
-        self._tile_if_needed(background, progress)
+        self.tile_if_needed(background, progress)
 
     def _take_own_tiles(self):
         old = self._store
@@ -650,7 +657,8 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         # a ZODB store came along with the copy (export and import)
         self._tiles_changed()
 
-    def _removed(self):
+    @security.private
+    def removed(self):
         if self._store is not None and self._store.kind == "filesystem":
             self._store.clear()
 
@@ -691,10 +699,10 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
     def _edit(self, title, storage, quality, viewer, file):
         changed = False
         if title is not None and title != self.title:
-            self.title = self._check_title(title)
+            self.title = check_title(title)
             changed = True
         if quality is not None:
-            quality = self._check_quality(quality)
+            quality = check_quality(quality)
             if quality != self.quality:
                 self.quality = quality
                 # new JPEGs at the new quality
@@ -715,7 +723,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             self._set_original(file)
             changed = True
         if storage and storage != self.storage:
-            self._check_storage(storage)
+            check_storage(storage)
             if self._active_job() is not None:
                 # the running job writes into the other kind of store: a
                 # new job tiles into this one (and the old one's set is
@@ -791,7 +799,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
     @zpublish(methods=("GET", "HEAD"))
     def download(self, REQUEST=None, RESPONSE=None):
         """The original image file (with HTTP Range support)."""
-        self._check_visible()
+        self.check_visible()
         if self._original is None:
             raise NotFound("This image has no original file.")
         etag = '"zo-%s-%s"' % (self._etag_key(), self.original_id or
@@ -811,57 +819,22 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
     # -------------------------------------------------------- tile serving
 
     def __bobo_traverse__(self, REQUEST, name):
-        if name == "ImageProperties.xml":
-            return TileFile(name).__of__(self)
-        if name == "v":  # the viewer's tiles: IMAGE/v/SET/TileGroupN/...
-            versioned = take_versioned_name(REQUEST)
-            if versioned is None:
-                raise NotFound("not a tile of this image")
-            return TileFile(versioned[1], versioned[0]).__of__(self)
-        if name.startswith("TileGroup"):
-            tile = take_tile_name(REQUEST, name)
-            if tile is not None:
-                return TileFile(tile).__of__(self)
-            return TileGroup(name).__of__(self)
-        if name == "iiif":
-            from .iiif import IIIFService
-            return IIIFService().__of__(self)
-        if name == "manifest.json":
-            from .iiif import Manifest
-            return Manifest().__of__(self)
-        raise UseTraversalDefault
+        return traverse(self, REQUEST, name)
 
-    def _layout(self):
-        if self.status != "ready" or not self.width:
-            return None
-        return _layout_of(self.width, self.height, self.tile_size)
-
-    def _check_tile_name(self, name):
-        """The name if it is a tile of this image's set, else None.
-
-        A stock OpenSeadragon asks for "phantom" edge tiles outside the
-        floor grid (docs/zoomify-format.txt; ours does not): they get a 404.
-        They would cover less than a pixel of their tier, so the image is
-        drawn whole without them, and OpenSeadragon does not retry; a made
-        up tile would contradict NUMTILES and differ from what a front-end
-        serving the filesystem store answers (404).
-        """
-        layout = self._layout()
-        if layout is None or len(name) > 64:  # longer: never a tile's
-            return None
-        return name if _is_tile_name(layout, name) else None
-
-    def _etag(self, set_id=None):
-        return '"zi-%s-%s"' % (self._etag_key(), set_id or self.tiles_set())
+    @security.private
+    def tile_set(self):
+        """The set served now (interfaces.IDeepZoomImage)."""
+        ready = self.status == "ready" and self.width
+        return tile_set_of(
+            self._etag_key(), self.tiles_set(), self._store, self.tiled_at,
+            anonymous_may_view(self),
+            (self.width, self.height, self.tile_size) if ready else None)
 
     def _etag_key(self):
         # the image in ETags, never its uid: the uid names the sets' place
         # under tile-root, which a front-end may serve unchecked (tile-url),
         # and a viewer of a private image must not learn it (issue 23, L1)
         return hashlib.sha256(self.uid.encode()).hexdigest()[:16]
-
-    def _serve_tile(self, name, REQUEST, RESPONSE, version=None):
-        return serve_tile(self, name, REQUEST, RESPONSE, version)
 
     # ----------------------------------------------------------- ZMI facts
 
@@ -879,7 +852,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             "storage": self.storage,
             "quality": self.effective_quality(),
             "status": self.current_status(),
-            "progress": self._progress_text(),
+            "progress": self.progress_text(),
             "job_error": without_server_paths(
                 self._job.error if self._job is not None
                 and self._job.status == "failed" else ""),
@@ -903,27 +876,6 @@ def size_text(size):
     if size > 1048576:
         return "%.2f MiB" % (size / 1048576.0)
     return "%.0f KiB" % (size / 1024.0)
-
-
-@functools.lru_cache(maxsize=256)
-def _layout_of(width, height, tile_size):
-    # a Layout never changes; building one per tile request was a tenth
-    # of the request's time
-    return Layout(width, height, tile_size)
-
-
-@functools.lru_cache(maxsize=8192)
-def _is_tile_name(layout, name):
-    # the names a viewer asks are few and asked again and again
-    if name == "ImageProperties.xml":
-        return True
-    parsed = parse_tile_name(name)
-    if parsed is None:
-        return False
-    group, tier, col, row = parsed
-    # the right tile in the wrong TileGroup is not it
-    return layout.has_tile(tier, col, row) and \
-        layout.tile_name(tier, col, row) == name
 
 
 def _no_markup(text):

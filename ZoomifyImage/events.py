@@ -1,4 +1,5 @@
-"""Zope's lifecycle events drive the tiles (subscribers in configure.zcml).
+"""Zope's lifecycle events drive the tiles (subscribers in configure.zcml),
+through the image's declared hooks (interfaces.IZoomifyImage).
 
 - added: tile the new image; an imported one gets its own tiles (and
   its own job, like a copy)
@@ -15,18 +16,18 @@ from . import jobs
 
 def added(image, event):
     jobs.copied(image)  # a .zexp import has no copied event
-    image._added()
+    image.added()
 
 
 def modified(image, event):
-    image._tile_if_needed()
+    image.tile_if_needed()
 
 
 def copied(image, event):
     jobs.copied(image)
-    image._copied()
+    image.copied()
 
 
 def removed(image, event):
     jobs.removed(image)
-    image._removed()
+    image.removed()

@@ -9,7 +9,8 @@ The View permission of the image guards all of it: the published objects
 acquire it from the image, and nothing is read or checked before the
 publisher has let the request in (a private image answers 401 to
 anonymous whatever the rest of the path). Parsing is in iiif_request.py,
-pixels in iiif_pixels.py.
+pixels in iiif_pixels.py. The image is known only by its face
+(interfaces.IDeepZoomImage): its tile_set(), taken once per request.
 """
 
 import functools
@@ -148,13 +149,14 @@ def manifest(image, layout, url, area):
 _cors = allow_other_sites
 
 
-def _layout(image):
-    layout = image._layout()
-    if layout is None:
+def _tiles(image):
+    """The image's tile set, when it has one to describe."""
+    tiles = image.tile_set()
+    if tiles.layout is None:
         if image.current_status() in ("queued", "tiling"):
             raise IIIFError(503, "this image is being cut into tiles")
         raise IIIFError(404, "this image has no tiles")
-    return layout
+    return tiles
 
 
 def _error(image, error, RESPONSE):
@@ -195,7 +197,8 @@ def _method(image, REQUEST, RESPONSE):
     return None
 
 
-def _send_json(image, doc, context, REQUEST, RESPONSE, extra_headers=()):
+def _send_json(image, tiles, doc, context, REQUEST, RESPONSE,
+               extra_headers=()):
     """A JSON-LD document with the tiles' caching rules, except that it is
     never immutable (it also changes with the title, the settings and the
     URL it is asked by): its ETag names its bytes and media type."""
@@ -206,15 +209,16 @@ def _send_json(image, doc, context, REQUEST, RESPONSE, extra_headers=()):
     else:
         content_type = "application/json"
     digest = hashlib.sha1(content_type.encode() + body).hexdigest()[:12]
-    etag = image._etag(image.tiles_set())[:-1] + "-" + digest + '"'
-    modified = max(image.tiled_at, getattr(image, "_p_mtime", 0) or 0)
-    _cors(image, RESPONSE)
+    etag = tiles.etag[:-1] + "-" + digest + '"'
+    modified = max(tiles.tiled_at, getattr(image, "_p_mtime", 0) or 0)
+    _cors(image, RESPONSE, tiles.public)
     for name, value in extra_headers:
         RESPONSE.setHeader(name, value)
     RESPONSE.setHeader("Vary", "Accept")
     RESPONSE.setHeader("ETag", etag)
     RESPONSE.setHeader("Last-Modified", rfc1123_date(modified or 0))
-    RESPONSE.setHeader("Cache-Control", cache_control(image))
+    RESPONSE.setHeader("Cache-Control",
+                       cache_control(image, public=tiles.public))
     if not_modified(REQUEST, etag, modified):
         RESPONSE.setStatus(304)
         return b""
@@ -313,10 +317,11 @@ class IIIFService(_Published):
             _cors(image, RESPONSE)
             RESPONSE.redirect(base + "/info.json")
             return b""
-        layout = _layout(image)
+        tiles = _tiles(image)
         if segments == ("info.json",):
             return _send_json(
-                image, image_info(image, layout, base, max_area()),
+                image, tiles, image_info(image, tiles.layout, base,
+                                         max_area()),
                 IMAGE_CONTEXT, REQUEST, RESPONSE,
                 [("Link", '<%s>;rel="profile"' % PROFILE_URI)])
         if segments[0] == "info.json":
@@ -324,31 +329,29 @@ class IIIFService(_Published):
         if len(segments) != 4:
             raise IIIFError(400, "an image request is {region}/{size}/"
                             "{rotation}/{quality}.{format}")
-        return self._image_response(image, layout, base, REQUEST, RESPONSE)
+        return self._image_response(image, tiles, base, REQUEST, RESPONSE)
 
-    def _image_response(self, image, layout, base, REQUEST, RESPONSE):
+    def _image_response(self, image, tiles, base, REQUEST, RESPONSE):
         settings = config.settings()
         area = settings.iiif_max_area
+        layout = tiles.layout
         request = _parsed(self.segments, layout.width, layout.height, area)
-        set_id = image.tiles_set()
-        etag = image._etag(set_id)
-        public = anonymous_may_view(image)
+        etag, public = tiles.etag, tiles.public
         _cors(image, RESPONSE, public)
         RESPONSE.setHeader("Link", '<%s>;rel="profile", <%s/%s>;rel='
                            '"canonical"' % (PROFILE_URI, base,
                                             request.canonical))
         RESPONSE.setHeader("ETag", etag)
-        RESPONSE.setHeader("Last-Modified", _http_date(image.tiled_at or 0))
+        RESPONSE.setHeader("Last-Modified", _http_date(tiles.tiled_at or 0))
         RESPONSE.setHeader("Cache-Control", cache_control(
-            image, REQUEST, set_id, public=public))
-        if not_modified(REQUEST, etag, image.tiled_at):
+            image, REQUEST, tiles.set_id, public=public))
+        if not_modified(REQUEST, etag, tiles.tiled_at):
             RESPONSE.setStatus(304)
             return b""
-        store = image._store
-        data = render(layout, store.get, request,
-                      image.quality or settings.quality,
-                      DECODE_FACTOR * area, (image.uid, set_id),
-                      client=REQUEST.getClientAddr())
+        # the decoded tiles are kept by the ETag: it names image and set
+        data = render(layout, tiles.store.get, request,
+                      image.effective_quality(), DECODE_FACTOR * area,
+                      etag, client=REQUEST.getClientAddr())
         RESPONSE.setHeader("Content-Type", FORMATS[request.format])
         RESPONSE.setHeader("Content-Length", str(len(data)))
         return b"" if REQUEST.get("REQUEST_METHOD") == "HEAD" else \
@@ -381,11 +384,11 @@ class Manifest(_Published):
         if answer is not None:
             return answer
         try:
-            layout = _layout(image)
+            tiles = _tiles(image)
         except IIIFError as error:
             return _error(image, error, RESPONSE)
-        doc = manifest(image, layout, image.absolute_url(), max_area())
-        return _send_json(image, doc, PRESENTATION_CONTEXT, REQUEST,
+        doc = manifest(image, tiles.layout, image.absolute_url(), max_area())
+        return _send_json(image, tiles, doc, PRESENTATION_CONTEXT, REQUEST,
                           RESPONSE)
 
 

@@ -2,13 +2,80 @@ from zope.interface import Attribute
 from zope.interface import Interface
 
 
-class IZoomifyImage(Interface):
-    """A high-resolution image served as Zoomify tiles."""
+class IDeepZoomImage(Interface):
+    """An image with a pyramid: the face that serving.py (tiles,
+    ImageProperties.xml, 304) and iiif.py (info.json, manifest, composed
+    images) know it by, whatever its class. Its tiles are published by
+    traversal.traverse from its __bobo_traverse__; the View permission
+    of the object guards them. A provider declares these methods
+    security.private where they are not published."""
+
+    def tile_set():
+        """The tile set served now, a tileset.TileSet (immutable: taken
+        once per request). Its layout is None while there is no set to
+        serve; serving.tile_set_of makes one."""
+
+    def current_status():
+        """'empty', 'queued', 'tiling', 'ready' or 'failed', as a visitor
+        sees it (IIIF answers 503 while queued or tiling)."""
+
+    def effective_quality():
+        """The JPEG quality (1-100) of the pixels IIIF makes."""
+
+    def title_or_id():
+        """The label of the image: plain text, never markup."""
+
+    def absolute_url():
+        """The URL of the image (IIIF ids are made of it)."""
+
+
+class IZoomifyImage(IDeepZoomImage):
+    """A high-resolution image served as Zoomify tiles: the face of the
+    OFS content class for events.py, the viewer pages (viewer.py) and
+    uploads.py."""
 
     width = Attribute("width of the full image in pixels")
     height = Attribute("height of the full image in pixels")
+    tile_size = Attribute("side of a tile in pixels")
     storage = Attribute("'zodb' or 'filesystem'")
     status = Attribute("'empty', 'ready' or 'failed'")
+    viewer = Attribute("'openseadragon', 'iiif' or 'flash'")
+
+    # the lifecycle events (events.py)
+    def added():
+        """Added to a container: tile it (an import gets its own set)."""
+
+    def copied():
+        """This object is a fresh copy: its own id and its own tile set."""
+
+    def removed():
+        """Removed: its filesystem tiles go when the transaction commits."""
+
+    def tile_if_needed(background=None, progress=None):
+        """Tile now, or queue a background job, if a new original (or a
+        new quality) asks for new tiles; else nothing."""
+
+    # what the viewer pages show
+    def check_visible():
+        """Raise NotFound to a visitor who may not see the image (its
+        first tiling failed)."""
+
+    def progress_text():
+        """The running job's progress for a page, or ''."""
+
+    def tiling_error():
+        """The last tiling error (the whole text, for the log-minded
+        manager: pages take the server's paths out), or ''."""
+
+    def has_original():
+        """True if the original file is there (the download link)."""
+
+    def tiles_url(path_only=False):
+        """The URL of the tile set's folder, ending with a slash."""
+
+    # uploads.py ends a resumable upload of a new file here
+    def manage_upload(file=None, REQUEST=None):
+        """Replace the image with a new file and tile it."""
 
 
 class ITileSink(Interface):

@@ -1,5 +1,9 @@
 """HTTP serving of an image's tiles and original: the published tile
-objects, conditional requests (304) and byte ranges."""
+objects, conditional requests (304) and byte ranges.
+
+It knows an image only by its face (interfaces.IDeepZoomImage): the
+image's tile_set() once per request; which names are tiles of a set, its
+ETag and its layout are decided here, for any image with a pyramid."""
 
 import email.utils
 import functools
@@ -21,8 +25,10 @@ from ZPublisher.HTTPResponse import make_content_disposition
 from ZPublisher.Iterators import IStreamIterator
 
 from . import config
-from .interfaces import IZoomifyImage
+from .interfaces import IDeepZoomImage
+from .pyramid import Layout
 from .pyramid.layout import parse_tile_name
+from .tileset import TileSet
 from .web_errors import NotFound
 
 CHUNK = 1 << 18
@@ -96,7 +102,7 @@ class _TileBase(Implicit):
 
     def _image(self):
         parent = self.aq_parent
-        return parent if IZoomifyImage.providedBy(parent) else \
+        return parent if IDeepZoomImage.providedBy(parent) else \
             parent.aq_parent
 
     def _not_allowed(self, REQUEST=None, RESPONSE=None):
@@ -152,15 +158,15 @@ class TileFile(_TileBase):
         """The tile's bytes."""
         if RESPONSE is None:  # a path expression's call: the object
             return self
-        return self._image()._serve_tile(self.name, REQUEST, RESPONSE,
-                                         self.version)
+        return serve_tile(self._image(), self.name, REQUEST, RESPONSE,
+                          self.version)
 
     @security.protected(View)
     @zpublish
     def HEAD(self, REQUEST=None, RESPONSE=None):
         """Headers only."""
-        return self._image()._serve_tile(self.name, REQUEST, RESPONSE,
-                                         self.version)
+        return serve_tile(self._image(), self.name, REQUEST, RESPONSE,
+                          self.version)
 
 
 InitializeClass(TileFile)
@@ -365,29 +371,84 @@ def _http_date(seconds):
     return rfc1123_date(seconds)
 
 
+# ------------------------------------------------------- the tile set
+
+def tile_etag(key, set_id):
+    """The strong ETag of a tile set: ``key`` names the image (never its
+    uid: see content.py, _etag_key), ``set_id`` the set."""
+    return '"zi-%s-%s"' % (key, set_id)
+
+
+@functools.lru_cache(maxsize=256)
+def tile_layout(width, height, tile_size):
+    """The Layout of an image's set (cached: a Layout never changes, and
+    building one per tile request was a tenth of the request's time)."""
+    return Layout(width, height, tile_size)
+
+
+def tile_set_of(key, set_id, store, tiled_at, public, size=None):
+    """The TileSet value an image's tile_set() gives: ``size`` (width,
+    height, tile size) when the set is ready, else None (no tiles)."""
+    layout = tile_layout(*size) if size and size[0] else None
+    return TileSet(set_id, layout, store, tile_etag(key, set_id),
+                   tiled_at, public, key)
+
+
+def is_tile(layout, name):
+    """True if ``name`` is a tile (or ImageProperties.xml) of a set with
+    ``layout``.
+
+    A stock OpenSeadragon asks for "phantom" edge tiles outside the
+    floor grid (docs/zoomify-format.txt; ours does not): they get a 404.
+    They would cover less than a pixel of their tier, so the image is
+    drawn whole without them, and OpenSeadragon does not retry; a made
+    up tile would contradict NUMTILES and differ from what a front-end
+    serving the filesystem store answers (404).
+    """
+    if layout is None or len(name) > 64:  # longer: never a tile's
+        return False
+    return _is_tile_name(layout, name)
+
+
+@functools.lru_cache(maxsize=8192)
+def _is_tile_name(layout, name):
+    # the names a viewer asks are few and asked again and again
+    if name == "ImageProperties.xml":
+        return True
+    parsed = parse_tile_name(name)
+    if parsed is None:
+        return False
+    group, tier, col, row = parsed
+    # the right tile in the wrong TileGroup is not it
+    return layout.has_tile(tier, col, row) and \
+        layout.tile_name(tier, col, row) == name
+
+
 def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
     """A tile (or ImageProperties.xml) of ``image``: the set it points at,
     or, for a page built before a retile (the URL names an older set of
     the filesystem store, still on disc), that page's own set, so that a
     viewer never mixes two sets. ``asked``: the set the URL's path names
     (IMAGE/v/SET/...), else its ?v= (the viewer's URLs before the path)."""
-    store = image._store
-    set_id = image.tiles_set()
+    tiles = image.tile_set()
+    store, set_id = tiles.store, tiles.set_id
     if asked is None:
         asked = REQUEST.form.get("v") or ""  # "": the URL names no set
     older = None
     if store is not None and store.kind == "filesystem" and asked and \
             asked != set_id:
         older = store.older_set(asked)
+    etag = tiles.etag
     if older:
         # not this image's current layout: the file must exist in the set
         valid = name == "ImageProperties.xml" or \
             parse_tile_name(name) is not None
         set_id = older
+        etag = tile_etag(tiles.key, older)
         version = None  # a set on its way out: never "immutable"
     else:
         version = set_id
-        valid = image._check_tile_name(name) is not None
+        valid = is_tile(tiles.layout, name)
     if not valid or store is None:
         raise NotFound(name if valid else "not a tile of this image")
     path = data = None
@@ -404,14 +465,13 @@ def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
         data = store.get(name, older) if older else store.get(name)
         if data is None:
             raise NotFound(name)
-    modified = image.tiled_at
-    etag = image._etag(set_id)
+    modified = tiles.tiled_at
     # the values below are made here of hex ids, dates and fixed words:
     # no line breaks for setHeader to scrub
     header = functools.partial(RESPONSE.setHeader, scrubbed=True)
     header("ETag", etag)
     header("Last-Modified", _http_date(int(modified or 0)))
-    public = anonymous_may_view(image)
+    public = tiles.public
     header("Cache-Control", cache_control(
         image, REQUEST, version, public=public, settings=settings,
         asked=asked))

@@ -55,7 +55,9 @@ from zope.publisher.interfaces.browser import IBrowserPublisher
 
 from . import access
 from . import config
-from .content import ZoomifyImage
+from .content import check_quality
+from .content import check_storage
+from .content import check_title
 from .content import default_id
 from .content import size_text
 from .csrf import check_same_origin
@@ -515,9 +517,9 @@ class UploadView(BrowserView):
             return
         try:
             if info["storage"]:
-                ZoomifyImage._check_storage(info["storage"])
-            ZoomifyImage._check_quality(info["quality"] or None)
-            ZoomifyImage._check_title(info["title"])
+                check_storage(info["storage"])
+            check_quality(info["quality"] or None)
+            check_title(info["title"])
             checkValidId(self.context, new_image_id(info))
         except (ValueError, AnyBadRequest) as e:
             raise Refused(400, plain_text(e))

@@ -12,7 +12,9 @@ or 2049x1025 it asks for tiles that a correct Zoomify set does not have.
 Our script (static/zoomify-viewer.js) gives the tile source the floor grid,
 so our pages ask only for tiles that exist. The server still answers 404
 to such a request from a stock OpenSeadragon elsewhere: see the comment in
-content.py (_check_tile_name).
+serving.py (is_tile).
+
+The pages use only the image's declared face (interfaces.IZoomifyImage).
 """
 
 import json
@@ -147,7 +149,7 @@ class ViewerMixin:
         return b""
 
     def _render_viewer_page(self, REQUEST, RESPONSE):
-        self._check_visible()  # a failed first tiling: 404 to visitors
+        self.check_visible()  # a failed first tiling: 404 to visitors
         status = self.current_status()
         if RESPONSE is not None:
             # the publisher would put <base href="URL/"> into the page
@@ -168,7 +170,7 @@ class ViewerMixin:
             else:
                 viewer_html = self.tag(css_class="zoomify-page-viewer",
                                        width="100%", height="100%")
-        progress = self._progress_text() if status in (
+        progress = self.progress_text() if status in (
             "queued", "tiling") else ""
         return self._viewer_page(
             title=self.title_or_id(),
@@ -180,16 +182,14 @@ class ViewerMixin:
             size=("%d x %d pixels" % (self.width, self.height)
                   if status == "ready" and self.width else ""),
             download_url=(site_path(self) + "/download"
-                          if self._original is not None else ""),
+                          if self.has_original() else ""),
             css_url=self._resource_url("zoomify-viewer.css"),
             refresh=status in ("queued", "tiling"),
         )
 
     def _error_for_manager(self):
         """The last tiling error, for those who may retile; '' otherwise."""
-        job = self._current_job()
-        error = self.error or (job.error if job is not None
-                               and job.status == "failed" else "")
+        error = self.tiling_error()
         if not error:
             return ""
         if not getSecurityManager().checkPermission(

@@ -435,7 +435,7 @@ def reading_tiles(image):
         def get_tile(name):
             read.append(name)
             return store.get(name)
-        yield img, img._layout(), get_tile, read
+        yield img, img.tile_set().layout, get_tile, read
 
 
 def test_a_region_reads_only_its_tiles(image):

@@ -48,3 +48,21 @@ def test_the_image_class():
     from ZoomifyImage.content import ZoomifyImage
     assert verifyClass(IZoomifyImage, ZoomifyImage)
     assert verifyObject(IZoomifyImage, ZoomifyImage("x"))
+
+
+def test_the_lint_refuses_the_image_private_names(tmp_path):
+    import sys
+    sys.path.insert(0, "tools")
+    try:
+        import check_image_privates as check
+    finally:
+        sys.path.remove("tools")
+    assert check.main(["ZoomifyImage"]) == 0
+    sample = tmp_path / "sample.py"
+    for line in ("image._store", "ZoomifyImage._check_title('x')",
+                 "self.context._layout()", "self._image()._etag()"):
+        sample.write_text("def f(self, image):\n    return %s\n" % line)
+        assert check.main([str(sample)]) == 1, line
+    sample.write_text("def f(self, image):\n    return image._p_jar, "
+                      "image.tile_set(), self._store\n")
+    assert check.main([str(sample)]) == 0

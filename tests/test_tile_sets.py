@@ -71,7 +71,7 @@ def test_a_stale_reader_cannot_bring_back_the_old_set(folder, photo,
     stale = Zope2.DB.open(transaction_manager=manager)
     manager.begin()
     stale_image = stale.root()["Application"][folder]["img"]
-    old_etag = stale_image._etag()
+    old_etag = stale_image.tile_set().etag
     new_file(folder, save(smooth(1200, 300, seed=5), tmp_path / "w.png"))
     image_dir = os.path.join(tile_root(), stale_image.uid[:2],
                              stale_image.uid)
