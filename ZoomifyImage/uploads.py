@@ -97,8 +97,9 @@ def expiry_seconds():
 
 
 def user_quota():
-    """The bytes one user's unfinished uploads may promise together."""
-    return config.settings().upload_user_quota or max_size()
+    """The bytes one user's unfinished uploads may promise together, when
+    upload-user-quota is set; else 0 (then: a share of the disc, below)."""
+    return config.settings().upload_user_quota
 
 
 def current_owner():
@@ -480,12 +481,14 @@ class UploadView(BrowserView):
         owed."""
         owner, length = info["owner"], info["length"]
         new_id = new_image_id(info)
-        mine = promised = owed = 0
+        mine = promised = owed = owed_by_me = 0
         for upload, other in open_uploads(directory):
+            due = max(0, other.get("length", 0) - upload.size())
             if other.get("owner") == owner:
                 mine += 1
                 promised += other.get("length", 0)
-            owed += max(0, other.get("length", 0) - upload.size())
+                owed_by_me += due
+            owed += due
             if new_id and other.get("target") == info["target"] and \
                     new_image_id(other) == new_id:
                 raise Refused(400, "The id \"%s\" is invalid - it is "
@@ -495,7 +498,7 @@ class UploadView(BrowserView):
             raise Refused(429, "You have %d unfinished uploads: finish or "
                           "cancel one of them first." % mine)
         quota = user_quota()
-        if promised + length > quota:
+        if quota and promised + length > quota:
             raise Refused(429, "Your unfinished uploads would hold %s, more "
                           "than the %s one user may have (upload-user-"
                           "quota): finish or cancel one of them first."
@@ -508,6 +511,18 @@ class UploadView(BrowserView):
             raise Refused(507, "Not enough disc space for the upload (the "
                           "unfinished uploads keep theirs, and %s stay "
                           "free: upload-free-reserve)." % size_text(reserve))
+        if not quota:
+            # no quota set: one user may be owed at most half the room the
+            # other users' uploads leave, so that one POST cannot promise
+            # the whole disc to one user (review of issue 23, M2)
+            room = disc.free - reserve - (owed - owed_by_me)
+            if owed_by_me + length > room // 2:
+                raise Refused(429, "Your unfinished uploads would need %s "
+                              "of the %s left for uploads; one user may "
+                              "have half (upload-user-quota sets a fixed "
+                              "quota): finish or cancel one of them first."
+                              % (size_text(owed_by_me + length),
+                                 size_text(max(0, room))))
         return Upload(directory, secrets.token_hex(16))
 
     def _check_new_image(self, info):

@@ -421,8 +421,10 @@ def test_200mb_upload_client_killed_halfway_resumes(server, folder_url,
 
 @pytest.fixture(scope="module")
 def roomy_server():
-    """A server whose upload-max-size is far above any disc."""
-    s = ZopeServer(settings={"upload-max-size": "1000TB"}).start()
+    """A server whose upload-max-size and upload-user-quota are far above
+    any disc (the disc's own limits are what these tests see)."""
+    s = ZopeServer(settings={"upload-max-size": "1000TB",
+                             "upload-user-quota": "1000TB"}).start()
     try:
         yield s
     finally:
@@ -461,6 +463,44 @@ def test_open_uploads_cannot_promise_more_than_the_disc(roomy_server):
         urls.append(r.headers["Location"])
     finally:
         delete_all(urls)
+
+
+def test_without_a_quota_one_user_gets_half_the_room(tmp_path):
+    """Review of issue 23 (M2): with no upload-user-quota, one POST of an
+    editor could promise all the disc above the reserve to himself, and
+    every other user got 507 for as long as he sent a byte a day. One user
+    may be owed at most half of what the others leave."""
+    s = ZopeServer(settings={"upload-max-size": "1000TB"}).start()
+    urls = []
+    try:
+        r = requests.post(s.url + "/acl_users/manage_users", auth=ADMIN,
+                          data={"submit": "Add", "name": BOB[0],
+                                "password": BOB[1], "confirm": BOB[1],
+                                "roles:list": "Manager"})
+        assert r.status_code == 200
+        from ZoomifyImage.config import reserve_bytes
+        disc = shutil.disk_usage(s.home)
+        room = disc.free - reserve_bytes("", disc.total)
+        # the whole room, less a little: refused, with the reason
+        r = create(s.url, room - (64 << 20), filename="all.tif")
+        assert r.status_code == 429, r.text
+        assert "one user may have half" in r.text
+        # well under half: taken (the disc is shared with other work: the
+        # margins are wide)
+        r = create(s.url, room // 5, filename="mine.tif")
+        assert r.status_code == 201, r.text
+        urls.append(r.headers["Location"])
+        # the same user again, past half of the room: refused
+        r = create(s.url, room * 2 // 5, filename="more.tif")
+        assert r.status_code == 429, r.text
+        # another user still gets his share of what is left
+        r = create(s.url, room // 8, filename="bobs.tif", auth=BOB)
+        assert r.status_code == 201, r.text
+        urls.append(r.headers["Location"])
+    finally:
+        for url, auth in zip(urls, (ADMIN, BOB)):
+            requests.delete(url, auth=auth, headers=TUS)
+        s.stop()
 
 
 def test_open_uploads_per_user_are_capped(roomy_server):
@@ -662,6 +702,7 @@ def reserve_server():
     the disc is shared with other jobs, the margins below are wide)."""
     free = shutil.disk_usage(tempfile_dir()).free
     s = ZopeServer(settings={"upload-max-size": "1000TB",
+                             "upload-user-quota": "1000TB",
                              "upload-free-reserve": str(free // 2)}).start()
     try:
         yield s
@@ -729,7 +770,8 @@ class SmallDiscServer(ZopeServer):
 
     def __init__(self):
         self.uploads = None
-        super().__init__(settings={"upload-free-reserve": "0%"})
+        super().__init__(settings={"upload-free-reserve": "0%",
+                                   "upload-user-quota": "1GB"})
         self.uploads = os.path.join(self.home, "var", "small-disc")
         os.makedirs(self.uploads)
         with open(self.conf) as f:
