@@ -38,8 +38,12 @@ def from_another_site(REQUEST):
     """True when the browser says the request comes from another site's
     page (Sec-Fetch-Site, or an Origin that is not ours)."""
     fetch_site = REQUEST.get_header("Sec-Fetch-Site", "").strip().lower()
-    if fetch_site and fetch_site not in _OWN:
-        return True
+    if fetch_site:
+        # the browser's own word, which no page can change: trusted over
+        # comparing Origin with the URL Zope believes it has (a proxy that
+        # changes the scheme or port without VirtualHostBase would make
+        # every form of the ZMI look foreign)
+        return fetch_site not in _OWN
     origin = REQUEST.get_header("Origin", "").strip()
     # "null" (a sandboxed or file: page) is never our origin either
     return bool(origin) and \

@@ -144,3 +144,27 @@ def test_changes_zope_publishes_under_other_names_are_refused(folder,
     for url in changes:
         assert status(fetch(url, login=True)) == 200, url
     assert state() != before
+
+
+def test_the_browsers_word_is_trusted_over_the_origin(folder, photo):
+    """Behind a proxy that changes the scheme or port without
+    VirtualHostBase, Zope's own URL and the page's Origin differ; a
+    browser that says same-origin is believed (review of issue 23)."""
+    import urllib.parse
+    add(folder, photo, "p")
+    b = fetch("%s/%s/p/manage_main" % (BASE, folder), login=True)
+    b.addHeader("Sec-Fetch-Site", "same-origin")
+    b.addHeader("Origin", "https://www.example.org")
+    b.post("%s/%s/p/manage_edit" % (BASE, folder),
+           urllib.parse.urlencode({"title": "Harbour"}),
+           "application/x-www-form-urlencoded")
+    assert status(b) in (200, 303)
+    with zope_root(commit=False) as app:
+        assert app[folder]["p"].title == "Harbour"
+    # without the browser's word, a foreign Origin is still refused
+    b = fetch("%s/%s/p/manage_main" % (BASE, folder), login=True)
+    b.addHeader("Origin", "https://www.example.org")
+    b.post("%s/%s/p/manage_edit" % (BASE, folder),
+           urllib.parse.urlencode({"title": "Other"}),
+           "application/x-www-form-urlencoded")
+    assert status(b) == 403
