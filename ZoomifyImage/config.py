@@ -185,7 +185,7 @@ PARSERS = {
     "trash_days": _whole(0),
     "sweep_minutes": _whole(1),
     "background_megapixels": _whole(0),
-    "workers": _whole(1),
+    "workers": _whole(0),
     "max_queued_jobs": _whole(0),
     "job_scan_seconds": _seconds,
     "upload_max_size": _size,

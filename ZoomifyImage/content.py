@@ -384,32 +384,60 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             raise
         self._install(store, result)
 
-    def _run_job(self, job, job_sink):
-        """The work of a background job (jobs.py), in a worker's own
-        connection: tiles are committed as they come. Returns the sink
-        and a function that swaps the new set in: the job calls it in its
-        last transaction (again after a ConflictError) while it is still
-        current, and discards the set with sink.abort() when it is not."""
-        store = self._target_store()
-        writer = store.writer()
-        # its last transaction may be tried again: keep the set until the
-        # job says (sink.abort())
-        writer.keep_on_abort = True
-        job.temp_dir = getattr(writer, "temp", None)
-        sink = job_sink(writer, job)
-        transaction.get().note("Zoomify Image %s: tiling starts "
-                               "(background job)" % self.getId())
-        try:
-            transaction.commit()
-        except BaseException:
-            sink.abort()  # no tiler yet to do it
-            raise
-        result = self._run_tiler(sink, sink.progress)
+    # ------------------------------------------- the tiling API (jobs/)
 
-        def install():
-            writer.finish()
-            self._install(store, result)
-        return sink, install
+    @security.private
+    def tiling_job(self):
+        """The current or last background job, or None."""
+        return self._job
+
+    @security.private
+    def queue_tiling(self, job):
+        """``job`` is this image's job from now on."""
+        self._job = job
+
+    @security.private
+    def forget_tiling_job(self):
+        """A copy's job is the original's: tile the copy on its own."""
+        self._job = None
+        self._tiling_needed = self._original is not None
+
+    @security.private
+    def cancel_tiling(self):
+        """Deleted: no job may install a set (an Undo takes this back)."""
+        self._job_deleted = True
+
+    @security.private
+    def tiling_cancelled(self):
+        """Whether cancel_tiling() was called."""
+        return getattr(self, "_job_deleted", False)
+
+    @security.private
+    def start_tiling(self):
+        """A writer (ITileWriter) for a new set, in a background job's own
+        connection: the job commits tiles as they come, and finishes or
+        aborts the writer itself."""
+        return self._target_store().writer()
+
+    @security.private
+    def cut_tiles(self, sink, progress=None):
+        """Tile the committed original into ``sink``; the TilingResult."""
+        return self._run_tiler(sink, progress)
+
+    @security.private
+    def install_tiles(self, writer, result):
+        """Swap the set that ``writer`` wrote in (in the job's last
+        transaction, tried again after a ConflictError)."""
+        writer.finish()
+        self._install(writer.store, result)
+
+    @security.private
+    def tiling_failed(self, message):
+        """A background job failed: say why (the previous set, if any, is
+        still served)."""
+        if self.status != "ready":  # no previous set to keep serving
+            self.status = "failed"
+        self.error = message
 
     def _target_store(self):
         store = self._store
@@ -452,11 +480,6 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         self.engine_used = result.engine
         self._tiles_changed()
         self._tiling_needed = False
-
-    def _job_failed(self, job):
-        if self.status != "ready":  # no previous set to keep serving
-            self.status = "failed"
-        self.error = job.error
 
     @security.private
     def tiling_error(self):
@@ -643,24 +666,21 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         self.uid = uuid.uuid4().hex
         if old is None:
             return
-        if old.kind == "filesystem":
-            if old.file_path("ImageProperties.xml") is None:
-                # the set stayed behind (another site's tile root): cut
-                # the tiles anew from the original that came along
-                self._store = None
-                self.status = "empty"
-                self._tiling_needed = self._original is not None
-                return
-            new = make_store("filesystem", self.uid)
-            new.copy_from(old)
-            self._store = new
-        # a ZODB store came along with the copy (export and import)
+        new = old.for_copy(self.uid)
+        if new is None:
+            # the set stayed behind (another site's tile root): cut the
+            # tiles anew from the original that came along
+            self._store = None
+            self.status = "empty"
+            self._tiling_needed = self._original is not None
+            return
+        self._store = new
         self._tiles_changed()
 
     @security.private
     def removed(self):
-        if self._store is not None and self._store.kind == "filesystem":
-            self._store.clear()
+        if self._store is not None:
+            self._store.release()
 
     # ------------------------------------------------------------ editing
 
@@ -769,9 +789,10 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         base = config.settings().tile_url
         store = self._store
         # the front-end checks no permission: private tiles come from Zope
-        if base and store is not None and store.kind == "filesystem" and \
-                anonymous_may_view(self):
-            return "%s/%s/" % (base.rstrip("/"), store.relative_directory())
+        front = store.front_end_path() if base and store is not None \
+            else None
+        if front is not None and anonymous_may_view(self):
+            return "%s/%s/" % (base.rstrip("/"), front)
         # our own pages take the path only (viewer.site_path: issue 23, H1)
         here = site_path(self) if path_only else self.absolute_url()
         return "%s/v/%s/" % (here, self.tiles_set())

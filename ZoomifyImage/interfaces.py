@@ -2,6 +2,56 @@ from zope.interface import Attribute
 from zope.interface import Interface
 
 
+class ITileable(Interface):
+    """What the background jobs (jobs/) need of an object to tile it: any
+    persistent object that provides this is tiled by the real workers
+    into a real store. Not published (security.private on the image)."""
+
+    uid = Attribute("a stable id of the object (its tile directory, the "
+                    "names of its unfinished sets)")
+    original_id = Attribute("the id of the original the tiles are cut "
+                            "from: a new original changes it, and a job "
+                            "that started from another is no longer "
+                            "current")
+
+    def tiling_job():
+        """The current or last background TilingJob, or None."""
+
+    def queue_tiling(job):
+        """``job`` is the object's job from now on (the one before it is
+        no longer current)."""
+
+    def forget_tiling_job():
+        """The job came along with a copy: forget it; the copy is tiled
+        on its own."""
+
+    def cancel_tiling():
+        """The object is deleted: no job may install a set (marked on the
+        object, so that an Undo of the deletion takes it back)."""
+
+    def tiling_cancelled():
+        """Whether cancel_tiling() was called."""
+
+    def start_tiling():
+        """An ITileWriter for a new set. The job commits the tiles as
+        they come and keeps the writer's set across a retried commit
+        (keep_on_abort); it calls install_tiles() or writer.abort()."""
+
+    def cut_tiles(sink, progress=None):
+        """Tile the committed original into ``sink`` (an ITileSink),
+        calling ``progress(done, total)``; the TilingResult. Raises
+        TilingError."""
+
+    def install_tiles(writer, result):
+        """Swap the set ``writer`` wrote in, with the facts of ``result``,
+        in the current transaction (which may be tried again after a
+        ConflictError: the writer keeps its set)."""
+
+    def tiling_failed(message):
+        """A background job failed with ``message``: say so (a previous
+        set, if any, is still served)."""
+
+
 class IDeepZoomImage(Interface):
     """An image with a pyramid: the face that serving.py (tiles,
     ImageProperties.xml, 304) and iiif.py (info.json, manifest, composed
@@ -29,7 +79,7 @@ class IDeepZoomImage(Interface):
         """The URL of the image (IIIF ids are made of it)."""
 
 
-class IZoomifyImage(IDeepZoomImage):
+class IZoomifyImage(IDeepZoomImage, ITileable):
     """A high-resolution image served as Zoomify tiles: the face of the
     OFS content class for events.py, the viewer pages (viewer.py) and
     uploads.py."""
@@ -100,6 +150,22 @@ class ITileSink(Interface):
         """Forget the set being written."""
 
 
+class ITileWriter(ITileSink):
+    """A store's writer of a new set (ITileStore.writer())."""
+
+    store = Attribute("the ITileStore whose set this writes")
+    unfinished = Attribute(
+        "where the unfinished set is while it is written (a recovery "
+        "keeps it while its job lives), or None")
+    keep_on_abort = Attribute(
+        "True: an aborted transaction keeps the set for the next attempt "
+        "of the same commit (a background job's last transaction); only "
+        "abort() forgets it. False by default")
+
+    def put_file(name, path):
+        """Store a tile from a file (a copy between stores)."""
+
+
 class ITileStore(Interface):
     """Where the tiles of one image live.
 
@@ -129,6 +195,31 @@ class ITileStore(Interface):
 
     def clear():
         """Let go of the set (when the transaction commits)."""
+
+    def release():
+        """The image is deleted: let go of what outlives its database
+        record (a filesystem set waits for the sweep, for an Undo); the
+        ZODB's tiles go with the record."""
+
+    def for_copy(uid):
+        """The store a copy of the image (with the new ``uid``) should
+        use: a copy of this one, this one itself if the copy carries it
+        along (the ZODB), or None when the tiles did not come along (the
+        copy is tiled anew from its original)."""
+
+    def older_set(set_name):
+        """``set_name`` if it names the set this store served until a few
+        minutes ago and still has (a page built before a retile asks for
+        it), else None."""
+
+    def file_path(name, set_name=None):
+        """The file of a tile a front-end or a copy may read, or None (no
+        such tile, or a store without files)."""
+
+    def front_end_path(set_name=None):
+        """The set's directory relative to the tile root, for a front-end
+        that serves it (tile-url, X-Accel-Redirect), or None when a
+        front-end cannot serve this store."""
 
 
 # the tiler's own sinks: declared here, as the tiler imports nothing of

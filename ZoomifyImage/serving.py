@@ -435,8 +435,7 @@ def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
     if asked is None:
         asked = REQUEST.form.get("v") or ""  # "": the URL names no set
     older = None
-    if store is not None and store.kind == "filesystem" and asked and \
-            asked != set_id:
+    if store is not None and asked and asked != set_id:
         older = store.older_set(asked)
     etag = tiles.etag
     if older:
@@ -455,7 +454,8 @@ def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
     settings = config.settings()
     sendfile = settings.x_sendfile_header
     # what the store has first: a 404 must not carry a tile's caching
-    if store.kind == "filesystem" and sendfile:
+    front = store.front_end_path(older) if sendfile else None
+    if front is not None:
         path = store.file_path(name, older)
         if path is None:
             raise NotFound(name)
@@ -484,7 +484,7 @@ def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
     if path is not None:  # the front-end sends the file (and its length)
         header("Content-Type", content_type)
         prefix = settings.x_sendfile_prefix
-        relative = "%s/%s" % (store.relative_directory(older), name)
+        relative = "%s/%s" % (front, name)
         RESPONSE.setHeader(sendfile, prefix.rstrip("/") + "/" + relative
                            if prefix else path)
         return b""

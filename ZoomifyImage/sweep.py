@@ -19,13 +19,13 @@ import logging
 import os
 import re
 import shutil
-import threading
 import time
 
 import transaction
 from ZODB.POSException import POSKeyError
 
 from . import config
+from .maintenance import scheduler
 from .stores.filesystem import LEGACY_SET
 from .stores.filesystem import OWNER_FILE
 from .stores.filesystem import FilesystemTileStore
@@ -254,39 +254,17 @@ def _old_set_name(folder):
 
 # --------------------------------------------------------- in the server
 
-_thread = None
-_stop = threading.Event()
-
-
 def database_opened(event):
     """At start-up: migrate the first layout, sweep, and sweep again every
-    sweep-minutes in a thread of our own."""
-    global _thread
+    sweep-minutes (maintenance.py)."""
     db = event.database
     try:
         migrate_layout()
         sweep(db)
     except Exception:
         logger.exception("could not sweep the tile root")
-    if _thread is None or not _thread.is_alive():
-        _stop.clear()
-        _thread = threading.Thread(target=_run, args=(db,), daemon=True,
-                                   name="zoomifyimage-sweep")
-        _thread.start()
+    scheduler.every("sweep of the tile root", sweep_seconds, sweep, db)
 
 
-def _run(db):
-    from .uploads import remove_expired
-    while not _stop.wait(config.settings().sweep_minutes * 60):
-        try:
-            sweep(db)
-        except Exception:
-            logger.exception("could not sweep the tile root")
-        try:
-            remove_expired()  # abandoned resumable uploads, on idle sites
-        except Exception:
-            logger.exception("could not remove abandoned uploads")
-
-
-def stop():
-    _stop.set()
+def sweep_seconds():
+    return config.settings().sweep_minutes * 60

@@ -62,6 +62,7 @@ from .content import default_id
 from .content import size_text
 from .csrf import check_same_origin
 from .interfaces import IZoomifyImage
+from .maintenance import scheduler
 from .web_errors import AnyBadRequest
 from .web_errors import BadRequest
 from .web_errors import NotFound
@@ -242,11 +243,19 @@ def header_number(value):
 
 
 def database_opened(event):
-    """At start-up: remove the uploads abandoned while Zope was down."""
+    """At start-up: remove the uploads abandoned while Zope was down; then
+    every sweep-minutes (maintenance.py), for idle sites (a new upload
+    removes them too)."""
     try:
         remove_expired()
     except Exception:
         logger.exception("could not clean the upload directory")
+    scheduler.every("expiry of abandoned uploads", expiry_check_seconds,
+                    remove_expired)
+
+
+def expiry_check_seconds():
+    return config.settings().sweep_minutes * 60
 
 
 # the upload whose image this thread is adding (its own reservation does

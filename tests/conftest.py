@@ -98,7 +98,7 @@ def small_threshold(zodb, zope_settings, monkeypatch):
     the workers run what is queued (in the test's database)."""
     from ZoomifyImage import jobs
     zope_settings(**{"background-megapixels": "0"})
-    monkeypatch.setattr(jobs, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(jobs.worker, "PROGRESS_SECONDS", 0.0)
     # a whole number of megapixels is the setting: 0 disables it, so use
     # the smallest real limit through the size check itself
     import ZoomifyImage.content as content

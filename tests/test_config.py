@@ -36,7 +36,7 @@ def test_values_are_parsed():
 @pytest.mark.parametrize("name, value", [
     ("cache-max-age", "abc"), ("quality", "0"), ("quality", "101"),
     ("storage", "s3"), ("engine", "magic"), ("accept-damaged", "maybe"),
-    ("upload-max-size", "lots"), ("workers", "0"), ("trash-days", "-1"),
+    ("upload-max-size", "lots"), ("workers", "-1"), ("trash-days", "-1"),
     ("job-scan-seconds", "0")])
 def test_a_bad_value_is_named(name, value):
     with pytest.raises(config.ConfigError) as info:

@@ -6,6 +6,7 @@ from zope.interface.verify import verifyObject
 
 from ZoomifyImage.interfaces import ITileSink
 from ZoomifyImage.interfaces import ITileStore
+from ZoomifyImage.interfaces import ITileWriter
 from ZoomifyImage.interfaces import IZoomifyImage
 
 
@@ -41,6 +42,7 @@ def test_store_objects_and_their_writers(tmp_path, zope_settings):
         assert verifyObject(ITileStore, store)
         writer = store.writer()
         assert verifyObject(ITileSink, writer)
+        assert verifyObject(ITileWriter, writer)
         writer.abort()
 
 
@@ -66,3 +68,8 @@ def test_the_lint_refuses_the_image_private_names(tmp_path):
     sample.write_text("def f(self, image):\n    return image._p_jar, "
                       "image.tile_set(), self._store\n")
     assert check.main([str(sample)]) == 0
+
+
+@pytest.mark.parametrize("cls", sink_classes()[2:], ids=lambda c: c.__name__)
+def test_store_writers_implement_ITileWriter(cls):
+    assert verifyClass(ITileWriter, cls)

@@ -407,7 +407,7 @@ def test_a_live_writer_of_another_process_keeps_its_directory(tmp_path):
     import subprocess
     import sys
 
-    from ZoomifyImage.jobs import clean_partial
+    from ZoomifyImage.stores.filesystem import clean_partial
     root = str(tmp_path / "tiles")
     uid = "cd" * 16
     other = subprocess.Popen([sys.executable, "-c", OTHER_WRITER, root, uid],
@@ -431,8 +431,8 @@ def test_a_live_writer_of_another_process_keeps_its_directory(tmp_path):
 
 def test_a_writer_that_is_done_or_gone_leaves_nothing_to_guess(own_tile_root,
                                                                root):
-    from ZoomifyImage.jobs import clean_partial
     from ZoomifyImage.stores.filesystem import FilesystemTileStore
+    from ZoomifyImage.stores.filesystem import clean_partial
     partial = os.path.join(own_tile_root, ".partial")
     root["s"] = store = FilesystemTileStore("ce" * 16)
     live = store.writer()
@@ -464,7 +464,7 @@ def test_a_writer_that_is_done_or_gone_leaves_nothing_to_guess(own_tile_root,
 def test_the_clean_up_goes_on_past_what_it_cannot_read(tmp_path):
     """A stranger's entries under .partial (a file, a .writer that is no
     file) neither stop the clean-up nor count as a live writer."""
-    from ZoomifyImage.jobs import clean_partial
+    from ZoomifyImage.stores.filesystem import clean_partial
     partial = tmp_path / ".partial"
     (partial / "stray-file").parent.mkdir()
     (partial / "stray-file").write_bytes(b"x")

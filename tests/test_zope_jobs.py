@@ -168,8 +168,8 @@ def test_long_decode_is_not_taken_for_a_dead_worker(small_threshold, folder,
                                                     tmp_path, monkeypatch):
     import ZoomifyImage.content as content
     # seconds, with room for a loaded machine's scheduling
-    monkeypatch.setattr(jobs, "STALE_SECONDS", 2.5)
-    monkeypatch.setattr(jobs, "BEAT_SECONDS", 0.1, raising=False)
+    monkeypatch.setattr(jobs.records, "STALE_SECONDS", 2.5)
+    monkeypatch.setattr(jobs.worker, "BEAT_SECONDS", 0.1)
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     jobs.pool.pause()
     add(folder, path, "big", storage="filesystem")

@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 
 import transaction
@@ -34,8 +35,8 @@ from zope.interface import implementer
 
 from .. import config
 from ..cache import BoundedCache
-from ..interfaces import ITileSink
 from ..interfaces import ITileStore
+from ..interfaces import ITileWriter
 from ..pyramid.errors import TilingError
 from ..pyramid.sinks import TileSink
 from ..pyramid.sinks import tile_path
@@ -111,7 +112,7 @@ class FilesystemTileStore(Persistent):
         return os.path.join(self.image_directory(),
                             set_name or self.set_name())
 
-    def relative_directory(self, set_name=None):
+    def front_end_path(self, set_name=None):
         """directory() relative to the tile root, with '/' (tile-url,
         X-Accel-Redirect)."""
         return "%s/%s/%s" % (self.uid[:2], self.uid,
@@ -177,14 +178,26 @@ class FilesystemTileStore(Persistent):
         self.released = _now()
         claim(self.directory(), self)
 
+    def release(self):
+        """The image is deleted: its sets wait for the sweep (an Undo of
+        the deletion finds them until trash-days)."""
+        self.clear()
+
+    def for_copy(self, uid):
+        """A copy's own store (its own directory), or None when the set
+        stayed behind (another site's tile root)."""
+        if self.file_path("ImageProperties.xml") is None:
+            return None
+        new = FilesystemTileStore(uid)
+        new.copy_from(self)
+        return new
 
 
 def _now():
-    import time
     return time.time()
 
 
-@implementer(ITileSink)
+@implementer(ITileWriter)
 class FilesystemTileWriter(TileSink):
     """Writes a new set under .partial; finish() points the store at it
     and has it moved to its place when the transaction votes."""
@@ -204,6 +217,10 @@ class FilesystemTileWriter(TileSink):
         # a background job tries its last transaction again after a
         # conflict: an aborted transaction then keeps the set for it
         self.keep_on_abort = False
+
+    @property
+    def unfinished(self):
+        return self.temp
 
     def _target(self, name):
         return tile_path(self.temp, name, self.made)
@@ -275,6 +292,55 @@ def _locked_directory(partial, uid):
         shutil.rmtree(hidden, ignore_errors=True)
         raise
     return named, lock
+
+
+# an unfinished set without a lock (written before locks) is removed
+# after this long
+UNFINISHED_SECONDS = 600.0
+
+
+def remove_unfinished(uid=None, keep=()):
+    """Remove the unfinished sets under the tile root whose writers are
+    dead (a job's, a request's, zoomify-import's): of the image ``uid``
+    whatever their age (a job taken over from a dead worker), else all
+    but those in ``keep`` (the scan)."""
+    root = config.settings().tile_root
+    if uid is None:
+        clean_partial(root, keep=keep)
+    else:
+        clean_partial(root, max_age=-1, keep=keep, prefix=uid + "-")
+
+
+def clean_partial(root_dir, max_age=None, keep=(), prefix=""):
+    """Remove the temporary tile directories whose writers are dead: each
+    writer holds a lock in its directory for its whole life, in whatever
+    process (a job, a request, zoomify-import over ZEO), and the kernel
+    lets go of it when that process dies; a held lock is never removed,
+    however old. A directory without a lock (written before locks) goes
+    when it is older than ``max_age`` seconds (-1: whatever its age).
+    None in ``keep``; ``prefix``: only those whose names begin with it
+    (an image's uid and a dash)."""
+    if max_age is None:
+        max_age = UNFINISHED_SECONDS
+    partial = os.path.join(root_dir, PARTIAL)
+    try:
+        names = os.listdir(partial)
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        path = os.path.join(partial, name)
+        if path in keep or not name.startswith(prefix):
+            continue
+        state = writer_state(path)
+        if state == "alive":
+            continue
+        try:
+            if (state == "dead" or max_age < 0 or
+                    now - os.path.getmtime(path) > max_age):
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def writer_state(folder):

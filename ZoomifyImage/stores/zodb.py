@@ -8,8 +8,8 @@ from BTrees.OOBTree import OOBTree
 from persistent import Persistent
 from zope.interface import implementer
 
-from ..interfaces import ITileSink
 from ..interfaces import ITileStore
+from ..interfaces import ITileWriter
 from ..pyramid.sinks import TileSink
 
 SAVEPOINT_EVERY = 300  # tiles between savepoints while writing
@@ -53,8 +53,23 @@ class ZODBTileStore(Persistent):
         self.tiles = OOBTree()
         self.set_id = None
 
+    def release(self):
+        pass  # the records go (and an Undo comes back) with the image's
 
-@implementer(ITileSink)
+    def for_copy(self, uid):
+        return self  # it came along with the copy (export and import)
+
+    def older_set(self, set_name):
+        return None  # one tree: the set before is not kept
+
+    def file_path(self, name, set_name=None):
+        return None
+
+    def front_end_path(self, set_name=None):
+        return None
+
+
+@implementer(ITileWriter)
 class ZODBTileWriter(TileSink):
     """Builds a new tree beside the current one and swaps it in at the end.
 
@@ -62,6 +77,9 @@ class ZODBTileWriter(TileSink):
     write its records out and the connection's cache can drop them again:
     memory stays bounded whatever the number of tiles.
     """
+
+    unfinished = None     # its records hang off the store (_building)
+    keep_on_abort = False  # an aborted transaction forgets them anyway
 
     def __init__(self, store):
         self.store = store

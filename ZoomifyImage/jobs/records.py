@@ -1,0 +1,188 @@
+"""What a background job is in the database: its TilingJob, its claim's
+Beat, and the registry of jobs in the ZODB root (the storage of the job
+queue, as a maildir is zope.sendmail's), with the one way to commit
+them: a transaction tried again after a ConflictError."""
+
+import logging
+import os
+import socket
+import threading
+import time
+
+import transaction
+from BTrees.OOBTree import OOBTree
+from persistent import Persistent
+from ZODB.POSException import ConflictError
+
+from ..pyramid import TilingError
+
+logger = logging.getLogger(__name__)
+
+REGISTRY = "zoomifyimage.jobs"
+STALE_SECONDS = 60.0       # no heartbeat for this long: the worker died
+MAX_ATTEMPTS = 3           # claims whose process died, then it fails
+COMMIT_ATTEMPTS = 3        # a job's last transactions, on ConflictErrors
+
+ACTIVE = ("queued", "tiling")
+DIED = ("tiling was attempted %d times and the Zope process died each "
+        "time (a decoder crash, or out of memory?); retile to try again")
+
+
+class TooManyJobs(TilingError):
+    """A user has as many images waiting for the worker as one may."""
+
+
+class TilingJob(Persistent):
+    """State of one tiling run of one image."""
+
+    original_id = None   # the original it tiles (unknown for older jobs)
+    user = None          # who asked for it (max-queued-jobs counts them)
+    claim = None         # the current claim's token
+    beat = None          # the current claim's Beat
+
+    def __init__(self, key, original_id=None):
+        self.key = key
+        self.original_id = original_id
+        self.status = "queued"   # queued, tiling, ready, failed, stopped
+        self.done = 0
+        self.total = 0
+        self.error = ""
+        self.created = time.time()
+        self.started = self.finished = self.heartbeat = None
+        self.owner = None
+        self.attempts = 0
+        # where the claim's unfinished set is (its writer's ``unfinished``)
+        self.temp_dir = None
+
+    def last_beat(self):
+        if self.beat is not None:
+            return self.beat.time
+        return self.heartbeat or 0  # a job claimed before beats
+
+    def stale(self, now=None):
+        """True if the worker of a tiling job is gone."""
+        if self.status != "tiling":
+            return False
+        if owner_is_dead(self.owner):
+            return True
+        return ((now or time.time()) - self.last_beat()) > STALE_SECONDS
+
+    def progress_text(self):
+        if self.total:
+            return "%d of %d tiles (%d%%)" % (
+                self.done, self.total, 100 * self.done // self.total)
+        return ""
+
+    def end(self, status, message=""):
+        self.status = status
+        self.error = message
+        self.finished = time.time()
+        self.temp_dir = None
+
+
+class Beat(Persistent):
+    """The heartbeat of one claim: an object of its own, so that its
+    commits never conflict with the job's progress commits."""
+
+    def __init__(self):
+        self.time = time.time()
+
+
+def owner_is_dead(owner):
+    """A worker of this machine whose process has gone (after a kill -9 or
+    a crash): its jobs can run again without waiting for the heartbeat."""
+    try:
+        host, pid, thread = owner.split(":", 2)
+        pid = int(pid)
+    except (AttributeError, ValueError):
+        return False
+    if host != socket.gethostname():
+        return False  # another machine: the heartbeat tells
+    if pid == os.getpid():
+        return thread not in {t.name for t in threading.enumerate()}
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def worker_name():
+    return "%s:%d:%s" % (socket.gethostname(), os.getpid(),
+                         threading.current_thread().name)
+
+
+def registry(connection):
+    """The job registry (key -> image oid) in the ZODB root."""
+    root = connection.root()
+    if REGISTRY not in root:
+        root[REGISTRY] = OOBTree()
+    return root[REGISTRY]
+
+
+def job_of(connection, oid):
+    """The current job of the image ``oid``, or None (gone, or not one)."""
+    try:
+        return connection.get(oid).tiling_job()
+    except (KeyError, AttributeError):  # POSKeyError is a KeyError
+        return None
+
+
+def is_current(image, key, claim=None):
+    """Whether job ``key`` may still install its result: it is the image's
+    job, for the original it started from, the image is not deleted, and
+    (given a claim) the job is still that claim's."""
+    job = image.tiling_job()
+    return (job is not None and job.key == key
+            and job.original_id in (None, image.original_id)
+            and not image.tiling_cancelled()
+            and (claim is None or job.claim == claim))
+
+
+def note(txn, image, what):
+    """Say in the Undo list what a job's transaction did: without it the
+    ZMI's Undo tab filled with blank entries, five or more per background
+    tiling (issue 23, newcomer 6)."""
+    try:
+        name = image.getId()
+    except Exception:  # deleted meanwhile, not loadable, not an OFS item
+        name = "?"
+    txn.note("Zoomify Image %s: %s (background job)" % (name, what))
+
+
+def retry_on_conflict(change, attempts=COMMIT_ATTEMPTS, give_up=None):
+    """Run ``change(attempt)`` in a new transaction and commit it; after a
+    ConflictError abort and run it again (it sees what changed meanwhile),
+    up to ``attempts`` times. ``change`` returns False to abort without
+    committing. After the last conflict ``give_up(error)`` is called (it
+    may raise); True if a change was committed."""
+    for attempt in range(attempts):
+        transaction.begin()
+        try:
+            if change(attempt) is False:
+                transaction.abort()
+                return False
+            transaction.commit()
+            return True
+        except ConflictError as e:
+            transaction.abort()
+            if attempt + 1 == attempts and give_up is not None:
+                give_up(e)
+    return False
+
+
+def forget(connection, key):
+    """Drop a finished job from the registry, in a transaction of its own
+    (the registry is one BTree that every job writes to: a conflict there
+    must not cost a job its result). A key left behind is dropped by the
+    next claim of it."""
+    def drop(attempt):
+        keys = registry(connection)
+        if key not in keys:
+            return False
+        del keys[key]
+        transaction.get().note("Zoomify Image job %s done (background job)"
+                               % key)
+    retry_on_conflict(drop)
