@@ -134,6 +134,32 @@ def test_two_zope_processes_on_one_zeo_server(tmp_path):
         zeo.stop()
 
 
+def test_a_web_only_process_leaves_its_jobs_to_another(tmp_path):
+    """``workers 0`` (issue 24): a Zope process that serves and queues but
+    tiles nothing; the job waits in the database until a process with a
+    worker starts on the same ZEO server, which runs it."""
+    zeo = ZEOServer().start()
+    web = ZopeServer(zeo=zeo.address, settings=dict(FAST, workers="0"))
+    tiler = ZopeServer(zeo=zeo.address, settings=FAST)
+    try:
+        web.start()
+        photo = big_jpeg(str(tmp_path / "big.jpg"), 1500, 1000)
+        web.add(photo, "big")
+        time.sleep(3)  # three of its job scans
+        assert web.job_status("big")["status"] == "queued"
+        assert get(web.url + "/big/ImageProperties.xml")[0] == 404
+        tiler.start()
+        web.wait_for("big", ["ready", "failed"])
+        assert web.job_status("big")["status"] == "ready"
+        assert get(web.url + "/big/TileGroup0/0-0-0.jpg")[0] == 200
+        runs = [s.log_text().count("tiled ") for s in (web, tiler)]
+        assert runs == [0, 1], runs
+    finally:
+        web.stop()
+        tiler.stop()
+        zeo.stop()
+
+
 def test_import_runs_no_job_of_the_site(tmp_path):
     site = ZopeServer(settings=FAST)  # not started: the commands open it
     script = import_command()

@@ -171,7 +171,7 @@ def database_opened(event):
     try:
         scan(db)
         if pool.runs_jobs():
-            pool._ensure_threads()
+            pool.start_threads()
     except Exception:
         logger.exception("could not look for unfinished tiling jobs")
     scheduler.every("tiling job scan", scan_seconds, _scan_again)

@@ -65,7 +65,7 @@ class WorkerPool:
         self.db = db
         self.idle.clear()
         self.queue.put(key)
-        self._ensure_threads()
+        self.start_threads()
 
     def scan(self, db):
         """Queue the jobs that wait or whose worker died; their keys."""
@@ -77,7 +77,8 @@ class WorkerPool:
                 self.submit(db, key)
         return keys
 
-    def _ensure_threads(self):
+    def start_threads(self):
+        """As many worker threads as the ``workers`` setting says."""
         with self.lock:
             self.threads = [t for t in self.threads if t.is_alive()]
             wanted = config.settings().workers

@@ -24,7 +24,6 @@ import fcntl
 import logging
 import os
 import shutil
-import tempfile
 import time
 import uuid
 
@@ -39,6 +38,7 @@ from ..interfaces import ITileStore
 from ..interfaces import ITileWriter
 from ..pyramid.errors import TilingError
 from ..pyramid.sinks import TileSink
+from ..pyramid.sinks import new_directory
 from ..pyramid.sinks import tile_path
 
 logger = logging.getLogger("ZoomifyImage")
@@ -276,10 +276,9 @@ def _locked_directory(partial, uid):
     """A new directory under .partial with its writer's lock held: made
     under a hidden name and locked before it gets its name (UID-...), so
     that a named directory without a lock is never a live writer's."""
-    hidden = tempfile.mkdtemp(prefix=".new-%s-" % uid, dir=partial)
+    # with the umask's modes: a front-end reads the set as another user
+    hidden = new_directory(partial, ".new-%s-" % uid)
     try:
-        # mkdtemp makes 0700; a front-end reads the set as another user
-        os.chmod(hidden, 0o777 & ~_umask())
         lock = open(os.path.join(hidden, WRITER_LOCK), "a+b")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -492,19 +491,6 @@ class SetPlacement:
 class NoRollback:
     def rollback(self):
         pass
-
-
-def _umask():
-    """The process's umask, read without changing it (os.umask would
-    change it for every thread for a moment)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
 
 
 def owner_text(store):
