@@ -53,7 +53,7 @@ class Settings:
     background_megapixels: int = 50  # bigger images tile in a worker
     workers: int = 1                 # background worker threads
     max_queued_jobs: int = 10        # a user's images waiting to be tiled
-    job_scan_seconds: float = 60.0   # idle workers look for jobs
+    job_scan_seconds: float = 60.0   # the scan for waiting jobs
     upload_max_size: int = 64 << 30  # the biggest resumable upload
     upload_expiry_hours: int = 24    # abandoned partial uploads go then
     upload_empty_expiry_minutes: int = 60  # uploads that got no byte go
