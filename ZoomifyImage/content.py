@@ -2,24 +2,18 @@
 Zoomify tiles in a tile store. It orchestrates; it never touches pixels."""
 
 import hashlib
-import logging
-import shutil
 import time
 import uuid
-from urllib.parse import quote
 
 import transaction
 from AccessControl.class_init import InitializeClass
 from AccessControl.Permissions import change_images_and_files
 from AccessControl.Permissions import delete_objects
 from AccessControl.Permissions import view as View
-from AccessControl.Permissions import view_management_screens
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from AccessControl.SecurityManagement import getSecurityManager
 from App.special_dtml import DTMLFile
 from OFS.SimpleItem import SimpleItem
-from ZODB.blob import Blob
-from ZODB.POSException import ConflictError
 from zope.event import notify
 from zope.interface import implementer
 from zope.lifecycleevent import ObjectModifiedEvent
@@ -27,9 +21,12 @@ from ZPublisher import zpublish
 
 from . import access
 from . import config
+from .conflicts import merge_states
 from .csrf import POST
 from .csrf import check_same_origin
 from .interfaces import IZoomifyImage
+from .originals import has_file
+from .originals import new_original
 from .pyramid import TilingError
 from .pyramid import read_size
 from .pyramid import tile_image
@@ -45,13 +42,10 @@ from .viewer import site_path
 from .web_errors import AnyBadRequest
 from .web_errors import BadRequest
 from .web_errors import NotFound
+from .zmi import EditTabMixin
+from .zmi import shown
 
 AddZoomifyImages = "Add Zoomify Images"
-logger = logging.getLogger(__name__)
-_MISSING = object()
-
-
-CHUNK = 1 << 20  # copying uploads into blobs
 
 manage_addZoomifyImageForm = DTMLFile("www/addForm", globals())
 # the ZMI's add menu links to the form by this name
@@ -77,10 +71,10 @@ def add_image(container, file, id="", title="", storage="", quality="",
     ``background`` True or False says where the image is tiled (None:
     by its size), ``progress(done, total)`` follows tiling here."""
     try:
-        has_file = _has_file(file)
+        given = has_file(file)
     except ValueError as e:
         return _add_failed(container, REQUEST, str(e))
-    if not has_file:
+    if not given:
         return _add_failed(container, REQUEST,
                            "Choose an image file to upload.")
     id, title = str(id), str(title)
@@ -105,16 +99,6 @@ def add_image(container, file, id="", title="", storage="", quality="",
     return id
 
 
-def _shown(error):
-    """The text of an error for a page or an answer: no path of the
-    server in it (issue 23, L5); the whole text goes to the log."""
-    text = str(error)
-    shown = without_server_paths(text)
-    if shown != text:
-        logger.warning("%s", text)
-    return shown
-
-
 def default_id(filename):
     """The id of an image added without one: its file's name without the
     folders and the extension (the image is a viewer page, an HTML page:
@@ -127,16 +111,12 @@ def default_id(filename):
 
 
 def _add_failed(container, REQUEST, message):
-    message = _shown(message)
+    message = shown(message)
     if REQUEST is None:
         raise BadRequest(message)
     REQUEST.RESPONSE.setStatus(400)
     form = manage_addZoomifyImageForm.__of__(container)
     return form(container, REQUEST, error_message=message)
-
-
-NOT_AN_UPLOAD = ("The image file must be uploaded with the form (a file "
-                 "field), not named as text.")
 
 
 def check_title(title):
@@ -175,51 +155,15 @@ def check_quality(quality):
     return value
 
 
-def _has_file(file):
-    """True for an upload, an open file or bytes; False for none (an empty
-    file input). Text is refused: from the web it would name a file on the
-    server (zoomify-import passes an open file)."""
-    if file is None or (isinstance(file, str) and not file):
-        return False
-    if isinstance(file, bytes):
-        return bool(file)
-    if not hasattr(file, "read"):
-        # text, numbers, lists (file:int, file:list, ...) from a form
-        raise ValueError(NOT_AN_UPLOAD)
-    filename = getattr(file, "filename", None)
-    if filename is not None and not filename:
-        return False  # an empty file input of a form
-    return True
-
-
 @zpublish
 @implementer(IZoomifyImage)
-class ZoomifyImage(ViewerMixin, SimpleItem):
+class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
     """A high-resolution image served as Zoomify deep-zoom tiles."""
 
     meta_type = "Zoomify Image"
 
-    @property
-    def zmi_icon(self):
-        # the folder listing marks an image whose first tiling failed
-        # (nothing of it is shown to visitors: check_visible)
-        # and one still waiting for, or being cut into, tiles
-        status = self.current_status()
-        if status == "failed":
-            return "fas fa-exclamation-triangle text-danger"
-        if status in ("queued", "tiling"):
-            return "fas fa-hourglass-half text-warning"
-        return "fas fa-search-plus"
-
     security = ClassSecurityInfo()
     security.declareObjectProtected(View)
-
-
-    manage_options = (
-        {"label": "Edit", "action": "manage_main"},
-        # in a window of its own: in the ZMI's frame the tabs were gone
-        {"label": "View", "action": "view", "target": "_blank"},
-    ) + SimpleItem.manage_options
 
     # facts of the image and its tiles
     width = height = 0
@@ -272,34 +216,14 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
     # ------------------------------------------------------------ original
 
     def _set_original(self, file):
-        """Stream an upload (or an open file, or bytes) into a new blob,
-        never holding it whole in memory; ask for new tiles."""
-        if isinstance(file, str):
-            raise ValueError(NOT_AN_UPLOAD)
-        blob = Blob()
-        name = ""
-        with blob.open("w") as out:
-            if isinstance(file, bytes):
-                out.write(file)
-            else:
-                if hasattr(file, "seek"):
-                    file.seek(0)
-                shutil.copyfileobj(file, out, CHUNK)
-                # a form upload has .filename (maybe a Windows path); an
-                # open file has .name
-                name = getattr(file, "filename", None) or getattr(
-                    file, "name", "") or ""
-                name = str(name).replace("\\", "/").rsplit("/", 1)[-1]
-            size = out.tell()
-        if size == 0:
-            raise TilingError(name or "upload", "the file is empty")
-        headers = getattr(file, "headers", None)
-        self.content_type = (headers.get("content-type") if headers
-                             else "") or _guess_type(name)
-        self.filename = name
-        self.original_size = size
+        """A new original file (an upload, an open file or bytes): ask for
+        new tiles."""
+        original = new_original(file)
+        self._original = original.blob
+        self.filename = original.filename
+        self.original_size = original.size
+        self.content_type = original.content_type
         self.original_id = uuid.uuid4().hex[:16]  # the download's ETag
-        self._original = blob
         self._tiling_needed = True
 
     def _original_path(self):
@@ -530,19 +454,6 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
                 .checkPermission(change_images_and_files, self):
             raise NotFound("There is no image here.")
 
-    @security.protected(View)
-    @zpublish(methods=("GET", "HEAD"))
-    def status_json(self, REQUEST=None, RESPONSE=None):
-        """{"status", "done", "total"} for pages that follow a job."""
-        import json
-        progress = self.progress() or (0, 0)
-        if RESPONSE is not None:
-            RESPONSE.setHeader("Content-Type", "application/json")
-            RESPONSE.setHeader("Cache-Control", "no-store")
-        return json.dumps({"status": self.current_status(),
-                           "done": progress[0], "total": progress[1],
-                           "tiles_version": self.tiles_version})
-
     @security.private
     def progress_text(self):
         """The running job's progress for a page, or ''."""
@@ -564,65 +475,22 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
         try:
             self.tile_if_needed()
         except TilingError as e:
-            if REQUEST is None:
-                raise BadRequest(_shown(e))
-            transaction.doom()
-            REQUEST.RESPONSE.setStatus(400)
-            return self.manage_main(self, REQUEST, error_message=_shown(e))
+            if REQUEST is not None:
+                transaction.doom()
+            return self._edit_tab_refuses(REQUEST, e)
         if REQUEST is not None:
             job = self._job
             message = ("Retiling in the background." if job is not None
                        and job.status == "queued" else "Tiles cut again.")
             return self._edit_tab_says(REQUEST, message)
 
-    def _edit_tab_says(self, REQUEST, message):
-        """Answer a change with a redirect to the Edit tab (303: the
-        browser GETs it), never with a page at the POST's URL: the tab
-        reloads itself while a job runs, and a reload of a POST-only URL
-        is a 404 (or a form sent again)."""
-        REQUEST.RESPONSE.redirect(
-            "%s/manage_main?manage_tabs_message=%s"
-            % (self.absolute_url(), quote(message)), status=303)
-        return ""
-
     def _p_resolveConflict(self, old, committed, new):
         """Merge concurrent changes to different attributes (a manager
-        edits the title while a background job stores its results).
-
-        Persistent references are compared by oid (== raises on them).
-        A new job, a new original or a deletion merges with nothing, so
+        edits the title while a background job stores its results). A
+        new job, a new original or a deletion merges with nothing, so
         that a stale job's result never lands beside them."""
-        from ZODB.ConflictResolution import PersistentReference as Ref
-
-        def same(a, b):
-            if isinstance(a, Ref) or isinstance(b, Ref):
-                return (isinstance(a, Ref) and isinstance(b, Ref)
-                        and (a.oid, a.database_name) ==
-                        (b.oid, b.database_name))
-            try:
-                return a == b
-            except ValueError:  # references inside a container
-                return False
-
-        keys = set(old) | set(committed) | set(new)
-        ours = {k for k in keys if not same(new.get(k, _MISSING),
-                                            old.get(k, _MISSING))}
-        theirs = {k for k in keys if not same(committed.get(k, _MISSING),
-                                              old.get(k, _MISSING))}
-        for key in ours & theirs:
-            if not same(new.get(key, _MISSING),
-                        committed.get(key, _MISSING)):
-                raise ConflictError("both changed %s" % key)
-        generation = {"_job", "original_id", "_original", "_job_deleted"}
-        if ours and theirs and (ours | theirs) & generation:
-            raise ConflictError("the image's job or original changed")
-        merged = dict(committed)
-        for key in ours:
-            if new.get(key, _MISSING) is _MISSING:
-                merged.pop(key, None)
-            else:
-                merged[key] = new[key]
-        return merged
+        return merge_states(old, committed, new, generation={
+            "_job", "original_id", "_original", "_job_deleted"})
 
     def _tiles_changed(self):
         self.status = "ready"
@@ -684,39 +552,13 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
 
     # ------------------------------------------------------------ editing
 
-    manage_main = DTMLFile("www/editForm", globals())
-    manage_main._setName("manage_main")
-    security.declareProtected(view_management_screens, "manage_main")
-    security.declareProtected(view_management_screens, "manage")
-    manage = manage_main
+    # the Edit tab is in zmi.py
 
-    @security.protected(view_management_screens)
-    @zpublish(False)
-    def flash_offered(self):
-        """The Edit tab offers the Flash viewer only where the site has
-        one (flash-viewer-url)."""
-        return bool(config.settings().flash_viewer_url)
-
-    @security.protected(change_images_and_files)
-    @zpublish(methods=POST)
-    def manage_edit(self, title=None, storage=None, quality=None,
-                    viewer=None, file=None, REQUEST=None):
-        """Change title and settings; a new image file is tiled anew."""
-        check_same_origin(REQUEST)
-        savepoint = transaction.savepoint()
-        try:
-            changed = self._edit(title, storage, quality, viewer, file)
-        except (TilingError, config.ConfigError, ValueError) as e:
-            savepoint.rollback()
-            if REQUEST is None:
-                raise BadRequest(_shown(e))
-            REQUEST.RESPONSE.setStatus(400)
-            return self.manage_main(self, REQUEST, error_message=_shown(e))
-        if REQUEST is not None:
-            message = "Saved changes." if changed else "Nothing changed."
-            return self._edit_tab_says(REQUEST, message)
-
-    def _edit(self, title, storage, quality, viewer, file):
+    @security.private
+    def edit(self, title=None, storage=None, quality=None, viewer=None,
+             file=None):
+        """Change title and settings (a new file is tiled anew): True if
+        anything changed."""
         changed = False
         if title is not None and title != self.title:
             self.title = check_title(title)
@@ -739,7 +581,7 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             if viewer != self.viewer:
                 self.viewer = viewer
                 changed = True
-        if _has_file(file):
+        if has_file(file):
             self._set_original(file)
             changed = True
         if storage and storage != self.storage:
@@ -759,12 +601,6 @@ class ZoomifyImage(ViewerMixin, SimpleItem):
             # events.py retiles when a new file (or quality) asks for it
             notify(ObjectModifiedEvent(self))
         return changed
-
-    @security.protected(change_images_and_files)
-    @zpublish(methods=POST)
-    def manage_upload(self, file=None, REQUEST=None):
-        """Replace the image with a new file and tile it."""
-        return self.manage_edit(file=file, REQUEST=REQUEST)
 
     @security.protected(delete_objects)
     @zpublish(methods="DELETE")
@@ -902,8 +738,3 @@ def size_text(size):
 def _no_markup(text):
     # look-alike angle quotes: readable, never a tag
     return str(text).replace("<", "\u2039").replace(">", "\u203a")
-
-
-def _guess_type(name):
-    import mimetypes
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"

@@ -90,6 +90,7 @@ class IZoomifyImage(IDeepZoomImage, ITileable):
     storage = Attribute("'zodb' or 'filesystem'")
     status = Attribute("'empty', 'ready' or 'failed'")
     viewer = Attribute("'openseadragon', 'iiif' or 'flash'")
+    tiles_version = Attribute("counts the sets made (status_json)")
 
     # the lifecycle events (events.py)
     def added():
@@ -122,6 +123,18 @@ class IZoomifyImage(IDeepZoomImage, ITileable):
 
     def tiles_url(path_only=False):
         """The URL of the tile set's folder, ending with a slash."""
+
+    def tiles_set():
+        """The id of the set served (the viewer's ?v=)."""
+
+    def progress():
+        """(done, total) of the running job, or None."""
+
+    # the Edit tab (zmi.py)
+    def edit(title=None, storage=None, quality=None, viewer=None,
+             file=None):
+        """Change title and settings (a new file is tiled anew): True if
+        anything changed; ValueError or TilingError for a bad value."""
 
     # uploads.py ends a resumable upload of a new file here
     def manage_upload(file=None, REQUEST=None):

@@ -1,6 +1,6 @@
 """Viewer pages of a ZoomifyImage: the OpenSeadragon deep-zoom page
-(IMAGE and IMAGE/view), embed snippets (tag) and the legacy Zoomify Flash
-markup (flash_tag).
+(IMAGE and IMAGE/view), embed snippets (tag), the legacy Zoomify Flash
+markup (flash_tag) and the status the pages follow (status_json).
 
 OpenSeadragon and our start-up script are browser resources
 (++resource++zoomifyimage/..., see configure.zcml): a page never loads
@@ -147,6 +147,18 @@ class ViewerMixin:
         RESPONSE.setHeader("Content-Length",
                            str(len(body.encode("utf-8"))))
         return b""
+
+    @security.protected(View)
+    @zpublish(methods=("GET", "HEAD"))
+    def status_json(self, REQUEST=None, RESPONSE=None):
+        """{"status", "done", "total"} for pages that follow a job."""
+        progress = self.progress() or (0, 0)
+        if RESPONSE is not None:
+            RESPONSE.setHeader("Content-Type", "application/json")
+            RESPONSE.setHeader("Cache-Control", "no-store")
+        return json.dumps({"status": self.current_status(),
+                           "done": progress[0], "total": progress[1],
+                           "tiles_version": self.tiles_version})
 
     def _render_viewer_page(self, REQUEST, RESPONSE):
         self.check_visible()  # a failed first tiling: 404 to visitors

@@ -316,7 +316,7 @@ def test_page_uses_flash_when_the_image_asks(folder, photo):
     url = add(folder, photo, title="Old")
     with product_config(**{"flash-viewer-url": "/Viewer.swf"}):
         with changed(folder) as image:
-            image._edit(None, None, None, "flash", None)
+            image.edit(None, None, None, "flash", None)
     b = browser(login=False)
     b.open(url)
     # none configured (any more): OpenSeadragon, no word of the setting

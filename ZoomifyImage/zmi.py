@@ -1,0 +1,114 @@
+"""The ZMI of a ZoomifyImage: its Edit tab (manage_main, manage_edit,
+manage_upload), its icon in a folder's listing, and how a change is
+answered. The changes themselves are the image's (content.py, edit())."""
+
+import logging
+from urllib.parse import quote
+
+import transaction
+from AccessControl.class_init import InitializeClass
+from AccessControl.Permissions import change_images_and_files
+from AccessControl.Permissions import view_management_screens
+from AccessControl.SecurityInfo import ClassSecurityInfo
+from App.special_dtml import DTMLFile
+from OFS.SimpleItem import SimpleItem
+from ZPublisher import zpublish
+
+from . import config
+from .csrf import POST
+from .csrf import check_same_origin
+from .pyramid import TilingError
+from .serving import without_server_paths
+from .web_errors import BadRequest
+
+logger = logging.getLogger(__name__)
+
+
+def shown(error):
+    """The text of an error for a page or an answer: no path of the
+    server in it (issue 23, L5); the whole text goes to the log."""
+    text = str(error)
+    text_shown = without_server_paths(text)
+    if text_shown != text:
+        logger.warning("%s", text)
+    return text_shown
+
+
+class EditTabMixin:
+    """The Edit tab of ZoomifyImage (content.py)."""
+
+    security = ClassSecurityInfo()
+
+    manage_options = (
+        {"label": "Edit", "action": "manage_main"},
+        # in a window of its own: in the ZMI's frame the tabs were gone
+        {"label": "View", "action": "view", "target": "_blank"},
+    ) + SimpleItem.manage_options
+
+    @property
+    def zmi_icon(self):
+        # the folder listing marks an image whose first tiling failed
+        # (nothing of it is shown to visitors: check_visible)
+        # and one still waiting for, or being cut into, tiles
+        status = self.current_status()
+        if status == "failed":
+            return "fas fa-exclamation-triangle text-danger"
+        if status in ("queued", "tiling"):
+            return "fas fa-hourglass-half text-warning"
+        return "fas fa-search-plus"
+
+    manage_main = DTMLFile("www/editForm", globals())
+    manage_main._setName("manage_main")
+    security.declareProtected(view_management_screens, "manage_main")
+    security.declareProtected(view_management_screens, "manage")
+    manage = manage_main
+
+    @security.protected(view_management_screens)
+    @zpublish(False)
+    def flash_offered(self):
+        """The Edit tab offers the Flash viewer only where the site has
+        one (flash-viewer-url)."""
+        return bool(config.settings().flash_viewer_url)
+
+    @security.protected(change_images_and_files)
+    @zpublish(methods=POST)
+    def manage_edit(self, title=None, storage=None, quality=None,
+                    viewer=None, file=None, REQUEST=None):
+        """Change title and settings; a new image file is tiled anew."""
+        check_same_origin(REQUEST)
+        savepoint = transaction.savepoint()
+        try:
+            changed = self.edit(title, storage, quality, viewer, file)
+        except (TilingError, config.ConfigError, ValueError) as e:
+            savepoint.rollback()
+            return self._edit_tab_refuses(REQUEST, e)
+        if REQUEST is not None:
+            message = "Saved changes." if changed else "Nothing changed."
+            return self._edit_tab_says(REQUEST, message)
+
+    @security.protected(change_images_and_files)
+    @zpublish(methods=POST)
+    def manage_upload(self, file=None, REQUEST=None):
+        """Replace the image with a new file and tile it."""
+        return self.manage_edit(file=file, REQUEST=REQUEST)
+
+    def _edit_tab_says(self, REQUEST, message):
+        """Answer a change with a redirect to the Edit tab (303: the
+        browser GETs it), never with a page at the POST's URL: the tab
+        reloads itself while a job runs, and a reload of a POST-only URL
+        is a 404 (or a form sent again)."""
+        REQUEST.RESPONSE.redirect(
+            "%s/manage_main?manage_tabs_message=%s"
+            % (self.absolute_url(), quote(message)), status=303)
+        return ""
+
+    def _edit_tab_refuses(self, REQUEST, error):
+        """Answer a refused change: the Edit tab with the error (400), or
+        BadRequest to a Python caller."""
+        if REQUEST is None:
+            raise BadRequest(shown(error))
+        REQUEST.RESPONSE.setStatus(400)
+        return self.manage_main(self, REQUEST, error_message=shown(error))
+
+
+InitializeClass(EditTabMixin)
