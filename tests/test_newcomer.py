@@ -319,15 +319,10 @@ def test_a_failed_first_tiling_is_invisible_to_visitors(
 @pytest.fixture
 def full_tile_root(tmp_path, zope_settings):
     """A 1 MB tmpfs as the tile root: a real disc that fills up."""
-    mount = tmp_path / "tiny-tile-root"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m",
-                             "tmpfs", str(mount)], capture_output=True)
-    if result.returncode:
-        pytest.fail("cannot mount a tmpfs: %s" % result.stderr)
-    zope_settings(**{"tile-root": str(mount)})
-    yield str(mount)
-    subprocess.run(["umount", "-l", str(mount)])
+    from tests.zope_fixtures import tmpfs
+    with tmpfs(tmp_path / "tiny-tile-root", "1m") as mount:
+        zope_settings(**{"tile-root": mount})
+        yield mount
 
 
 def noise(tmp_path, side=1500):

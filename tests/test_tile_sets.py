@@ -151,16 +151,10 @@ def test_a_rolled_back_savepoint_leaves_no_set(folder, photo, tmp_path):
 @pytest.fixture
 def small_tile_root(tmp_path, zope_settings):
     """A 4 MB tmpfs as the tile root (mounting needs root, as here)."""
-    import subprocess
-    mount = tmp_path / "small"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m",
-                             "tmpfs", str(mount)], capture_output=True)
-    if result.returncode:
-        pytest.fail("cannot mount a tmpfs: %s" % result.stderr)
-    zope_settings(**{"tile-root": str(mount)})
-    yield str(mount)
-    subprocess.run(["umount", "-l", str(mount)])
+    from tests.zope_fixtures import tmpfs
+    with tmpfs(tmp_path / "small", "4m") as mount:
+        zope_settings(**{"tile-root": mount})
+        yield mount
 
 
 def test_a_full_disc_keeps_the_old_set(folder, photo, tmp_path,

@@ -55,18 +55,22 @@ print("done", uploader.url, flush=True)
 """
 
 
+def add_user(server, user, roles):
+    """A user (name, password) of the server's root user folder."""
+    name, password = user
+    r = requests.post(server.url + "/acl_users/manage_users", auth=ADMIN,
+                      data={"submit": "Add", "name": name,
+                            "password": password, "confirm": password,
+                            "roles:list": roles})
+    assert r.status_code == 200, r.text[:300]
+
+
 @pytest.fixture(scope="module")
 def server():
     s = ZopeServer(settings={"upload-max-size": "1GB"}).start()
     try:
-        for (name, password), roles in ((BOB, "Manager"),
-                                        (CAROL, "Authenticated")):
-            r = requests.post(s.url + "/acl_users/manage_users", auth=ADMIN,
-                              data={"submit": "Add", "name": name,
-                                    "password": password,
-                                    "confirm": password,
-                                    "roles:list": roles})
-            assert r.status_code == 200, r.text[:300]
+        add_user(s, BOB, "Manager")
+        add_user(s, CAROL, "Authenticated")
         yield s
     finally:
         s.stop()
@@ -473,11 +477,7 @@ def test_without_a_quota_one_user_gets_half_the_room(tmp_path):
     s = ZopeServer(settings={"upload-max-size": "1000TB"}).start()
     urls = []
     try:
-        r = requests.post(s.url + "/acl_users/manage_users", auth=ADMIN,
-                          data={"submit": "Add", "name": BOB[0],
-                                "password": BOB[1], "confirm": BOB[1],
-                                "roles:list": "Manager"})
-        assert r.status_code == 200
+        add_user(s, BOB, "Manager")
         from ZoomifyImage.config import reserve_bytes
         disc = shutil.disk_usage(s.home)
         room = disc.free - reserve_bytes("", disc.total)
@@ -652,11 +652,7 @@ def quota_server():
     s = ZopeServer(settings={"upload-max-size": "1000TB",
                              "upload-user-quota": "10MB"}).start()
     try:
-        r = requests.post(s.url + "/acl_users/manage_users", auth=ADMIN,
-                          data={"submit": "Add", "name": BOB[0],
-                                "password": BOB[1], "confirm": BOB[1],
-                                "roles:list": "Manager"})
-        assert r.status_code == 200
+        add_user(s, BOB, "Manager")
         yield s
     finally:
         s.stop()

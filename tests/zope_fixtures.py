@@ -435,3 +435,20 @@ class ZEOServer:
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def tmpfs(path, size):
+    """A tmpfs of ``size`` (mount's text: 1m, 4m) mounted on the new
+    directory ``path`` for the block: a real disc that fills up (mounting
+    needs root, as the tests have)."""
+    import pytest
+    os.makedirs(path)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size,
+                             "tmpfs", str(path)], capture_output=True)
+    if result.returncode:
+        pytest.fail("cannot mount a tmpfs: %s" % result.stderr)
+    try:
+        yield str(path)
+    finally:
+        subprocess.run(["umount", "-l", str(path)])
