@@ -34,7 +34,6 @@ from .pyramid.tiler import plan_tiling
 from .serving import anonymous_may_view
 from .serving import send_original
 from .serving import tile_set_of
-from .serving import without_server_paths
 from .stores import make_store
 from .traversal import traverse
 from .viewer import ViewerMixin
@@ -693,46 +692,8 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         # and a viewer of a private image must not learn it (issue 23, L1)
         return hashlib.sha256(self.uid.encode()).hexdigest()[:16]
 
-    # ----------------------------------------------------------- ZMI facts
-
-    @security.protected(View)
-    @zpublish(False)
-    def facts(self):
-        """What the Edit tab and the view page show."""
-        return {
-            "size": "%d x %d pixels" % (self.width, self.height)
-            if self.width else "-",
-            "megapixels": "%.1f" % (self.width * self.height / 1e6),
-            "tiers": self.tiers,
-            "tiles": self.num_tiles,
-            "tiles_size": size_text(self.tiles_bytes),
-            "storage": self.storage,
-            "quality": self.effective_quality(),
-            "status": self.current_status(),
-            "progress": self.progress_text(),
-            "job_error": without_server_paths(
-                self._job.error if self._job is not None
-                and self._job.status == "failed" else ""),
-            "error": without_server_paths(self.error),
-            "filename": self.filename,
-            "original_size": size_text(self.original_size),
-            "seconds": "%.1f" % self.tiling_seconds,
-            "engine": self.engine_used,
-        }
-
 
 InitializeClass(ZoomifyImage)
-
-
-def size_text(size):
-    """A size in bytes as Zope's folder listing writes it (binary units:
-    ObjectManager.compute_size), so that one file has one size on every
-    page (the uploader's bar too: zoomify-upload.js)."""
-    if size < 1024:
-        return "1 KiB"
-    if size > 1048576:
-        return "%.2f MiB" % (size / 1048576.0)
-    return "%.0f KiB" % (size / 1024.0)
 
 
 def _no_markup(text):

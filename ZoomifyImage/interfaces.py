@@ -91,6 +91,15 @@ class IZoomifyImage(IDeepZoomImage, ITileable):
     status = Attribute("'empty', 'ready' or 'failed'")
     viewer = Attribute("'openseadragon', 'iiif' or 'flash'")
     tiles_version = Attribute("counts the sets made (status_json)")
+    # the facts of the Edit tab (zmi.py)
+    tiers = Attribute("tiers of the pyramid")
+    num_tiles = Attribute("tiles of the set")
+    tiles_bytes = Attribute("bytes of the set")
+    tiling_seconds = Attribute("how long the last tiling took")
+    engine_used = Attribute("the engine that decoded the original")
+    error = Attribute("why the last tiling failed, or ''")
+    filename = Attribute("the original file's name")
+    original_size = Attribute("bytes of the original file")
 
     # the lifecycle events (events.py)
     def added():

@@ -16,7 +16,6 @@ from urllib.parse import quote
 from AccessControl import Unauthorized
 from Products.Five.browser import BrowserView
 
-from .content import size_text
 from .csrf import check_same_origin
 from .uploads import UPLOAD_ID
 from .uploads import Upload
@@ -24,6 +23,7 @@ from .uploads import current_owner
 from .uploads import open_uploads
 from .uploads import remove_expired
 from .uploads import upload_dir
+from .zmi import size_text
 
 logger = logging.getLogger("ZoomifyImage")
 

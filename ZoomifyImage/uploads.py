@@ -59,7 +59,6 @@ from .content import check_quality
 from .content import check_storage
 from .content import check_title
 from .content import default_id
-from .content import size_text
 from .csrf import check_same_origin
 from .interfaces import IZoomifyImage
 from .maintenance import scheduler
@@ -67,6 +66,7 @@ from .web_errors import AnyBadRequest
 from .web_errors import BadRequest
 from .web_errors import NotFound
 from .web_errors import plain_text
+from .zmi import size_text
 
 logger = logging.getLogger("ZoomifyImage")
 

@@ -1,6 +1,7 @@
 """The ZMI of a ZoomifyImage: its Edit tab (manage_main, manage_edit,
-manage_upload), its icon in a folder's listing, and how a change is
-answered. The changes themselves are the image's (content.py, edit())."""
+manage_upload, the facts it shows), its icon in a folder's listing, and
+how a change is answered. The changes themselves are the image's
+(content.py, edit())."""
 
 import logging
 from urllib.parse import quote
@@ -8,6 +9,7 @@ from urllib.parse import quote
 import transaction
 from AccessControl.class_init import InitializeClass
 from AccessControl.Permissions import change_images_and_files
+from AccessControl.Permissions import view as View
 from AccessControl.Permissions import view_management_screens
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from App.special_dtml import DTMLFile
@@ -32,6 +34,17 @@ def shown(error):
     if text_shown != text:
         logger.warning("%s", text)
     return text_shown
+
+
+def size_text(size):
+    """A size in bytes as Zope's folder listing writes it (binary units:
+    ObjectManager.compute_size), so that one file has one size on every
+    page (the uploader's bar too: zoomify-upload.js)."""
+    if size < 1024:
+        return "1 KiB"
+    if size > 1048576:
+        return "%.2f MiB" % (size / 1048576.0)
+    return "%.0f KiB" % (size / 1024.0)
 
 
 class EditTabMixin:
@@ -91,6 +104,32 @@ class EditTabMixin:
     def manage_upload(self, file=None, REQUEST=None):
         """Replace the image with a new file and tile it."""
         return self.manage_edit(file=file, REQUEST=REQUEST)
+
+    @security.protected(View)
+    @zpublish(False)
+    def facts(self):
+        """What the Edit tab shows."""
+        job = self.tiling_job()
+        return {
+            "size": "%d x %d pixels" % (self.width, self.height)
+            if self.width else "-",
+            "megapixels": "%.1f" % (self.width * self.height / 1e6),
+            "tiers": self.tiers,
+            "tiles": self.num_tiles,
+            "tiles_size": size_text(self.tiles_bytes),
+            "storage": self.storage,
+            "quality": self.effective_quality(),
+            "status": self.current_status(),
+            "progress": self.progress_text(),
+            "job_error": without_server_paths(
+                job.error if job is not None and job.status == "failed"
+                else ""),
+            "error": without_server_paths(self.error),
+            "filename": self.filename,
+            "original_size": size_text(self.original_size),
+            "seconds": "%.1f" % self.tiling_seconds,
+            "engine": self.engine_used,
+        }
 
     def _edit_tab_says(self, REQUEST, message):
         """Answer a change with a redirect to the Edit tab (303: the
