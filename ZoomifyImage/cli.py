@@ -10,8 +10,8 @@ import os
 import sys
 
 # numpy's OpenBLAS starts a thread a core that spins for a while at start,
-# and the tiler never multiplies matrices (measured: 1.4% of the CPU of a
-# tiling); set before the imports below load numpy
+# and the tiler never multiplies matrices (benchmarks/README.txt, note
+# openblas); set before the imports below load numpy
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from .progress import tile_progress  # noqa: E402

@@ -22,11 +22,12 @@ from .cache import BoundedCache
 from .iiif_request import IIIFError
 from .pyramid.encode import encode_jpeg
 
-PNG_COMPRESS_LEVEL = 3  # big PNGs: zlib's fast levels are several x faster
+PNG_COMPRESS_LEVEL = 3  # big PNGs: zlib's fast levels are much faster
 # composed answers (decode, resize, encode: seconds for a big PNG or WebP)
 # at once in this process: two of waitress's four threads, so that two
-# are always left for tiles and pages (three let 16 anonymous clients
-# hold three threads and push a tile from 4 ms to 0.6 s). One more is
+# are always left for tiles and pages (three let a burst of anonymous
+# clients hold up the tiles: benchmarks/README.txt, note render-slots).
+# One more is
 # answered 503 at once: a request waiting for a render holds a thread too
 RENDER_SLOTS = 2
 RENDERS = threading.BoundedSemaphore(RENDER_SLOTS)
@@ -206,8 +207,8 @@ def compose(layout, get_tile, region, size, budget, set_key=None):
     box = (left - x0, top - y0, right - x0, bottom - y0)
     if canvas.size == tuple(size) and box == (0, 0) + canvas.size:
         return canvas
-    # bicubic: between bilinear's aliasing and Lanczos' cost (about half
-    # again as slow in Pillow, measured) for factors of 1 to 2
+    # bicubic: between bilinear's aliasing and Lanczos' cost (slower in
+    # Pillow) for factors of 1 to 2
     return canvas.resize(tuple(size), Image.BICUBIC, box=box)
 
 
@@ -310,7 +311,8 @@ def map_big_blocks():
     blocks came from the arenas of waitress's threads and stayed there
     (Zope at 1.1 GB after a burst, review M1). Process-wide: the tiler's
     row buffers (background jobs) go back as well. It costs a composed
-    4096 x 4096 answer about a fifth more CPU (fresh pages), measured."""
+    answer some CPU for fresh pages (benchmarks/README.txt, note
+    mmap-threshold)."""
     if _mallopt is not None:
         _mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
@@ -332,10 +334,9 @@ SPOOL_BYTES = 1 << 20
 def spooled(data):
     """``data`` to publish, as bytes when small, else as a stream of a
     temporary file (already unlinked): a body held as bytes stayed in
-    memory after it was sent, until the thread's next request (four
-    waitress threads each kept their last 11-18 MB PNG: +60 MB after a
-    burst, measured with glibc's malloc_stats), and a file's pages are
-    the system's to drop."""
+    memory after it was sent, until the thread's next request (each
+    waitress thread kept its last big PNG: benchmarks/README.txt, note
+    spool), and a file's pages are the system's to drop."""
     if len(data) <= SPOOL_BYTES:
         return data
     from ZPublisher.Iterators import filestream_iterator

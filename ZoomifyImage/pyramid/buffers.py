@@ -36,8 +36,8 @@ class PackedRGB:
         end = (bottom - 1) * self.line + 3 * right
         # Image.frombuffer would first fill the new image with zeros
         # (color=None leaves it as allocated): a third of the cost of
-        # unpacking a strip of rows (measured: 11.6 -> 7.6 ms at width
-        # 30000, 16 rows)
+        # unpacking a strip of rows (benchmarks/README.txt, note
+        # unfilled-image)
         image = Image.new("RGB", (right - left, bottom - top), None)
         image.frombytes(memoryview(self.memory)[start:end], "raw", "RGB",
                         self.line, 1)

@@ -20,8 +20,8 @@ The source writes rows straight into the top tier's memory; the jobs cut
 tiles from a buffer and shrink it into the tier below with boxmean.py
 (_boxmean.c, or numpy where it is not built), which reads and writes the
 buffers in place (Pillow's reduce needed the packed rows unpacked and
-packed again: 1.8 against 0.5 s of CPU for the top tier of a 30000x20000
-image, measured).
+packed again, over three times the CPU: benchmarks/README.txt, note
+boxmean-c).
 All the bookkeeping stays on the calling thread: a job only reads rows
 that are complete, or waits for the jobs that write them (``writers``),
 and a buffer is written again only once every job that reads it has

@@ -38,8 +38,8 @@ def encode_jpeg(image, quality):
     Pillow holds the GIL while it encodes into a BytesIO, but lets it go
     while it writes to a real file, so each thread encodes into a file of
     its own in memory and reads the bytes back: two threads then encode
-    about 1.6x as many tiles a second as one (measured), instead of
-    fewer.
+    more tiles a second than one, instead of fewer (benchmarks/README.txt,
+    note encode-file).
     """
     out = getattr(_scratch, "file", None)
     if out is None:
@@ -85,7 +85,8 @@ def encode_array(pixels, quality):
     The encoder reads the rows where they are (any row stride) and lets
     go of the GIL while it works: no tile image is made. Cutting a tile
     of packed RGB into a Pillow image (unpacked to 4 bytes a pixel) cost
-    about as much as encoding it (measured: 150 us against 250 us)."""
+    about as much as encoding it (benchmarks/README.txt, note
+    encode-array)."""
     encode, rgbx = _array_encoder
     options = {"level": quality,
                "subsampling": "444" if quality >= 90 else "420"}
@@ -100,8 +101,8 @@ def encode_array(pixels, quality):
 def contiguous(pixels):
     """The tile's pixels copied into this thread's scratch memory, one
     block: libjpeg then reads rows that follow each other instead of rows
-    a tier's width apart (measured: copy and encode 19.6 ms a row of 118
-    tiles, encode from the view 22.7 ms)."""
+    a tier's width apart, which is slower than the copy
+    (benchmarks/README.txt, note encode-block)."""
     import numpy as np
     size = pixels.size
     scratch = getattr(_scratch, "pixels", None)

@@ -36,7 +36,8 @@ def new_directory(parent, prefix):
     umask's modes: tempfile.mkdtemp makes 0700, and a web server running
     as another user could then read no tile."""
     for _ in range(100):
-        # os.urandom, not secrets: that loads OpenSSL, 4 MB more memory
+        # os.urandom, not secrets: that loads OpenSSL (more memory:
+        # benchmarks/README.txt, note secrets-import)
         path = os.path.join(parent, prefix + os.urandom(6).hex())
         try:
             os.mkdir(path)

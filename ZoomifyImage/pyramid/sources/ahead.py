@@ -2,8 +2,8 @@
 
 The pyramid's top buffer is free for new rows only once the tiles cut
 from it are encoded; a decoder that wrote straight into it would wait for
-that, and decode and encode would take turns (measured on the tiff
-engine: each turn then waits for its slowest thread). Decoding the next
+that, and decode and encode would take turns (each turn then waits for
+its slowest thread). Decoding the next
 band into our own buffer on pool threads, while the pyramid encodes the
 band before, keeps both going; handing a band over is one copy.
 

@@ -25,7 +25,8 @@ class Unsupported(UnknownFormat):
 
 def flatten(rgba, background):
     """Blend an (n, w, c+1) array with alpha over a background colour."""
-    # numpy only where it is needed: importing it costs about 10 MB
+    # numpy only where it is needed: importing it costs memory
+    # (benchmarks/README.txt, note numpy-import)
     import numpy as np
     if rgba[..., -1].min() == 255:
         return rgba[..., :-1]   # opaque (a slide's scanned area): as it is
@@ -63,7 +64,7 @@ class BandSource:
     streaming = True
     # whether the tiles are encoded from numpy views of the rows
     # (encode.encode_array, where imagecodecs is installed): for the
-    # sources that load numpy anyway (it costs about 10 MB)
+    # sources that load numpy anyway (note numpy-import)
     arrays = False
     # buffers of the full-size tier (builder.build_tiers): 2 for a source
     # that decodes on a thread of its own while the tiles are cut

@@ -5,7 +5,7 @@ whole, and the pyvips binary wheel not at all).
 Bands are decoded a band ahead of the pyramid (ahead.py), two regions at
 a time on two threads of ours, each by OpenJPEG on one thread (OpenJPEG's
 own two threads on one region at a time left a quarter of the two cores
-idle: 30000x20000 in 1024x1024 tiles, 41-43 -> 31-34 s, measured). A tiled file
+idle: benchmarks/README.txt, note jp2-regions). A tiled file
 is read in bands of whole rows of its tiles, each stored tile as a region
 of its own: each is decoded once, and OpenJPEG's working memory (4 bytes
 a sample) stays one tile's a thread. A file of

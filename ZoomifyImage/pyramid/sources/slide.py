@@ -48,7 +48,8 @@ def might_be_slide(path, is_tiff):
     """Whether OpenSlide should be asked about the file. A TIFF only
     where its first directory has a mark of a vendor's slide (a plain
     TIFF is generic-tiff to OpenSlide, the tiff engine's): loading
-    OpenSlide costs about 2 MB of peak memory."""
+    OpenSlide costs peak memory (benchmarks/README.txt, note
+    slide-load)."""
     if is_tiff:
         return vendor_marks(path)
     return os.path.splitext(path)[1].lower() in EXTENSIONS
@@ -129,9 +130,8 @@ class SlideSource(AheadSource):
             return
         # OpenSlide's pixels: premultiplied ARGB words, in memory B G R A
         # on a little-endian machine. One channel at a time: numpy copies
-        # the three reversed at once byte by byte, 6x slower (measured:
-        # 3.75 against 0.64 ms for 2048x256, 2 s of CPU for 300
-        # megapixels)
+        # the three reversed at once byte by byte, several times slower
+        # (benchmarks/README.txt, note slide-channels)
         pixels = argb.view(np.uint8).reshape(height, width, 4)
         if argb.min() >= 0xFF000000:   # every alpha (the top byte) 255
             for c in range(3):

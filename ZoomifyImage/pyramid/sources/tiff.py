@@ -8,11 +8,11 @@ or strips whose height divides the tile size: the usual 256 or 512 px
 tiles, strips of 1 to 256 rows), the pyramid's own threads decode them
 straight into its top buffer (job_rows, read_jobs): no band of our own,
 and with the band of the old way (decoded ahead into a buffer of its
-own, ahead.py, still used for the other layouts) went about a quarter
-of the peak memory at width 30000 (tiled JPEG 130 -> 99 MB). LZW and
-deflate strips of 8-bit samples are decoded by libtiff straight into our
-rows (about half the time of the LZW codec tifffile uses). Memory does
-not grow with the image's height.
+own, ahead.py, still used for the other layouts) went a band of peak
+memory (benchmarks/README.txt, note tiff-direct). LZW and deflate strips
+of 8-bit samples are decoded by libtiff straight into our rows, faster
+than the LZW codec tifffile uses (note tiff-libtiff). Memory does not
+grow with the image's height.
 
 Only the first page (the full resolution) is read: the pyramid's tiers
 are our own box means, not the file's reduced levels.
@@ -169,8 +169,9 @@ class TiffSource(AheadSource):
         self.decode = page.decode
         self.scratch = threading.local()
         # LZW and deflate strips of 8-bit samples: libtiff decodes each
-        # straight into our rows (half the time of the codecs tifffile
-        # uses for LZW, measured, and no array of its own)
+        # straight into our rows (faster than the codecs tifffile uses for
+        # LZW, benchmarks/README.txt note tiff-libtiff; no array of its
+        # own)
         self.libtiff = (not page.is_tiled and page.compression in LIBTIFF
                         and page.predictor in (1, 2)
                         and page.bitspersample == 8 and not self.alpha

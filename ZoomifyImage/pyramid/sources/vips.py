@@ -26,16 +26,13 @@ from .identify import tiff_first_segment_bytes
 # was built without is found while another engine can still read the file
 COMMON_TIFF = {1, 2, 3, 4, 5, 7, 8, 32946, 32773, 34925, 50000, 50001}
 PROBE_BYTES = 64 << 20
-# libheif decodes a HEIF whole before libvips hands out its first row:
-# the peak grew by 14.5 bytes a pixel (measured: AVIFs of 1, 16 and 32
-# megapixels through the vips engine, 54, 271 and 503 MB)
+# Bytes a pixel that a loader keeps of a file it decodes whole before
+# libvips hands out its first row, rounded up from the peaks measured
+# (benchmarks/README.txt, note whole-decode): libheif's HEIF,
 HEIF_PIXEL_BYTES = 15
-# likewise a GIF (libnsgif's RGBA frame) and a WebP (libwebp's RGBA and a
-# copy): zoomify-tile's peak grew by 4.6 and 8.4 bytes a pixel from
-# 3000x3000 to 6000x6000 (a 75 KB GIF, a 4 KB WebP of 100 MP took 494 and
-# 864 MB); and a progressive JPEG (libjpeg keeps every DCT coefficient, 2
-# bytes a sample: 2.1, 3.4 and 6.4 bytes a pixel for grey, 4:2:0 and
-# 4:4:4) and an interlaced PNG (a byte a sample: 1.1 and 3.3)
+# a GIF (libnsgif's RGBA frame) and a WebP (libwebp's RGBA and a copy);
+# and a progressive JPEG (libjpeg keeps every DCT coefficient, 2 bytes a
+# sample) and an interlaced PNG (a byte a sample), by their sampling
 GIF_PIXEL_BYTES = 5
 WEBP_PIXEL_BYTES = 9
 CHROMA_SHARE = {"4:2:0": 0.25, "4:1:1": 0.25, "4:2:2": 0.5}
@@ -89,13 +86,12 @@ class VipsSource(BandSource):
     STRIP = 64
     # the tiles are encoded from numpy views of the tiers where
     # imagecodecs is installed: no unpacking into a Pillow image per tile
-    # and little Python holding the GIL (measured at 30000x20000: 9.4 to
-    # 8.2 s, 13 MB more for numpy and imagecodecs)
+    # and little Python holding the GIL (benchmarks/README.txt, note
+    # vips-arrays)
     arrays = True
     # libvips decodes on its own thread: while the tiles of one row are
-    # cut from the first buffer it goes on into the second (measured at
-    # 30000x20000: 7.6 to 6.2 s, 23 MB more; without it the decoder
-    # waited 3.4 s of 8.1)
+    # cut from the first buffer it goes on into the second, instead of
+    # waiting for them (benchmarks/README.txt, note vips-two-buffers)
     top_buffers = 2
     MODES = {1: "L", 3: "RGB"}
 
@@ -116,8 +112,8 @@ class VipsSource(BandSource):
         try:
             # one libvips worker: the JPEG decoder runs on one thread
             # anyway, and libvips sizes its strip caches by the number of
-            # workers when the image is opened (measured at width 30000:
-            # 25 MB less, no slower)
+            # workers when the image is opened: less memory, no slower
+            # (benchmarks/README.txt, note vips-one-worker)
             one_worker(pyvips, True)
             self.one_worker = True
             image = self._load("sequential")
@@ -159,7 +155,8 @@ class VipsSource(BandSource):
         self.height = self.image.height
         self.channels = self.image.bands
         # what the loader keeps of a file it decodes whole (issue 23: the
-        # budget counted a HEIF's only, and a 4 KB WebP took 864 MB)
+        # budget counted a HEIF's only; benchmarks/README.txt, note
+        # whole-decode)
         self.whole_bytes = whole_decode_bytes(image)
         self.streaming = not self.whole_bytes
         self.line = self.width * self.channels   # bytes a row
@@ -169,7 +166,8 @@ class VipsSource(BandSource):
         if self.whole_tile_rows:
             # each band is a new pipeline, and libvips keeps no TIFF tile
             # from one to the next: bands of a quarter tile decoded each
-            # stored tile 4 times (measured: 4.1 s of CPU against 1.25)
+            # stored tile 4 times (benchmarks/README.txt, note
+            # vips-tile-rows)
             return tile_size
         return super().band_rows(tile_size)
 
@@ -219,8 +217,9 @@ class VipsSource(BandSource):
         # A JPEG is read front to back: libvips reads it from a pipe that
         # a thread of ours fills. Through a custom source libvips would
         # call back into Python (and wait for the GIL) for every 4 KB,
-        # which stalls the decoder while the encoder threads run (measured:
-        # 6x slower under load); a file source would map the whole file.
+        # which stalls the decoder while the encoder threads run
+        # (benchmarks/README.txt, note vips-pipe); a file source would map
+        # the whole file.
         self.pipe = FilePipe(self.path)
         source = self.pyvips.Source.new_from_descriptor(self.pipe.read_fd)
         self._source = source
@@ -357,14 +356,12 @@ def wait_for_idle_workers(limit=0.05):
     Each read is a new libvips pipeline. A pipeline takes an idle worker
     from libvips' set of threads, or starts a new one when the last worker
     has not yet gone back to sleep, which is what happens when our encoder
-    threads keep both cores busy. Each worker keeps about 25 MB of
-    buffers at width 30000 (measured: about 256 rows' worth), so a second
-    worker costs as much again: 145 MB peak instead of 122. Linux only
-    (it reads /proc); elsewhere it returns at once. Measured cost: 0.13 s
-    in 313 reads. On a busy machine (load 4 on 2 cores) a runnable worker
-    can wait longer than 5 ms for a core: with 5 ms the JPEG at 30000x
-    10000 peaked at 129 to 134 MB (a second worker), with 50 ms at 108
-    to 109 MB in the same runs, and no slower (measured).
+    threads keep both cores busy. Each worker keeps about 256 rows'
+    worth of buffers, so a second worker costs as much again. Linux only
+    (it reads /proc); elsewhere it returns at once. On a busy machine a
+    runnable worker can wait several milliseconds for a core, hence the
+    50 ms (benchmarks/README.txt, note vips-idle-worker: the memory, the
+    cost of the wait, 5 against 50 ms).
     """
     deadline = time.monotonic() + limit
     while True:
