@@ -13,7 +13,7 @@ OSD_STAMP := $(OSD)/openseadragon.min.js
 TUS := ZoomifyImage/static/tus
 TUS_STAMP := $(TUS)/tus.min.js
 # Mirador (its prebuilt UMD bundle, React included) and OpenLayers (its
-# full build, ol.js and ol.css), likewise: the IIIF viewers of README.txt
+# full build, ol.js and ol.css), likewise: the IIIF viewers of docs/iiif.txt
 MIRADOR := ZoomifyImage/static/mirador
 MIRADOR_STAMP := $(MIRADOR)/mirador.min.js
 OL := ZoomifyImage/static/ol

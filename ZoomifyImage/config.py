@@ -9,7 +9,7 @@ like, never a string key.
         tile-root /var/lib/zope/tiles
     </product-config>
 
-README.txt lists the same settings (tests/test_config.py compares).
+docs/*.txt list the same settings (tests/test_config.py compares).
 """
 
 import dataclasses

@@ -31,7 +31,7 @@ def open_zope(zope_conf):
         raise ImportFailed(
             "the site is running (another process holds its database): "
             "stop it first (make start's Ctrl-C), or run the site over ZEO "
-            "to import while it runs (README.txt, zoomify-import)") from None
+            "to import while it runs (docs/zeo.txt)") from None
     finally:
         lock_log.disabled = was_disabled
     return Zope2.app()

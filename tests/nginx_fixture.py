@@ -2,7 +2,7 @@
 with a configuration and a prefix directory of its own, its workers
 running as www-data (the master needs root for that, as in production).
 
-docs/nginx.conf, the configuration README.txt shows, is used as it is:
+docs/nginx.conf, the configuration docs/frontend.txt shows, is used as it is:
 only its ports and paths are replaced (front_end_servers)."""
 
 import os

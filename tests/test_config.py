@@ -1,8 +1,9 @@
 """Settings (issue 15): read and checked once into one frozen object; a bad
-value stops start-up with a message naming it; README lists the same
-settings as the object has."""
+value stops start-up with a message naming it; the manual (docs/*.txt)
+lists the same settings as the object has."""
 
 import dataclasses
+import glob
 import os
 import re
 
@@ -10,8 +11,7 @@ import pytest
 
 from ZoomifyImage import config
 
-README = os.path.join(os.path.dirname(os.path.dirname(__file__)),
-                      "README.txt")
+DOCS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs")
 
 
 def test_defaults_and_names():
@@ -50,16 +50,22 @@ def test_an_unknown_name_is_named():
     assert "'tile_url'" in str(info.value)
 
 
-def test_readme_lists_the_same_settings():
-    text = open(README).read()
-    documented = set(re.findall(r"^- ([a-z][a-z0-9-]+):", text, re.M))
+def test_the_manual_lists_the_same_settings():
+    # each setting is described in the file of its topic (settings.txt,
+    # uploads.txt, iiif.txt...)
+    texts = [open(path).read()
+             for path in sorted(glob.glob(os.path.join(DOCS, "*.txt")))]
+    documented = set(re.findall(r"^- ([a-z][a-z0-9-]+):", "\n".join(texts),
+                                re.M))
     assert set(config.names()) <= documented, \
         set(config.names()) - documented
     # and every example block uses only real settings
     used = set()
-    for block in re.findall(r"<product-config zoomifyimage>(.*?)</product-"
-                            r"config>", text, re.S):
-        used.update(re.findall(r"^\s+([a-z][a-z0-9-]+)\s", block, re.M))
+    for text in texts:
+        for block in re.findall(r"^\s*<product-config zoomifyimage>(.*?)"
+                                r"</product-config>", text, re.S | re.M):
+            used.update(re.findall(r"^\s+([a-z][a-z0-9-]+)\s", block, re.M))
+    assert used, "no example block found"
     assert used <= set(config.names()), used - set(config.names())
 
 

@@ -1,5 +1,5 @@
 """Issue 11: nginx in front of Zope with docs/nginx.conf, the configuration
-README.txt shows: public tiles come from nginx's cache, private ones go
+docs/frontend.txt shows: public tiles come from nginx's cache, private ones go
 through Zope's permission check every time (for the filesystem store
 nginx then sends the file, X-Accel-Redirect), and nginx's workers run as
 www-data and can read the tile files."""
@@ -78,11 +78,11 @@ def site(tmp_path_factory):
     s.stop()
 
 
-def test_readme_shows_the_tested_configuration():
+def test_the_manual_shows_the_tested_configuration():
     with open(os.path.join(ROOT, "docs", "nginx.conf")) as f:
         tested = "".join("    " + line if line.strip() else "\n"
                          for line in f)
-    with open(os.path.join(ROOT, "README.txt")) as f:
+    with open(os.path.join(ROOT, "docs", "frontend.txt")) as f:
         assert tested in f.read()
 
 
