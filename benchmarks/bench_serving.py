@@ -16,7 +16,7 @@ makes the image with make_images.py, starts two Zope instances (runwsgi,
                    the open_file_cache of docs/nginx.conf's tiles)
   cache, ZODB / cache, filesystem
                    docs/nginx.conf in front of Zope B (X-Accel-Redirect
-                   set, as the README says), the cache warmed first
+                   set, as docs/frontend.txt says), the cache warmed first
   private, X-Accel docs/nginx.conf, a private filesystem image asked by a
                    manager: Zope checks every request, nginx sends the file
 
