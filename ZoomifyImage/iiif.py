@@ -93,7 +93,7 @@ def image_info(image, layout, base, area):
 
 def manifest(image, layout, url, area):
     """A Presentation 3 manifest with one canvas painted by the image
-    service (a dict, built by hand: see README.txt, IIIF)."""
+    service (a dict, built by hand: see docs/iiif.txt)."""
     service = url + "/iiif"
     canvas = url + "/canvas/1"
     label = {"none": [image.title_or_id()]}
@@ -279,9 +279,9 @@ class IIIFService(_Published):
         # the publisher calls this on IMAGE/iiif (a new object for each
         # request) before it traverses further: an image request's four
         # segments become this object's at once, one traversal step
-        # instead of four (py-spy: a stored tile asked through IIIF held
-        # the GIL a fifth longer than the same Zoomify tile, more than
-        # half of that in traversal)
+        # instead of four: traversal was most of what a stored tile cost
+        # more through IIIF than as a Zoomify tile (benchmarks/README.txt,
+        # note iiif-traversal)
         if not self.segments:
             base = request.get("URL")  # IMAGE/iiif as the client asked it
             self.segments = _take_image_request(request)
