@@ -309,9 +309,9 @@ def map_big_blocks():
     default glibc raises its threshold to the size of each mapped block
     freed (up to 32 MB): after the first composed answer, Pillow's 16 MB
     blocks came from the arenas of waitress's threads and stayed there
-    (Zope at 1.1 GB after a burst, review M1). Process-wide: the tiler's
-    row buffers (background jobs) go back as well. It costs a composed
-    answer some CPU for fresh pages (benchmarks/README.txt, note
+    (the bench_memory.py table in benchmarks/README.txt). Process-wide:
+    the tiler's row buffers (background jobs) go back as well. It costs a
+    composed answer some CPU for fresh pages (benchmarks/README.txt, note
     mmap-threshold)."""
     if _mallopt is not None:
         _mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
