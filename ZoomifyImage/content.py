@@ -21,6 +21,7 @@ from ZPublisher import zpublish
 
 from . import access
 from . import config
+from . import tiling
 from .conflicts import merge_states
 from .csrf import POST
 from .csrf import check_same_origin
@@ -28,9 +29,6 @@ from .interfaces import IZoomifyImage
 from .originals import has_file
 from .originals import new_original
 from .pyramid import TilingError
-from .pyramid import read_size
-from .pyramid import tile_image
-from .pyramid.tiler import plan_tiling
 from .serving import anonymous_may_view
 from .serving import send_original
 from .serving import tile_set_of
@@ -251,16 +249,10 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
             self._make_tiles(progress)
 
     def _is_big(self):
-        """Whether to tile in a worker: over background-megapixels, or
-        needing more than a quarter of max-tiling-memory (a wide image:
-        four request threads must stay within one budget). Raises the
+        """Whether to tile in a worker (tiling.is_big). Raises the
         TilingError of an image over the limits, so that it is refused
         at once rather than queued to fail."""
-        site = config.settings()
-        width, height, memory = self._tiling_plan()
-        limit = site.background_megapixels
-        return (bool(limit) and width * height > limit * 1e6) or (
-            memory > site.max_tiling_memory // 4)
+        return tiling.is_big(self._tiling_plan())
 
     def _tiling_plan(self):
         """(width, height, bytes of memory) of tiling the original, from
@@ -268,28 +260,14 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         path = self._original_path()
         if path is None:
             return 0, 0, 0
-        site = config.settings()
-        try:
-            return plan_tiling(
-                path, self.tile_size, site.engine,
-                max_megapixels=site.max_megapixels,
-                whole_decode_megapixels=site.whole_decode_megapixels,
-                max_tiling_memory=site.max_tiling_memory,
-                accept_damaged=site.accept_damaged)
-        except TilingError as e:
-            raise TilingError(self.filename or self.id, e.problem) from None
+        return tiling.plan(path, self.filename or self.id, self.tile_size)
 
     def _original_size_pixels(self):
         """Pixels of the original, read from its header only."""
         path = self._original_path()
         if path is None:
             return 0
-        try:
-            width, height = read_size(path, config.settings().engine,
-                                      config.settings().accept_damaged)
-        except TilingError as e:
-            raise TilingError(self.filename or self.id, e.problem) from None
-        return width * height
+        return tiling.pixels(path, self.filename or self.id)
 
     def _make_tiles(self, progress=None):
         """Cut the original into a new tile set and swap it in, in the
@@ -375,20 +353,8 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         path = self._original_committed_path()
         if path is None:
             raise TilingError(self.id, "there is no original image to tile")
-        site = config.settings()
-        try:
-            return tile_image(
-                path, sink, tile_size=self.tile_size,
-                quality=self.effective_quality(), engine=site.engine,
-                progress=progress, max_megapixels=site.max_megapixels,
-                max_tiling_memory=site.max_tiling_memory,
-                whole_decode_megapixels=site.whole_decode_megapixels,
-                accept_damaged=site.accept_damaged)
-        except TilingError as e:
-            if e.path != path:
-                raise
-            # name the file the user uploaded, not the blob's temp file
-            raise TilingError(self.filename or self.id, e.problem) from None
+        return tiling.cut(path, self.filename or self.id, sink,
+                          self.tile_size, self.effective_quality(), progress)
 
     def _install(self, store, result):
         old = self._store

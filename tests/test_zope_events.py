@@ -72,11 +72,11 @@ def test_copy_gets_its_own_tiles(folder, photo, storage):
 
 def test_copy_does_not_decode_again(folder, photo, monkeypatch):
     add(folder, photo, storage="filesystem")
-    import ZoomifyImage.content as content
+    import ZoomifyImage.tiling as tiling
 
     def refuse(*args, **kw):
         raise AssertionError("a copy must not tile again")
-    monkeypatch.setattr(content, "tile_image", refuse)
+    monkeypatch.setattr(tiling, "tile_image", refuse)
     with zope_root() as app:
         f = app[folder]
         f.manage_pasteObjects(f.manage_copyObjects(["img"]))

@@ -166,7 +166,7 @@ def test_stale_job_does_not_overwrite_newer_tiles(small_threshold, folder,
 
 def test_long_decode_is_not_taken_for_a_dead_worker(small_threshold, folder,
                                                     tmp_path, monkeypatch):
-    import ZoomifyImage.content as content
+    import ZoomifyImage.tiling as tiling
     # seconds, with room for a loaded machine's scheduling
     monkeypatch.setattr(jobs.records, "STALE_SECONDS", 2.5)
     monkeypatch.setattr(jobs.worker, "BEAT_SECONDS", 0.1)
@@ -175,7 +175,7 @@ def test_long_decode_is_not_taken_for_a_dead_worker(small_threshold, folder,
     add(folder, path, "big", storage="filesystem")
     key = facts(folder)["key"]
     db = database()
-    tile_image = content.tile_image
+    tile_image = tiling.tile_image
     seen = {}
 
     def slow_decode(*args, **kw):
@@ -189,7 +189,7 @@ def test_long_decode_is_not_taken_for_a_dead_worker(small_threshold, folder,
             seen["after"] = in_thread(facts, folder)
             seen["temp_kept"] = os.path.isdir(seen["before"]["temp_dir"])
         return tile_image(*args, **kw)
-    monkeypatch.setattr(content, "tile_image", slow_decode)
+    monkeypatch.setattr(tiling, "tile_image", slow_decode)
     jobs.run_job(db, key)
     assert seen["after"]["owner"] == seen["before"]["owner"]
     assert seen["after"]["attempts"] == 1
@@ -219,20 +219,20 @@ def test_a_worker_killed_before_it_named_its_directory_leaves_none(
 def test_claimant_that_loses_the_claim_deletes_nothing(small_threshold,
                                                        folder, tmp_path,
                                                        monkeypatch):
-    import ZoomifyImage.content as content
+    import ZoomifyImage.tiling as tiling
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     jobs.pool.pause()
     add(folder, path, "big", storage="filesystem")
     key = make_dead(folder)
     db = database()
-    tile_image = content.tile_image
+    tile_image = tiling.tile_image
     started, release = threading.Event(), threading.Event()
 
     def paused(*args, **kw):  # the winner, at work
         started.set()
         release.wait(60)
         return tile_image(*args, **kw)
-    monkeypatch.setattr(content, "tile_image", paused)
+    monkeypatch.setattr(tiling, "tile_image", paused)
     main = threading.current_thread()
     stale = jobs.TilingJob.stale
     winner = []
