@@ -39,7 +39,7 @@ $(STAMP): setup.py pyproject.toml ZoomifyImage/pyramid/_boxmean.c
 	@$(PACKAGES) build
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[vips,tiff,jp2,slide,test]'
+	$(BIN)/pip install -q -e '.[vips,tiff,jp2,slide,heif,test]'
 	@$(BIN)/python -c "from ZoomifyImage.pyramid import boxmean; print('make install: the box mean is', 'the C (_boxmean.c)' if boxmean.compiled else 'numpy (the C was not compiled)')"
 	touch $(STAMP)
 
@@ -109,6 +109,12 @@ test: install system lint
 	    tests/test_layout.py tests/test_pixels.py tests/test_errors.py \
 	    tests/test_cli.py tests/test_streaming.py \
 	    tests/test_broken_images.py tests/test_formats.py
+	# and without pillow-heif, as installed without the `heif` extra (with
+	# and without pyvips: a HEIC is refused as unsupported, never damaged)
+	PYTHONPATH=tests/without_pillow_heif $(BIN)/python -m pytest -q -rs \
+	    -k "heif or heic" tests/test_broken_images.py tests/test_formats.py
+	PYTHONPATH=tests/without_pillow_heif:tests/without_pyvips \
+	    $(BIN)/python -m pytest -q -rs -k "heif or heic" tests/test_formats.py
 	# and without imagecodecs, as installed without the `tiff` extra
 	PYTHONPATH=tests/without_imagecodecs $(BIN)/python -m pytest -q -rs \
 	    tests/test_pixels.py tests/test_modes.py tests/test_uncompressed.py \

@@ -80,6 +80,10 @@ setup(
         "jp2": ["glymur>=0.12"],
         # whole-slide images (the OpenSlide library comes in openslide-bin)
         "slide": ["openslide-python>=1.4", "openslide-bin>=4.0"],
+        # HEVC-coded HEIF (the HEIC phones shoot) through Pillow:
+        # pillow-heif's wheels bundle libheif with libde265, which the
+        # pyvips binary wheel's libheif lacks
+        "heif": ["pillow-heif>=1.0"],
         "zeo": ["ZEO"],
         "test": [
             "pytest",

@@ -177,6 +177,32 @@ def test_a_file_decoded_whole_counts_its_decoding(tmp_path, kind):
     assert peak < need / MB + 90, (kind, need / MB, peak)
 
 
+def test_a_heic_counts_its_whole_decode(tmp_path):
+    """A HEIC (HEVC, what phones shoot) is decoded whole by pillow-heif's
+    libheif before the first row: refused under what plan_tiling says it
+    needs with nothing decoded, and tiled at it taking no more than that
+    beyond the refused run's interpreter."""
+    pytest.importorskip("pillow_heif")
+    import numpy as np
+
+    from tests.heic_files import heic
+    path = tmp_path / "phone.heic"    # 12 megapixels, as a phone's
+    path.write_bytes(heic(np.full((3000, 4000, 3), 90, np.uint8),
+                          fast=True))
+    for engine in ("auto", "pillow"):
+        need = plan_tiling(str(path), engine=engine, max_tiling_memory=0)[2]
+        code, stderr, idle = peak_rss_mb(
+            "--engine", engine, "--max-tiling-memory",
+            "%dMB" % (need // MB - 1), str(path), str(tmp_path / "refused"))
+        assert code == 1 and "max-tiling-memory" in stderr, stderr
+        assert idle < 150, idle
+        code, stderr, peak = peak_rss_mb(
+            "--engine", engine, "--max-tiling-memory",
+            "%dMB" % (need // MB + 1), str(path), str(tmp_path / engine))
+        assert code == 0, stderr
+        assert peak - idle < need / MB, (engine, need / MB, peak, idle)
+
+
 def test_ten_million_pixels_wide_is_refused_from_its_header(tmp_path):
     # 16 rows: 20 KB of file, 160 megapixels (under max-megapixels)
     path = wide_png(tmp_path / "thin.png", 10_000_000, 16)

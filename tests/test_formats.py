@@ -5,6 +5,7 @@ tier, a damaged file fails in one line and leaves nothing, and memory
 does not grow with the height."""
 
 import os
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -921,3 +922,125 @@ def test_damaged_avif_says_what_libheif_found(tmp_path):
             tile_image(str(path), MemorySink(), engine=engine)
         assert "seek" not in damaged.value.detail
         assert "heif" in damaged.value.detail
+
+
+# ------------------------------------------------------------ HEIC (HEVC)
+# What phones shoot: HEIF whose image is HEVC-coded, often as a grid of
+# tiles, with its orientation and a colour profile. The pyvips binary
+# wheel's libheif has no HEVC decoder; pillow-heif (the `heif` extra)
+# has, and the pillow engine reads it through its opener. The files are
+# made by pillow-heif's own encoder (tests/heic_files.py), and the tiles
+# must show its own decode.
+
+def heif_extra():
+    from tests.heic_files import pillow_heif_here
+    return pillow_heif_here()
+
+
+def heic_case(kind):
+    """(HEIC bytes, their pixels as pillow-heif decodes them) of a kind
+    of file phones make."""
+    from PIL import Image
+
+    from tests.heic_files import heic_and_expected
+    from tests.heic_files import linear_rgb_profile
+    pixels = smooth(600, 400)
+    options = {}
+    if kind == "heic-10bit":
+        options["bits"] = 10
+    elif kind == "heic-grid":       # as phones: a grid of HEVC tiles
+        options["grid"] = 256
+    elif kind == "heic-alpha":
+        alpha = np.full((400, 600, 1), 255, np.uint8)
+        alpha[:, :200] = 0          # the left third transparent: white
+        alpha[:, 200:400] = 128
+        pixels = np.concatenate([pixels, alpha], axis=2)
+    elif kind == "heic-turned":     # EXIF orientation 6: a quarter turn
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        options["exif"] = exif.tobytes()
+    elif kind == "heic-icc":        # colours in a space unlike sRGB
+        options["icc_profile"] = linear_rgb_profile()
+    data, expected = heic_and_expected(pixels, **options)
+    if kind == "heic-turned":
+        assert expected.shape == (600, 400, 3)
+    if kind == "heic-icc":          # the profile changes what one sees
+        assert np.abs(expected.astype(int) - pixels).mean() > 20
+    return data, expected
+
+
+@pytest.mark.parametrize("engine", ["auto", "pillow", "vips"])
+@pytest.mark.parametrize("kind", ["heic", "heic-10bit", "heic-grid",
+                                  "heic-alpha", "heic-turned", "heic-icc"])
+def test_heic_layout_and_pixels(tmp_path, kind, engine):
+    if engine == "vips" and not vips_available():
+        pytest.skip("pyvips not installed")
+    data, expected = heic_case(kind)
+    path = tmp_path / "in.heic"
+    path.write_bytes(data)
+    if engine != "vips" and heif_extra():
+        assert check_tiers(str(path), expected, engine) == "pillow"
+        return
+    try:   # a libvips whose libheif decodes HEVC (not the binary wheel)
+        used = check_tiers(str(path), expected, engine)
+    except TilingError as refused:
+        problem = refused.problem
+    else:
+        assert used == "vips"
+        return
+    assert problem.startswith("unsupported format (HEIF)"), problem
+    assert "damaged" not in problem
+    if heif_extra():
+        assert problem.endswith("the pillow engine reads it (pillow-heif)")
+    else:
+        assert "install the 'heif' extra (pip install " \
+            "'ZoomifyImage[heif]')" in problem, problem
+
+
+def test_heic_memory_budget_counts_the_whole_decode(tmp_path):
+    # libheif decodes a HEIC whole before its first row: over
+    # max-tiling-memory it is refused before anything is decoded
+    # (the figures: tests/test_budgets.py, benchmarks/bench_heif.py)
+    from tests.heic_files import heic
+    path = tmp_path / "in.heic"
+    path.write_bytes(heic(smooth(600, 400)))
+    for engine in ("auto", "pillow"):
+        with pytest.raises(TilingError) as refused:
+            tile_image(str(path), MemorySink(), engine=engine,
+                       max_tiling_memory=600 * 400 * 8)
+        problem = refused.value.problem
+        whole = re.search("in a format decoded whole: tiling it would "
+                          "need .* more than max-tiling-memory", problem)
+        if heif_extra():
+            assert whole, problem
+        elif engine == "pillow" or not vips_available():
+            assert "install the 'heif' extra" in problem, problem
+        else:   # libvips counts its decode before it finds no HEVC
+            assert whole, problem
+
+
+@pytest.mark.parametrize("cut", ["header", "half", "last-byte-gone"])
+def test_truncated_heic_is_damaged(tmp_path, cut):
+    # with the codec at hand a cut HEIC is damaged, and said so in one
+    # line leaving nothing; without it, what to install (the file cannot
+    # be checked), never "damaged"
+    from tests.heic_files import heic
+    from tests.test_errors import run_cli
+    data = heic(smooth(600, 400))
+    data = {"header": data[:100], "half": data[:len(data) // 2],
+            "last-byte-gone": data[:-1]}[cut]
+    path = tmp_path / ("cut-%s.heic" % cut)
+    path.write_bytes(data)
+    for engine in ["auto", "pillow"]:
+        target = tmp_path / ("out-" + engine)
+        result = run_cli("--engine", engine, str(path), str(target))
+        lines = result.stderr.splitlines()
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        if heif_extra():
+            assert ": the image data is damaged: " in lines[0], lines[0]
+        elif cut != "header" or not vips_available():
+            assert "unsupported format (HEIF)" in lines[0], lines[0]
+            assert "install the 'heif' extra" in lines[0], lines[0]
+        else:   # no codec known: libvips' word on the file
+            assert "damaged" not in lines[0] or "heif" in lines[0]
+        assert not target.exists()

@@ -2,7 +2,8 @@
 
 One module per engine, each a BandSource (base.py):
 - ``pillow``: PPM/PGM, uncompressed BMP and TIFF streamed from their
-  rows; other formats Pillow reads decoded whole, under a pixel budget.
+  rows; other formats Pillow reads decoded whole, under a pixel budget
+  (HEIF with pillow-heif's opener: heif.py).
 - ``vips`` (pyvips): any format libvips reads, decoded sequentially.
 - ``tiff`` (tifffile, imagecodecs): tiled or compressed TIFF and BigTIFF,
   each stored tile decoded once.
@@ -23,8 +24,14 @@ from ..errors import DamagedImage
 from ..errors import TilingError
 from . import psd
 from .base import BandSource  # noqa: F401
+from .base import MissingExtra
 from .base import UnknownFormat  # noqa: F401
 from .base import Unsupported
+from .heif import HEIF_EXTRA
+from .heif import heif_available
+from .heif import libheif_says
+from .heif import pillow_reads
+from .identify import heif_codec
 from .identify import heif_kind
 from .identify import jpeg_precision
 from .identify import tiff_compression
@@ -115,11 +122,14 @@ def _auto(path, background, whole_decode_megapixels, lenient):
     # BigTIFF, PPM, BMP) it reads in about half the time and memory of
     # libvips (measured)
     source = _pillow_streaming(path, background, lenient)
-    if source is None and heif_kind(path) == "AVIF" and features.check(
-            "avif"):
+    kind = heif_kind(path) if source is None else None
+    if kind == "AVIF" and features.check("avif") or (
+            kind == "HEIF" and pillow_reads(path)):
         # both engines decode an AVIF whole: Pillow (libavif) in two
         # thirds of libvips' memory, and no slower (measured with
-        # benchmarks/bench_heif.py at 16 and 32 megapixels)
+        # benchmarks/bench_heif.py at 16 and 32 megapixels); a HEIF of
+        # the codecs of pillow-heif's libheif (HEVC, which the pyvips
+        # binary wheel's lacks) likewise
         try:
             source = PillowSource(path, background, whole_decode_megapixels,
                                   lenient)
@@ -160,7 +170,8 @@ def _auto(path, background, whole_decode_megapixels, lenient):
             source = _pillow(path, background, whole_decode_megapixels,
                              lenient)
         except TilingError as e:
-            if refusal is None or isinstance(e, DamagedImage):
+            if refusal is None or isinstance(e, (DamagedImage,
+                                                 MissingExtra)):
                 raise
             raise refusal from None
     return source
@@ -179,7 +190,7 @@ def _pillow(path, background, whole_decode_megapixels, lenient):
         if "decode whole" not in e.problem:
             named = unsupported(path)
             if named:
-                raise TilingError(path, named) from None
+                raise named from None
             raise
         if psd.psd_version(path):
             raise psd.too_big(path, e) from None
@@ -192,30 +203,54 @@ def _pillow(path, background, whole_decode_megapixels, lenient):
 
 
 def unsupported(path):
-    """Why Pillow could not read a file of a kind we know, or None: the
-    format or codec named, and which engine reads it."""
+    """Why Pillow could not read a file of a kind we know, or None: an
+    Unsupported error naming the format or codec, and which engine or
+    extra reads it. A HEIF that pillow-heif's libheif finds damaged
+    raises DamagedImage."""
     kind = heif_kind(path)
     if kind == "AVIF" and features.check("avif"):
         return None   # Pillow reads AVIF: it failed for another reason
     if kind:
-        # what libvips reads depends on its libheif's codecs: the binary
-        # wheel's decodes AV1, not HEVC (most phones' HEIC)
-        if not vips_available():
-            return ("unsupported format (%s): Pillow does not read it; "
-                    "the vips engine reads HEIF in the codecs of its "
-                    "libheif: install the 'vips' extra (pip install "
-                    "'ZoomifyImage[vips]')" % kind)
-        if not vips_reads_heif():
-            return ("unsupported format (%s): this libvips was built "
-                    "without libheif" % kind)
-        return ("unsupported format (%s) for the pillow engine: the vips "
-                "engine reads HEIF in the codecs of its libheif" % kind)
+        return _unsupported_heif(path, kind)
     precision = jpeg_precision(path)
     if precision not in (None, 8):
-        return unsupported_jpeg(precision)
+        return Unsupported(path, unsupported_jpeg(precision))
     if is_tiff(path):
-        return _unsupported_tiff(path)
+        named = _unsupported_tiff(path)
+        return Unsupported(path, named) if named else None
     return None
+
+
+def _unsupported_heif(path, kind):
+    codec = heif_codec(path)
+    if kind == "HEIF" and heif_available():
+        if pillow_reads(path):
+            return None   # pillow-heif decodes it: failed for another reason
+        said = libheif_says(path) if codec is None else None
+        if said and not said[1]:
+            # the file ends before libheif finds its image, or the like
+            raise DamagedImage(path, "libheif: %s" % said[0])
+    coded = ": its image is %s-coded" % codec if codec else ""
+    if kind == "HEIF" and codec in ("HEVC", None) and not heif_available():
+        # what phones shoot: pillow-heif's wheels decode HEVC, the pyvips
+        # binary wheel's libheif does not (where the codec is unknown,
+        # libvips' word on the file wins: it may be damaged)
+        return (MissingExtra if codec else Unsupported)(
+            path, "unsupported format (HEIF)%s; %s" % (coded, HEIF_EXTRA))
+    # what libvips reads depends on its libheif's codecs: the binary
+    # wheel's decodes AV1, not HEVC (most phones' HEIC)
+    if not vips_available():
+        return Unsupported(path, "unsupported format (%s)%s; Pillow does "
+                           "not read it; the vips engine reads HEIF in the "
+                           "codecs of its libheif: install the 'vips' extra "
+                           "(pip install 'ZoomifyImage[vips]')"
+                           % (kind, coded))
+    if not vips_reads_heif():
+        return Unsupported(path, "unsupported format (%s)%s; this libvips "
+                           "was built without libheif" % (kind, coded))
+    return Unsupported(path, "unsupported format (%s) for the pillow "
+                       "engine%s; the vips engine reads HEIF in the codecs of "
+                       "its libheif" % (kind, coded))
 
 
 def _unsupported_tiff(path):

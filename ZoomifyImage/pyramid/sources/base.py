@@ -23,6 +23,12 @@ class Unsupported(UnknownFormat):
     that it is damaged."""
 
 
+class MissingExtra(Unsupported):
+    """The codec is in an extra that is not installed (HEVC, in the
+    `heif` extra): what to install is the one thing to say, whatever
+    another engine said of the file."""
+
+
 def flatten(rgba, background):
     """Blend an (n, w, c+1) array with alpha over a background colour."""
     # numpy only where it is needed: importing it costs memory

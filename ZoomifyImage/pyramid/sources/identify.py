@@ -154,3 +154,102 @@ def jpeg_precision(path):
         at += 2 + struct.unpack(">H", data[at + 2:at + 4])[0]
     return None
 
+
+
+# item types of HEIF image items (ISO/IEC 23008-12, the AV1 Image File
+# Format, ISO/IEC 23001-17): how a refusal names the codec
+HEIF_CODECS = {b"hvc1": "HEVC", b"hev1": "HEVC", b"av01": "AV1",
+               b"jpeg": "JPEG", b"j2k1": "JPEG 2000", b"vvc1": "VVC",
+               b"avc1": "AVC", b"unci": "uncompressed"}
+# items made of other items (a grid of tiles, an overlay, a transform)
+HEIF_DERIVED = {b"grid", b"iovl", b"iden"}
+META_LIMIT = 1 << 22   # bytes of a meta box read (a phone's: a few KB)
+
+
+def _boxes(data, at, end):
+    """(type, payload start, payload end) of the boxes in data[at:end]."""
+    while at + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[at:at + 8])
+        start = at + 8
+        if size == 1 and at + 16 <= end:
+            size = struct.unpack(">Q", data[at + 8:at + 16])[0]
+            start = at + 16
+        elif size == 0:
+            size = end - at
+        if size < start - at:
+            return
+        yield kind, start, min(at + size, end)
+        at += size
+
+
+def _meta(path):
+    """The payload of a HEIF's top-level meta box, or None."""
+    try:
+        with open(path, "rb") as f:
+            while True:
+                head = f.read(16)
+                if len(head) < 8:
+                    return None
+                size, kind = struct.unpack(">I4s", head[:8])
+                skip = 8
+                if size == 1 and len(head) == 16:
+                    size, skip = struct.unpack(">Q", head[8:])[0], 16
+                if kind == b"meta":
+                    if size == 0 or size > META_LIMIT:
+                        size = META_LIMIT
+                    f.seek(skip - len(head), 1)
+                    return f.read(size - skip)
+                if size < skip:
+                    return None
+                f.seek(size - len(head), 1)
+    except OSError:
+        return None
+
+
+def heif_codec(path):
+    """The codec of a HEIF's primary image ("HEVC", "AV1", "JPEG", ...,
+    or its item type), from its meta box; None where the file does not
+    say (not a HEIF, or cut before its items)."""
+    meta = _meta(path)
+    if meta is None or len(meta) < 4:
+        return None
+    primary, types, parts = None, {}, {}
+    try:
+        for kind, start, end in _boxes(meta, 4, len(meta)):  # a full box
+            version = meta[start]
+            if kind == b"pitm":
+                primary = struct.unpack(">I" if version else ">H", meta[
+                    start + 4:start + (8 if version else 6)])[0]
+            elif kind == b"iinf":
+                first = start + (8 if version else 6)
+                for sub, s, e in _boxes(meta, first, end):
+                    if sub != b"infe" or meta[s] < 2:
+                        continue
+                    wide = meta[s] >= 3   # version 3: 32-bit item ids
+                    item = struct.unpack(">I" if wide else ">H", meta[
+                        s + 4:s + (8 if wide else 6)])[0]
+                    at = s + (10 if wide else 8)
+                    types[item] = meta[at:at + 4]
+            elif kind == b"iref":
+                wide = version != 0
+                for sub, s, e in _boxes(meta, start + 4, end):
+                    if sub != b"dimg":
+                        continue
+                    item = struct.unpack(">I" if wide else ">H", meta[
+                        s:s + (4 if wide else 2)])[0]
+                    at = s + (6 if wide else 4)   # after the count
+                    parts[item] = struct.unpack(
+                        ">I" if wide else ">H",
+                        meta[at:at + (4 if wide else 2)])[0]
+    except (struct.error, IndexError):
+        return None
+    item = primary
+    for _ in range(8):   # a grid's first tile (a transform of a grid...)
+        kind = types.get(item)
+        if kind not in HEIF_DERIVED:
+            break
+        item = parts.get(item)
+    kind = types.get(item)
+    if kind is None or kind in HEIF_DERIVED:
+        return None
+    return HEIF_CODECS.get(kind, kind.decode("latin-1").strip())

@@ -20,6 +20,8 @@ from .base import BandSource
 from .base import flatten
 from .base import grey_background
 from .base import pixels
+from .heif import pillow_heif
+from .heif import pillow_reads
 
 # bits per pixel of the raw modes we can read row by row
 RAW_BITS = {
@@ -33,10 +35,15 @@ RAW_BITS = {
 
 _bomb_lock = threading.Lock()
 
+pillow_heif()   # HEIF's opener registered with Pillow, where installed
+
 # bytes a pixel of a whole decode at its peak: the decoded image (RGBX),
-# and for AVIF libavif's planes beside it (measured with
-# benchmarks/bench_heif.py: 10.3 bytes a pixel at 16 and 32 megapixels)
-WHOLE_PIXEL_BYTES = {"AVIF": 11}
+# and for AVIF libavif's planes beside it, for HEIF (pillow-heif) libheif's
+# planes and its RGB copy (measured with benchmarks/bench_heif.py: the
+# slope of the peak RSS, 10.3 bytes a pixel from 16 to 32 megapixels for
+# AVIF, 8.3 from 4 to 16 and 8.5 from 16 to 32 for HEVC; a 12-megapixel
+# HEIC's tiling peaks 105 MB over the interpreter, 9.2 bytes a pixel)
+WHOLE_PIXEL_BYTES = {"AVIF": 11, "HEIF": 10}
 
 
 def pillow_open(path):
@@ -99,6 +106,11 @@ class PillowSource(BandSource):
         self.copy = False
         self.format = im.format
         try:
+            if im.format == "HEIF" and not pillow_reads(path):
+                # pillow-heif opens any HEIF and fails at the decode: a
+                # codec its libheif lacks is no damage (unsupported()
+                # names it)
+                raise TilingError(path, "no decoder for the HEIF's codec")
             self.width, self.height = im.size
             if self._orientation(im) in (5, 6, 7, 8) and not (
                     turned_by_pillow(im)):   # turned a quarter
@@ -114,14 +126,20 @@ class PillowSource(BandSource):
             self.copy = self.direct and self._stored_as_kept(im)
             if not self.streaming and whole_decode_megapixels and (
                     self.width * self.height > whole_decode_megapixels * 1e6):
+                # libvips decodes a HEIF whole too
+                way_out = ("raise whole-decode-megapixels (and "
+                           "max-tiling-memory if needed) to tile it"
+                           if im.format == "HEIF" else
+                           "install the 'vips' extra (pip install "
+                           "'ZoomifyImage[vips]') to tile it with bounded "
+                           "memory")
                 raise TilingError(
                     path, "the image is %dx%d (%.0f megapixels) in a format "
                     "that Pillow must decode whole, over the limit of %s "
-                    "megapixels: install the 'vips' extra (pip install "
-                    "'ZoomifyImage[vips]') to tile it with bounded memory"
+                    "megapixels: %s"
                     % (self.width, self.height,
                        self.width * self.height / 1e6,
-                       whole_decode_megapixels))
+                       whole_decode_megapixels, way_out))
             if self.streaming:
                 self.file = open(path, "rb")
         except BaseException:
@@ -309,7 +327,9 @@ class PillowSource(BandSource):
         except (OSError, ValueError, SyntaxError, EOFError,
                 RuntimeError) as e:   # RuntimeError: the AVIF plugin
             if not self.lenient or im._im is None:
-                raise DamagedImage(self.path, str(e) or type(e).__name__)
+                # one line (libheif's words end in a newline)
+                raise DamagedImage(self.path, " ".join(str(e).split())
+                                   or type(e).__name__)
             # the rows decoded before the damage (the rest as Pillow
             # left them); Pillow's LOAD_TRUNCATED_IMAGES would do the
             # same, but is global to every thread

@@ -15,6 +15,7 @@ from .base import BandSource
 from .base import UnknownFormat
 from .base import Unsupported
 from .base import grey_background
+from .heif import way_out
 from .identify import tiff_compression
 from .identify import tiff_compression_name
 from .identify import tiff_first_segment_bytes
@@ -488,7 +489,9 @@ def unsupported_problem(path, error):
         if found:
             said = found.group(1).replace("Error while loading plugin: ",
                                           "")
-            return "unsupported format (HEIF): libheif says: %s" % said
+            more = way_out(path)
+            return "unsupported format (HEIF): libheif says: %s%s" % (
+                said, "; " + more if more else "")
         found = JPEG_UNSUPPORTED.search(line)
         if found:
             return unsupported_jpeg(int(found.group(1)))
