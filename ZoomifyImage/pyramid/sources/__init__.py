@@ -119,15 +119,15 @@ def _auto(path, background, whole_decode_megapixels, lenient):
     """The leanest engine for the file."""
     refusal = None     # why libvips would not read it (Pillow may)
     # whatever Pillow streams from its rows (uncompressed TIFF and
-    # BigTIFF, PPM, BMP) it reads in about half the time and memory of
-    # libvips (measured)
+    # BigTIFF, PPM, BMP) it reads in less time and memory than libvips
+    # (benchmarks/README.txt, note auto-pillow)
     source = _pillow_streaming(path, background, lenient)
     kind = heif_kind(path) if source is None else None
     if kind == "AVIF" and features.check("avif") or (
             kind == "HEIF" and pillow_reads(path)):
-        # both engines decode an AVIF whole: Pillow (libavif) in two
-        # thirds of libvips' memory, and no slower (measured with
-        # benchmarks/bench_heif.py at 16 and 32 megapixels); a HEIF of
+        # both engines decode an AVIF whole: Pillow (libavif) in less
+        # memory than libvips, and no slower (benchmarks/README.txt, note
+        # auto-avif); a HEIF of
         # the codecs of pillow-heif's libheif (HEVC, which the pyvips
         # binary wheel's lacks) likewise
         try:

@@ -39,10 +39,8 @@ pillow_heif()   # HEIF's opener registered with Pillow, where installed
 
 # bytes a pixel of a whole decode at its peak: the decoded image (RGBX),
 # and for AVIF libavif's planes beside it, for HEIF (pillow-heif) libheif's
-# planes and its RGB copy (measured with benchmarks/bench_heif.py: the
-# slope of the peak RSS, 10.3 bytes a pixel from 16 to 32 megapixels for
-# AVIF, 8.3 from 4 to 16 and 8.5 from 16 to 32 for HEVC; a 12-megapixel
-# HEIC's tiling peaks 105 MB over the interpreter, 9.2 bytes a pixel)
+# planes and its RGB copy; rounded up from the slope of the peak RSS
+# (benchmarks/README.txt, note pillow-whole)
 WHOLE_PIXEL_BYTES = {"AVIF": 11, "HEIF": 10}
 
 
