@@ -1,17 +1,14 @@
 """The ZoomifyImage content class: an original image in a blob, and its
 Zoomify tiles in a tile store. It orchestrates; it never touches pixels."""
 
-import hashlib
 import time
 import uuid
 
 import transaction
 from AccessControl.class_init import InitializeClass
-from AccessControl.Permissions import change_images_and_files
 from AccessControl.Permissions import delete_objects
 from AccessControl.Permissions import view as View
 from AccessControl.SecurityInfo import ClassSecurityInfo
-from AccessControl.SecurityManagement import getSecurityManager
 from App.special_dtml import DTMLFile
 from OFS.SimpleItem import SimpleItem
 from zope.event import notify
@@ -21,25 +18,26 @@ from ZPublisher import zpublish
 
 from . import access
 from . import config
+from . import serving
 from . import tiling
+from . import viewer as pages
 from .conflicts import merge_states
 from .csrf import POST
 from .csrf import check_same_origin
 from .interfaces import IZoomifyImage
+from .jobs import records as job_state
 from .originals import has_file
 from .originals import new_original
 from .pyramid import TilingError
 from .serving import anonymous_may_view
-from .serving import send_original
 from .serving import tile_set_of
 from .stores import make_store
 from .traversal import traverse
 from .viewer import ViewerMixin
-from .viewer import site_path
 from .web_errors import AnyBadRequest
 from .web_errors import BadRequest
-from .web_errors import NotFound
 from .zmi import EditTabMixin
+from .zmi import check_viewer
 from .zmi import shown
 
 AddZoomifyImages = "Add Zoomify Images"
@@ -252,15 +250,9 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         """Whether to tile in a worker (tiling.is_big). Raises the
         TilingError of an image over the limits, so that it is refused
         at once rather than queued to fail."""
-        return tiling.is_big(self._tiling_plan())
-
-    def _tiling_plan(self):
-        """(width, height, bytes of memory) of tiling the original, from
-        its header only; (0, 0, 0) without one."""
         path = self._original_path()
-        if path is None:
-            return 0, 0, 0
-        return tiling.plan(path, self.filename or self.id, self.tile_size)
+        return path is not None and tiling.is_big(
+            tiling.plan(path, self.filename or self.id, self.tile_size))
 
     def _original_size_pixels(self):
         """Pixels of the original, read from its header only."""
@@ -350,7 +342,7 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         return store
 
     def _run_tiler(self, sink, progress=None):
-        path = self._original_committed_path()
+        path = self.original_file()
         if path is None:
             raise TilingError(self.id, "there is no original image to tile")
         return tiling.cut(path, self.filename or self.id, sink,
@@ -372,82 +364,39 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
 
     @security.private
     def tiling_error(self):
-        """The last tiling error, whole (pages take the server's paths
-        out), or ''."""
-        job = self._job
-        return self.error or (job.error if job is not None
-                              and job.status == "failed" else "")
+        return job_state.last_error(self)
 
     @security.private
     def has_original(self):
         return self._original is not None
 
+    # the status pages show (IZoomifyImage): jobs/records.py, viewer.py
+
     @security.protected(View)
     @zpublish(False)
     def current_status(self):
-        """empty, queued, tiling, ready or failed, as a visitor sees it:
-        while a retile runs the previous set is served and it is ready."""
-        job = self._job
-        if job is not None and self.status != "ready" and (
-                job.status in ("queued", "tiling", "failed")):
-            return job.status
-        return self.status
-
-    def _active_job(self):
-        # the background job that waits or tiles, or None
-        job = self._job
-        if job is not None and job.status in ("queued", "tiling"):
-            return job
-        return None
+        """empty, queued, tiling, ready or failed, as a visitor sees it."""
+        return job_state.seen_status(self)
 
     @security.protected(View)
     @zpublish(False)
     def progress(self):
         """(done, total) of the running job, or None."""
-        job = self._active_job()
-        return None if job is None else (job.done, job.total)
+        return job_state.job_progress(self)
 
     @security.private
     def check_visible(self):
-        """An image whose first tiling failed has nothing to show: to
-        anyone who may not change it, it is not there (404: no page, no
-        download of the broken file); the manager sees why on the Edit
-        tab and the viewer page. (Tiles, IIIF and the manifest answer 404
-        to all while there is no tile set; status_json says "failed" and
-        nothing more, for a page that waited for the job.)"""
-        if self.current_status() == "failed" and not getSecurityManager() \
-                .checkPermission(change_images_and_files, self):
-            raise NotFound("There is no image here.")
+        pages.check_visible(self)
 
     @security.private
     def progress_text(self):
-        """The running job's progress for a page, or ''."""
-        job = self._active_job()
-        if job is None:
-            return ""
-        text = job.progress_text()
-        return ("%s: %s" % (job.status, text)) if text else job.status
+        return pages.progress_text(self)
 
-    @security.protected(change_images_and_files)
-    @zpublish(methods=POST)
-    def manage_retile(self, REQUEST=None):
-        """Cut the tiles again from the original (in the background for
-        big images)."""
-        check_same_origin(REQUEST)
-        if self._original is None:
-            raise BadRequest("This image has no original file to tile.")
+    @security.private
+    def retile(self):
+        """Cut the tiles again (zmi.py: manage_retile)."""
         self._tiling_needed = True
-        try:
-            self.tile_if_needed()
-        except TilingError as e:
-            if REQUEST is not None:
-                transaction.doom()
-            return self._edit_tab_refuses(REQUEST, e)
-        if REQUEST is not None:
-            job = self._job
-            message = ("Retiling in the background." if job is not None
-                       and job.status == "queued" else "Tiles cut again.")
-            return self._edit_tab_says(REQUEST, message)
+        self.tile_if_needed()
 
     def _p_resolveConflict(self, old, committed, new):
         """Merge concurrent changes to different attributes (a manager
@@ -535,23 +484,16 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
                 # new JPEGs at the new quality
                 self._tiling_needed = self._original is not None
                 changed = True
-        if viewer:
-            if viewer not in config.VIEWERS:
-                raise ValueError("unknown viewer %r" % (viewer,))
-            if viewer == "flash" and not self.flash_offered():
-                raise ValueError(
-                    "the Zoomify Flash viewer needs flash-viewer-url in "
-                    "<product-config zoomifyimage> (a ZoomifyViewer.swf "
-                    "that the site owns)")
-            if viewer != self.viewer:
-                self.viewer = viewer
-                changed = True
+        if viewer and check_viewer(viewer, self.flash_offered()) \
+                != self.viewer:
+            self.viewer = viewer
+            changed = True
         if has_file(file):
             self._set_original(file)
             changed = True
         if storage and storage != self.storage:
             check_storage(storage)
-            if self._active_job() is not None:
+            if job_state.active_job(self) is not None:
                 # the running job writes into the other kind of store: a
                 # new job tiles into this one (and the old one's set is
                 # not installed, as after a new file)
@@ -581,22 +523,8 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
     @security.protected(View)
     @zpublish(False)
     def tiles_url(self, path_only=False):
-        """The URL of the tile set's folder (ImageProperties.xml and the
-        TileGroups), ending with a slash; it names the set, so that no
-        cache mixes two sets: IMAGE/v/SET/ from Zope, or tile-url of the
-        product config where a front-end serves the filesystem store's
-        tile root, with the store's layout (stores/filesystem.py:
-        uid[:2]/uid/SET/)."""
-        base = config.settings().tile_url
-        store = self._store
-        # the front-end checks no permission: private tiles come from Zope
-        front = store.front_end_path() if base and store is not None \
-            else None
-        if front is not None and anonymous_may_view(self):
-            return "%s/%s/" % (base.rstrip("/"), front)
-        # our own pages take the path only (viewer.site_path: issue 23, H1)
-        here = site_path(self) if path_only else self.absolute_url()
-        return "%s/v/%s/" % (here, self.tiles_set())
+        """The URL of the tile set's folder (viewer.tiles_url)."""
+        return pages.tiles_url(self, path_only)
 
     @security.protected(View)
     @zpublish(False)
@@ -621,22 +549,18 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
     @zpublish(methods=("GET", "HEAD"))
     def download(self, REQUEST=None, RESPONSE=None):
         """The original image file (with HTTP Range support)."""
-        self.check_visible()
-        if self._original is None:
-            raise NotFound("This image has no original file.")
-        etag = '"zo-%s-%s"' % (self._etag_key(), self.original_id or
-                               int(self.tiled_at))
-        return send_original(
-            self, self._original_committed_path(), self.filename or self.id,
-            self.content_type, etag, self.tiled_at, REQUEST, RESPONSE)
+        return serving.download(self, REQUEST, RESPONSE)
 
-    def _original_committed_path(self):
+    @security.private
+    def original_file(self):
         if self._original is None:
             return None
         try:
             return self._original.committed()
         except Exception:  # not committed yet (same transaction)
             return self._original_path()
+
+    _original_committed_path = original_file
 
     # -------------------------------------------------------- tile serving
 
@@ -648,15 +572,9 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         """The set served now (interfaces.IDeepZoomImage)."""
         ready = self.status == "ready" and self.width
         return tile_set_of(
-            self._etag_key(), self.tiles_set(), self._store, self.tiled_at,
-            anonymous_may_view(self),
+            serving.image_key(self.uid), self.tiles_set(), self._store,
+            self.tiled_at, anonymous_may_view(self),
             (self.width, self.height, self.tile_size) if ready else None)
-
-    def _etag_key(self):
-        # the image in ETags, never its uid: the uid names the sets' place
-        # under tile-root, which a front-end may serve unchecked (tile-url),
-        # and a viewer of a private image must not learn it (issue 23, L1)
-        return hashlib.sha256(self.uid.encode()).hexdigest()[:16]
 
 
 InitializeClass(ZoomifyImage)

@@ -100,6 +100,8 @@ class IZoomifyImage(IDeepZoomImage, ITileable):
     error = Attribute("why the last tiling failed, or ''")
     filename = Attribute("the original file's name")
     original_size = Attribute("bytes of the original file")
+    content_type = Attribute("the original file's media type")
+    tiled_at = Attribute("when the set served was made (Last-Modified)")
 
     # the lifecycle events (events.py)
     def added():
@@ -130,6 +132,14 @@ class IZoomifyImage(IDeepZoomImage, ITileable):
     def has_original():
         """True if the original file is there (the download link)."""
 
+    def original_file():
+        """The path of the original's committed file (of its uncommitted
+        one in the transaction that set it), or None: for the download
+        (serving.download) and the tiler."""
+
+    def download(REQUEST=None, RESPONSE=None):
+        """The original file, with Range (serving.download)."""
+
     def tiles_url(path_only=False):
         """The URL of the tile set's folder, ending with a slash."""
 
@@ -144,6 +154,10 @@ class IZoomifyImage(IDeepZoomImage, ITileable):
              file=None):
         """Change title and settings (a new file is tiled anew): True if
         anything changed; ValueError or TilingError for a bad value."""
+
+    def retile():
+        """Cut the tiles again from the original, now or in a job (the
+        Edit tab's Retile, zmi.py); TilingError for a bad original."""
 
     # uploads.py ends a resumable upload of a new file here
     def manage_upload(file=None, REQUEST=None):

@@ -7,6 +7,7 @@ ETag and its layout are decided here, for any image with a pyramid."""
 
 import email.utils
 import functools
+import hashlib
 import os
 import re
 
@@ -315,6 +316,20 @@ def _file_name(name):
         or "download"
 
 
+def download(image, REQUEST, RESPONSE):
+    """The original file of ``image`` (IZoomifyImage.download): 404 when
+    the image is not visible or has no original."""
+    image.check_visible()
+    path = image.original_file()
+    if path is None:
+        raise NotFound("This image has no original file.")
+    etag = '"zo-%s-%s"' % (image_key(image.uid), image.original_id or
+                           int(image.tiled_at))
+    return send_original(
+        image, path, image.filename or image.getId(), image.content_type,
+        etag, image.tiled_at, REQUEST, RESPONSE)
+
+
 def send_original(obj, path, filename, content_type, etag, modified,
                   REQUEST, RESPONSE):
     """The original file with Range and If-Range (one range; several are
@@ -373,9 +388,16 @@ def _http_date(seconds):
 
 # ------------------------------------------------------- the tile set
 
+def image_key(uid):
+    """The image in ETags, never its uid: the uid names the sets' place
+    under tile-root, which a front-end may serve unchecked (tile-url),
+    and a viewer of a private image must not learn it (issue 23, L1)."""
+    return hashlib.sha256(uid.encode()).hexdigest()[:16]
+
+
 def tile_etag(key, set_id):
     """The strong ETag of a tile set: ``key`` names the image (never its
-    uid: see content.py, _etag_key), ``set_id`` the set."""
+    uid: image_key), ``set_id`` the set."""
     return '"zi-%s-%s"' % (key, set_id)
 
 

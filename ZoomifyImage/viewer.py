@@ -33,8 +33,10 @@ from Products.PageTemplates.PageTemplateFile import PageTemplateFile
 from ZPublisher import zpublish
 
 from . import config
+from .jobs.records import active_job
 from .serving import anonymous_may_view
 from .serving import without_server_paths
+from .web_errors import NotFound
 
 RESOURCE = "++resource++zoomifyimage"
 FLASH_CLASSID = "clsid:D27CDB6E-AE6D-11cf-96B8-444553540000"
@@ -108,6 +110,45 @@ def site_path(obj):
     scripts from it (issue 23, H1). A path with a leading '//' (made by
     _vh_ segments) would be a host too: it gets one slash."""
     return "/" + obj.absolute_url_path().lstrip("/")
+
+
+def tiles_url(image, path_only=False):
+    """The URL of the tile set's folder (IZoomifyImage.tiles_url), ending
+    with a slash; it names the set, so that no cache mixes two sets:
+    IMAGE/v/SET/ from Zope, or tile-url of the product config where a
+    front-end serves the filesystem store's tile root, with the store's
+    layout (stores/filesystem.py: uid[:2]/uid/SET/)."""
+    base = config.settings().tile_url
+    tiles = image.tile_set()
+    # the front-end checks no permission: private tiles come from Zope
+    front = tiles.store.front_end_path() if base and tiles.store \
+        is not None else None
+    if front is not None and tiles.public:
+        return "%s/%s/" % (base.rstrip("/"), front)
+    # our own pages take the path only (site_path: issue 23, H1)
+    here = site_path(image) if path_only else image.absolute_url()
+    return "%s/v/%s/" % (here, tiles.set_id)
+
+
+def check_visible(image):
+    """An image whose first tiling failed has nothing to show: to anyone
+    who may not change it, it is not there (404: no page, no download of
+    the broken file); the manager sees why on the Edit tab and the viewer
+    page. (Tiles, IIIF and the manifest answer 404 to all while there is
+    no tile set; status_json says "failed" and nothing more, for a page
+    that waited for the job.)"""
+    if image.current_status() == "failed" and not getSecurityManager() \
+            .checkPermission(change_images_and_files, image):
+        raise NotFound("There is no image here.")
+
+
+def progress_text(image):
+    """The running job's progress for a page (IZoomifyImage), or ''."""
+    job = active_job(image)
+    if job is None:
+        return ""
+    text = job.progress_text()
+    return ("%s: %s" % (job.status, text)) if text else job.status
 
 
 def _safe_swf_url(url):

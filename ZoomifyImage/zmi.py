@@ -47,6 +47,18 @@ def size_text(size):
     return "%.0f KiB" % (size / 1024.0)
 
 
+def check_viewer(viewer, flash_offered):
+    """``viewer`` if the Edit tab may choose it, else ValueError."""
+    if viewer not in config.VIEWERS:
+        raise ValueError("unknown viewer %r" % (viewer,))
+    if viewer == "flash" and not flash_offered:
+        raise ValueError(
+            "the Zoomify Flash viewer needs flash-viewer-url in "
+            "<product-config zoomifyimage> (a ZoomifyViewer.swf that the "
+            "site owns)")
+    return viewer
+
+
 class EditTabMixin:
     """The Edit tab of ZoomifyImage (content.py)."""
 
@@ -104,6 +116,26 @@ class EditTabMixin:
     def manage_upload(self, file=None, REQUEST=None):
         """Replace the image with a new file and tile it."""
         return self.manage_edit(file=file, REQUEST=REQUEST)
+
+    @security.protected(change_images_and_files)
+    @zpublish(methods=POST)
+    def manage_retile(self, REQUEST=None):
+        """Cut the tiles again from the original (in the background for
+        big images)."""
+        check_same_origin(REQUEST)
+        if not self.has_original():
+            raise BadRequest("This image has no original file to tile.")
+        try:
+            self.retile()
+        except TilingError as e:
+            if REQUEST is not None:
+                transaction.doom()
+            return self._edit_tab_refuses(REQUEST, e)
+        if REQUEST is not None:
+            job = self.tiling_job()
+            message = ("Retiling in the background." if job is not None
+                       and job.status == "queued" else "Tiles cut again.")
+            return self._edit_tab_says(REQUEST, message)
 
     @security.protected(View)
     @zpublish(False)

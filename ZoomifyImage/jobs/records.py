@@ -186,3 +186,36 @@ def forget(connection, key):
         transaction.get().note("Zoomify Image job %s done (background job)"
                                % key)
     retry_on_conflict(drop)
+
+
+# -- an image's job as its pages see it (IZoomifyImage: current_status,
+# progress, tiling_error), read through its tiling API only
+
+def active_job(image):
+    """The image's job that waits or tiles, or None."""
+    job = image.tiling_job()
+    return job if job is not None and job.status in ACTIVE else None
+
+
+def seen_status(image):
+    """empty, queued, tiling, ready or failed, as a visitor sees it:
+    while a retile runs the previous set is served and it is ready."""
+    job = image.tiling_job()
+    if job is not None and image.status != "ready" and (
+            job.status in ("queued", "tiling", "failed")):
+        return job.status
+    return image.status
+
+
+def job_progress(image):
+    """(done, total) of the image's running job, or None."""
+    job = active_job(image)
+    return None if job is None else (job.done, job.total)
+
+
+def last_error(image):
+    """The image's last tiling error, whole (pages take the server's
+    paths out), or ''."""
+    job = image.tiling_job()
+    return image.error or (job.error if job is not None
+                           and job.status == "failed" else "")
