@@ -8,6 +8,11 @@ from ZODB.POSException import ConflictError
 
 _MISSING = object()
 
+# the image's attributes that begin a new life (content.py): a new job, a
+# new original or a deletion merges with nothing, so that a stale job's
+# result never lands beside them
+NEW_LIFE = frozenset({"_job", "original_id", "_original", "_job_deleted"})
+
 
 def _same(a, b):
     # persistent references are compared by oid (== raises on them)

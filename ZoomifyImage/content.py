@@ -18,9 +18,12 @@ from ZPublisher import zpublish
 
 from . import access
 from . import config
+from . import jobs
+from . import originals
 from . import serving
 from . import tiling
 from . import viewer as pages
+from .conflicts import NEW_LIFE
 from .conflicts import merge_states
 from .csrf import POST
 from .csrf import check_same_origin
@@ -222,10 +225,7 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         self._tiling_needed = True
 
     def _original_path(self):
-        if self._original is None:
-            return None
-        with self._original.open("r") as f:
-            return f.name
+        return originals.open_path(self._original)
 
     # -------------------------------------------------------------- tiling
 
@@ -240,7 +240,6 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         if background is None:
             background = self._is_big()
         if background:
-            from . import jobs
             self._tiling_needed = False
             jobs.new_job(self)
         else:
@@ -271,63 +270,50 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         store = self._target_store()
         writer = store.writer()
         try:
-            result = self._run_tiler(writer, progress)
+            result = self.cut_tiles(writer, progress)
         except BaseException:
             writer.abort()  # whatever failed, no partial set is left
             raise
         self._install(store, result)
 
-    # ------------------------------------------- the tiling API (jobs/)
+    # -------- the tiling API of jobs/ (interfaces.ITileable says each)
 
     @security.private
     def tiling_job(self):
-        """The current or last background job, or None."""
         return self._job
 
     @security.private
     def queue_tiling(self, job):
-        """``job`` is this image's job from now on."""
         self._job = job
 
     @security.private
     def forget_tiling_job(self):
-        """A copy's job is the original's: tile the copy on its own."""
         self._job = None
         self._tiling_needed = self._original is not None
 
     @security.private
     def cancel_tiling(self):
-        """Deleted: no job may install a set (an Undo takes this back)."""
-        self._job_deleted = True
+        self._job_deleted = True  # in the record: an Undo takes it back
 
     @security.private
     def tiling_cancelled(self):
-        """Whether cancel_tiling() was called."""
         return getattr(self, "_job_deleted", False)
 
     @security.private
     def start_tiling(self):
-        """A writer (ITileWriter) for a new set, in a background job's own
-        connection: the job commits tiles as they come, and finishes or
-        aborts the writer itself."""
         return self._target_store().writer()
 
     @security.private
     def cut_tiles(self, sink, progress=None):
-        """Tile the committed original into ``sink``; the TilingResult."""
-        return self._run_tiler(sink, progress)
+        return tiling.cut_original(self, sink, progress)
 
     @security.private
     def install_tiles(self, writer, result):
-        """Swap the set that ``writer`` wrote in (in the job's last
-        transaction, tried again after a ConflictError)."""
         writer.finish()
         self._install(writer.store, result)
 
     @security.private
     def tiling_failed(self, message):
-        """A background job failed: say why (the previous set, if any, is
-        still served)."""
         if self.status != "ready":  # no previous set to keep serving
             self.status = "failed"
         self.error = message
@@ -341,26 +327,18 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
             self._next_store = store
         return store
 
-    def _run_tiler(self, sink, progress=None):
-        path = self.original_file()
-        if path is None:
-            raise TilingError(self.id, "there is no original image to tile")
-        return tiling.cut(path, self.filename or self.id, sink,
-                          self.tile_size, self.effective_quality(), progress)
-
     def _install(self, store, result):
+        tiling.note_result(self, result)
+        self._serve(store)
+        self._tiling_needed = False
+
+    def _serve(self, store):
+        # the set of ``store`` is served from now on; the old one goes
         old = self._store
         if old is not None and old is not store:
             old.clear()
-        self._store = store
-        self._next_store = None
-        self.width, self.height = result.width, result.height
-        self.tiers, self.num_tiles = result.tiers, result.tiles
-        self.tiles_bytes = result.bytes
-        self.tiling_seconds = result.seconds
-        self.engine_used = result.engine
+        self._store, self._next_store = store, None
         self._tiles_changed()
-        self._tiling_needed = False
 
     @security.private
     def tiling_error(self):
@@ -399,12 +377,7 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         self.tile_if_needed()
 
     def _p_resolveConflict(self, old, committed, new):
-        """Merge concurrent changes to different attributes (a manager
-        edits the title while a background job stores its results). A
-        new job, a new original or a deletion merges with nothing, so
-        that a stale job's result never lands beside them."""
-        return merge_states(old, committed, new, generation={
-            "_job", "original_id", "_original", "_job_deleted"})
+        return merge_states(old, committed, new, generation=NEW_LIFE)
 
     def _tiles_changed(self):
         self.status = "ready"
@@ -413,16 +386,14 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         self.tiles_version += 1
 
     def _move_tiles(self, storage):
-        """Move the tile set to another kind of store (no re-decoding)."""
+        """Move the served set (edit() says it is ready) to another kind
+        of store, without decoding it again."""
         old = self._store
         new = self._next_store = make_store(storage, self.uid)
-        if old is not None and self.status == "ready":
+        if old is not None:
             new.copy_from(old)
-            old.clear()
-        self._store = new
-        self._next_store = None
         self.storage = storage
-        self._tiles_changed()
+        self._serve(new)
 
     @security.private
     def copied(self):
@@ -464,9 +435,7 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         if self._store is not None:
             self._store.release()
 
-    # ------------------------------------------------------------ editing
-
-    # the Edit tab is in zmi.py
+    # ------------------------------------- editing (the Edit tab: zmi.py)
 
     @security.private
     def edit(self, title=None, storage=None, quality=None, viewer=None,
@@ -553,12 +522,7 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
 
     @security.private
     def original_file(self):
-        if self._original is None:
-            return None
-        try:
-            return self._original.committed()
-        except Exception:  # not committed yet (same transaction)
-            return self._original_path()
+        return originals.committed_path(self._original)
 
     _original_committed_path = original_file
 

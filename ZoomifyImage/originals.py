@@ -61,3 +61,23 @@ def new_original(file):
     content_type = (headers.get("content-type") if headers else "") or \
         mimetypes.guess_type(name)[0] or "application/octet-stream"
     return Original(blob, name, size, content_type)
+
+
+def open_path(blob):
+    """The file of ``blob`` as this transaction sees it, or None."""
+    if blob is None:
+        return None
+    with blob.open("r") as f:
+        return f.name
+
+
+def committed_path(blob):
+    """The committed file of ``blob`` (the uncommitted one in the
+    transaction that made it), or None: what the tiler and the download
+    read."""
+    if blob is None:
+        return None
+    try:
+        return blob.committed()
+    except Exception:  # not committed yet (same transaction)
+        return open_path(blob)

@@ -66,3 +66,23 @@ def cut(path, name, sink, tile_size, quality, progress=None):
             max_tiling_memory=site.max_tiling_memory,
             whole_decode_megapixels=site.whole_decode_megapixels,
             accept_damaged=site.accept_damaged)
+
+
+def cut_original(image, sink, progress=None):
+    """Tile the committed original of ``image`` (ITileable.cut_tiles)
+    into ``sink`` at its tile size and quality: the TilingResult."""
+    path = image.original_file()
+    if path is None:
+        raise TilingError(image.getId(), "there is no original image to "
+                          "tile")
+    return cut(path, image.filename or image.getId(), sink,
+               image.tile_size, image.effective_quality(), progress)
+
+
+def note_result(image, result):
+    """The facts of a TilingResult on the image, for the Edit tab."""
+    image.width, image.height = result.width, result.height
+    image.tiers, image.num_tiles = result.tiers, result.tiles
+    image.tiles_bytes = result.bytes
+    image.tiling_seconds = result.seconds
+    image.engine_used = result.engine
