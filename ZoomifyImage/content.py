@@ -249,16 +249,12 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         """Whether to tile in a worker (tiling.is_big). Raises the
         TilingError of an image over the limits, so that it is refused
         at once rather than queued to fail."""
-        path = self._original_path()
-        return path is not None and tiling.is_big(
-            tiling.plan(path, self.filename or self.id, self.tile_size))
+        return tiling.is_big(tiling.plan(
+            self._original_path(), self.filename or self.id, self.tile_size))
 
     def _original_size_pixels(self):
         """Pixels of the original, read from its header only."""
-        path = self._original_path()
-        if path is None:
-            return 0
-        return tiling.pixels(path, self.filename or self.id)
+        return tiling.pixels(self._original_path(), self.filename or self.id)
 
     def _make_tiles(self, progress=None):
         """Cut the original into a new tile set and swap it in, in the

@@ -14,4 +14,4 @@ class TileSet:
     etag: str         # the strong ETag of its tiles ("zi-KEY-SET")
     tiled_at: float   # when it was made (Last-Modified)
     public: bool      # anonymous may view it: shared caches, CORS
-    key: str          # the image in ETags: never its uid (content.py)
+    key: str          # the image in ETags: never its uid (serving.image_key)

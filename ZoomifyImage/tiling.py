@@ -24,7 +24,10 @@ def _naming(path, name, only_path=False):
 
 def plan(path, name, tile_size):
     """(width, height, bytes of memory) of tiling ``path``, from its
-    header only; the TilingError of a file over the limits."""
+    header only ((0, 0, 0) without a file); the TilingError of a file
+    over the limits."""
+    if path is None:
+        return 0, 0, 0
     site = config.settings()
     with _naming(path, name):
         return plan_tiling(
@@ -47,7 +50,10 @@ def is_big(plan):
 
 
 def pixels(path, name):
-    """Pixels of the image in ``path``, read from its header only."""
+    """Pixels of the image in ``path`` (0 without a file), read from its
+    header only."""
+    if path is None:
+        return 0
     site = config.settings()
     with _naming(path, name):
         width, height = read_size(path, site.engine, site.accept_damaged)
