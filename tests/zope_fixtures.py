@@ -154,7 +154,9 @@ def make_dead(folder, attempts=1):
         image = app[folder]["big"]
         job = image._job
         job.status = "tiling"
-        job.owner = "%s:%d:gone" % (socket.gethostname(), os.getpid())
+        from ZoomifyImage.jobs import records
+        # a thread of this process that has ended
+        job.owner = "%s:gone" % records.process_id()
         job.heartbeat = 0
         job.temp_dir = os.path.join(tile_root(), ".partial",
                                     image.uid + "-dead")

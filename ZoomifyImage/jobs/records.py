@@ -3,22 +3,28 @@ Beat, and the registry of jobs in the ZODB root (the storage of the job
 queue, as a maildir is zope.sendmail's), with the one way to commit
 them: a transaction tried again after a ConflictError."""
 
+import fcntl
 import logging
 import os
-import socket
+import tempfile
 import threading
 import time
+import uuid
 
 import transaction
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
+from persistent.TimeStamp import TimeStamp
 from ZODB.POSException import ConflictError
+from ZODB.POSException import ReadOnlyError
+from ZODB.utils import z64
 
 from ..pyramid import TilingError
 
 logger = logging.getLogger(__name__)
 
 REGISTRY = "zoomifyimage.jobs"
+CLOCK = "zoomifyimage.clock"
 STALE_SECONDS = 60.0       # no heartbeat for this long: the worker died
 MAX_ATTEMPTS = 3           # claims whose process died, then it fails
 COMMIT_ATTEMPTS = 3        # a job's last transactions, on ConflictErrors
@@ -55,17 +61,22 @@ class TilingJob(Persistent):
         self.temp_dir = None
 
     def last_beat(self):
-        if self.beat is not None:
-            return self.beat.time
-        return self.heartbeat or 0  # a job claimed before beats
+        """The database's time of the claim's last heartbeat (of the job's
+        last change for a job claimed before beats)."""
+        return commit_time(self.beat if self.beat is not None else self)
 
     def stale(self, now=None):
-        """True if the worker of a tiling job is gone."""
+        """True if the worker of a tiling job is gone: its process is
+        known dead, or (given ``now``, the database's time from db_now)
+        its last heartbeat is older than STALE_SECONDS. Local clocks are
+        never compared: machines' clocks differ."""
         if self.status != "tiling":
             return False
         if owner_is_dead(self.owner):
             return True
-        return ((now or time.time()) - self.last_beat()) > STALE_SECONDS
+        if now is None:
+            return False  # no time of the database to judge by
+        return (now - self.last_beat()) > STALE_SECONDS
 
     def progress_text(self):
         if self.total:
@@ -88,30 +99,113 @@ class Beat(Persistent):
         self.time = time.time()
 
 
-def owner_is_dead(owner):
-    """A worker of this machine whose process has gone (after a kill -9 or
-    a crash): its jobs can run again without waiting for the heartbeat."""
-    try:
-        host, pid, thread = owner.split(":", 2)
-        pid = int(pid)
-    except (AttributeError, ValueError):
-        return False
-    if host != socket.gethostname():
-        return False  # another machine: the heartbeat tells
-    if pid == os.getpid():
-        return thread not in {t.name for t in threading.enumerate()}
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+# -- who owns a claim: a random id made once per process, never a host
+# name or a pid (two machines may share both)
+
+_process = {}
+
+
+def process_id():
+    """This process's id, made at its first claim. It holds a lock on a
+    file of that name in this machine's temporary directory for its whole
+    life: another process of this machine that can take the lock knows
+    the owner died (kill -9), without waiting for the heartbeat."""
+    if "id" not in _process:
+        ident = uuid.uuid4().hex
+        try:
+            os.makedirs(_lock_dir(), exist_ok=True)
+            lock = open(os.path.join(_lock_dir(), ident), "a")
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _process["lock"] = lock
+        except OSError:
+            logger.warning("no process lock in %s: a dead process's jobs "
+                           "wait for the heartbeat", _lock_dir())
+        _process["id"] = ident
+    return _process["id"]
+
+
+def _lock_dir():
+    return os.path.join(tempfile.gettempdir(),
+                        "zoomifyimage-processes-%d" % os.getuid())
+
+
+def _forget_process():
+    # a forked child is a process of its own (its parent keeps the lock)
+    _process.clear()
+
+
+os.register_at_fork(after_in_child=_forget_process)
 
 
 def worker_name():
-    return "%s:%d:%s" % (socket.gethostname(), os.getpid(),
-                         threading.current_thread().name)
+    return "%s:%s" % (process_id(), threading.current_thread().name)
+
+
+def owner_is_dead(owner):
+    """A worker known to be gone: a thread of this process that ended, or
+    a process of this machine whose lock is free (after a kill -9 or a
+    crash). Of any other owner only the heartbeat tells."""
+    try:
+        ident, thread = owner.split(":", 1)
+    except (AttributeError, ValueError):
+        return False
+    if not ident.isalnum():
+        return False  # not a process id (an owner of older releases)
+    if ident == _process.get("id"):
+        return thread not in {t.name for t in threading.enumerate()}
+    path = os.path.join(_lock_dir(), ident)
+    try:
+        lock = open(path, "r")
+    except OSError:
+        return False  # another machine's (or an older release's) process
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # held: the process lives
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+        return True
+
+
+# -- time as the database sees it: a commit's transaction id holds the
+# time of the storage that gave it (the ZEO server, PostgreSQL), the one
+# clock all clients share
+
+
+def commit_time(ob):
+    """The database's time of the last commit of ``ob``, as this
+    connection sees it (0 if never committed)."""
+    ob._p_activate()
+    serial = ob._p_serial
+    return 0.0 if serial in (None, z64) else TimeStamp(serial).timeTime()
+
+
+class Clock(Persistent):
+    """Written to learn the database's time: the time of our own commit."""
+    ticks = 0
+
+
+def db_now(connection):
+    """The database's time now: that of a transaction committed by this
+    connection (its own transaction; the caller begins a new one), or None
+    if it could not be committed for conflicts."""
+    def tick(attempt):
+        root = connection.root()
+        if CLOCK not in root:
+            root[CLOCK] = Clock()
+        root[CLOCK].ticks += 1
+        transaction.get().note("Zoomify Image jobs: the database's time "
+                               "(background job)")
+    try:
+        if not retry_on_conflict(tick):
+            return None
+    except ReadOnlyError:
+        transaction.abort()
+        return None  # a read-only client judges by known deaths only
+    return commit_time(connection.root()[CLOCK])
 
 
 def registry(connection):

@@ -17,10 +17,12 @@ from .records import ACTIVE
 from .records import DIED
 from .records import MAX_ATTEMPTS
 from .records import Beat
+from .records import db_now
 from .records import forget
 from .records import is_current
 from .records import job_of
 from .records import note
+from .records import owner_is_dead
 from .records import registry
 from .records import retry_on_conflict
 from .records import worker_name
@@ -32,16 +34,26 @@ def claim(connection, key):
     """Claim the job for this worker: (image, job), or None if it is not
     ours to run. A dead claim's unfinished sets are removed only once our
     claim has committed: a claimant that loses removes nothing."""
-    transaction.begin()
-    oid = registry(connection).get(key)
-    if oid is None:
-        return None
-    job = job_of(connection, oid)
-    if job is None or job.key != key or job.status not in ACTIVE:
-        forget(connection, key)  # gone, done, or replaced by a newer job
-        return None
+    now = None
+    while True:
+        transaction.begin()
+        oid = registry(connection).get(key)
+        if oid is None:
+            return None
+        job = job_of(connection, oid)
+        if job is None or job.key != key or job.status not in ACTIVE:
+            forget(connection, key)  # gone, done, or replaced by a newer job
+            return None
+        if (job.status != "tiling" or now is not None
+                or owner_is_dead(job.owner)):
+            break
+        # the database's time, then a transaction that starts after it
+        transaction.abort()
+        now = db_now(connection)
+        if now is None:
+            return None  # the scan tries again
     image = connection.get(oid)
-    if job.status == "tiling" and not job.stale():
+    if job.status == "tiling" and not job.stale(now):
         transaction.abort()  # its worker is alive
         return None
     took_over = job.status == "tiling"  # from a worker that died
@@ -56,7 +68,7 @@ def claim(connection, key):
         job.owner = worker_name()
         job.claim = uuid.uuid4().hex
         job.beat = Beat()
-        job.started = job.heartbeat = time.time()
+        job.started = job.heartbeat = time.time()  # shown, not judged
         job.attempts += 1
         job.done = 0
         job.temp_dir = None
@@ -113,8 +125,9 @@ def waiting(db):
     live = set()
     keys = []
     try:
+        # the database's time, judged against beats read after it
+        now = db_now(connection) if len(registry(connection)) else None
         transaction.begin()
-        now = time.time()
         for key, oid in list(registry(connection).items()):
             job = job_of(connection, oid)
             if job is None:
