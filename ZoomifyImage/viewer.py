@@ -1,5 +1,7 @@
 """Viewer pages of a ZoomifyImage: the OpenSeadragon deep-zoom page
-(IMAGE and IMAGE/view), embed snippets (tag), the legacy Zoomify Flash
+(IMAGE and IMAGE/view), the viewer alone for other sites' iframes
+(IMAGE/embed), the IIIF URLs and embed snippet to copy (share_html),
+embed snippets for templates (tag), the legacy Zoomify Flash
 markup (flash_tag) and the status the pages follow (status_json).
 
 OpenSeadragon and our start-up script are browser resources
@@ -160,12 +162,52 @@ def _safe_swf_url(url):
     return url
 
 
+def share_html(path, resource_url):
+    """The markup of ViewerMixin.share_html for the image at ``path``."""
+    manifest = path + "/manifest.json"
+    fields = (
+        ("manifest", "IIIF manifest", "input", manifest),
+        ("info", "IIIF image (info.json)", "input", path + "/iiif/info.json"),
+        ("embed", "Embed in a page", "textarea",
+         '<iframe src="%s/embed" width="800" height="600" '
+         'style="max-width:100%%;border:0" allowfullscreen></iframe>' % path),
+    )
+    rows = []
+    for name, label, tag, value in fields:
+        id = "zoomify-share-" + name
+        if tag == "input":
+            field = ('<input type="text" id="%s" readonly="readonly" '
+                     'value="%s" data-zoomify-path="%s" />'
+                     % (id, escape(value), escape(path)))
+        else:
+            field = ('<textarea id="%s" readonly="readonly" rows="3" '
+                     'data-zoomify-path="%s">%s</textarea>'
+                     % (id, escape(path), escape(value)))
+        rows.append(
+            '<div class="zoomify-share-row"><label for="%s">%s</label>%s'
+            '<button type="button" data-zoomify-copy="%s">Copy'
+            '<span class="zoomify-hidden"> %s</span></button></div>'
+            % (id, label, field, id, label))
+    drag = "%s?manifest=%s" % (manifest, quote(manifest, safe="/"))
+    return (
+        '<div class="zoomify-share" id="zoomify-share">\n%s\n'
+        '<p><a id="zoomify-iiif-drag" href="%s" data-zoomify-path="%s">'
+        '<img src="%s" width="30" height="26" alt="IIIF" /> Drag this '
+        'link into a IIIF viewer (Mirador, Universal Viewer)</a></p>\n'
+        '<p class="zoomify-copied" role="status" aria-live="polite"></p>\n'
+        '</div>\n<script src="%s" defer></script>\n'
+        % ("\n".join(rows), escape(drag), escape(path),
+           escape(resource_url("iiif-logo.svg")),
+           escape(resource_url("zoomify-links.js"))))
+
+
 class ViewerMixin:
     """Viewer pages and embed markup for ZoomifyImage (content.py)."""
 
     security = ClassSecurityInfo()
 
     _viewer_page = PageTemplateFile("www/viewer.pt", globals())
+    _embed_page = PageTemplateFile("www/embed.pt", globals())
 
     @security.protected(View)
     @zpublish
@@ -180,10 +222,49 @@ class ViewerMixin:
         return self._render_viewer_page(REQUEST, RESPONSE)
 
     @security.protected(View)
+    @zpublish(methods=("GET", "HEAD"))
+    def embed(self, REQUEST=None, RESPONSE=None):
+        """The viewer alone, for another site's <iframe>: no title bar,
+        no download link; the attribution when the site sets one. It
+        sends no X-Frame-Options: it is meant to be framed."""
+        self.check_visible()
+        status = self.current_status()
+        self._page_headers(RESPONSE)
+        body = self._embed_page(
+            title=self.title_or_id(),
+            status=status,
+            message=STATUS_TEXT.get(status, ""),
+            viewer_html=self._viewer_html(status),
+            attribution=config.settings().iiif_required_statement,
+            css_url=self._resource_url("zoomify-viewer.css"),
+            manifest_url=(site_path(self) + "/manifest.json"
+                          if status == "ready" else ""),
+            refresh=status in ("queued", "tiling"),
+        )
+        if REQUEST is not None and REQUEST.get("REQUEST_METHOD") == "HEAD":
+            return self._head_of(body, RESPONSE)
+        return body
+
+    @security.protected(View)
+    @zpublish(False)
+    def share_html(self):
+        """The IIIF URLs and the embed snippet, each with a copy button,
+        and the IIIF drag-and-drop link: for the viewer page and the Edit
+        tab. Paths only (site_path: issue 23, H1): our script
+        (static/zoomify-links.js) makes them absolute with the address
+        the browser shows, never with a host the request claims."""
+        if self.current_status() != "ready":
+            return ""
+        return share_html(site_path(self), self._resource_url)
+
+    @security.protected(View)
     @zpublish(methods="HEAD")
     def HEAD(self, REQUEST, RESPONSE):
         """The viewer page's headers (not WebDAV's, of the original)."""
-        body = self._render_viewer_page(REQUEST, RESPONSE)
+        return self._head_of(self._render_viewer_page(REQUEST, RESPONSE),
+                             RESPONSE)
+
+    def _head_of(self, body, RESPONSE):
         RESPONSE.setHeader("Content-Type", "text/html; charset=utf-8")
         RESPONSE.setHeader("Content-Length",
                            str(len(body.encode("utf-8"))))
@@ -204,25 +285,8 @@ class ViewerMixin:
     def _render_viewer_page(self, REQUEST, RESPONSE):
         self.check_visible()  # a failed first tiling: 404 to visitors
         status = self.current_status()
-        if RESPONSE is not None:
-            # the publisher would put <base href="URL/"> into the page
-            # (IMAGE without a slash), with the host of a client's
-            # VirtualHostBase; our URLs are paths of their own (H1)
-            RESPONSE.setBase(None)
-            # the status changes while tiling: always ask again; a page
-            # that anonymous may not see stays out of shared caches
-            RESPONSE.setHeader("Cache-Control", "no-cache" if
-                               anonymous_may_view(self) else
-                               "private, no-cache")
-        viewer_html = ""
-        if status == "ready":
-            if self.viewer == "flash" and \
-                    config.settings().flash_viewer_url:
-                viewer_html = self.flash_tag(css_class="zoomify-page-viewer",
-                                             width="100%", height="100%")
-            else:
-                viewer_html = self.tag(css_class="zoomify-page-viewer",
-                                       width="100%", height="100%")
+        self._page_headers(RESPONSE)
+        viewer_html = self._viewer_html(status)
         progress = self.progress_text() if status in (
             "queued", "tiling") else ""
         return self._viewer_page(
@@ -238,7 +302,32 @@ class ViewerMixin:
                           if self.has_original() else ""),
             css_url=self._resource_url("zoomify-viewer.css"),
             refresh=status in ("queued", "tiling"),
+            manifest_url=(site_path(self) + "/manifest.json"
+                          if status == "ready" else ""),
+            share_html=self.share_html(),
         )
+
+    def _page_headers(self, RESPONSE):
+        if RESPONSE is None:
+            return
+        # the publisher would put <base href="URL/"> into the page
+        # (IMAGE without a slash), with the host of a client's
+        # VirtualHostBase; our URLs are paths of their own (H1)
+        RESPONSE.setBase(None)
+        # the status changes while tiling: always ask again; a page
+        # that anonymous may not see stays out of shared caches
+        RESPONSE.setHeader("Cache-Control", "no-cache" if
+                           anonymous_may_view(self) else
+                           "private, no-cache")
+
+    def _viewer_html(self, status):
+        if status != "ready":
+            return ""
+        if self.viewer == "flash" and config.settings().flash_viewer_url:
+            return self.flash_tag(css_class="zoomify-page-viewer",
+                                  width="100%", height="100%")
+        return self.tag(css_class="zoomify-page-viewer",
+                        width="100%", height="100%")
 
     def _error_for_manager(self):
         """The last tiling error, for those who may retile; '' otherwise."""

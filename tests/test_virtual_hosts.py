@@ -19,7 +19,7 @@ from tests.zope_fixtures import status
 EVIL = "/VirtualHostBase/http/evil.example:80/VirtualHostRoot"
 # a leading '//' in a path is a host to the browser
 SLASHES = "/VirtualHostBase/http/localhost:80/VirtualHostRoot/_vh_/_vh_evil"
-PAGES = ("", "/view", "/manage_main")
+PAGES = ("", "/view", "/embed", "/manage_main")
 URLS = re.compile(
     r"""(?:src|href|action|data-[a-z-]+)\s*=\s*["']([^"']*)["']"""
     r"""|"(?:tilesUrl|prefixUrl|iiif)":\s*"([^"]*)\"""", re.I)
@@ -51,7 +51,7 @@ def test_pages_name_no_host_from_the_request(folder, prefix, viewer):
         b = fetch(BASE + page, login=True)
         assert status(b) == 200, page
         html = b.contents
-        if page.endswith("/p") or page.endswith("/view"):
+        if page.endswith(("/p", "/view", "/embed")):
             # the viewer page: no trace of the request's host at all
             assert "evil" not in html.lower() or "_vh_evil" in prefix, page
         for url in _loaded_urls(html):

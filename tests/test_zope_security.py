@@ -117,7 +117,7 @@ def test_changes_refuse_other_sites(folder, photo):
 
 # 4. only what visitors need is published ------------------------------------
 
-VISITOR_NAMES = {"index_html", "view", "status_json", "download",
+VISITOR_NAMES = {"index_html", "view", "embed", "status_json", "download",
                  "ImageProperties.xml", "HEAD"}
 
 
@@ -379,7 +379,7 @@ def test_no_property_sheet_to_change_or_read(folder, photo):
 def test_read_only_names_refuse_other_methods(folder, photo, method):
     add(folder, photo, "p", storage="filesystem")
     for path in ("TileGroup0/0-0-0.jpg", "ImageProperties.xml", "download",
-                 "status_json"):
+                 "status_json", "embed"):
         response = request("/%s/p/%s" % (folder, path), method, login=True)
         assert 400 <= response.status_int < 500, (path,
                                                   response.status_int)
