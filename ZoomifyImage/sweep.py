@@ -25,6 +25,7 @@ import transaction
 from ZODB.POSException import POSKeyError
 
 from . import config
+from . import identity
 from .maintenance import scheduler
 from .stores.filesystem import LEGACY_SET
 from .stores.filesystem import OWNER_FILE
@@ -39,6 +40,7 @@ OLD_SET_FILE = ".set"
 # a set younger than this is never removed: its transaction may still be
 # committing (it is placed when the transaction votes)
 GRACE_SECONDS = 600
+FOREIGN = "foreign"
 
 
 def set_directories(root):
@@ -67,17 +69,22 @@ def set_directories(root):
 
 def is_referenced(connection, uid, name, path):
     """True if the set's store points at it; False if not; None if the
-    set names no owner (a set of the first layout, never let go of)."""
+    set names no owner (a set of the first layout, never let go of);
+    FOREIGN if its owner is a database of the same name but another id
+    (another site sharing the tile root). An owner record without an id
+    (older releases) is judged by the database's name alone."""
     owner = owner_of(path)
     if owner is None:
         return None
-    oid, database = owner
+    oid, database, ident = owner
     try:
         if database and database != connection.db().database_name:
             # a database mounted into the site
             connection = connection.get_connection(database)
     except KeyError:
         return None  # a database this process does not know: keep it
+    if ident is not None and ident != identity.of(connection):
+        return FOREIGN  # another site's, of the same name: not ours
     try:
         store = connection.get(oid)
         if not isinstance(store, FilesystemTileStore):
@@ -103,12 +110,15 @@ def sweep(db, root=None, trash_days=None, grace=GRACE_SECONDS, now=None):
         trash_days = config.settings().trash_days
     now = time.time() if now is None else now
     removed = []
+    identity.make(db)
     manager = transaction.TransactionManager()
     connection = db.open(transaction_manager=manager)
     try:
         manager.begin()  # the last committed state
         for uid, name, path in set_directories(root):
             referenced = is_referenced(connection, uid, name, path)
+            if referenced is FOREIGN:
+                continue  # its own site's sweep judges it
             marked = _mark_time(path)
             if referenced:
                 if marked is not None:  # an Undo pointed at it again
@@ -259,6 +269,7 @@ def database_opened(event):
     sweep-minutes (maintenance.py)."""
     db = event.database
     try:
+        identity.make(db)  # before the first set names its owner
         migrate_layout()
         sweep(db)
     except Exception:

@@ -311,6 +311,50 @@ class TestSweep:
         assert self.sweep(db, trash_days=0, grace=600) == []
 
 
+    def test_two_sites_of_the_same_name_share_a_tile_root(self, unique_id,
+                                                          root, db,
+                                                          tmp_path):
+        """Two sites (databases both named "main", ids of their own) over
+        one tile root: each sweep removes its own unused sets only."""
+        from ZoomifyImage import identity
+        from ZoomifyImage.stores.filesystem import FilesystemTileStore
+        other = ZODB.DB(DemoStorage(changes=BlobStorage(
+            str(tmp_path / "blobs2"), MappingStorage())),
+            database_name=db.database_name)
+        identity.make(db)
+        identity.make(other)
+        transaction.begin()  # sees the id's commit
+        # site one: a live set
+        root["s"] = mine = FilesystemTileStore("sm" + unique_id)
+        fill(mine, 2)
+        transaction.commit()
+        with open(os.path.join(mine.directory(), ".owner")) as f:
+            assert f.read().split()[2] == identity.make(db)
+        # site two: a set replaced by a newer one
+        theirs_root = other.open().root()
+        theirs_root["s"] = theirs = FilesystemTileStore("st" + unique_id)
+        fill(theirs, 2)
+        transaction.commit()
+        replaced = theirs.directory()
+        fill(theirs, 3)
+        transaction.commit()
+        assert self.sweep(other, trash_days=0) == [replaced]
+        assert os.path.isdir(mine.directory())
+        assert not os.path.exists(os.path.join(mine.directory(),
+                                               ".unreferenced"))
+        assert self.sweep(db, trash_days=0) == []
+        assert os.path.isdir(theirs.directory())
+        # an owner record of an older release (no id): judged by the
+        # name, as before, so its own site keeps it
+        with open(os.path.join(mine.directory(), ".owner"), "w") as f:
+            f.write("%s %s" % (mine._p_oid.hex(), db.database_name))
+        assert self.sweep(db, trash_days=0) == []
+        assert os.path.isdir(mine.directory())
+        transaction.abort()
+        theirs_root._p_jar.close()
+        other.close()
+
+
 def test_the_first_layout_is_moved_once(tmp_path):
     import time
 

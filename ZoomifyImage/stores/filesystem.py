@@ -33,6 +33,7 @@ from transaction.interfaces import IDataManager
 from zope.interface import implementer
 
 from .. import config
+from .. import identity
 from ..cache import BoundedCache
 from ..interfaces import ITileStore
 from ..interfaces import ITileWriter
@@ -494,20 +495,25 @@ class NoRollback:
 
 
 def owner_text(store):
-    """"OID-HEX DATABASE-NAME" of a store in the database, else None."""
+    """"OID-HEX DATABASE-NAME DATABASE-ID" of a store in the database
+    (identity.py: names repeat between sites, ids do not; a database
+    without an id yet writes the first two), else None."""
     jar = store._p_jar
     if store._p_oid is None or jar is None:
         return None
-    return "%s %s" % (store._p_oid.hex(), jar.db().database_name)
+    owner = "%s %s" % (store._p_oid.hex(), jar.db().database_name)
+    ident = identity.of(jar)
+    return owner if ident is None else "%s %s" % (owner, ident)
 
 
 def owner_of(set_dir):
-    """(oid, database name) of the store that wrote a set, or None."""
+    """(oid, database name, database id or None) of the store that wrote
+    a set, or None. Records of older releases name no id."""
     try:
         with open(os.path.join(set_dir, OWNER_FILE)) as f:
-            oid, _, name = f.read().strip().partition(" ")
-        return bytes.fromhex(oid), name
-    except (OSError, ValueError):
+            oid, name, ident = (f.read().split() + [None] * 3)[:3]
+        return bytes.fromhex(oid), name or "", ident
+    except (OSError, ValueError, TypeError):
         return None
 
 
