@@ -95,15 +95,21 @@ FILESTORAGE = """
 </zodb_db>
 """
 
-# several Zope processes share one database through a ZEO server
+# several Zope processes share one database through a ZEO server.
+# server-sync: a transaction begins after the server's latest commit, so
+# that a job claimed by another client is seen as claimed. The blob cache
+# is bounded: a worker copies each original it tiles into it. (ZEO's own
+# <clientstorage> section: ZODB's older <zeoclient> has no server-sync.)
 ZEOCLIENT = """
 %%import ZEO
 <zodb_db main>
-    <zeoclient>
+    <clientstorage>
         server %(zeo)s
         blob-dir $INSTANCE/var/blobs
         shared-blob-dir off
-    </zeoclient>
+        blob-cache-size %(blob_cache_size)d
+        server-sync true
+    </clientstorage>
     mount-point /
 </zodb_db>
 """
@@ -130,6 +136,8 @@ def admin_from_env(environ=os.environ):
 
 
 DEFAULT_MAX_BODY = "100MB"
+# a ZEO client's blob cache: room for the biggest original, and more
+DEFAULT_BLOB_CACHE = "10GB"
 _UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30,
           "TB": 1 << 40}
 
@@ -150,7 +158,8 @@ def parse_size(text):
 
 
 def write_instance(home, host="127.0.0.1", port=8080, admin=None,
-                   extra_conf="", zeo=None, max_body=DEFAULT_MAX_BODY):
+                   extra_conf="", zeo=None, max_body=DEFAULT_MAX_BODY,
+                   blob_cache_size=DEFAULT_BLOB_CACHE):
     """Create the instance files that are missing; return the paths."""
     home = os.path.abspath(home)
     etc = os.path.join(home, "etc")
@@ -167,7 +176,9 @@ def write_instance(home, host="127.0.0.1", port=8080, admin=None,
     new = not os.path.exists(conf)
     if new:
         with open(conf, "w") as f:
-            database = (ZEOCLIENT % {"zeo": zeo}) if zeo else FILESTORAGE
+            database = (ZEOCLIENT % {
+                "zeo": zeo, "blob_cache_size": parse_size(blob_cache_size)}
+                if zeo else FILESTORAGE)
             f.write(ZOPE_CONF % {"home": home, "database": database} +
                     extra_conf)
     with open(os.path.join(etc, "site.zcml"), "w") as f:
@@ -179,7 +190,8 @@ def write_instance(home, host="127.0.0.1", port=8080, admin=None,
     name, password = admin or admin_from_env()
     data_fs = os.path.join(var, "Data.fs")
     with open(conf) as f:
-        on_zeo = "<zeoclient>" in f.read()
+        text = f.read()  # <zeoclient>: an instance of older releases
+        on_zeo = "<clientstorage>" in text or "<zeoclient>" in text
     started = os.path.exists(data_fs) and os.path.getsize(data_fs) > 0
     if not on_zeo:
         _private_files(data_fs)
@@ -225,15 +237,23 @@ def main(argv=None):
         "MAX_BODY", DEFAULT_MAX_BODY), metavar="SIZE", help="the biggest "
         "request body (upload) anyone may send, like 100MB or 2GB "
         "(default %s; MAX_BODY=... make start)" % DEFAULT_MAX_BODY)
+    parser.add_argument("--blob-cache-size", default=os.environ.get(
+        "BLOB_CACHE_SIZE", DEFAULT_BLOB_CACHE), metavar="SIZE",
+        help="with --zeo: the most this client keeps of the database's "
+        "blobs (originals) on its disc, like 20GB; at least the biggest "
+        "original (default %s)" % DEFAULT_BLOB_CACHE)
     args = parser.parse_args(argv)
-    try:
-        parse_size(args.max_body)
-    except ValueError as e:
-        parser.error("--max-body: %s" % e)
+    for option, value in (("--max-body", args.max_body),
+                          ("--blob-cache-size", args.blob_cache_size)):
+        try:
+            parse_size(value)
+        except ValueError as e:
+            parser.error("%s: %s" % (option, e))
     name, password = admin_from_env()
     conf, ini = write_instance(args.home, args.host, args.port,
                                (name, password), zeo=args.zeo,
-                               max_body=args.max_body)
+                               max_body=args.max_body,
+                               blob_cache_size=args.blob_cache_size)
     print("Zope instance %s\n  config: %s\n  admin user: %s (password from "
           "ZOPE_ADMIN, default admin)\n  open http://%s:%d/manage"
           % (os.path.abspath(args.home), conf, name, args.host, args.port))

@@ -39,3 +39,43 @@ def test_filestorage_instance_writes_inituser_until_it_has_a_database(
         f.write(b"FS21")  # the header Zope writes at its first start
     write_instance(home, admin=("admin", "third"))
     assert not os.path.exists(inituser(home))
+
+
+def test_zeo_client_syncs_with_the_server_and_bounds_its_blob_cache(
+        tmp_path):
+    """The written ZEO client section starts a client (on a real ZEO
+    server) that waits for the server's latest commit when a transaction
+    begins, and whose blob cache has a bound."""
+    import re
+
+    import transaction
+    import ZODB
+    import ZODB.config
+
+    from tests.zope_fixtures import ZEOServer
+    home = str(tmp_path / "instance")
+    conf, _ = write_instance(home, zeo="127.0.0.1:9", admin=("a", "b"),
+                             blob_cache_size="2GB")
+    with open(conf) as f:
+        text = f.read()
+    assert "server-sync true" in text
+    assert "blob-cache-size %d" % (2 << 30) in text
+    server = ZEOServer().start()
+    try:
+        section = re.search(r"<clientstorage>.*?</clientstorage>", text,
+                            re.S).group(0)
+        section = section.replace("127.0.0.1:9", server.address).replace(
+            "$INSTANCE", home)
+        storage = ZODB.config.storageFromString("%import ZEO\n" + section)
+        db = ZODB.DB(storage)
+        try:
+            assert storage.server_sync is True
+            assert storage._blob_cache_size == 2 << 30
+            connection = db.open()
+            connection.root()["seen"] = 1
+            transaction.commit()
+            connection.close()
+        finally:
+            db.close()
+    finally:
+        server.stop()
