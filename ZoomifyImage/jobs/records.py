@@ -121,7 +121,20 @@ def process_id():
             logger.warning("no process lock in %s: a dead process's jobs "
                            "wait for the heartbeat", _lock_dir())
         _process["id"] = ident
+        _remove_dead_locks()
     return _process["id"]
+
+
+def _remove_dead_locks():
+    """The files of this machine's processes that died (their lock is
+    free), so that they do not pile up over restarts."""
+    try:
+        names = os.listdir(_lock_dir())
+    except OSError:
+        return
+    for name in names:
+        if name != _process["id"] and name.isalnum():
+            owner_is_dead(name + ":")
 
 
 def _lock_dir():
