@@ -520,8 +520,6 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
     def original_file(self):
         return originals.committed_path(self._original)
 
-    _original_committed_path = original_file
-
     # -------------------------------------------------------- tile serving
 
     def __bobo_traverse__(self, REQUEST, name):

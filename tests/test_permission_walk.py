@@ -89,7 +89,7 @@ def state():
             result[name] = {}
             for id in sorted(folder.objectIds()):
                 image = folder[id]
-                original = image._original_committed_path()
+                original = image.original_file()
                 with open(original, "rb") as f:
                     digest = hashlib.sha256(f.read()).hexdigest()
                 result[name][id] = (image.title, image.filename, digest,
