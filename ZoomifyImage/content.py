@@ -1,7 +1,9 @@
 """The ZoomifyImage content class: an original image in a blob, and its
 Zoomify tiles in a tile store. It orchestrates; it never touches pixels."""
 
+import re
 import time
+import unicodedata
 import uuid
 
 import transaction
@@ -44,6 +46,9 @@ from .zmi import check_viewer
 from .zmi import shown
 
 AddZoomifyImages = "Add Zoomify Images"
+MANY_WITHOUT_SCRIPT = ("Without JavaScript the form adds one file at a "
+                       "time: choose one file, or turn JavaScript on to "
+                       "add several at once.")
 
 manage_addZoomifyImageForm = DTMLFile("www/addForm", globals())
 # the ZMI's add menu links to the form by this name
@@ -59,6 +64,12 @@ def manage_addZoomifyImage(self, id="", file=None, title="", storage="",
         # not into a folder that hides its contents from the user: the
         # same path as the uploader's (access.py)
         access.reach(self.this(), ())
+    if isinstance(file, (list, tuple)):
+        # the form's file input takes several; its script sends them one
+        # by one (static/zoomify-upload.js), the plain form only one
+        if len(file) > 1:
+            return _add_failed(self.this(), REQUEST, MANY_WITHOUT_SCRIPT)
+        file = file[0] if file else None
     return add_image(self.this(), file, id, title, storage, quality,
                      REQUEST=REQUEST)
 
@@ -101,11 +112,27 @@ def default_id(filename):
     """The id of an image added without one: its file's name without the
     folders and the extension (the image is a viewer page, an HTML page:
     at /photo.jpg, with the IIIF service at /photo.jpg/iiif, it looked
-    like the file), or the whole name where no stem is left."""
+    like the file), or the whole name where no stem is left; made a
+    valid, plain URL name (safe_id)."""
     name = filename[max(filename.rfind("/"), filename.rfind("\\"),
                         filename.rfind(":")) + 1:]
     stem, dot, extension = name.rpartition(".")
-    return stem if dot and stem else name
+    return safe_id(stem if dot and stem else name)
+
+
+def safe_id(text):
+    """``text`` as an id Zope takes and a URL shows as it is: letters with
+    accents lose them (Château -> Chateau), every run of other characters
+    than ASCII letters, digits and . _ ~ - becomes one "-" (spaces too:
+    "my photo" is my-photo, as Plone makes it), no "_" or "." or "-" at
+    either end (Zope refuses a leading "_" and a trailing "__"), and
+    "image" where nothing is left. Case is kept: photo12000 stays."""
+    plain = unicodedata.normalize("NFKD", str(text)).encode(
+        "ascii", "ignore").decode("ascii")
+    id = re.sub(r"[^A-Za-z0-9._~-]+", "-", plain).strip("-._~")
+    if id.startswith("aq_"):  # Zope reserves it for acquisition
+        id = "aq-" + id[3:]
+    return id or "image"
 
 
 def _add_failed(container, REQUEST, message):

@@ -539,12 +539,19 @@ class UploadView(BrowserView):
         or taken id, an unknown storage, a bad quality."""
         if info["kind"] != "folder":
             return
+        new_id = new_image_id(info)
+        if not info["id"] and new_id in self.context.objectIds():
+            # an id made from the file name is refused, not changed into
+            # photo-1: the same files added again must not become copies
+            raise Refused(400, "%s: the id \"%s\" (from the file name) is "
+                          "already in use in this folder; rename the file or "
+                          "give the image an id." % (info["filename"], new_id))
         try:
             if info["storage"]:
                 check_storage(info["storage"])
             check_quality(info["quality"] or None)
             check_title(info["title"])
-            checkValidId(self.context, new_image_id(info))
+            checkValidId(self.context, new_id)
         except (ValueError, AnyBadRequest) as e:
             raise Refused(400, plain_text(e))
 

@@ -330,3 +330,88 @@ def test_adding_a_file_added_before_says_so(server, folder_url, chromium,
     assert requests.get(folder_url + "/second/status_json"
                         ).status_code == 404
     assert not b.errors
+
+
+def open_add_form(b, folder):
+    b.page.goto(folder + "/manage_addProduct/ZoomifyImage/"
+                "manage_addZoomifyImageForm")
+
+
+def test_five_files_one_damaged(server, folder_url, chromium, tmp_path):
+    """Issue 27: five files chosen at once, one of them cut off: each is an
+    upload of its own with its own line; four are added under their file
+    names without the extension, the damaged one's line says which file
+    and why, and the page stays to show it."""
+    names = ["photo12000", "harbour", "map 1", "broken", "last"]
+    paths = [ppm(tmp_path / (name + ".ppm"), 300, 200, seed)
+             for seed, name in enumerate(names)]
+    with open(paths[3], "r+b") as f:
+        f.truncate(os.path.getsize(paths[3]) // 2)  # damaged
+    b = Browser(chromium)
+    try:
+        open_add_form(b, folder_url)
+        b.page.fill("#title", "ignored with several files")
+        b.page.set_input_files("#file", paths)
+        assert b.page.is_disabled("#id") and b.page.is_disabled("#title")
+        assert b.page.is_visible(".zoomify-many-hint")
+        b.page.click("input[type=submit]")
+        b.page.wait_for_selector(".zoomify-upload-summary", timeout=30000)
+        lines = b.page.eval_on_selector_all(
+            ".zoomify-upload", "rows => rows.map(r => [r.dataset.file, "
+            "r.querySelector('.zoomify-upload-status').textContent])")
+        summary = b.page.text_content(".zoomify-upload-summary")
+    finally:
+        b.close()
+    assert [name for name, _ in lines] == [n + ".ppm" for n in names]
+    status = dict(lines)
+    assert status["broken.ppm"].startswith(
+        "Not added: broken.ppm: "), status["broken.ppm"]
+    assert "cannot read the image" in status["broken.ppm"] or \
+        "damaged" in status["broken.ppm"], status["broken.ppm"]
+    for name, id in [("photo12000", "photo12000"), ("harbour", "harbour"),
+                     ("map 1", "map-1"), ("last", "last")]:
+        assert status[name + ".ppm"] == "Added as " + id, status
+        assert same_bytes(folder_url + "/" + id + "/download",
+                          paths[names.index(name)])
+        assert requests.get(folder_url + "/" + id + "/status_json"
+                            ).json()["status"] == "ready"
+    assert summary.startswith("4 of 5 files added; 1 not added")
+    assert requests.get(folder_url + "/broken/status_json"
+                        ).status_code == 404
+    assert "broken.ppm" not in open_uploads_page(folder_url)
+    assert not b.errors
+
+
+# files dropped on the form: made in the page from the bytes given
+DROP = """([names, contents]) => {
+  const dropped = new DataTransfer();
+  names.forEach((name, i) => dropped.items.add(new File(
+    [Uint8Array.from(atob(contents[i]), c => c.charCodeAt(0))], name)));
+  const form = document.querySelector("form[data-zoomify-upload]");
+  form.dispatchEvent(new DragEvent("dragover", {dataTransfer: dropped,
+                                                bubbles: true}));
+  form.dispatchEvent(new DragEvent("drop", {dataTransfer: dropped,
+                                            bubbles: true,
+                                            cancelable: true}));
+  return document.querySelector("#file").files.length;
+}"""
+
+
+def test_files_dropped_on_the_form(server, folder_url, chromium, tmp_path):
+    paths = [ppm(tmp_path / name, 200, 150, seed)
+             for seed, name in enumerate(["drop one.ppm", "drop2.ppm"])]
+    contents = [base64.b64encode(open(p, "rb").read()).decode()
+                for p in paths]
+    b = Browser(chromium)
+    try:
+        open_add_form(b, folder_url)
+        assert b.page.evaluate(DROP, [[os.path.basename(p) for p in paths],
+                                      contents]) == 2
+        assert b.page.is_disabled("#id")
+        with b.page.expect_navigation(url=folder_url + "/manage_main"):
+            b.page.click("input[type=submit]")
+    finally:
+        b.close()
+    assert same_bytes(folder_url + "/drop-one/download", paths[0])
+    assert same_bytes(folder_url + "/drop2/download", paths[1])
+    assert not b.errors

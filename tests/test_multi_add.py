@@ -1,0 +1,138 @@
+"""Adding many images at once, through the real publisher: each file is a
+tus upload of its own (FOLDER/@@zoomify-upload), its image's id the file's
+name without the extension, made a valid plain URL name; a name already in
+use is refused for that file alone, with the file and the reason named.
+The browser's side (several files chosen or dropped, a line each) is in
+test_upload_browser.py."""
+
+import base64
+import io
+
+import pytest
+from PIL import Image
+from webtest import TestApp
+
+from tests.images import smooth
+from tests.zope_fixtures import ADMIN
+from tests.zope_fixtures import wsgi_app
+from tests.zope_fixtures import zope_root
+from ZoomifyImage.content import MANY_WITHOUT_SCRIPT
+from ZoomifyImage.content import default_id
+
+TUS = {"Tus-Resumable": "1.0.0"}
+AUTH = {"Authorization": "Basic " + base64.b64encode(
+    ("%s:%s" % ADMIN).encode()).decode()}
+
+
+def jpeg(seed, size=(120, 80)):
+    out = io.BytesIO()
+    Image.fromarray(smooth(size[0], size[1], seed)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def meta(**values):
+    return ",".join("%s %s" % (k, base64.b64encode(v.encode()).decode())
+                    for k, v in values.items())
+
+
+def tus_add(app, folder, filename, data, **fields):
+    """One file as the add form's script sends it: create, then one PATCH.
+    The last answer (a webtest response)."""
+    created = app.post("/%s/@@zoomify-upload" % folder, headers=dict(
+        TUS, **AUTH, **{"Upload-Length": str(len(data)),
+                        "Upload-Metadata": meta(filename=filename,
+                                                **fields)}), status="*")
+    if created.status_int != 201:
+        return created
+    return app.request(created.headers["Location"], method="PATCH",
+                       body=data, status="*", headers=dict(
+                           TUS, **AUTH, **{
+                               "Upload-Offset": "0", "Content-Type":
+                               "application/offset+octet-stream"}))
+
+
+def ids(folder):
+    with zope_root(commit=False) as app:
+        return sorted(app[folder].objectIds())
+
+
+@pytest.mark.parametrize("filename, expected", [
+    ("photo12000.jpg", "photo12000"),
+    ("Photo12000.JPG", "Photo12000"),           # case is kept
+    ("Château d'If (2).tif", "Chateau-d-If-2"),  # accents, quotes, spaces
+    ("C:\\scans\\map 1.png", "map-1"),           # a Windows path
+    ("_hidden.png", "hidden"),                   # Zope refuses a leading _
+    ("aq_parent.png", "aq-parent"),              # nor acquisition's prefix
+    ("北京.jpg", "image"),                       # nothing left
+    ("scan.v2.final.jpg", "scan.v2.final"),      # the last extension goes
+    ("noextension", "noextension"),
+])
+def test_id_from_the_file_name(filename, expected):
+    assert default_id(filename) == expected
+
+
+def test_five_files_one_damaged(folder):
+    """Five uploads into one folder, as the form sends them: four images
+    added under their file names' ids, the damaged one refused in one
+    answer naming the file and the reason, and nothing else lost."""
+    app = TestApp(wsgi_app())
+    names = ["photo12000.jpg", "Château d'If.jpg", "map 1.jpg",
+             "broken.jpg", "last.jpg"]
+    answers = {}
+    for seed, name in enumerate(names):
+        data = jpeg(seed)
+        if name == "broken.jpg":
+            data = data[:len(data) // 3]  # cut off: damaged
+        answers[name] = tus_add(app, folder, name, data)
+    refused = answers.pop("broken.jpg")
+    assert refused.status_int == 400
+    assert refused.text.startswith("broken.jpg: cannot read the image")
+    for name, answer in answers.items():
+        assert answer.status_int == 204, (name, answer.text)
+    added = ["Chateau-d-If", "last", "map-1", "photo12000"]
+    assert ids(folder) == added
+    with zope_root(commit=False) as root:
+        for id in added:
+            image = root[folder][id]
+            assert image.current_status() == "ready"
+        assert root[folder]["map-1"].title == "map 1.jpg"
+
+
+def test_a_name_in_use_is_refused_for_that_file_alone(folder):
+    """The same files added again (a second drop of the same folder) are
+    refused one by one, never added as copies under new names."""
+    app = TestApp(wsgi_app())
+    assert tus_add(app, folder, "harbour.jpg", jpeg(1)).status_int == 204
+    again = tus_add(app, folder, "harbour.jpg", jpeg(2))
+    assert again.status_int == 400
+    assert again.text == (
+        'harbour.jpg: the id "harbour" (from the file name) is already in '
+        "use in this folder; rename the file or give the image an id.")
+    # a file whose name makes the same id is refused alike
+    assert "harbour.png" in tus_add(app, folder, "harbour.png",
+                                    jpeg(3)).text
+    # with an id of its own it is added
+    assert tus_add(app, folder, "harbour.jpg", jpeg(4),
+                   id="harbour2").status_int == 204
+    assert ids(folder) == ["harbour", "harbour2"]
+    with zope_root(commit=False) as root:
+        image = root[folder]["harbour"]
+        assert image.width == 120 and image.original_size == len(jpeg(1))
+
+
+def test_the_plain_form_takes_one_file(folder):
+    """Without JavaScript the form posts its files itself: several are
+    refused with the reason, nothing added; one is added as before."""
+    app = TestApp(wsgi_app())
+    url = "/%s/manage_addProduct/ZoomifyImage/manage_addZoomifyImage" \
+        % folder
+    two = app.post(url, {"id": ""}, headers=AUTH, status="*", upload_files=[
+        ("file", "a.jpg", jpeg(1)), ("file", "b.jpg", jpeg(2))])
+    assert two.status_int == 400
+    assert MANY_WITHOUT_SCRIPT.replace(" ", "") in two.text.replace(
+        "\n", "").replace(" ", "")
+    assert ids(folder) == []
+    one = app.post(url, {"id": ""}, headers=AUTH, status="*",
+                   upload_files=[("file", "Lake view.jpg", jpeg(3))])
+    assert one.status_int == 302, one.text[:300]
+    assert ids(folder) == ["Lake-view"]
