@@ -93,6 +93,9 @@ setup(
             "ZEO",
             "playwright",
             "iiif-validator",
+            # for iiif-prezi3, installed by the Makefile (see there)
+            "pydantic>=2,<3",
+            "requests",
             "tuspy",
             "ruff == 0.17.6",   # as .pre-commit-config.yaml
         ],

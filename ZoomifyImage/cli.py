@@ -203,6 +203,13 @@ def import_parser():
     parser.add_argument("--id", default="", help="the object id (default: "
                         "the file name)")
     parser.add_argument("--title", default="", help="the title")
+    parser.add_argument("--metadata", default=None, metavar="CSV",
+                        help="the description from this CSV file's row "
+                        "for FILE (columns: file, title, summary, creator, "
+                        "date, source, identifier, attribution_label, "
+                        "attribution, rights, language, metadata:LABEL); "
+                        "without it, from FILE.json or the JSON file of "
+                        "FILE's name beside FILE, if there is one")
     parser.add_argument("--storage", choices=("zodb", "filesystem"),
                         default=None, help="tile storage (default: the "
                         "site's, from zope.conf)")
@@ -229,13 +236,15 @@ def import_parser():
 def import_main(argv=None):
     args = import_parser().parse_args(argv)
     from .importer import ImportFailed
+    from .importer import description_for
     from .importer import import_file
     try:
+        description = description_for(args.file, args.metadata)
         url, queued = import_file(
             args.zope_conf, args.path, args.file, id=args.id,
             title=args.title, storage=args.storage, quality=args.quality,
             user=args.user, progress=not args.quiet and sys.stderr.isatty(),
-            mode=args.mode)
+            mode=args.mode, description=description)
     except ImportFailed as e:
         print("zoomify-import: error: %s" % e, file=sys.stderr)
         return 1

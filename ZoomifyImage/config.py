@@ -19,6 +19,7 @@ import re
 from .pyramid.budget import DEFAULT_MAX_TILING_MEMORY
 from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS
 from .pyramid.sources import ENGINES
+from .rights import check_rights
 
 STORAGES = ("zodb", "filesystem")
 VIEWERS = ("openseadragon", "iiif", "flash")
@@ -65,6 +66,7 @@ class Settings:
     iiif_max_area: int = 4096 * 4096  # pixels of one composed IIIF answer
     iiif_rights: str = ""            # a rights URI (info.json, manifest)
     iiif_required_statement: str = ""  # the manifest's attribution
+    iiif_provider: str = ""          # 'URL NAME' of the manifest's provider
     cross_site_guard: bool = True    # manage_* refused from other sites
 
 
@@ -145,26 +147,21 @@ def _text(text):
     return text.strip()
 
 
-# IIIF Presentation 3 (#rights): a Creative Commons licence or public
-# domain tool, or a RightsStatements.org statement, by its URI as that
-# body defines it (http; Creative Commons' own pages give https too);
-# other URIs only through IIIF's extension mechanism, not taken here
-_RIGHTS = re.compile(
-    r"https?://creativecommons\.org/(licenses|publicdomain)/[a-z-]+/"
-    r"\d+\.\d+/([a-z]{2,3}(-[a-z]{2,4})?/)?"
-    r"|http://rightsstatements\.org/vocab/[A-Za-z]+(-[A-Za-z]+)*/1\.0/")
-
-
 def _rights(text):
-    value = text.strip()
-    if not _RIGHTS.fullmatch(value):
-        raise ValueError(
-            "IIIF takes a Creative Commons URI (like http://creativecommons"
-            ".org/licenses/by/4.0/ or http://creativecommons.org/"
-            "publicdomain/zero/1.0/) or a RightsStatements.org URI (like "
-            "http://rightsstatements.org/vocab/InC/1.0/); put other text "
-            "in iiif-required-statement")
-    return value
+    # the URIs IIIF Presentation 3 takes (rights.py), as an image's own
+    return check_rights(text) or ""
+
+
+def _provider(text):
+    """'URL NAME': the manifest's provider, an http(s) URL (its id and
+    homepage) and the name shown."""
+    url, _, name = text.strip().partition(" ")
+    name = name.strip()
+    if not re.fullmatch(r"https?://[^\s<>\"]+", url) or not name or \
+            "<" in name or ">" in name:
+        raise ValueError("give the provider's web site and its name, like "
+                         "https://www.example.org/ The Example Museum")
+    return "%s %s" % (url, name)
 
 
 # how each setting is read from its text in zope.conf
@@ -197,6 +194,7 @@ PARSERS = {
     "iiif_max_area": _whole(1),
     "iiif_rights": _rights,
     "iiif_required_statement": _text,
+    "iiif_provider": _provider,
     "cross_site_guard": _switch,
 }
 

@@ -20,6 +20,7 @@ from ZPublisher import zpublish
 
 from . import access
 from . import config
+from . import description as descriptions
 from . import jobs
 from . import originals
 from . import serving
@@ -206,6 +207,10 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
     tiling_seconds = 0.0
     engine_used = ""
     viewer = "openseadragon"
+    # the description (IDescriptiveMetadata): '' where not given
+    summary = creator = date = source = identifier = ""
+    attribution_label = attribution = rights = language = ""
+    metadata = ()
 
     _original = None
     _store = None
@@ -500,6 +505,36 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
             # events.py retiles when a new file (or quality) asks for it
             notify(ObjectModifiedEvent(self))
         return changed
+
+    # ------------------------------ the description (IDescriptiveMetadata)
+
+    @security.protected(View)
+    @zpublish(False)
+    def description(self):
+        """The image's descriptive metadata, with the site's rights and
+        attribution where it sets none."""
+        settings = config.settings()
+        values = {name: getattr(self, name) for name in descriptions.FIELDS}
+        values["rights"] = self.rights or settings.iiif_rights
+        values["attribution"] = self.attribution or \
+            settings.iiif_required_statement
+        return descriptions.Description(title=self.title_or_id(), **values)
+
+    @security.private
+    def describe(self, **values):
+        """Check every value given, then set them (IDescriptiveMetadata);
+        a title among them goes through check_title."""
+        title = values.pop("title", None)
+        checked = descriptions.check(values)
+        if title is not None:
+            checked["title"] = check_title(title)
+        changed = {name: value for name, value in checked.items()
+                   if getattr(self, name) != value}
+        for name, value in changed.items():
+            setattr(self, name, value)
+        if changed:
+            notify(ObjectModifiedEvent(self))
+        return bool(changed)
 
     @security.protected(delete_objects)
     @zpublish(methods="DELETE")

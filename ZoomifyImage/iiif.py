@@ -28,6 +28,8 @@ from zope.publisher.interfaces.browser import IBrowserPublisher
 from ZPublisher import zpublish
 
 from . import config
+from .description import Description
+from .description import manifest_properties
 from .iiif_pixels import render
 from .iiif_pixels import spooled
 from .iiif_request import FORMATS
@@ -35,6 +37,7 @@ from .iiif_request import MAX_SIDE
 from .iiif_request import IIIFError
 from .iiif_request import max_size
 from .iiif_request import parse
+from .interfaces import IDescriptiveMetadata
 from .serving import allow_other_sites
 from .serving import anonymous_may_view
 from .serving import cache_control
@@ -54,6 +57,29 @@ ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 # a request decodes at most this many times maxArea pixels (a coarser tier
 # where the finer one's window is bigger; iiif_pixels.compose)
 DECODE_FACTOR = 2
+
+
+# the manifest's properties in the order a reader expects them
+ORDER = ("@context", "id", "type", "label", "summary", "metadata",
+         "requiredStatement", "rights", "navDate", "provider", "homepage",
+         "seeAlso", "thumbnail", "items")
+
+
+def describe(image):
+    """The image's description.Description: its own (an
+    IDescriptiveMetadata), else its label and the site's rights."""
+    if IDescriptiveMetadata.providedBy(image):
+        return image.description()
+    settings = config.settings()
+    return Description(title=image.title_or_id(),
+                       rights=settings.iiif_rights,
+                       attribution=settings.iiif_required_statement)
+
+
+def provider():
+    """(URL, name) of the site's iiif-provider, or None."""
+    setting = config.settings().iiif_provider
+    return tuple(setting.split(" ", 1)) if setting else None
 
 
 def max_area():
@@ -85,7 +111,7 @@ def image_info(image, layout, base, area):
         "extraQualities": EXTRA_QUALITIES,
         "extraFeatures": EXTRA_FEATURES,
     }
-    rights = config.settings().iiif_rights
+    rights = describe(image).rights
     if rights:
         info["rights"] = rights
     return info
@@ -96,7 +122,9 @@ def manifest(image, layout, url, area):
     service (a dict, built by hand: see docs/iiif.txt)."""
     service = url + "/iiif"
     canvas = url + "/canvas/1"
-    label = {"none": [image.title_or_id()]}
+    about = describe(image)
+    props = manifest_properties(about, url, provider())
+    label = props["label"]
     width, height = max_size(layout.width, layout.height, area)
     # the smallest tier is one stored tile
     small = next((w, h) for w, h in layout.tiers if w and h)
@@ -133,14 +161,9 @@ def manifest(image, layout, url, area):
             }],
         }],
     }
-    rights = config.settings().iiif_rights
-    if rights:
-        doc["rights"] = rights
-    statement = config.settings().iiif_required_statement
-    if statement:
-        doc["requiredStatement"] = {"label": {"en": ["Attribution"]},
-                                    "value": {"none": [statement]}}
-    return doc
+    doc.update(props)
+    # the order of IIIF's examples: descriptive properties first
+    return {name: doc[name] for name in ORDER if name in doc}
 
 
 # ------------------------------------------------------------------ HTTP

@@ -63,9 +63,43 @@ def find_user(app, name):
     return system
 
 
+def description_for(filename, csv_path=None):
+    """The description zoomify-import gives ``filename``: its row of the
+    CSV at ``csv_path``, else its sidecar JSON (description_files.py),
+    else {}; checked here, so that a bad one refuses the file before
+    anything is added (ImportFailed names the file and the field)."""
+    from .content import check_title
+    from .description import check
+    from .description_files import read_csv
+    from .description_files import read_sidecar
+    from .description_files import sidecar_of
+    where = None
+    try:
+        if csv_path:
+            where = csv_path
+            values = read_csv(csv_path, filename)
+        else:
+            where = sidecar_of(filename)
+            values = read_sidecar(where) if where else {}
+        values = dict(values)
+        title = values.pop("title", None)
+        checked = check(values)
+        if title is not None:
+            checked["title"] = check_title(title)
+    except ValueError as e:
+        message = str(e)
+        if where and not message.startswith(where):
+            message = "%s: %s" % (where, message)
+        raise ImportFailed(message) from None
+    return checked
+
+
 def import_file(zope_conf, path, filename, id="", title="", storage=None,
-                quality=None, user=None, progress=False, mode="foreground"):
+                quality=None, user=None, progress=False, mode="foreground",
+                description=None):
     """Add ``filename`` in the folder at ``path``; return its URL path.
+    ``description``: the fields of its description (description_for),
+    the title among them unless ``title`` is given.
 
     mode: "foreground" tiles here and now; "background" only queues a job
     for the Zope processes of the site (over ZEO, or at the next start);
@@ -88,6 +122,9 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
         check_readable_file(filename)
     except TilingError as e:
         raise ImportFailed(str(e))
+    description = dict(description or {})
+    title = title or description.pop("title", "")
+    description.pop("title", None)
     # this process exits after its commit: it must not claim the site's
     # queued jobs (it would leave them half done), and a job of its own
     # stays queued for the site's Zope processes
@@ -109,6 +146,8 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
             except AnyBadRequest as e:
                 raise ImportFailed("%s: %s" % (filename, e))
         image = folder._getOb(new_id)
+        if description:
+            image.describe(**description)
         url = "/".join(image.getPhysicalPath())
         queued = image.current_status() == "queued"
         transaction.get().note("zoomify-import %s" % url)

@@ -79,7 +79,37 @@ class IDeepZoomImage(Interface):
         """The URL of the image (IIIF ids are made of it)."""
 
 
-class IZoomifyImage(IDeepZoomImage, ITileable):
+class IDescriptiveMetadata(Interface):
+    """What a catalogue record says of an image (description.py): plain
+    texts stored on the image, '' where not given, checked when set.
+    iiif.py writes them into the manifest, viewer.py onto the viewer
+    page (text and schema.org JSON-LD), zmi.py edits them and
+    importer.py sets them."""
+
+    summary = Attribute("a description of the image")
+    creator = Attribute("who made the work")
+    date = Attribute("when: an ISO 8601 year, month, day or day and "
+                     "time with its zone (the manifest's navDate)")
+    source = Attribute("where the work or the file comes from")
+    identifier = Attribute("the work's id in a catalogue")
+    attribution_label = Attribute("the label of the required statement "
+                                  "('' : Attribution)")
+    attribution = Attribute("the required statement ('' : the site's)")
+    rights = Attribute("a rights URI IIIF takes ('' : the site's)")
+    language = Attribute("the language tag of these texts ('': none)")
+    metadata = Attribute("labelled pairs: a tuple of description.Pair")
+
+    def description():
+        """The description.Description of the image, the site's rights
+        and attribution where the image sets none."""
+
+    def describe(**values):
+        """Set the fields given (description.FIELDS) after checking all
+        of them (ValueError names the first bad one, and nothing is
+        changed): True if anything changed."""
+
+
+class IZoomifyImage(IDeepZoomImage, ITileable, IDescriptiveMetadata):
     """A high-resolution image served as Zoomify tiles: the face of the
     OFS content class for events.py, the viewer pages (viewer.py) and
     uploads.py."""

@@ -35,6 +35,8 @@ from Products.PageTemplates.PageTemplateFile import PageTemplateFile
 from ZPublisher import zpublish
 
 from . import config
+from .description import DEFAULT_ATTRIBUTION_LABEL
+from .description import json_ld
 from .jobs.records import active_job
 from .serving import anonymous_may_view
 from .serving import without_server_paths
@@ -162,6 +164,27 @@ def _safe_swf_url(url):
     return url
 
 
+def about_of(description):
+    """What the viewer page's "About this image" shows (viewer.pt): the
+    summary, the labelled pairs, the rights by name and the required
+    statement; None when the image has nothing but its title."""
+    d = description
+    pairs = [{"label": pair.label, "value": pair.value,
+              "lang": pair.language or None} for pair in d.listed()]
+    if not (d.summary or pairs or d.rights or d.attribution):
+        return None
+    return {
+        "lang": d.language or None,
+        "summary": d.summary,
+        "pairs": pairs,
+        "rights": d.rights,
+        "rights_name": d.rights_name,
+        "attribution_label": d.attribution_label or
+        DEFAULT_ATTRIBUTION_LABEL,
+        "attribution": d.attribution,
+    }
+
+
 def share_html(path, resource_url):
     """The markup of ViewerMixin.share_html for the image at ``path``."""
     manifest = path + "/manifest.json"
@@ -235,7 +258,7 @@ class ViewerMixin:
             status=status,
             message=STATUS_TEXT.get(status, ""),
             viewer_html=self._viewer_html(status),
-            attribution=config.settings().iiif_required_statement,
+            attribution=self.description().attribution,
             css_url=self._resource_url("zoomify-viewer.css"),
             manifest_url=(site_path(self) + "/manifest.json"
                           if status == "ready" else ""),
@@ -305,7 +328,20 @@ class ViewerMixin:
             manifest_url=(site_path(self) + "/manifest.json"
                           if status == "ready" else ""),
             share_html=self.share_html(),
+            about=about_of(self.description()),
+            json_ld=self._json_ld(status),
         )
+
+    def _json_ld(self, status):
+        """schema.org JSON-LD of the image, for its <script> element."""
+        ready = status == "ready" and self.width
+        here = site_path(self)
+        return script_json(json_ld(
+            self.description(), here,
+            self.tiles_url(path_only=True) + "TileGroup0/0-0-0.jpg"
+            if ready else None,
+            here + "/manifest.json" if ready else None,
+            self.width if ready else None, self.height if ready else None))
 
     def _page_headers(self, RESPONSE):
         if RESPONSE is None:

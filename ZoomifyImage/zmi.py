@@ -20,6 +20,8 @@ from . import config
 from .csrf import POST
 from .csrf import check_same_origin
 from .pyramid import TilingError
+from .rights import choices
+from .rights import name_of as rights_name
 from .serving import without_server_paths
 from .web_errors import BadRequest
 
@@ -57,6 +59,18 @@ def check_viewer(viewer, flash_offered):
             "<product-config zoomifyimage> (a ZoomifyViewer.swf that the "
             "site owns)")
     return viewer
+
+
+def form_pairs(labels, values, languages):
+    """The labelled pairs of the Edit tab's rows (lists, or one text
+    where a client sent a field once without :list)."""
+    def listed(value):
+        return [value] if isinstance(value, str) else list(value or ())
+    labels, values, languages = map(listed, (labels, values, languages))
+    count = max(len(labels), len(values), len(languages))
+    labels, values, languages = ((x + [""] * count)[:count] for x in (
+        labels, values, languages))
+    return list(zip(labels, values, languages))
 
 
 class EditTabMixin:
@@ -110,6 +124,52 @@ class EditTabMixin:
         if REQUEST is not None:
             message = "Saved changes." if changed else "Nothing changed."
             return self._edit_tab_says(REQUEST, message)
+
+    @security.protected(change_images_and_files)
+    @zpublish(methods=POST)
+    def manage_describe(self, summary="", creator="", date="", source="",
+                        identifier="", attribution_label="", attribution="",
+                        rights="", language="", metadata_label=(),
+                        metadata_value=(), metadata_language=(),
+                        REQUEST=None):
+        """Change the description of the image (the Edit tab's
+        "Description"): every field at once, nothing if one is bad."""
+        check_same_origin(REQUEST)
+        try:
+            changed = self.describe(
+                summary=summary, creator=creator, date=date, source=source,
+                identifier=identifier, attribution_label=attribution_label,
+                attribution=attribution, rights=rights, language=language,
+                metadata=form_pairs(metadata_label, metadata_value,
+                                    metadata_language))
+        except ValueError as e:
+            return self._edit_tab_refuses(REQUEST, e)
+        if REQUEST is not None:
+            message = "Saved the description." if changed else \
+                "Nothing changed."
+            return self._edit_tab_says(REQUEST, message)
+
+    @security.protected(view_management_screens)
+    @zpublish(False)
+    def description_form(self):
+        """What the Edit tab's "Description" shows: the values, the
+        labelled pairs with empty rows to add more, the rights to choose
+        from."""
+        site = config.settings().iiif_rights
+        options = [("", "The site's: %s" % (rights_name(site) or site)
+                    if site else "None (the site sets none)")]
+        options += choices()
+        if self.rights and self.rights not in dict(options):
+            options.append((self.rights, rights_name(self.rights)
+                            or self.rights))
+        rows = [{"label": p.label, "value": p.value,
+                 "language": p.language} for p in self.metadata]
+        rows += [{"label": "", "value": "", "language": ""}] * 3
+        statement = config.settings().iiif_required_statement
+        return {"rights": [{"uri": uri, "name": name}
+                           for uri, name in options], "pairs": rows,
+                "site_attribution": "the site's: " + statement
+                if statement else ""}
 
     @security.protected(change_images_and_files)
     @zpublish(methods=POST)

@@ -224,6 +224,16 @@ def test_changes_with_markup_are_never_shown_raw(site, folder):
     walk.send("POST", image + "/manage_edit", True,
               data={"title": PAYLOAD, "storage": PAYLOAD,
                     "quality": PAYLOAD, "viewer": PAYLOAD})
+    # the description, every field markup (refused), and one at a time
+    fields = ("summary", "creator", "date", "source", "identifier",
+              "attribution_label", "attribution", "rights", "language",
+              "metadata_label:list", "metadata_value:list",
+              "metadata_language:list")
+    walk.send("POST", image + "/manage_describe", True,
+              data={name: PAYLOAD for name in fields})
+    for name in fields:
+        walk.send("POST", image + "/manage_describe", True,
+                  data={name: PAYLOAD})
     # the add form with markup in id, title and the file's name
     walk.send("POST", "/%s/manage_addProduct/ZoomifyImage/"
               "manage_addZoomifyImage" % folder, True,
@@ -309,6 +319,28 @@ def test_a_title_stored_with_markup_is_shown_as_text(site, folder):
     page = walk.send("GET", "/%s/pub/manage_main" % folder, True)
     assert page.status_code == 200
     assert "\u2039zi-x id=1\u203a" in page.text
+    assert not walk.echoes, "\n".join(walk.echoes)
+
+
+def test_a_description_stored_with_markup_is_shown_as_text(site, folder):
+    """Texts with markup are refused (description.py); one stored by code
+    is still text on every page, the viewer page's JSON-LD included."""
+    from ZoomifyImage.description import Pair
+    with zope_root() as app:
+        image = app[folder]["pub"]
+        for name in ("summary", "creator", "date", "source", "identifier",
+                     "attribution_label", "attribution", "language"):
+            setattr(image, name, PAYLOAD)
+        image.metadata = (Pair(PAYLOAD, PAYLOAD, PAYLOAD),)
+    walk = Walk(site)
+    for login in (False, True):
+        for name in ("", "/view", "/embed", "/manage_main"):
+            page = walk.send("GET", "/%s/pub%s" % (folder, name), login)
+            if name != "/manage_main" or login:
+                assert page.status_code == 200, name
+            if name in ("", "/manage_main") and login:
+                # shown, as text
+                assert "&lt;zi-x id=1&gt;" in page.text, name
     assert not walk.echoes, "\n".join(walk.echoes)
 
 

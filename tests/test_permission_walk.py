@@ -158,6 +158,8 @@ def change_paths(url, folder, id, other):
         ("manage_edit", post(image + "/manage_edit", {"title": "changed"},
                              with_file=True)),
         ("manage_upload", post(image + "/manage_upload", with_file=True)),
+        ("manage_describe", post(image + "/manage_describe",
+                                 {"creator": "changed"})),
         ("manage_retile", post(image + "/manage_retile")),
         ("DELETE", method("DELETE", image)),
         ("PUT", method("PUT", image, new)),
