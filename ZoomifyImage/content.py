@@ -94,7 +94,7 @@ def add_image(container, file, id="", title="", storage="", quality="",
     try:
         image = ZoomifyImage(id, title, storage=storage or None,
                              quality=quality or None)
-        image._set_original(file)
+        image._set_original(file, container._p_jar)
         # the added event tiles it (events.py), as asked here
         image._v_tiling = (background, progress)
         container._setObject(id, image)
@@ -245,10 +245,11 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
 
     # ------------------------------------------------------------ original
 
-    def _set_original(self, file):
+    def _set_original(self, file, jar=None):
         """A new original file (an upload, an open file or bytes): ask for
-        new tiles."""
-        original = new_original(file)
+        new tiles. ``jar``: the connection that will store it (of the
+        folder, for a new image)."""
+        original = new_original(file, jar or self._p_jar)
         self._original = original.blob
         self.filename = original.filename
         self.original_size = original.size

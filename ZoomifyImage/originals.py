@@ -2,12 +2,18 @@
 its bytes streamed into a new blob (content.py keeps the blob)."""
 
 import collections
+import io
+import logging
 import mimetypes
+import os
+import secrets
 import shutil
 
 from ZODB.blob import Blob
 
 from .pyramid import TilingError
+
+logger = logging.getLogger("ZoomifyImage")
 
 CHUNK = 1 << 20  # copying uploads into blobs
 NOT_AN_UPLOAD = ("The image file must be uploaded with the form (a file "
@@ -34,13 +40,47 @@ def has_file(file):
     return True
 
 
-def new_original(file):
+class UploadOnDisc(io.FileIO):
+    """A complete resumable upload's file (uploads.py), open for reading,
+    with the name the user gave it: a new original takes it without a
+    copy where it can (take_by_link). Only our code makes one: nothing from
+    the web names a path on the server."""
+
+    def __init__(self, path, filename):
+        super().__init__(path, "rb")
+        self.path = path
+        self.filename = filename
+
+
+def new_original(file, jar=None):
     """An upload (or an open file, or bytes) streamed into a new blob,
-    never held whole in memory: an Original. TilingError for an empty
-    file."""
+    never held whole in memory: an Original. A complete resumable upload
+    becomes the blob without a copy where the database's blob directory
+    is on its filesystem (``jar``: the connection the blob will be
+    stored by). TilingError for an empty file."""
     if isinstance(file, str):
         raise ValueError(NOT_AN_UPLOAD)
     blob = Blob()
+    linked = False
+    if isinstance(file, UploadOnDisc) and jar is not None:
+        # its file made in the storage's temporary directory, from where
+        # the commit moves it by a rename
+        jar.add(blob)
+        linked = take_by_link(blob, file.path, jar)
+    if linked:
+        name, size = file.filename, os.fstat(file.fileno()).st_size
+    else:
+        name, size = _copy_into(blob, file)
+    if size == 0:
+        raise TilingError(name or "upload", "the file is empty")
+    headers = getattr(file, "headers", None)
+    content_type = (headers.get("content-type") if headers else "") or \
+        mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return Original(blob, name, size, content_type)
+
+
+def _copy_into(blob, file):
+    """(file name, size): the bytes copied into the new ``blob``."""
     name = ""
     with blob.open("w") as out:
         if isinstance(file, bytes):
@@ -55,12 +95,49 @@ def new_original(file):
                 file, "name", "") or ""
             name = str(name).replace("\\", "/").rsplit("/", 1)[-1]
         size = out.tell()
-    if size == 0:
-        raise TilingError(name or "upload", "the file is empty")
-    headers = getattr(file, "headers", None)
-    content_type = (headers.get("content-type") if headers else "") or \
-        mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return Original(blob, name, size, content_type)
+    return name, size
+
+
+def take_by_link(blob, path, jar):
+    """Give the new ``blob`` (added to ``jar``) the file ``path`` under a
+    second name (a hard link in the storage's temporary directory, which
+    the blob takes by a rename: Blob.consumeFile): no byte is copied,
+    whatever the size, and the commit moves it into the blob directory by
+    another rename (FileStorage; ZEO with a shared blob directory; a ZEO
+    client without one, and RelStorage, send the file to the server at
+    the commit). ``path`` itself stays until the caller removes it after
+    the commit, so an abort (a conflict, a refusal) loses nothing. False
+    where no link can be made there (another filesystem:
+    docs/uploads.txt), or the blob refused it: then the caller copies."""
+    directory = blob_temporary_directory(jar)
+    if directory is None:
+        return False
+    link = os.path.join(directory, "zoomify-upload-" + secrets.token_hex(8))
+    try:
+        os.link(path, link)
+    except OSError as e:
+        logger.info("upload %s: no link into %s (%s): copied", path,
+                    directory, e.strerror)
+        return False
+    try:
+        blob.consumeFile(link)
+    except OSError as e:
+        logger.warning("upload %s: the blob could not take it (%s): "
+                       "copied", path, e)
+        return False
+    finally:
+        if os.path.lexists(link):
+            os.remove(link)
+    return True
+
+
+def blob_temporary_directory(jar):
+    """Where the storage of ``jar`` keeps uncommitted blob files, or
+    None."""
+    try:
+        return jar.db().storage.temporaryDirectory()
+    except (AttributeError, NotImplementedError):
+        return None
 
 
 def open_path(blob):

@@ -62,6 +62,8 @@ from .content import default_id
 from .csrf import check_same_origin
 from .interfaces import IZoomifyImage
 from .maintenance import scheduler
+from .originals import UploadOnDisc
+from .originals import blob_temporary_directory
 from .web_errors import AnyBadRequest
 from .web_errors import BadRequest
 from .web_errors import NotFound
@@ -250,8 +252,33 @@ def database_opened(event):
         remove_expired()
     except Exception:
         logger.exception("could not clean the upload directory")
+    check_same_filesystem(event.database)
     scheduler.every("expiry of abandoned uploads", expiry_check_seconds,
                     remove_expired)
+
+
+def check_same_filesystem(db):
+    """Say at start-up when a finished upload will be copied into the
+    database instead of linked (originals.take_by_link): upload-dir and
+    the blob directory on two filesystems."""
+    connection = db.open()
+    try:
+        blobs = blob_temporary_directory(connection)
+    finally:
+        connection.close()
+    if blobs is None:
+        return None
+    try:
+        same = os.stat(upload_dir()).st_dev == os.stat(blobs).st_dev
+    except OSError:
+        return None
+    if not same:
+        logger.warning(
+            "upload-dir %s is not on the filesystem of the blob directory "
+            "(%s): the last request of every upload copies the whole file "
+            "into the database; give upload-dir a directory on that "
+            "filesystem (docs/uploads.txt)", upload_dir(), blobs)
+    return same
 
 
 def expiry_check_seconds():
@@ -636,8 +663,10 @@ class UploadView(BrowserView):
         try:
             change = self._change_method()
             _finishing.upload_id = upload.id
-            with open(upload.part, "rb") as f:
-                f.filename = info["filename"]  # what a form upload has
+            # taken into the blob by a link, not copied, where the blob
+            # directory is on this filesystem (originals.take_by_link); the
+            # .part file goes only when the transaction commits
+            with UploadOnDisc(upload.part, info["filename"]) as f:
                 if info["kind"] == "folder":
                     new_id = change(
                         id=info["id"], file=f,

@@ -840,6 +840,10 @@ def test_a_full_disc_during_a_patch_is_507_and_resumable(tmp_path):
         assert r.status_code == 204, r.text
         assert requests.get(server.url + "/six/download"
                             ).content == data
+        # another filesystem than the blobs': the upload was copied (issue
+        # 26), as Zope said at start-up
+        assert "is not on the filesystem of the blob directory" in \
+            server.log_text()
     finally:
         server.stop()
 
@@ -916,3 +920,65 @@ def test_a_reserved_id_is_refused_to_the_add_form(server, folder_url,
     assert patch(url, 0, data).status_code == 204
     assert requests.get(folder_url + "/kept/download").content == data
     assert requests.get(folder_url + "/other/download").ok
+
+
+def blob_files(server):
+    """{inode: path} of the committed files of the server's blob
+    directory."""
+    found = {}
+    for where, dirs, files in os.walk(os.path.join(server.home, "var",
+                                                   "blobs")):
+        dirs[:] = [d for d in dirs if d != "tmp"]
+        for name in files:
+            if name.endswith(".blob"):
+                path = os.path.join(where, name)
+                found[os.stat(path).st_ino] = path
+    return found
+
+
+def test_the_last_chunk_copies_nothing(server, folder_url, tmp_path):
+    """Issue 26: the request of the last chunk copied the whole file into
+    the database's blob (tens of GB inside one request). The upload's file
+    becomes the blob itself (a link, then renames): the blob directory
+    holds the very file the chunks were written to, and nothing else
+    copied."""
+    path = big_ppm(tmp_path / "linked.ppm", 1024, 1024)  # 3 MB
+    data = open(path, "rb").read()
+    url = create(folder_url, len(data), filename="linked.ppm"
+                 ).headers["Location"]
+    assert patch(url, 0, data[:-1000]).status_code == 204
+    inode = os.stat(part_file(server, url)).st_ino
+    r = patch(url, len(data) - 1000, data[-1000:])
+    assert r.status_code == 204, r.text
+    assert not os.path.exists(part_file(server, url))
+    blob = blob_files(server).get(inode)
+    assert blob is not None, "the blob is a copy"
+    assert os.stat(blob).st_nlink == 1  # the upload's name is gone
+    assert sha256_file(blob) == hashlib.sha256(data).hexdigest()
+    assert requests.get(folder_url + "/linked/download").content == data
+
+
+def test_a_failed_take_loses_nothing(server, folder_url, tmp_path):
+    """The blob cannot take the upload's file (its temporary directory is
+    gone): the last chunk fails, the bytes stay, and the end sent again
+    once the directory is back adds the image."""
+    data = jpeg(30)
+    url = create(folder_url, len(data), filename="kept.jpg"
+                 ).headers["Location"]
+    temp = os.path.join(server.home, "var", "blobs", "tmp")
+    aside = temp + ".aside"
+    os.rename(temp, aside)
+    try:
+        open(temp, "w").close()  # a file where the directory was
+        r = patch(url, 0, data)
+        assert r.status_code == 500
+        assert "blobs" not in r.text  # no server path to the visitor
+    finally:
+        os.remove(temp)
+        os.rename(aside, temp)
+    assert open(part_file(server, url), "rb").read() == data
+    assert offset(url) == len(data) - 1
+    assert requests.get(folder_url + "/kept/status_json").status_code == 404
+    r = patch(url, len(data) - 1, data[-1:])
+    assert r.status_code == 204, r.text
+    assert requests.get(folder_url + "/kept/download").content == data
