@@ -85,12 +85,16 @@ setup(
         # pyvips binary wheel's libheif lacks
         "heif": ["pillow-heif>=1.0"],
         "zeo": ["ZEO"],
+        # several Zope clients on one PostgreSQL database (docs/cluster.txt)
+        "relstorage": ["RelStorage>=4.0", "psycopg2-binary>=2.9"],
         "test": [
             "pytest",
             "psutil",
             "zope.testbrowser",
             "WebTest",
             "ZEO",
+            "RelStorage>=4.0",
+            "psycopg2-binary>=2.9",
             "playwright",
             "iiif-validator",
             # for iiif-prezi3, installed by the Makefile (see there)

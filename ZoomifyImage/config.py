@@ -55,6 +55,9 @@ class Settings:
     workers: int = 1                 # background worker threads
     max_queued_jobs: int = 10        # a user's images waiting to be tiled
     job_scan_seconds: float = 60.0   # the scan for waiting jobs
+    # one client runs the sweep and expiry (lease.py); another takes
+    # over when it is not renewed for this long
+    maintenance_lease_seconds: float = 300.0
     upload_max_size: int = 64 << 30  # the biggest resumable upload
     upload_expiry_hours: int = 24    # abandoned partial uploads go then
     upload_empty_expiry_minutes: int = 60  # uploads that got no byte go
@@ -185,6 +188,7 @@ PARSERS = {
     "workers": _whole(0),
     "max_queued_jobs": _whole(0),
     "job_scan_seconds": _seconds,
+    "maintenance_lease_seconds": _seconds,
     "upload_max_size": _size,
     "upload_expiry_hours": _whole(1),
     "upload_empty_expiry_minutes": _whole(1),

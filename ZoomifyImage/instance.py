@@ -5,8 +5,9 @@
 writes var/instance/etc/zope.conf (FileStorage with blobs, the product's
 ZCML), etc/zope.ini (waitress on HOST:PORT, request bodies up to
 --max-body, default 100MB) and an admin user from ZOPE_ADMIN=name:password
-(default admin:admin). An existing zope.conf is kept: edit it freely;
-zope.ini is written anew at each start.
+(default admin:admin). --zeo HOST:PORT or --relstorage DSN (PostgreSQL)
+choose a database several Zope clients share. An existing zope.conf is
+kept: edit it freely; zope.ini is written anew at each start.
 """
 
 import argparse
@@ -114,6 +115,27 @@ ZEOCLIENT = """
 </zodb_db>
 """
 
+# several Zope processes share one PostgreSQL database through RelStorage
+# (docs/cluster.txt). The originals are blobs in the database, not in a
+# directory the clients share; each client keeps those it reads in a
+# blob cache of its own, bounded (a worker copies each original it tiles
+# into it). RelStorage polls the database at each transaction's start,
+# as ZEO's server-sync: a job claimed by another client is seen claimed.
+RELSTORAGE = """
+%%import relstorage
+<zodb_db main>
+    <relstorage>
+        blob-dir $INSTANCE/var/blobs
+        shared-blob-dir false
+        blob-cache-size %(blob_cache_size)d
+        <postgresql>
+            dsn %(dsn)s
+        </postgresql>
+    </relstorage>
+    mount-point /
+</zodb_db>
+"""
+
 SITE_ZCML = """\
 <configure
     xmlns="http://namespaces.zope.org/zope"
@@ -159,8 +181,12 @@ def parse_size(text):
 
 def write_instance(home, host="127.0.0.1", port=8080, admin=None,
                    extra_conf="", zeo=None, max_body=DEFAULT_MAX_BODY,
-                   blob_cache_size=DEFAULT_BLOB_CACHE):
-    """Create the instance files that are missing; return the paths."""
+                   blob_cache_size=DEFAULT_BLOB_CACHE, relstorage=None):
+    """Create the instance files that are missing; return the paths.
+    ``zeo`` (HOST:PORT) or ``relstorage`` (a PostgreSQL DSN) chooses a
+    shared database for a new instance instead of its own FileStorage."""
+    if zeo and relstorage:
+        raise ValueError("one database: a ZEO server or RelStorage")
     home = os.path.abspath(home)
     etc = os.path.join(home, "etc")
     for folder in (etc, os.path.join(home, "var", "blobs"),
@@ -176,9 +202,15 @@ def write_instance(home, host="127.0.0.1", port=8080, admin=None,
     new = not os.path.exists(conf)
     if new:
         with open(conf, "w") as f:
-            database = (ZEOCLIENT % {
-                "zeo": zeo, "blob_cache_size": parse_size(blob_cache_size)}
-                if zeo else FILESTORAGE)
+            database = FILESTORAGE
+            if zeo:
+                database = ZEOCLIENT % {
+                    "zeo": zeo,
+                    "blob_cache_size": parse_size(blob_cache_size)}
+            elif relstorage:
+                database = RELSTORAGE % {
+                    "dsn": _dsn(relstorage),
+                    "blob_cache_size": parse_size(blob_cache_size)}
             f.write(ZOPE_CONF % {"home": home, "database": database} +
                     extra_conf)
     with open(os.path.join(etc, "site.zcml"), "w") as f:
@@ -191,7 +223,8 @@ def write_instance(home, host="127.0.0.1", port=8080, admin=None,
     data_fs = os.path.join(var, "Data.fs")
     with open(conf) as f:
         text = f.read()  # <zeoclient>: an instance of older releases
-        on_zeo = "<clientstorage>" in text or "<zeoclient>" in text
+        on_zeo = any(section in text for section in (
+            "<clientstorage>", "<zeoclient>", "<relstorage>"))
     started = os.path.exists(data_fs) and os.path.getsize(data_fs) > 0
     if not on_zeo:
         _private_files(data_fs)
@@ -204,6 +237,16 @@ def write_instance(home, host="127.0.0.1", port=8080, admin=None,
             f.write(name.encode("utf-8") + b":" +
                     pw_encrypt(password.encode("utf-8"), "SHA"))
     return conf, ini
+
+
+def _dsn(text):
+    """A libpq connection string as one line of zope.conf."""
+    dsn = " ".join(str(text).split())
+    if not dsn or "$" in dsn or "<" in dsn:
+        raise ValueError("not a PostgreSQL connection string: %r (for "
+                         "example host=db.example port=5432 dbname=zodb "
+                         "user=zope)" % (text,))
+    return dsn
 
 
 def _private_files(data_fs):
@@ -233,15 +276,20 @@ def main(argv=None):
     parser.add_argument("--zeo", default=os.environ.get("ZEO"),
                         metavar="HOST:PORT", help="use the database of this "
                         "ZEO server (for a new instance)")
+    parser.add_argument("--relstorage", default=os.environ.get(
+        "RELSTORAGE"), metavar="DSN", help="use this PostgreSQL database "
+        "through RelStorage (for a new instance), a libpq connection "
+        "string like 'host=db port=5432 dbname=zodb user=zope "
+        "password=...' (docs/cluster.txt)")
     parser.add_argument("--max-body", default=os.environ.get(
         "MAX_BODY", DEFAULT_MAX_BODY), metavar="SIZE", help="the biggest "
         "request body (upload) anyone may send, like 100MB or 2GB "
         "(default %s; MAX_BODY=... make start)" % DEFAULT_MAX_BODY)
     parser.add_argument("--blob-cache-size", default=os.environ.get(
         "BLOB_CACHE_SIZE", DEFAULT_BLOB_CACHE), metavar="SIZE",
-        help="with --zeo: the most this client keeps of the database's "
-        "blobs (originals) on its disc, like 20GB; at least the biggest "
-        "original (default %s)" % DEFAULT_BLOB_CACHE)
+        help="with --zeo or --relstorage: the most this client keeps "
+        "of the database's blobs (originals) on its disc, like 20GB; "
+        "at least the biggest original (default %s)" % DEFAULT_BLOB_CACHE)
     args = parser.parse_args(argv)
     for option, value in (("--max-body", args.max_body),
                           ("--blob-cache-size", args.blob_cache_size)):
@@ -249,11 +297,19 @@ def main(argv=None):
             parse_size(value)
         except ValueError as e:
             parser.error("%s: %s" % (option, e))
+    if args.zeo and args.relstorage:
+        parser.error("--zeo and --relstorage: choose one database")
+    if args.relstorage:
+        try:
+            _dsn(args.relstorage)
+        except ValueError as e:
+            parser.error("--relstorage: %s" % e)
     name, password = admin_from_env()
     conf, ini = write_instance(args.home, args.host, args.port,
                                (name, password), zeo=args.zeo,
                                max_body=args.max_body,
-                               blob_cache_size=args.blob_cache_size)
+                               blob_cache_size=args.blob_cache_size,
+                               relstorage=args.relstorage)
     print("Zope instance %s\n  config: %s\n  admin user: %s (password from "
           "ZOPE_ADMIN, default admin)\n  open http://%s:%d/manage"
           % (os.path.abspath(args.home), conf, name, args.host, args.port))

@@ -26,6 +26,7 @@ from ZODB.POSException import POSKeyError
 
 from . import config
 from . import identity
+from . import lease
 from .maintenance import scheduler
 from .stores.filesystem import LEGACY_SET
 from .stores.filesystem import OWNER_FILE
@@ -266,15 +267,18 @@ def _old_set_name(folder):
 
 def database_opened(event):
     """At start-up: migrate the first layout, sweep, and sweep again every
-    sweep-minutes (maintenance.py)."""
+    sweep-minutes (maintenance.py); only in the client that holds the
+    maintenance lease (lease.py)."""
     db = event.database
     try:
         identity.make(db)  # before the first set names its owner
-        migrate_layout()
-        sweep(db)
+        if lease.holds(db):  # one client of the database sweeps
+            migrate_layout()
+            sweep(db)
     except Exception:
         logger.exception("could not sweep the tile root")
-    scheduler.every("sweep of the tile root", sweep_seconds, sweep, db)
+    scheduler.every("sweep of the tile root", sweep_seconds,
+                    lease.leased(sweep), db)
 
 
 def sweep_seconds():

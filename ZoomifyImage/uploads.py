@@ -55,6 +55,7 @@ from zope.publisher.interfaces.browser import IBrowserPublisher
 
 from . import access
 from . import config
+from . import lease
 from .content import check_quality
 from .content import check_storage
 from .content import check_title
@@ -247,14 +248,16 @@ def header_number(value):
 def database_opened(event):
     """At start-up: remove the uploads abandoned while Zope was down; then
     every sweep-minutes (maintenance.py), for idle sites (a new upload
-    removes them too)."""
+    removes them too); only in the client that holds the maintenance
+    lease (lease.py)."""
     try:
-        remove_expired()
+        if lease.holds(event.database):  # one client of the database
+            remove_expired()
     except Exception:
         logger.exception("could not clean the upload directory")
     check_same_filesystem(event.database)
     scheduler.every("expiry of abandoned uploads", expiry_check_seconds,
-                    remove_expired)
+                    lease.leased(remove_expired))
 
 
 def check_same_filesystem(db):

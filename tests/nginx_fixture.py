@@ -73,11 +73,15 @@ def zope_behind_nginx(storage="filesystem", accel=True, **settings):
 
 def front_end_servers(zope_port, tile_root, prefix, port):
     """docs/nginx.conf with this test's Zope, tile root, cache, socket and
-    port in place of the documented ones."""
+    port in place of the documented ones. ``zope_port``: a port, or a
+    list of them (Zope clients nginx balances over)."""
     text = open(DOCUMENTED).read()
+    ports = zope_port if isinstance(zope_port, (list, tuple)) else [
+        zope_port]
+    upstream = "\n    ".join("server 127.0.0.1:%d;" % p for p in ports)
     for documented, here in [
             ("listen 80;", "listen 127.0.0.1:%d;" % port),
-            ("server 127.0.0.1:8080;", "server 127.0.0.1:%d;" % zope_port),
+            ("server 127.0.0.1:8080;", upstream),
             ("/srv/tiles/", tile_root.rstrip("/") + "/"),
             ("/var/cache/nginx/zoomify", prefix + "/cache"),
             ("/run/nginx-zoomify.sock", prefix + "/zope.sock")]:

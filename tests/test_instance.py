@@ -3,6 +3,8 @@ written for a new instance only, whatever its database."""
 
 import os
 
+import pytest
+
 from ZoomifyImage.instance import write_instance
 
 
@@ -79,3 +81,15 @@ def test_zeo_client_syncs_with_the_server_and_bounds_its_blob_cache(
             db.close()
     finally:
         server.stop()
+
+
+def test_one_shared_database_at_a_time(tmp_path, capsys):
+    from ZoomifyImage.instance import main
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "i"), "--zeo", "127.0.0.1:9",
+              "--relstorage", "host=127.0.0.1 dbname=zodb"])
+    assert "choose one database" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "i"), "--relstorage", "<postgresql>"])
+    assert "not a PostgreSQL connection string" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "i")

@@ -24,6 +24,7 @@ from tests.zope_fixtures import tile_root
 from tests.zope_fixtures import undo
 from tests.zope_fixtures import zope_root
 from ZoomifyImage import jobs
+from ZoomifyImage import stores
 
 STORAGES = ["zodb", "filesystem"]
 
@@ -61,7 +62,10 @@ def facts(folder, id="big"):
         if job is not None:
             out.update(key=job.key, job_status=job.status,
                        attempts=job.attempts, owner=job.owner,
-                       temp_dir=job.temp_dir, error=job.error)
+                       # kept relative to the tile root
+                       temp_dir=job.temp_dir and stores.under_root(
+                           job.temp_dir), stored_temp_dir=job.temp_dir,
+                       error=job.error)
         out["registered"] = sorted(jobs.registry(app._p_jar))
         return out
 
@@ -251,6 +255,9 @@ def test_claimant_that_loses_the_claim_deletes_nothing(small_threshold,
         jobs.run_job(db, key)  # loses: the other claim committed first
         during = facts(folder)
         assert during["temp_dir"] and os.path.isdir(during["temp_dir"])
+        # the database keeps it relative to the tile root, which clients
+        # may mount at different paths
+        assert during["stored_temp_dir"].startswith(".partial/")
     finally:
         release.set()
         winner[0].join(60)

@@ -303,14 +303,19 @@ def free_port():
 class ZopeServer:
     """`runwsgi` on an instance of its own, on 127.0.0.1."""
 
-    def __init__(self, storage="zodb", zeo=None, settings=None):
+    def __init__(self, storage="zodb", zeo=None, settings=None,
+                 relstorage=None):
         from ZoomifyImage.instance import write_instance
         self.home = tempfile.mkdtemp(prefix="zoomify-server-")
         self.port = free_port()
         self.conf, self.ini = write_instance(self.home, port=self.port,
-                                             admin=ADMIN, zeo=zeo)
+                                             admin=ADMIN, zeo=zeo,
+                                             relstorage=relstorage)
         settings = dict(settings or {}, storage=storage)
         text = open(self.conf).read()
+        if "tile-root" in settings:  # in place of the instance's own
+            text = text.replace("    tile-root $INSTANCE/var/zoomifyimage\n",
+                                "")
         lines = "".join("    %s %s\n" % item for item in settings.items())
         text = text.replace("    storage zodb\n", lines)
         open(self.conf, "w").write(text)

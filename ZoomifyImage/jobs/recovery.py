@@ -135,7 +135,7 @@ def waiting(db):
             if job.status == "queued" or job.stale(now):
                 keys.append(key)
             elif job.status == "tiling" and job.temp_dir:
-                live.add(job.temp_dir)
+                live.add(stores.under_root(job.temp_dir))
         transaction.abort()
     finally:
         connection.close()

@@ -17,6 +17,7 @@ from ZODB.POSException import ConflictError
 from ZODB.POSException import POSKeyError
 
 from .. import config
+from .. import stores
 from ..pyramid import TilingError
 from ..pyramid.sinks import TileSink
 from . import recovery
@@ -241,10 +242,11 @@ def _run(image, job, stop):
         # its last transaction may be tried again: the store keeps the
         # set until the job says (sink.abort())
         writer.keep_on_abort = True
-        job.temp_dir = writer.unfinished
+        job.temp_dir = stores.relative_to_root(writer.unfinished)
         sink = JobSink(writer, job, stop=stop, image=image)
         note(transaction.get(), image, "tiling starts")
         transaction.commit()
+        logger.info("tiling job %s started by %s", key, job.owner)
         result = image.cut_tiles(sink, sink.progress)
         _finish(image, job, claim, writer, result)
     except BaseException as e:

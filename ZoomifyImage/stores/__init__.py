@@ -1,5 +1,9 @@
 """Tile stores: ZODB (an OOBTree of tile records) or the filesystem."""
 
+import os
+
+from .. import config
+
 
 def make_store(kind, uid):
     if kind == "zodb":
@@ -18,6 +22,24 @@ def remove_unfinished(uid=None, keep=()):
     transaction)."""
     from .filesystem import remove_unfinished
     remove_unfinished(uid, keep)
+
+
+def relative_to_root(path):
+    """A path under the tile root as the database keeps it: relative to
+    the root, so that clients that mount the shared root elsewhere read
+    the same; a path outside it (or None) as it is."""
+    if not path:
+        return path
+    root = config.settings().tile_root
+    relative = os.path.relpath(path, root)
+    return path if relative.startswith(os.pardir) else relative
+
+
+def under_root(path):
+    """The path on this client of one the database keeps: relative ones
+    under this client's tile root; absolute ones (older releases) as
+    they are."""
+    return os.path.join(config.settings().tile_root, path)
 
 
 def copy_tiles(source, target_writer):

@@ -1,0 +1,79 @@
+"""The maintenance lease (lease.py), judged by the database's clock: a
+holder on another machine (no lock file here to tell its death) keeps the
+lease while it renews it, and loses it to another client once it has not
+renewed it for maintenance-lease-seconds. The processes are played by
+process ids in this process; the kill -9 of a real holder is in
+test_cluster.py."""
+
+import time
+
+import pytest
+import ZODB
+from ZODB.MappingStorage import MappingStorage
+
+from ZoomifyImage import lease
+from ZoomifyImage.jobs import records
+
+SECONDS = 0.5
+# processes of other machines (no lock files here)
+ELSEWHERE = "e1sewhere" * 4
+OTHER = "0ther" * 6
+
+
+@pytest.fixture
+def db(monkeypatch):
+    monkeypatch.setattr(lease, "lease_seconds", lambda: SECONDS)
+    db = ZODB.DB(MappingStorage())
+    yield db
+    db.close()
+
+
+def as_process(monkeypatch, ident):
+    monkeypatch.setattr(records, "process_id", lambda: ident)
+
+
+def holder(db):
+    connection = db.open()
+    try:
+        return connection.root()[lease.ROOT_KEY].holder
+    finally:
+        connection.close()
+
+
+def test_the_first_client_takes_the_lease_and_keeps_it_by_renewing(
+        db, monkeypatch):
+    def holds(ident):
+        with monkeypatch.context() as m:
+            as_process(m, ident)
+            return lease.holds(db)
+    assert holds(ELSEWHERE)
+    assert holder(db) == ELSEWHERE
+    # renewed in time: not the other's, however often it asks
+    for _ in range(3):
+        assert not holds(OTHER)
+        assert holds(ELSEWHERE)
+        time.sleep(SECONDS / 3)
+    assert holder(db) == ELSEWHERE
+    # not renewed for longer than the lease: the other's
+    time.sleep(SECONDS * 1.2)
+    assert holds(OTHER)
+    assert holder(db) == OTHER
+    # and the old holder, back, finds it taken
+    assert not holds(ELSEWHERE)
+    assert holds(OTHER)
+
+
+def test_a_dead_holder_of_this_machine_loses_it_at_once(db, monkeypatch):
+    """A process of this machine that died leaves its lock file free (the
+    kernel let go of its flock): known dead without waiting for the lease
+    to run out."""
+    import os
+    dead = "dead" * 8
+    records.process_id()  # ours first (it removes free lock files)
+    os.makedirs(records._lock_dir(), exist_ok=True)
+    open(os.path.join(records._lock_dir(), dead), "w").close()  # unlocked
+    with monkeypatch.context() as m:
+        as_process(m, dead)
+        assert lease.holds(db)
+    assert lease.holds(db)  # at once, not SECONDS later
+    assert holder(db) == records.process_id()
