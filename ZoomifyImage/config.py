@@ -21,7 +21,7 @@ from .pyramid.sources import DEFAULT_MAX_MEGAPIXELS
 from .pyramid.sources import ENGINES
 from .rights import check_rights
 
-STORAGES = ("zodb", "filesystem")
+STORAGES = ("zodb", "filesystem", "s3")
 VIEWERS = ("openseadragon", "iiif", "flash")
 SWITCHES = {"on": True, "true": True, "yes": True,
             "off": False, "false": False, "no": False}
@@ -71,6 +71,14 @@ class Settings:
     iiif_required_statement: str = ""  # the manifest's attribution
     iiif_provider: str = ""          # 'URL NAME' of the manifest's provider
     cross_site_guard: bool = True    # manage_* refused from other sites
+    # the S3 tile store (stores/s3.py, docs/s3.txt); the keys come from
+    # the environment (AWS_ACCESS_KEY_ID...) or s3-credentials-file
+    s3_endpoint: str = ""            # default: the service of s3-region
+    s3_bucket: str = ""
+    s3_prefix: str = ""              # the sets' keys begin with it
+    s3_region: str = ""
+    s3_credentials_file: str = ""    # an INI file: aws_access_key_id...
+    s3_tile_url: str = ""            # where viewers fetch public sets
 
 
 def _whole(low, high=None):
@@ -146,8 +154,39 @@ def _path(text):
     return os.path.abspath(text)
 
 
+def _optional_path(text):
+    return os.path.abspath(text) if text.strip() else ""
+
+
 def _text(text):
     return text.strip()
+
+
+def _url(text):
+    value = text.strip()
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise ValueError("must be an http(s) URL")
+    return value.rstrip("/")
+
+
+def _bucket(text):
+    # the S3 rules for a bucket's name (no dots: path and virtual-host
+    # addressing both work)
+    value = text.strip()
+    if value and not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", value):
+        raise ValueError("must be a bucket name: 3 to 63 lower-case "
+                         "letters, digits and dashes")
+    return value
+
+
+def _prefix(text):
+    # a key prefix: "tiles" or "site/tiles", never "..", never absolute
+    value = text.strip().strip("/")
+    if value and not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*",
+                                  value) or ".." in value.split("/"):
+        raise ValueError("must be names of letters, digits, '.', '_' and "
+                         "'-', separated by '/'")
+    return value
 
 
 def _rights(text):
@@ -200,6 +239,12 @@ PARSERS = {
     "iiif_required_statement": _text,
     "iiif_provider": _provider,
     "cross_site_guard": _switch,
+    "s3_endpoint": _url,
+    "s3_bucket": _bucket,
+    "s3_prefix": _prefix,
+    "s3_region": _text,
+    "s3_credentials_file": _optional_path,
+    "s3_tile_url": _text,
 }
 
 
@@ -226,6 +271,9 @@ def load(section, instancehome=None):
     base = instancehome or os.getcwd()
     values.setdefault("tile_root", os.path.join(base, "var", "zoomifyimage"))
     values.setdefault("upload_dir", os.path.join(base, "var", "uploads"))
+    if values.get("storage") == "s3" and not values.get("s3_bucket"):
+        raise ConfigError("<product-config zoomifyimage> storage s3: "
+                          "s3-bucket is not set")
     return Settings(**values)
 
 

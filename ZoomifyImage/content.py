@@ -161,8 +161,11 @@ def check_title(title):
 def check_storage(storage):
     """The kind of tile store, or ValueError."""
     if storage not in config.STORAGES:
-        raise ValueError("unknown tile storage %r (zodb or filesystem)"
+        raise ValueError("unknown tile storage %r (zodb, filesystem or s3)"
                          % (storage,))
+    if storage == "s3" and not config.settings().s3_bucket:
+        raise ValueError("the S3 tile storage is not set up on this site "
+                         "(s3-bucket)")
     return storage
 
 

@@ -32,7 +32,7 @@ instancehome $INSTANCE
 </dos_protection>
 
 <product-config zoomifyimage>
-    # where new images keep their tiles: zodb or filesystem
+    # where new images keep their tiles: zodb, filesystem or s3 (docs/s3.txt)
     storage zodb
     # the filesystem store's root directory
     tile-root $INSTANCE/var/zoomifyimage

@@ -117,7 +117,7 @@ class IZoomifyImage(IDeepZoomImage, ITileable, IDescriptiveMetadata):
     width = Attribute("width of the full image in pixels")
     height = Attribute("height of the full image in pixels")
     tile_size = Attribute("side of a tile in pixels")
-    storage = Attribute("'zodb' or 'filesystem'")
+    storage = Attribute("'zodb', 'filesystem' or 's3'")
     status = Attribute("'empty', 'ready' or 'failed'")
     viewer = Attribute("'openseadragon', 'iiif' or 'flash'")
     tiles_version = Attribute("counts the sets made (status_json)")
@@ -241,7 +241,7 @@ class ITileStore(Interface):
     the old one in place.
     """
 
-    kind = Attribute("'zodb' or 'filesystem'")
+    kind = Attribute("'zodb', 'filesystem' or 's3'")
     set_id = Attribute("the id of the set served (ETag, ?v=), or None")
 
     def writer():

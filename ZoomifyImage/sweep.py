@@ -1,4 +1,5 @@
-"""The sweep: removes the filesystem tile sets that nothing points at.
+"""The sweep: removes the filesystem and S3 tile sets that nothing
+points at.
 
 A set (TILE-ROOT/ab/UID/SETID, see stores/filesystem.py) names the store
 that wrote it in ``.owner``. The sweep reads that store's last committed
@@ -8,6 +9,11 @@ deleted, or the transaction that made it never committed) the sweep
 writes the time into ``.unreferenced`` and removes the set once that is
 ``trash-days`` old; an Undo within that window points at the set again,
 and the mark goes. Nothing else ever removes a complete set.
+
+The S3 store's sets are judged alike, by their records (stores/s3.py:
+the owner, and the mark, are in PREFIX/.sets/UID/SETID), and its
+unfinished sets (no lock can tell a live writer on another machine) when
+their writer has not been heard of for s3.UNFINISHED_SECONDS.
 
 It runs when the database opens and then every ``sweep-minutes``. The
 first start of this version also moves the sets of the first layout
@@ -77,6 +83,13 @@ def is_referenced(connection, uid, name, path):
     owner = owner_of(path)
     if owner is None:
         return None
+    return judge(connection, owner, uid, name, FilesystemTileStore)
+
+
+def judge(connection, owner, uid, name, kind):
+    """True if the store named by ``owner`` (oid, database name, database
+    id or None), a ``kind`` of store, points at the set ``name`` of the
+    image ``uid``; False, None or FOREIGN as is_referenced says."""
     oid, database, ident = owner
     try:
         if database and database != connection.db().database_name:
@@ -88,7 +101,7 @@ def is_referenced(connection, uid, name, path):
         return FOREIGN  # another site's, of the same name: not ours
     try:
         store = connection.get(oid)
-        if not isinstance(store, FilesystemTileStore):
+        if not isinstance(store, kind):
             return False
         return (store.uid == uid and store.set_name() == name
                 and not store.released)
@@ -136,6 +149,11 @@ def sweep(db, root=None, trash_days=None, grace=GRACE_SECONDS, now=None):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
             _remove_empty(os.path.dirname(path))
+        if config.settings().s3_bucket:
+            try:
+                removed += sweep_s3(connection, trash_days, grace, now)
+            except Exception:  # the filesystem's sweep stands
+                logger.exception("could not sweep the S3 bucket")
         manager.abort()
     finally:
         connection.close()
@@ -143,6 +161,53 @@ def sweep(db, root=None, trash_days=None, grace=GRACE_SECONDS, now=None):
         logger.info("removed the tile set %s (unused for %s days)",
                     path, trash_days)
     return removed
+
+
+def sweep_s3(connection, trash_days, grace, now):
+    """One sweep of the S3 store's sets, by their records; the places
+    (s3://...) of the sets removed."""
+    from .stores import s3
+    removed = []
+    for uid, name in list(s3.records()):
+        text = s3.read_record(uid, name)
+        if text is None:
+            continue
+        since = s3.writing_since(text)
+        if since is not None:
+            # an unfinished set: its writer puts the record again while
+            # it lives (and removes the set when it fails)
+            if now - since > s3.UNFINISHED_SECONDS:
+                s3.remove_set(uid, name)
+                removed.append(s3.location(uid, name))
+            continue
+        parsed = s3.parse_record(text)
+        if parsed is None:
+            continue  # not a record of ours
+        owner, placed, marked = parsed
+        referenced = judge(connection, owner, uid, name, s3.S3TileStore)
+        if referenced is FOREIGN:
+            continue
+        if referenced:
+            if marked is not None:  # an Undo pointed at it again
+                s3.write_record(uid, name, s3.record_text(
+                    " ".join(_owner_words(owner)), placed))
+            continue
+        if referenced is None:
+            continue  # a database this process does not know
+        if marked is None:
+            marked = now
+            s3.write_record(uid, name, s3.record_text(
+                " ".join(_owner_words(owner)), placed, now))
+        if now - marked < trash_days * 86400 or now - placed < grace:
+            continue
+        s3.remove_set(uid, name)
+        removed.append(s3.location(uid, name))
+    return removed
+
+
+def _owner_words(owner):
+    oid, database, ident = owner
+    return [oid.hex(), database] + ([ident] if ident else [])
 
 
 def _placed_at(path):

@@ -121,12 +121,19 @@ def tiles_url(image, path_only=False):
     with a slash; it names the set, so that no cache mixes two sets:
     IMAGE/v/SET/ from Zope, or tile-url of the product config where a
     front-end serves the filesystem store's tile root, with the store's
-    layout (stores/filesystem.py: uid[:2]/uid/SET/)."""
-    base = config.settings().tile_url
+    layout (stores/filesystem.py: uid[:2]/uid/SET/), or s3-tile-url
+    where the bucket (or a CDN) serves the S3 store's sets, likewise."""
     tiles = image.tile_set()
+    store = tiles.store
+    front = None
     # the front-end checks no permission: private tiles come from Zope
-    front = tiles.store.front_end_path() if base and tiles.store \
-        is not None else None
+    if store is not None and tiles.public:
+        if store.kind == "s3":
+            base = config.settings().s3_tile_url
+            front = store.public_path() if base else None
+        else:
+            base = config.settings().tile_url
+            front = store.front_end_path() if base else None
     if front is not None and tiles.public:
         return "%s/%s/" % (base.rstrip("/"), front)
     # our own pages take the path only (site_path: issue 23, H1)

@@ -107,3 +107,27 @@ def small_threshold(zodb, zope_settings, monkeypatch):
     yield
     jobs.pool.resume()
     assert jobs.pool.wait(60)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs():
+    """One SeaweedFS (S3 on loopback) for the whole run: a SeaweedFS
+    (tests/seaweedfs_fixture.py). Each test takes a prefix of its own
+    (s3_settings)."""
+    from tests import seaweedfs_fixture
+    why = seaweedfs_fixture.missing()
+    if why:
+        pytest.fail(why)  # make install installs it: never a silent skip
+    server = seaweedfs_fixture.SeaweedFS().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_settings(seaweedfs, zope_settings, unique_id):
+    """The test Zope's S3 tile store on the session's SeaweedFS, under a
+    key prefix of this test's own (the sweep of one test's database never
+    judges another's sets): the prefix."""
+    prefix = "run-%s/%s" % (seaweedfs.port, unique_id)
+    zope_settings(**seaweedfs.settings(prefix=prefix))
+    return prefix

@@ -137,8 +137,11 @@ def iiif_url(image, region, size, rest="0/default.jpg"):
                                                + (rest,))
 
 
-@pytest.mark.parametrize("storage", ["zodb", "filesystem"])
-def test_tile_requests_are_the_stored_tiles(folder, source, storage):
+@pytest.mark.parametrize("storage", ["zodb", "filesystem", "s3"])
+def test_tile_requests_are_the_stored_tiles(folder, source, storage,
+                                            request):
+    if storage == "s3":
+        request.getfixturevalue("s3_settings")
     url = add(folder, source, "p", storage=storage)
     layout = Layout(W, H)
     same = derived = 0

@@ -12,16 +12,19 @@ from ZoomifyImage.interfaces import IZoomifyImage
 
 def store_classes():
     from ZoomifyImage.stores.filesystem import FilesystemTileStore
+    from ZoomifyImage.stores.s3 import S3TileStore
     from ZoomifyImage.stores.zodb import ZODBTileStore
-    return [FilesystemTileStore, ZODBTileStore]
+    return [FilesystemTileStore, ZODBTileStore, S3TileStore]
 
 
 def sink_classes():
     from ZoomifyImage.pyramid.sinks import DirectorySink
     from ZoomifyImage.pyramid.sinks import MemorySink
     from ZoomifyImage.stores.filesystem import FilesystemTileWriter
+    from ZoomifyImage.stores.s3 import S3TileWriter
     from ZoomifyImage.stores.zodb import ZODBTileWriter
-    return [DirectorySink, MemorySink, FilesystemTileWriter, ZODBTileWriter]
+    return [DirectorySink, MemorySink, FilesystemTileWriter, ZODBTileWriter,
+            S3TileWriter]
 
 
 @pytest.mark.parametrize("cls", store_classes(), ids=lambda c: c.__name__)
@@ -34,11 +37,14 @@ def test_sinks_implement_ITileSink(cls):
     assert verifyClass(ITileSink, cls)
 
 
-def test_store_objects_and_their_writers(tmp_path, zope_settings):
+def test_store_objects_and_their_writers(tmp_path, zope_settings,
+                                        s3_settings):
     from ZoomifyImage.stores.filesystem import FilesystemTileStore
+    from ZoomifyImage.stores.s3 import S3TileStore
     from ZoomifyImage.stores.zodb import ZODBTileStore
     zope_settings(**{"tile-root": str(tmp_path)})
-    for store in (ZODBTileStore(), FilesystemTileStore("ab" * 16)):
+    for store in (ZODBTileStore(), FilesystemTileStore("ab" * 16),
+                  S3TileStore("cd" * 16)):
         assert verifyObject(ITileStore, store)
         writer = store.writer()
         assert verifyObject(ITileSink, writer)

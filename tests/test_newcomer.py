@@ -247,8 +247,11 @@ def tile_urls(folder, id):
             "%s/v/%s/TileGroup0/0-0-0.jpg" % (url, set_id)]
 
 
-@pytest.mark.parametrize("storage", ["zodb", "filesystem"])
-def test_public_tiles_may_be_read_by_other_sites(folder, photo, storage):
+@pytest.mark.parametrize("storage", ["zodb", "filesystem", "s3"])
+def test_public_tiles_may_be_read_by_other_sites(folder, photo, storage,
+                                                 request):
+    if storage == "s3":
+        request.getfixturevalue("s3_settings")
     add(folder, photo, "pub", storage=storage)
     for url in tile_urls(folder, "pub"):
         b = fetch(url, headers=[("Origin", "http://other.example")])
@@ -259,8 +262,11 @@ def test_public_tiles_may_be_read_by_other_sites(folder, photo, storage):
     assert b.headers.get("Access-Control-Allow-Origin") == "*"
 
 
-@pytest.mark.parametrize("storage", ["zodb", "filesystem"])
-def test_private_tiles_are_for_no_other_site(folder, photo, storage):
+@pytest.mark.parametrize("storage", ["zodb", "filesystem", "s3"])
+def test_private_tiles_are_for_no_other_site(folder, photo, storage,
+                                             request):
+    if storage == "s3":
+        request.getfixturevalue("s3_settings")
     add(folder, photo, "priv", storage=storage)
     with zope_root() as app:
         app[folder]["priv"].manage_permission("View", ["Manager"], 0)

@@ -236,88 +236,87 @@ class TestFilesystemTileStore:
         assert again.get("TileGroup0/0-0-3.jpg") == b"tile 3"
 
 
-class TestSweep:
+@pytest.fixture(params=["filesystem", "s3"])
+def kept(request):
+    """A store kind whose sets outlive their transaction (the sweep's)."""
+    return Kind(request.param, request)
 
-    @pytest.fixture(autouse=True)
-    def zope_config(self, own_tile_root):
-        pass
+
+class TestSweep:
 
     def sweep(self, db, **kw):
         from ZoomifyImage.sweep import sweep
         kw.setdefault("grace", 0)
         return sweep(db, config.settings().tile_root, **kw)
 
-    def test_unused_sets_go_after_trash_days(self, unique_id, root, db):
+    def test_unused_sets_go_after_trash_days(self, kept, unique_id, root,
+                                             db):
         import time
-
-        from ZoomifyImage.stores.filesystem import FilesystemTileStore
-        root["s"] = store = FilesystemTileStore("sw" + unique_id)
+        store = kept.make(root, "sw" + unique_id)
         fill(store, 2)
         transaction.commit()
-        first = store.directory()
+        first, first_id = kept.place(store), store.set_id
         fill(store, 3)
         transaction.commit()
-        second = store.directory()
+        second, second_id = kept.place(store), store.set_id
         # the replaced set waits for an Undo
         assert self.sweep(db, trash_days=30) == []
-        assert os.path.isdir(first) and os.path.isdir(second)
+        assert kept.sets(store) == sorted([first_id, second_id])
         later = time.time() + 31 * 86400
         assert self.sweep(db, trash_days=30, now=later) == [first]
-        assert os.path.isdir(second)
+        assert kept.sets(store) == [second_id]
         # the image lets go of its store: its set goes too
         store.clear()
         transaction.commit()
         assert self.sweep(db, trash_days=30, now=later) == []
         assert self.sweep(db, trash_days=30, now=later + 31 * 86400) == [
             second]
-        assert not os.path.exists(store.image_directory())
+        assert kept.sets(store) == []
+        if kept.kind == "filesystem":
+            assert not os.path.exists(store.image_directory())
 
-    def test_a_set_pointed_at_again_is_kept(self, unique_id, root, db):
+    def test_a_set_pointed_at_again_is_kept(self, kept, unique_id, root, db):
         import time
-
-        from ZoomifyImage.stores.filesystem import FilesystemTileStore
-        root["s"] = store = FilesystemTileStore("sx" + unique_id)
+        store = kept.make(root, "sx" + unique_id)
         fill(store, 2)
         transaction.commit()
-        first_id, first = store.set_id, store.directory()
+        first_id, first = store.set_id, kept.place(store)
         fill(store, 3)
         transaction.commit()
         self.sweep(db, trash_days=30)   # marks the first set
+        assert kept.marked(store, first_id)
         store.set_id = first_id         # as an Undo does
         transaction.commit()
         later = time.time() + 31 * 86400
         assert self.sweep(db, trash_days=30) == []
-        assert not os.path.exists(os.path.join(first, ".unreferenced"))
+        assert not kept.marked(store, first_id)
         removed = self.sweep(db, trash_days=30, now=later)
-        assert first not in removed and os.path.isdir(first)
+        assert first not in removed and first_id in kept.sets(store)
 
-    def test_sets_of_uncommitted_transactions_go(self, unique_id, root, db):
+    def test_sets_of_uncommitted_transactions_go(self, kept, unique_id, root,
+                                                 db):
         # a process killed after the vote, before the commit, leaves a set
         # that names a store which never pointed at it
-        from ZoomifyImage.stores.filesystem import FilesystemTileStore
-        root["s"] = store = FilesystemTileStore("sy" + unique_id)
+        store = kept.make(root, "sy" + unique_id)
         fill(store, 2)
         transaction.commit()
-        orphan = os.path.join(store.image_directory(), "0123456789abcdef")
-        os.makedirs(orphan)
-        with open(os.path.join(orphan, ".owner"), "w") as f:
-            f.write(store._p_oid.hex())  # without a name: the main one
-        assert self.sweep(db, trash_days=0) == [orphan]
-        assert os.path.isdir(store.directory())
+        orphan = "0123456789abcdef"
+        # without a database name: the main one
+        kept.orphan(store, orphan, store._p_oid.hex())
+        assert self.sweep(db, trash_days=0) == [kept.place(store, orphan)]
+        assert kept.sets(store) == [store.set_id]
         # a young set is left alone: its transaction may be committing
-        os.makedirs(orphan)
-        with open(os.path.join(orphan, ".owner"), "w") as f:
-            f.write(store._p_oid.hex())  # without a name: the main one
+        kept.orphan(store, orphan, store._p_oid.hex())
         assert self.sweep(db, trash_days=0, grace=600) == []
+        assert orphan in kept.sets(store)
 
-
-    def test_two_sites_of_the_same_name_share_a_tile_root(self, unique_id,
-                                                          root, db,
-                                                          tmp_path):
+    def test_two_sites_of_the_same_name_share_a_tile_root(self, kept,
+                                                          unique_id, root,
+                                                          db, tmp_path):
         """Two sites (databases both named "main", ids of their own) over
-        one tile root: each sweep removes its own unused sets only."""
+        one tile root or bucket: each sweep removes its own unused sets
+        only."""
         from ZoomifyImage import identity
-        from ZoomifyImage.stores.filesystem import FilesystemTileStore
         other = ZODB.DB(DemoStorage(changes=BlobStorage(
             str(tmp_path / "blobs2"), MappingStorage())),
             database_name=db.database_name)
@@ -325,34 +324,54 @@ class TestSweep:
         identity.make(other)
         transaction.begin()  # sees the id's commit
         # site one: a live set
-        root["s"] = mine = FilesystemTileStore("sm" + unique_id)
+        mine = kept.make(root, "sm" + unique_id)
         fill(mine, 2)
         transaction.commit()
-        with open(os.path.join(mine.directory(), ".owner")) as f:
-            assert f.read().split()[2] == identity.make(db)
+        assert kept.owner(mine).split()[2] == identity.make(db)
         # site two: a set replaced by a newer one
         theirs_root = other.open().root()
-        theirs_root["s"] = theirs = FilesystemTileStore("st" + unique_id)
+        theirs = kept.make(theirs_root, "st" + unique_id)
         fill(theirs, 2)
         transaction.commit()
-        replaced = theirs.directory()
+        replaced = kept.place(theirs)
         fill(theirs, 3)
         transaction.commit()
         assert self.sweep(other, trash_days=0) == [replaced]
-        assert os.path.isdir(mine.directory())
-        assert not os.path.exists(os.path.join(mine.directory(),
-                                               ".unreferenced"))
+        assert kept.sets(mine) == [mine.set_id]
+        assert not kept.marked(mine, mine.set_id)
         assert self.sweep(db, trash_days=0) == []
-        assert os.path.isdir(theirs.directory())
+        assert kept.sets(theirs) == [theirs.set_id]
         # an owner record of an older release (no id): judged by the
         # name, as before, so its own site keeps it
-        with open(os.path.join(mine.directory(), ".owner"), "w") as f:
-            f.write("%s %s" % (mine._p_oid.hex(), db.database_name))
+        kept.orphan(mine, mine.set_id, "%s %s" % (mine._p_oid.hex(),
+                                                  db.database_name))
         assert self.sweep(db, trash_days=0) == []
-        assert os.path.isdir(mine.directory())
+        assert kept.sets(mine) == [mine.set_id]
         transaction.abort()
         theirs_root._p_jar.close()
         other.close()
+
+    def test_a_dead_writers_unfinished_s3_set_goes_in_time(self, seaweedfs,
+                                                           s3_settings,
+                                                           unique_id, root,
+                                                           db):
+        """No lock tells a live writer on another machine: an unfinished
+        S3 set goes once its writer has not been heard of for hours."""
+        import time
+
+        from ZoomifyImage.stores import s3
+        store = s3.S3TileStore("sz" + unique_id)
+        root["s"] = store
+        transaction.commit()
+        writer = store.writer()
+        writer.put("TileGroup0/0-0-0.jpg", b"a tile")
+        writer._wait()  # as a kill -9 would leave it: no abort
+        place = s3.location(store.uid, writer.set_id)
+        assert self.sweep(db, trash_days=0) == []
+        assert self.sweep(db, trash_days=0, now=time.time() + 3600) == []
+        later = time.time() + s3.UNFINISHED_SECONDS + 60
+        assert self.sweep(db, trash_days=0, now=later) == [place]
+        assert seaweedfs.keys(prefix=s3_settings + "/") == []
 
 
 def test_the_first_layout_is_moved_once(tmp_path):
@@ -518,3 +537,223 @@ def test_the_clean_up_goes_on_past_what_it_cannot_read(tmp_path):
         age(str(partial / name), 3600)
     clean_partial(str(tmp_path))
     assert sorted(os.listdir(partial)) == ["stray-file"]
+
+
+# The store contract: every store kind through the same tests -------------
+
+KINDS = ["zodb", "filesystem", "s3"]
+
+
+class Kind:
+    """What a test asks of a store kind beyond ITileStore: where its sets
+    are, for the assertions (None for the ZODB, whose sets are records)."""
+
+    def __init__(self, kind, request):
+        self.kind = kind
+        if kind == "filesystem":
+            request.getfixturevalue("own_tile_root")
+        elif kind == "s3":
+            # the filesystem's sweep runs too: over a root of its own
+            request.getfixturevalue("own_tile_root")
+            self.prefix = request.getfixturevalue("s3_settings")
+            self.server = request.getfixturevalue("seaweedfs")
+
+    def make(self, root, uid):
+        from ZoomifyImage.stores import make_store
+        root[uid] = store = make_store(self.kind, uid)
+        return store
+
+    def sets(self, store):
+        """The sets of the image in the store (placed or not), or None."""
+        if self.kind == "filesystem":
+            partial = os.path.join(config.settings().tile_root, ".partial")
+            unfinished = [n for n in os.listdir(partial)
+                          if n.startswith(store.uid)] \
+                if os.path.isdir(partial) else []
+            try:
+                placed = os.listdir(store.image_directory())
+            except OSError:
+                placed = []
+            return sorted(placed + unfinished)
+        if self.kind == "s3":
+            keys = self.server.keys(prefix=self.prefix + "/")
+            return sorted({k.split("/")[-1] for k in keys
+                           if "/.sets/%s/" % store.uid in k} |
+                          {k.split("/")[-3] for k in keys
+                           if "/%s/" % store.uid in k and
+                           k.endswith(".jpg")})
+        return None
+
+    def place(self, store, set_name=None):
+        """The place of a set, as the sweep names it."""
+        if self.kind == "filesystem":
+            return store.directory(set_name)
+        return store.location(set_name)
+
+    def owner(self, store, set_name=None):
+        """The text that names the store that wrote a set."""
+        if self.kind == "filesystem":
+            with open(os.path.join(store.directory(set_name),
+                                   ".owner")) as f:
+                return f.read()
+        from ZoomifyImage.stores import s3
+        text = s3.read_record(store.uid, set_name or store.set_id)
+        return text.splitlines()[0]
+
+    def orphan(self, store, set_name, owner):
+        """A placed set ``set_name`` whose record names ``owner`` (made
+        now), as a vote leaves it."""
+        import time
+        if self.kind == "filesystem":
+            folder = store.directory(set_name)
+            os.makedirs(os.path.join(folder, "TileGroup0"), exist_ok=True)
+            with open(os.path.join(folder, "TileGroup0", "0-0-0.jpg"),
+                      "wb") as f:
+                f.write(b"a tile")
+            with open(os.path.join(folder, ".owner"), "w") as f:
+                f.write(owner)
+            return
+        from ZoomifyImage.stores import s3
+        s3.client().put_object(Bucket=s3.bucket(),
+                               Key=store.key("TileGroup0/0-0-0.jpg",
+                                             set_name), Body=b"a tile")
+        s3.write_record(store.uid, set_name,
+                        s3.record_text(owner, time.time()))
+
+    def marked(self, store, set_name):
+        """Whether the sweep found the set unused (and waits)."""
+        if self.kind == "filesystem":
+            return os.path.exists(os.path.join(store.directory(set_name),
+                                               ".unreferenced"))
+        from ZoomifyImage.stores import s3
+        return s3.parse_record(s3.read_record(store.uid, set_name))[2] \
+            is not None
+
+
+@pytest.fixture(params=KINDS)
+def kind(request):
+    return Kind(request.param, request)
+
+
+class TestEveryStore:
+    """What serving, copies and retiles rely on, for every kind."""
+
+    def test_put_and_get(self, kind, root, unique_id):
+        store = kind.make(root, "ab" + unique_id)
+        assert store.get("ImageProperties.xml") is None
+        fill(store, 3)
+        transaction.commit()
+        assert store.get("TileGroup0/0-0-1.jpg") == b"tile 1"
+        assert store.size("TileGroup0/0-0-1.jpg") == 6
+        assert store.get("TileGroup0/9-9-9.jpg") is None
+        assert store.size("TileGroup0/9-9-9.jpg") is None
+        assert store.names() == ["ImageProperties.xml",
+                                 "TileGroup0/0-0-0.jpg",
+                                 "TileGroup0/0-0-1.jpg",
+                                 "TileGroup0/0-0-2.jpg"]
+        assert store.set_id
+        assert store.file_path("TileGroup0/0-0-1.jpg") is None or \
+            kind.kind == "filesystem"
+
+    def test_the_old_set_is_served_whole_until_the_commit(self, kind, root,
+                                                         unique_id, db):
+        uid = "ac" + unique_id
+        store = kind.make(root, uid)
+        fill(store, 3)
+        transaction.commit()
+        first = store.set_id
+        writer = store.writer()
+        writer.put("TileGroup0/0-0-0.jpg", b"new")
+        # until finish(), readers see the old set, whole
+        assert store.get("TileGroup0/0-0-0.jpg") == b"tile 0"
+        assert store.get("TileGroup0/0-0-2.jpg") == b"tile 2"
+        writer.put("ImageProperties.xml", b"<IMAGE_PROPERTIES />")
+        writer.finish()
+        # and other connections until the commit
+        other = db.open()
+        assert other.root()[uid].get("TileGroup0/0-0-0.jpg") == \
+            b"tile 0"
+        other.close()
+        transaction.commit()
+        assert store.set_id != first
+        assert store.get("TileGroup0/0-0-0.jpg") == b"new"
+        assert store.get("TileGroup0/0-0-2.jpg") is None  # not merged
+
+    def test_an_aborted_writer_leaves_the_old_set_and_nothing_else(
+            self, kind, root, unique_id):
+        store = kind.make(root, "ad" + unique_id)
+        fill(store, 3)
+        transaction.commit()
+        before = kind.sets(store)
+        writer = store.writer()
+        writer.put("TileGroup0/0-0-0.jpg", b"new")
+        writer.abort()
+        assert store.get("TileGroup0/0-0-0.jpg") == b"tile 0"
+        assert kind.sets(store) == before
+        # a finished set of an aborted transaction goes too
+        fill(store, 2)
+        transaction.abort()
+        assert store.get("TileGroup0/0-0-2.jpg") == b"tile 2"
+        assert kind.sets(store) == before
+
+    def test_nothing_visible_before_commit(self, kind, root, unique_id, db):
+        uid = "cd" + unique_id
+        store = kind.make(root, uid)
+        transaction.commit()
+        fill(store, 2)
+        other = db.open()
+        assert other.root()[uid].get("ImageProperties.xml") is None
+        other.close()
+        transaction.abort()
+        assert store.get("ImageProperties.xml") is None
+        assert kind.sets(store) in (None, [])
+
+    def test_a_new_set_never_changes_the_old_one(self, kind, root,
+                                                 unique_id):
+        store = kind.make(root, "ef" + unique_id)
+        fill(store, 3)
+        transaction.commit()
+        first = store.set_id
+        fill(store, 1, prefix="TileGroup0/1-0-")
+        transaction.commit()
+        assert store.get("TileGroup0/1-0-0.jpg") == b"tile 0"
+        assert store.get("TileGroup0/0-0-2.jpg") is None
+        if kind.kind == "zodb":
+            assert store.older_set(first) is None  # one tree, not kept
+            return
+        # a page built before the new set still gets its own, whole
+        assert store.older_set(first) == first
+        assert store.get("TileGroup0/0-0-2.jpg", first) == b"tile 2"
+        assert store.get("TileGroup0/1-0-0.jpg", first) is None
+        assert kind.sets(store) == sorted([first, store.set_id])
+        store.clear()
+        transaction.commit()
+        # let go of: waits for the sweep (an Undo), still readable
+        assert store.get("TileGroup0/1-0-0.jpg") == b"tile 0"
+
+    def test_copy_from_zodb_and_back(self, kind, root, unique_id):
+        store = kind.make(root, "gh" + unique_id)
+        root["z"] = z = ZODBTileStore()
+        fill(z, 4)
+        store.copy_from(z)
+        transaction.commit()
+        assert store.names() == sorted(z.names())
+        again = ZODBTileStore()
+        again.copy_from(store)
+        assert again.get("TileGroup0/0-0-3.jpg") == b"tile 3"
+
+    def test_a_copy_of_the_image_gets_its_own_set(self, kind, root,
+                                                  unique_id):
+        store = kind.make(root, "gi" + unique_id)
+        fill(store, 2)
+        transaction.commit()
+        copy = store.for_copy("gj" + unique_id)
+        root["copy"] = copy
+        transaction.commit()
+        assert copy.get("TileGroup0/0-0-1.jpg") == b"tile 1"
+        if kind.kind != "zodb":  # the ZODB's tree comes along itself
+            assert copy is not store and copy.uid == "gj" + unique_id
+            # a retile of the copy leaves the original's set alone
+            fill(copy, 1, prefix="TileGroup0/5-0-")
+            transaction.commit()
+            assert store.get("TileGroup0/0-0-1.jpg") == b"tile 1"

@@ -90,9 +90,11 @@ def test_a_stale_reader_cannot_bring_back_the_old_set(folder, photo,
     assert headers["ETag"] != old_etag
 
 
-@pytest.mark.parametrize("storage", ["zodb", "filesystem"])
+@pytest.mark.parametrize("storage", ["zodb", "filesystem", "s3"])
 def test_etag_and_viewer_version_name_the_set(folder, photo, tmp_path,
-                                              storage):
+                                              storage, request):
+    if storage == "s3":
+        request.getfixturevalue("s3_settings")
     add(folder, photo, storage=storage)
     url = "%s/%s/img/TileGroup0/0-0-0.jpg" % (BASE, folder)
     with zope_root(commit=False) as app:

@@ -477,11 +477,30 @@ def committed_store(db):
         connection.close()
 
 
+def sets_in_bucket(seaweedfs, prefix, uid):
+    """{set: its record's first word} of an image in the bucket, and the
+    sets that have tiles: what the S3 store left there."""
+    keys = seaweedfs.keys(prefix=prefix + "/")
+    records = {}
+    client = seaweedfs.client()
+    from tests.seaweedfs_fixture import BUCKET
+    for key in keys:
+        if key.startswith("%s/.sets/%s/" % (prefix, uid)):
+            text = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+            records[key.rsplit("/", 1)[1]] = text.split()[0].decode()
+    tiled = {key.split("/")[-3] for key in keys
+             if key.endswith("TileGroup0/0-0-0.jpg")}
+    return records, tiled
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__)
-@pytest.mark.parametrize("kind", ["zodb", "filesystem", "filesystem-job"])
+@pytest.mark.parametrize("kind", ["zodb", "filesystem", "filesystem-job",
+                                  "s3", "s3-job"])
 def test_a_set_exists_exactly_when_its_transaction_committed(
         scenario, kind, db, own_root, request):
     from ZoomifyImage.stores import make_store
+    if kind.startswith("s3"):
+        prefix = request.getfixturevalue("s3_settings")
     uid = "ab%030x" % 23
     connection = db.open()
     transaction.begin()
@@ -523,4 +542,15 @@ def test_a_set_exists_exactly_when_its_transaction_committed(
         for writer in JOB_WRITERS[1:]:
             writer.abort()
         assert partial_of(uid, own_root) == []
+    if kind.startswith("s3"):
+        seaweedfs = request.getfixturevalue("seaweedfs")
+        for writer in JOB_WRITERS[1:]:
+            writer.abort()
+        records, tiled = sets_in_bucket(seaweedfs, prefix, uid)
+        # the committed set and the first, each placed (its record names
+        # its store): nothing else, no tile of a set that never was
+        assert tiled == {first, set_id}, scenario.__name__
+        owner = "%s" % store._p_oid.hex()
+        assert records == {first: owner, set_id: owner}
+        assert store.get("TileGroup0/0-0-0.jpg", set_id) == tile
     connection.close()

@@ -1,4 +1,5 @@
-"""Tile stores: ZODB (an OOBTree of tile records) or the filesystem."""
+"""Tile stores: ZODB (an OOBTree of tile records), the filesystem, or an
+S3 bucket."""
 
 import os
 
@@ -12,14 +13,19 @@ def make_store(kind, uid):
     if kind == "filesystem":
         from .filesystem import FilesystemTileStore
         return FilesystemTileStore(uid)
-    raise ValueError("unknown tile storage %r (zodb or filesystem)" % kind)
+    if kind == "s3":
+        from .s3 import S3TileStore
+        return S3TileStore(uid)
+    raise ValueError("unknown tile storage %r (zodb, filesystem or s3)"
+                     % kind)
 
 
 def remove_unfinished(uid=None, keep=()):
     """Remove the unfinished sets whose writers died: of the image ``uid``
     whatever their age, else all but those in ``keep``. Only the
     filesystem store leaves any behind (the ZODB's go with their
-    transaction)."""
+    transaction; the S3 store's, which no lock tells alive, go by their
+    age in the sweep)."""
     from .filesystem import remove_unfinished
     remove_unfinished(uid, keep)
 
