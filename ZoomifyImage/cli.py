@@ -192,9 +192,19 @@ def tile_main(argv=None):
 def import_parser():
     parser = argparse.ArgumentParser(
         prog="zoomify-import",
-        description="Add an image file to a Zope site as a Zoomify Image "
-        "(the same code path as the ZMI add form), without the ZMI.")
-    parser.add_argument("file", metavar="FILE", help="the image file")
+        description="Add image files to a Zope site as Zoomify Images "
+        "(the same code path as the ZMI add form), without the ZMI: one "
+        "file, several, directory trees or a list, into a stopped site or "
+        "a running one over ZEO.")
+    parser.add_argument("files", metavar="FILE_OR_DIR", nargs="*",
+                        help="image files, and directories whose image "
+                        "files (by extension, in the whole tree) are "
+                        "added, each sub-directory as a sub-folder")
+    parser.add_argument("--list", default=None, metavar="LIST",
+                        help="a file naming the image files: one path a "
+                        "line, or a CSV (LIST.csv) with a file column and "
+                        "the description columns of --metadata; paths "
+                        "relative to LIST's directory")
     parser.add_argument("--zope-conf", required=True, metavar="PATH",
                         help="the instance's zope.conf, for example "
                         "var/instance/etc/zope.conf")
@@ -222,19 +232,58 @@ def import_parser():
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--foreground", dest="mode", action="store_const",
                       const="foreground", help="tile now, in this process, "
-                      "with a progress bar (default)")
+                      "with a progress bar (default for one FILE)")
     mode.add_argument("--background", dest="mode", action="store_const",
-                      const="background", help="only queue a tiling job: "
-                      "the site's Zope processes run it (at once over ZEO, "
-                      "else at their next start)")
-    parser.set_defaults(mode="foreground")
+                      const="background", help="only queue a tiling job "
+                      "an image: the site's Zope processes run them (at "
+                      "once over ZEO, else at their next start; default "
+                      "for several files, directories and --list)")
+    parser.set_defaults(mode=None)
     parser.add_argument("--quiet", action="store_true",
-                        help="no progress bar")
+                        help="no progress bar (and no summary)")
     return parser
 
 
+def _is_bulk(args):
+    return bool(args.list) or len(args.files) != 1 or os.path.isdir(
+        args.files[0])
+
+
+def import_bulk(parser, args):
+    """Several files: a bar of images, a line a refused file, a summary;
+    1 when any was refused."""
+    from .bulk_import import import_all
+    from .bulk_import import items_of
+    from .bulk_import import summary_text
+    from .importer import ImportFailed
+    if args.id or args.title:
+        parser.error("--id and --title name one image: with several files "
+                     "the ids and titles come from the file names")
+    background = args.mode != "foreground"
+    try:
+        items, others = items_of(args.files, args.list)
+        summary = import_all(
+            args.zope_conf, args.path, items, others,
+            progress=not args.quiet and sys.stderr.isatty(),
+            user=args.user, storage=args.storage, quality=args.quality,
+            background=background, metadata=args.metadata)
+    except ImportFailed as e:
+        print("zoomify-import: error: %s" % e, file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(summary_text(summary))
+    return 1 if summary.refused else 0
+
+
 def import_main(argv=None):
-    args = import_parser().parse_args(argv)
+    parser = import_parser()
+    args = parser.parse_args(argv)
+    if not args.files and not args.list:
+        parser.error("name the image files, directories, or a --list")
+    if _is_bulk(args):
+        return import_bulk(parser, args)
+    args.file = args.files[0]
+    args.mode = args.mode or "foreground"
     from .importer import ImportFailed
     from .importer import description_for
     from .importer import import_file

@@ -43,6 +43,21 @@ def read_csv(csv_path, filename):
                      "file)" % (csv_path, base))
 
 
+def read_csv_rows(csv_path):
+    """[(file, description)] of every row of the CSV at ``csv_path``, its
+    file as the row names it (zoomify-import's list of files); ValueError
+    naming the CSV and the problem."""
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            _check_columns(csv_path, reader.fieldnames or [])
+            return [((row.get("file") or "").strip(), _from_row(row))
+                    for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise ValueError("%s: cannot read it as CSV (%s)" % (csv_path, e)) \
+            from None
+
+
 def _check_columns(csv_path, columns):
     if "file" not in columns:
         raise ValueError("%s: no 'file' column (the image file of each row)"

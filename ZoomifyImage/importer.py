@@ -68,8 +68,6 @@ def description_for(filename, csv_path=None):
     CSV at ``csv_path``, else its sidecar JSON (description_files.py),
     else {}; checked here, so that a bad one refuses the file before
     anything is added (ImportFailed names the file and the field)."""
-    from .content import check_title
-    from .description import check
     from .description_files import read_csv
     from .description_files import read_sidecar
     from .description_files import sidecar_of
@@ -81,17 +79,32 @@ def description_for(filename, csv_path=None):
         else:
             where = sidecar_of(filename)
             values = read_sidecar(where) if where else {}
+    except ValueError as e:
+        raise _failed(e, where) from None
+    return checked_description(values, where)
+
+
+def checked_description(values, where):
+    """``values`` of a description (a CSV row, a sidecar) checked; the
+    ImportFailed of a bad one names ``where`` they came from."""
+    from .content import check_title
+    from .description import check
+    try:
         values = dict(values)
         title = values.pop("title", None)
         checked = check(values)
         if title is not None:
             checked["title"] = check_title(title)
     except ValueError as e:
-        message = str(e)
-        if where and not message.startswith(where):
-            message = "%s: %s" % (where, message)
-        raise ImportFailed(message) from None
+        raise _failed(e, where) from None
     return checked
+
+
+def _failed(error, where):
+    message = str(error)
+    if where and not message.startswith(where):
+        message = "%s: %s" % (where, message)
+    return ImportFailed(message)
 
 
 def import_file(zope_conf, path, filename, id="", title="", storage=None,

@@ -1,0 +1,111 @@
+"""zoomify-import of a directory tree into a running site: the command is
+a ZEO client of the site's ZEO server, queues one job an image, and a
+real Zope worker process of the site tiles them; a refused file is one
+line, a rerun adds nothing (bulk_import.py)."""
+
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import termios
+
+from tests.http_upload import get
+from tests.images import save
+from tests.images import smooth
+from tests.zope_fixtures import ZEOServer
+from tests.zope_fixtures import ZopeServer
+from tests.zope_fixtures import import_command
+
+FAST = {"background-megapixels": "1", "job-scan-seconds": "1"}
+
+
+def run_on_a_terminal(command):
+    """(returncode, stdout, what the terminal showed on stderr)."""
+    master, slave = pty.openpty()
+    # 100 columns (a new pty has none: no room for a bar)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                               stderr=slave)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the command ended: EIO
+            break
+        if not data:
+            break
+        shown += data
+    os.close(master)
+    out = process.stdout.read().decode()
+    return process.wait(), out, shown.decode(errors="replace")
+
+
+def test_a_tree_into_a_running_site_then_a_rerun(tmp_path):
+    tree = tmp_path / "photos"
+    (tree / "Harbour views").mkdir(parents=True)
+    for seed, name in enumerate(["photo12000.jpg", "map.png",
+                                 "Harbour views/pier.jpg",
+                                 "Harbour views/boats at dawn.jpg",
+                                 "Harbour views/crane.tif"]):
+        save(smooth(300 + 10 * seed, 200, seed), tree / name)
+    (tree / "broken.jpg").write_bytes(b"not an image at all " * 50)
+    (tree / "notes.txt").write_text("left alone")
+    zeo = ZEOServer().start()
+    worker = ZopeServer(zeo=zeo.address, settings=FAST)
+    importer = ZopeServer(zeo=zeo.address)  # its zope.conf only
+    command = [import_command(), "--zope-conf", importer.conf, "--path",
+               "/bulk", str(tree)]
+    try:
+        worker.start()
+        worker.add_folder("bulk")
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == 1, result.stderr  # one refused
+        refused = result.stderr.strip().splitlines()
+        assert len(refused) == 1, result.stderr
+        assert refused[0].startswith("zoomify-import: refused: %s: "
+                                     % (tree / "broken.jpg"))
+        assert "not an image" in refused[0]
+        assert result.stdout.strip() == (
+            "zoomify-import: 5 added (5 queued: the site's worker processes "
+            "tile them), 0 already there (skipped), 1 refused; 1 other "
+            "files left alone (not image files by their extension)")
+        # the site's worker tiles them; the tree's folder is a folder
+        for id in ["photo12000", "map", "Harbour-views/pier",
+                   "Harbour-views/boats-at-dawn", "Harbour-views/crane"]:
+            worker.wait_for("bulk/" + id, ["ready", "failed"], timeout=60)
+            assert worker.job_status("bulk/" + id)["status"] == "ready", id
+            assert get(worker.url + "/bulk/%s/TileGroup0/0-0-0.jpg"
+                       % id)[0] == 200
+        assert worker.log_text().count("tiled ") == 5
+        assert get(worker.url + "/bulk/broken/status_json")[0] == 404
+        # the rerun, on a terminal: a bar of images, and nothing added
+        code, out, shown = run_on_a_terminal(command)
+        assert code == 1
+        assert out.strip().startswith(
+            "zoomify-import: 0 added, 5 already there (skipped), 1 refused")
+        assert "importing" in shown and "6/6" in shown, shown
+        assert shown.count("refused: ") == 1
+        assert worker.log_text().count("tiled ") == 5
+        # a CSV list: each row's file with its description; a bad row
+        # refuses its file alone
+        save(smooth(320, 240, 9), tmp_path / "lake.png")
+        records = tmp_path / "records.csv"
+        records.write_text("file,creator,date\n"
+                           "lake.png,Anna Example,1901\n"
+                           "photos/map.png,Anna Example,someday\n")
+        result = subprocess.run(command[:-1] + ["--list", str(records)],
+                                capture_output=True, text=True)
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            "zoomify-import: refused: %s: %s, row 3: Date must be an ISO "
+            "8601 date" % (tmp_path / "photos" / "map.png", records)
+        ) + result.stderr.strip().split("ISO 8601 date", 1)[1]
+        assert result.stdout.startswith("zoomify-import: 1 added")
+        worker.wait_for("bulk/lake", ["ready", "failed"], timeout=60)
+        manifest = get(worker.url + "/bulk/lake/manifest.json")[2]
+        assert b"Anna Example" in manifest
+    finally:
+        worker.stop()
+        zeo.stop()
