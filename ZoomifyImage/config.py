@@ -79,6 +79,8 @@ class Settings:
     s3_region: str = ""
     s3_credentials_file: str = ""    # an INI file: aws_access_key_id...
     s3_tile_url: str = ""            # where viewers fetch public sets
+    preview_size: int = 0            # the longer side those without View
+    #                                  Zoomify full resolution see; 0: all
 
 
 def _whole(low, high=None):
@@ -206,6 +208,11 @@ def _provider(text):
     return "%s %s" % (url, name)
 
 
+def _preview(text):
+    from .resolution import check_limit
+    return check_limit(text.strip()) or 0
+
+
 # how each setting is read from its text in zope.conf
 PARSERS = {
     "storage": _choice(STORAGES),
@@ -245,6 +252,7 @@ PARSERS = {
     "s3_region": _text,
     "s3_credentials_file": _optional_path,
     "s3_tile_url": _text,
+    "preview_size": _preview,
 }
 
 

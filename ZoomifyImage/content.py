@@ -23,6 +23,7 @@ from . import config
 from . import description as descriptions
 from . import jobs
 from . import originals
+from . import resolution
 from . import serving
 from . import tiling
 from . import viewer as pages
@@ -193,6 +194,9 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
 
     security = ClassSecurityInfo()
     security.declareObjectProtected(View)
+    # who sees every tier of an image with a preview size (resolution.py)
+    security.setPermissionDefault(resolution.FULL_RESOLUTION,
+                                  resolution.FULL_RESOLUTION_ROLES)
 
     # facts of the image and its tiles
     width = height = 0
@@ -214,6 +218,7 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
     summary = creator = date = source = identifier = ""
     attribution_label = attribution = rights = language = ""
     metadata = ()
+    preview_size = None    # None: the site's preview-size (resolution.py)
 
     _original = None
     _store = None
@@ -471,7 +476,7 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
 
     @security.private
     def edit(self, title=None, storage=None, quality=None, viewer=None,
-             file=None):
+             file=None, preview_size=False):
         """Change title and settings (a new file is tiled anew): True if
         anything changed."""
         changed = False
@@ -489,6 +494,11 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
                 != self.viewer:
             self.viewer = viewer
             changed = True
+        if preview_size is not False:  # "": the site's preview size
+            preview_size = resolution.check_limit(preview_size)
+            if preview_size != self.preview_size:
+                self.preview_size = preview_size
+                changed = True
         if has_file(file):
             self._set_original(file)
             changed = True
@@ -598,7 +608,8 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         return tile_set_of(
             serving.image_key(self.uid), self.tiles_set(), self._store,
             self.tiled_at, anonymous_may_view(self),
-            (self.width, self.height, self.tile_size) if ready else None)
+            (self.width, self.height, self.tile_size) if ready else None,
+            resolution.limit_of(self))
 
 
 InitializeClass(ZoomifyImage)

@@ -4,6 +4,8 @@
     IMAGE/iiif/info.json             Image API 3.0, level 2
     IMAGE/iiif/{region}/{size}/{rotation}/{quality}.{format}
     IMAGE/manifest.json              Presentation API 3 manifest
+    IMAGE/iiif/probe                 IIIF Auth 2.0 probe (iiif_auth.py)
+    IMAGE/iiif-preview/...           the preview service (resolution.py)
 
 The View permission of the image guards all of it: the published objects
 acquire it from the image, and nothing is read or checked before the
@@ -28,10 +30,13 @@ from zope.publisher.interfaces.browser import IBrowserPublisher
 from ZPublisher import zpublish
 
 from . import config
+from . import iiif_auth
+from . import resolution
 from .description import Description
 from .description import manifest_properties
 from .iiif_pixels import render
 from .iiif_pixels import spooled
+from .iiif_pixels import tier_read
 from .iiif_request import FORMATS
 from .iiif_request import MAX_SIDE
 from .iiif_request import IIIFError
@@ -88,8 +93,9 @@ def max_area():
 
 # ------------------------------------------------------------ documents
 
-def image_info(image, layout, base, area):
-    """The info.json document (a dict)."""
+def image_info(image, layout, base, area, preview=False):
+    """The info.json document (a dict); ``preview``: of the preview
+    service, no larger than its layout (resolution.py)."""
     # the tiers as they are stored, within the limits
     sizes = [{"width": w, "height": h} for w, h in layout.tiers
              if w and h and max_size(w, h, area) == (w, h)]
@@ -111,6 +117,11 @@ def image_info(image, layout, base, area):
         "extraQualities": EXTRA_QUALITIES,
         "extraFeatures": EXTRA_FEATURES,
     }
+    if preview:
+        # the preview's pixels are all there is: nothing above them
+        info["maxWidth"], info["maxHeight"] = layout.width, layout.height
+        info["extraFeatures"] = [f for f in EXTRA_FEATURES
+                                 if f != "sizeUpscaling"]
     rights = describe(image).rights
     if rights:
         info["rights"] = rights
@@ -185,6 +196,8 @@ def _tiles(image):
 def _error(image, error, RESPONSE):
     _cors(image, RESPONSE)
     RESPONSE.setStatus(error.status)
+    if error.status == 401:
+        RESPONSE.setHeader("WWW-Authenticate", 'Bearer realm="zoomify"')
     if error.status in (429, 503):
         RESPONSE.setHeader("Retry-After", str(error.retry_after))
     if error.status == 405:
@@ -294,6 +307,8 @@ class IIIFService(_Published):
     security.declareObjectProtected(View)
 
     base = None  # this service's URL, when known from the request
+    preview = False  # IMAGE/iiif-preview: the pyramid cut at its size
+    name = "iiif"
 
     def __init__(self, segments=()):
         self.segments = segments
@@ -318,7 +333,10 @@ class IIIFService(_Published):
             # a path no IIIF request has: 404, but after the permission
             # check, so that a private image says nothing (401)
             return _NoSuchName().__of__(self._image())
-        return IIIFService(self.segments + (name,)).__of__(self._image())
+        if name == "probe" and not self.segments and not self.preview:
+            return iiif_auth.Probe().__of__(self._image())
+        return self.__class__(self.segments + (name,)).__of__(
+            self._image())
 
     @security.protected(View)
     @zpublish
@@ -333,33 +351,69 @@ class IIIFService(_Published):
         except IIIFError as error:
             return _error(image, error, RESPONSE)
 
+    def _layout(self, tiles):
+        """The layout this service answers from: the image's, or for the
+        preview its cut (404 when there is none to show)."""
+        if not self.preview:
+            return tiles.layout
+        cut = resolution.cut_layout(tiles.layout, tiles.limit) \
+            if tiles.limit else None
+        if cut is None or cut is tiles.layout:
+            raise IIIFError(404, "this image has no preview")
+        return cut
+
     def _answer(self, image, REQUEST, RESPONSE):
-        base = self.base or image.absolute_url() + "/iiif"
+        base = self.base or image.absolute_url() + "/" + self.name
         segments = self.segments
         if not segments:
             _cors(image, RESPONSE)
             RESPONSE.redirect(base + "/info.json")
             return b""
         tiles = _tiles(image)
+        layout = self._layout(tiles)
         if segments == ("info.json",):
+            info = image_info(image, layout, base, max_area(), self.preview)
+            if not self.preview:
+                info = iiif_auth.with_auth(info, IMAGE_CONTEXT, image,
+                                           tiles, base)
             return _send_json(
-                image, tiles, image_info(image, tiles.layout, base,
-                                         max_area()),
-                IMAGE_CONTEXT, REQUEST, RESPONSE,
+                image, tiles, info, IMAGE_CONTEXT, REQUEST, RESPONSE,
                 [("Link", '<%s>;rel="profile"' % PROFILE_URI)])
         if segments[0] == "info.json":
             raise IIIFError(404, "not found")
         if len(segments) != 4:
             raise IIIFError(400, "an image request is {region}/{size}/"
                             "{rotation}/{quality}.{format}")
-        return self._image_response(image, tiles, base, REQUEST, RESPONSE)
+        return self._image_response(image, tiles, layout, base, REQUEST,
+                                    RESPONSE)
 
-    def _image_response(self, image, tiles, base, REQUEST, RESPONSE):
+    def _image_response(self, image, tiles, layout, base, REQUEST,
+                        RESPONSE):
         settings = config.settings()
         area = settings.iiif_max_area
-        layout = tiles.layout
         request = _parsed(self.segments, layout.width, layout.height, area)
         etag, public = tiles.etag, tiles.public
+        get_tile = tiles.store.get
+        if self.preview:
+            if request.size[0] > layout.width or \
+                    request.size[1] > layout.height:
+                raise IIIFError(400, "the preview is at most %dx%d"
+                                % (layout.width, layout.height))
+        else:
+            try:
+                seen = resolution.sight(image, tiles, REQUEST)
+            except resolution.Refused as error:
+                raise IIIFError(401, str(error)) from None
+            if seen.limited:
+                # judged before anything is read, and nothing above the
+                # sight can be read: the one way to pixels is guarded
+                tier = tier_read(layout, request, DECODE_FACTOR * area)
+                try:
+                    resolution.check_tier(seen, tier)
+                except resolution.Refused as error:
+                    raise IIIFError(401, str(error)) from None
+                get_tile = resolution.guarded(seen, get_tile)
+                public = public and _anonymous_sees_tier(image, tiles, tier)
         _cors(image, RESPONSE, public)
         RESPONSE.setHeader("Link", '<%s>;rel="profile", <%s/%s>;rel='
                            '"canonical"' % (PROFILE_URI, base,
@@ -372,7 +426,7 @@ class IIIFService(_Published):
             RESPONSE.setStatus(304)
             return b""
         # the decoded tiles are kept by the ETag: it names image and set
-        data = render(layout, tiles.store.get, request,
+        data = render(layout, get_tile, request,
                       image.effective_quality(), DECODE_FACTOR * area,
                       etag, client=REQUEST.getClientAddr())
         RESPONSE.setHeader("Content-Type", FORMATS[request.format])
@@ -382,6 +436,35 @@ class IIIFService(_Published):
 
 
 InitializeClass(IIIFService)
+
+
+def _anonymous_sees_tier(image, tiles, tier):
+    cut = resolution.cut_layout(tiles.layout, tiles.limit)
+    return (cut is not None and tier < cut.num_tiers) or \
+        resolution.anonymous_full(image)
+
+
+@zpublish
+@implementer(IBrowserPublisher)
+class PreviewService(IIIFService):
+    """IMAGE/iiif-preview: the image service of the pyramid cut at the
+    image's preview size, for everyone who may view the image: the
+    substitute the probe names (iiif_auth.py)."""
+
+    security = ClassSecurityInfo()
+    security.declareObjectProtected(View)
+
+    preview = True
+    name = "iiif-preview"
+
+    @security.protected(View)
+    @zpublish
+    def index_html(self, REQUEST=None, RESPONSE=None):
+        """The IIIF preview service (every HTTP method)."""
+        return IIIFService.index_html(self, REQUEST, RESPONSE)
+
+
+InitializeClass(PreviewService)
 
 
 @zpublish
@@ -410,7 +493,11 @@ class Manifest(_Published):
             tiles = _tiles(image)
         except IIIFError as error:
             return _error(image, error, RESPONSE)
-        doc = manifest(image, tiles.layout, image.absolute_url(), max_area())
+        url = image.absolute_url()
+        doc = manifest(image, tiles.layout, url, max_area())
+        body = doc["items"][0]["items"][0]["items"][0]["body"]
+        doc = iiif_auth.with_auth(doc, PRESENTATION_CONTEXT, image, tiles,
+                                  url + "/iiif", body["service"][0])
         return _send_json(image, tiles, doc, PRESENTATION_CONTEXT, REQUEST,
                           RESPONSE)
 

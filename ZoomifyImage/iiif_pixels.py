@@ -349,6 +349,18 @@ def spooled(data):
         os.unlink(f.name)
 
 
+def tier_read(layout, request, budget):
+    """The tier whose tiles render() reads for ``request``: what degraded
+    access (resolution.py) judges before any pixel is read."""
+    plain = (not request.mirror and not request.angle
+             and request.quality in ("default", "color"))
+    if plain and request.format == "jpg":
+        name = stored_tile(layout, request.region, request.size)
+        if name is not None:
+            return int(name[name.index("/") + 1:].split("-")[0])
+    return _plan(layout, request.region, request.size, budget)[0]
+
+
 def render(layout, get_tile, request, jpeg_quality, budget, set_key=None,
            client=None):
     """Bytes of an image request (iiif_request.ImageRequest); ``set_key``

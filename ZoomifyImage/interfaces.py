@@ -120,6 +120,9 @@ class IZoomifyImage(IDeepZoomImage, ITileable, IDescriptiveMetadata):
     storage = Attribute("'zodb', 'filesystem' or 's3'")
     status = Attribute("'empty', 'ready' or 'failed'")
     viewer = Attribute("'openseadragon', 'iiif' or 'flash'")
+    preview_size = Attribute("the longer side those without View Zoomify "
+                             "full resolution see (0: none; None: the "
+                             "site's preview-size)")
     tiles_version = Attribute("counts the sets made (status_json)")
     # the facts of the Edit tab (zmi.py)
     tiers = Attribute("tiers of the pyramid")
@@ -181,7 +184,7 @@ class IZoomifyImage(IDeepZoomImage, ITileable, IDescriptiveMetadata):
 
     # the Edit tab (zmi.py)
     def edit(title=None, storage=None, quality=None, viewer=None,
-             file=None):
+             file=None, preview_size=False):
         """Change title and settings (a new file is tiled anew): True if
         anything changed; ValueError or TilingError for a bad value."""
 

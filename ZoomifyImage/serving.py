@@ -26,6 +26,7 @@ from ZPublisher.HTTPResponse import make_content_disposition
 from ZPublisher.Iterators import IStreamIterator
 
 from . import config
+from . import resolution
 from .interfaces import IDeepZoomImage
 from .pyramid import Layout
 from .pyramid.layout import parse_tile_name
@@ -408,12 +409,13 @@ def tile_layout(width, height, tile_size):
     return Layout(width, height, tile_size)
 
 
-def tile_set_of(key, set_id, store, tiled_at, public, size=None):
+def tile_set_of(key, set_id, store, tiled_at, public, size=None, limit=0):
     """The TileSet value an image's tile_set() gives: ``size`` (width,
-    height, tile size) when the set is ready, else None (no tiles)."""
+    height, tile size) when the set is ready, else None (no tiles);
+    ``limit`` its preview size (resolution.py)."""
     layout = tile_layout(*size) if size and size[0] else None
     return TileSet(set_id, layout, store, tile_etag(key, set_id),
-                   tiled_at, public, key)
+                   tiled_at, public, key, limit or 0)
 
 
 def is_tile(layout, name):
@@ -446,6 +448,32 @@ def _is_tile_name(layout, name):
         layout.tile_name(tier, col, row) == name
 
 
+def _within_sight(seen, name, older):
+    """None when the user may have ``name`` as stored; the bytes of the
+    cut pyramid's ImageProperties.xml for one who sees a preview;
+    Refused above it (and for older sets: their tiers are not this
+    set's)."""
+    if seen.full:
+        return None
+    if older or seen.cut is None:
+        raise resolution.Refused("Only a preview of this image is shown "
+                                 "to you; log in for full resolution.")
+    if name == "ImageProperties.xml":
+        return seen.cut.properties_xml()
+    resolution.check_tile(seen, name)
+    return None
+
+
+def _below_any_cut(tiles, name):
+    """True if anonymous sees ``name`` whatever his permissions: a tile
+    of the preview (shared caches may keep it)."""
+    cut = resolution.cut_layout(tiles.layout, tiles.limit)
+    if cut is None:
+        return False
+    parsed = parse_tile_name(name)
+    return parsed is not None and parsed[1] < cut.num_tiers
+
+
 def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
     """A tile (or ImageProperties.xml) of ``image``: the set it points at,
     or, for a page built before a retile (the URL names an older set of
@@ -472,12 +500,20 @@ def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
         valid = is_tile(tiles.layout, name)
     if not valid or store is None:
         raise NotFound(name if valid else "not a tile of this image")
+    try:
+        seen = resolution.sight(image, tiles, REQUEST)
+        own = _within_sight(seen, name, older)
+    except resolution.Refused as error:
+        return resolution.refuse(RESPONSE, error)
     path = data = None
     settings = config.settings()
     sendfile = settings.x_sendfile_header
     # what the store has first: a 404 must not carry a tile's caching
-    front = store.front_end_path(older) if sendfile else None
-    if front is not None:
+    front = store.front_end_path(older) if sendfile and own is None \
+        else None
+    if own is not None:  # the cut pyramid's ImageProperties.xml
+        data, etag = own, etag[:-1] + "-cut%d" % seen.cut.width + '"'
+    elif front is not None:
         path = store.file_path(name, older)
         if path is None:
             raise NotFound(name)
@@ -494,9 +530,16 @@ def serve_tile(image, name, REQUEST, RESPONSE, asked=None):
     header("ETag", etag)
     header("Last-Modified", _http_date(int(modified or 0)))
     public = tiles.public
-    header("Cache-Control", cache_control(
-        image, REQUEST, version, public=public, settings=settings,
-        asked=asked))
+    if seen.limited and name == "ImageProperties.xml":
+        # the size it declares is the user's: ask again each time
+        header("Cache-Control", "private, no-cache")
+        header("Vary", "Authorization, Cookie")
+    else:
+        if seen.limited and public and not _below_any_cut(tiles, name):
+            public = resolution.anonymous_full(image)
+        header("Cache-Control", cache_control(
+            image, REQUEST, version, public=public, settings=settings,
+            asked=asked))
     allow_other_sites(image, RESPONSE, public)
     content_type = "text/xml" if name.endswith(".xml") else "image/jpeg"
     if not_modified(REQUEST, etag, modified):

@@ -15,3 +15,5 @@ class TileSet:
     tiled_at: float   # when it was made (Last-Modified)
     public: bool      # anonymous may view it: shared caches, CORS
     key: str          # the image in ETags: never its uid (serving.image_key)
+    limit: int = 0    # its preview size: who lacks full resolution sees
+    #                   the pyramid cut there (resolution.py); 0: none

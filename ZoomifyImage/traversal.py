@@ -7,6 +7,7 @@ from ZPublisher.BaseRequest import UseTraversalDefault
 
 from .iiif import IIIFService
 from .iiif import Manifest
+from .iiif import PreviewService
 from .serving import TileFile
 from .serving import TileGroup
 from .serving import take_tile_name
@@ -31,6 +32,8 @@ def traverse(image, REQUEST, name):
         return TileGroup(name).__of__(image)
     if name == "iiif":
         return IIIFService().__of__(image)
+    if name == "iiif-preview":
+        return PreviewService().__of__(image)
     if name == "manifest.json":
         return Manifest().__of__(image)
     raise UseTraversalDefault

@@ -35,6 +35,7 @@ from Products.PageTemplates.PageTemplateFile import PageTemplateFile
 from ZPublisher import zpublish
 
 from . import config
+from . import resolution
 from .description import DEFAULT_ATTRIBUTION_LABEL
 from .description import json_ld
 from .jobs.records import active_job
@@ -66,6 +67,9 @@ STATUS_TEXT = {
     "tiling": "This image is being cut into tiles.",
     "failed": "This image could not be cut into tiles.",
 }
+
+
+NO_PREVIEW = "Only those who may see this image at full resolution see it."
 
 
 def script_json(value):
@@ -134,7 +138,9 @@ def tiles_url(image, path_only=False):
         else:
             base = config.settings().tile_url
             front = store.front_end_path() if base else None
-    if front is not None and tiles.public:
+    # the front-end checks no permission, nor a preview size
+    if front is not None and tiles.public and (
+            not tiles.limit or resolution.anonymous_full(image)):
         return "%s/%s/" % (base.rstrip("/"), front)
     # our own pages take the path only (site_path: issue 23, H1)
     here = site_path(image) if path_only else image.absolute_url()
@@ -317,6 +323,13 @@ class ViewerMixin:
         status = self.current_status()
         self._page_headers(RESPONSE)
         viewer_html = self._viewer_html(status)
+        seen = resolution.may_see(self)
+        size = ""
+        if status == "ready" and self.width:
+            size = "%d x %d pixels" % (self.width, self.height)
+            if not seen.full and seen.cut is not None:
+                size = "preview %d x %d of %s" % (seen.cut.width,
+                                                  seen.cut.height, size)
         progress = self.progress_text() if status in (
             "queued", "tiling") else ""
         return self._viewer_page(
@@ -326,8 +339,8 @@ class ViewerMixin:
             progress=progress,
             error=self._error_for_manager(),
             viewer_html=viewer_html,
-            size=("%d x %d pixels" % (self.width, self.height)
-                  if status == "ready" and self.width else ""),
+            size=size,
+            login_url=self._login_url(seen),
             download_url=(site_path(self) + "/download"
                           if self.has_original() else ""),
             css_url=self._resource_url("zoomify-viewer.css"),
@@ -349,6 +362,17 @@ class ViewerMixin:
             if ready else None,
             here + "/manifest.json" if ready else None,
             self.width if ready else None, self.height if ready else None))
+    def _login_url(self, seen):
+        """Where one who sees a preview logs in for full resolution (the
+        IIIF access service, back to this page), or ''."""
+        if seen.full or self.current_status() != "ready":
+            return ""
+        user = getSecurityManager().getUser()
+        if user is not None and user.getUserName() != "Anonymous User":
+            return ""  # logged in already: a login would not change it
+        root = site_path(self.getPhysicalRoot()).rstrip("/")
+        return "%s/@@zoomify-iiif-login?came_from=%s" % (
+            root, quote(site_path(self), safe="/"))
 
     def _page_headers(self, RESPONSE):
         if RESPONSE is None:
@@ -360,7 +384,8 @@ class ViewerMixin:
         # the status changes while tiling: always ask again; a page
         # that anonymous may not see stays out of shared caches
         RESPONSE.setHeader("Cache-Control", "no-cache" if
-                           anonymous_may_view(self) else
+                           anonymous_may_view(self) and
+                           not resolution.limit_of(self) else
                            "private, no-cache")
 
     def _viewer_html(self, status):
@@ -409,11 +434,20 @@ class ViewerMixin:
                     '<p>%s</p></div>'
                     % (escape(classes), style, escape(
                         STATUS_TEXT.get(self.current_status(), ""))))
+        seen = resolution.may_see(self)
+        width, height = self.width, self.height
+        if not seen.full:
+            # the pyramid cut at the preview size: the same tile names
+            if seen.cut is None:
+                return ('<div class="%s zoomify-not-ready" style="%s">'
+                        '<p>%s</p></div>' % (escape(classes), style,
+                                             escape(NO_PREVIEW)))
+            width, height = seen.cut.width, seen.cut.height
         element_id = _element_id(id)
         settings = {
             "id": element_id,
-            "width": self.width,
-            "height": self.height,
+            "width": width,
+            "height": height,
             "tileSize": self.tile_size,
             "tilesUrl": self.tiles_url(path_only=True),  # names the set
             # for a zoomify-viewer.js from before tilesUrl named the set,
@@ -427,8 +461,9 @@ class ViewerMixin:
         }
         if self.viewer == "iiif":
             # OpenSeadragon reads the IIIF service's info.json instead
-            settings["iiif"] = "%s/iiif/info.json?v=%s" % (
-                site_path(self), self.tiles_set())
+            settings["iiif"] = "%s/%s/info.json?v=%s" % (
+                site_path(self), "iiif" if seen.full else "iiif-preview",
+                self.tiles_set())
         return ('<div id="%s" class="%s" style="%s" role="img" '
                 'aria-label="%s"></div>\n<script>%s</script>\n'
                 % (element_id, escape(classes), style,

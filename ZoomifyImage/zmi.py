@@ -112,12 +112,14 @@ class EditTabMixin:
     @security.protected(change_images_and_files)
     @zpublish(methods=POST)
     def manage_edit(self, title=None, storage=None, quality=None,
-                    viewer=None, file=None, REQUEST=None):
+                    viewer=None, file=None, REQUEST=None,
+                    preview_size=False):
         """Change title and settings; a new image file is tiled anew."""
         check_same_origin(REQUEST)
         savepoint = transaction.savepoint()
         try:
-            changed = self.edit(title, storage, quality, viewer, file)
+            changed = self.edit(title, storage, quality, viewer, file,
+                                preview_size)
         except (TilingError, config.ConfigError, ValueError) as e:
             savepoint.rollback()
             return self._edit_tab_refuses(REQUEST, e)

@@ -42,7 +42,8 @@ TRAVERSALS = (
     "ImageProperties.xml", "TileGroup0", "TileGroup0/0-0-0.jpg", "v",
     "v/SET", "iiif", "iiif/info.json", "iiif/full", "iiif/full/max",
     "iiif/full/max/0", "iiif/a/b/c/d", "manifest.json", "@@zoomify-upload",
-    "download", "status_json",
+    "download", "status_json", "iiif/probe", "iiif/probe/x",
+    "iiif-preview", "iiif-preview/info.json", "iiif-preview/full/max/0",
 )
 
 

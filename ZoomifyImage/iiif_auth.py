@@ -1,0 +1,347 @@
+"""IIIF Authorization Flow 2.0 on Zope's own users and permissions.
+
+    IMAGE/iiif/probe              AuthProbeService2 of IMAGE/iiif
+    SITE/@@zoomify-iiif-login     AuthAccessService2 (profile active):
+                                  the site's login (Zope's Basic
+                                  challenge, or the cookie login of a
+                                  PAS site), then a page that closes
+    SITE/@@zoomify-iiif-token     AuthAccessTokenService2 (postMessage
+                                  page; JSON without messageId)
+    SITE/@@zoomify-iiif-logout    AuthLogoutService2
+
+An image carries them (info.json, the manifest) when anonymous may not
+see all of it: a private image, or one with a preview size (resolution
+.py) whose full resolution anonymous lacks. The probe says 200 to whom
+sees it all, else 401 with a heading and a note, and names the preview
+service (IMAGE/iiif-preview) as the substitute to whom may see it.
+
+The services live at the site's root so that a browser's Basic
+credentials, once given there, are sent for every path of the site.
+"""
+
+import json
+import re
+
+from AccessControl import Unauthorized
+from AccessControl.class_init import InitializeClass
+from AccessControl.PermissionRole import rolesForPermissionOn
+from AccessControl.Permissions import view as View
+from AccessControl.SecurityInfo import ClassSecurityInfo
+from AccessControl.SecurityManagement import getSecurityManager
+from Acquisition import Implicit
+from Acquisition import aq_parent
+from Products.Five.browser import BrowserView
+from zope.interface import implementer
+from zope.publisher.interfaces.browser import IBrowserPublisher
+from ZPublisher import zpublish
+
+from . import resolution
+from . import tokens
+from .viewer import script_json
+from .web_errors import NotFound
+
+AUTH_CONTEXT = "http://iiif.io/api/auth/2/context.json"
+LOGIN = "@@zoomify-iiif-login"
+TOKEN = "@@zoomify-iiif-token"
+LOGOUT = "@@zoomify-iiif-logout"
+# an origin as postMessage takes it: scheme, host, port; nothing more
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|"
+                     r"https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+HEADING = "Full resolution needs a login"
+NOTE = ("Log in with an account of this site that may see this image at "
+        "full resolution.")
+PREVIEW_NOTE = ("You see a preview of this image. Log in with an account "
+                "of this site that may see it at full resolution.")
+PRIVATE_HEADING = "This image is not public"
+
+
+def _en(text):
+    return {"en": [text]}
+
+
+def text_of(value):
+    return value["en"][0]
+
+
+def anonymous_sees_all(image, tiles):
+    """True when a visitor who is not logged in sees every tier: then
+    the image's documents carry no authorization services."""
+    if "Anonymous" not in rolesForPermissionOn(View, image):
+        return False
+    if not tiles.limit or tiles.layout is None:
+        return True
+    return resolution.cut_layout(tiles.layout, tiles.limit) is \
+        tiles.layout or resolution.anonymous_full(image)
+
+
+def site_url(image):
+    return image.getPhysicalRoot().absolute_url()
+
+
+def probe_service(image, service_url):
+    """The AuthProbeService2 of the image service at ``service_url``,
+    with its access, token and logout services (no @context: the
+    document's own lists the auth context first)."""
+    site = site_url(image)
+    return {
+        "id": service_url + "/probe",
+        "type": "AuthProbeService2",
+        "errorHeading": _en(HEADING),
+        "errorNote": _en(NOTE),
+        "service": [{
+            "id": site + "/" + LOGIN,
+            "type": "AuthAccessService2",
+            "profile": "active",
+            "label": _en("Log in to this site"),
+            "heading": _en(HEADING),
+            "note": _en(NOTE),
+            "confirmLabel": _en("Log in"),
+            "service": [
+                {"id": site + "/" + TOKEN,
+                 "type": "AuthAccessTokenService2",
+                 "errorHeading": _en("No access token"),
+                 "errorNote": _en("This site could not give an access "
+                                  "token: log in first.")},
+                {"id": site + "/" + LOGOUT,
+                 "type": "AuthLogoutService2",
+                 "label": _en("Log out of this site")},
+            ],
+        }],
+    }
+
+
+def with_auth(doc, context, image, tiles, service_url, holder=None):
+    """``doc`` with the probe service added to ``holder`` (default: the
+    document itself) and the auth context first, when anonymous may not
+    see the whole image."""
+    if anonymous_sees_all(image, tiles):
+        return doc
+    doc["@context"] = [AUTH_CONTEXT, context]
+    target = doc if holder is None else holder
+    target.setdefault("service", []).append(
+        probe_service(image, service_url))
+    return doc
+
+
+def preview_service(image, tiles):
+    """The substitute of the full image service: IMAGE/iiif-preview, as
+    a reference (None when no tier fits the preview size)."""
+    cut = resolution.cut_layout(tiles.layout, tiles.limit) \
+        if tiles.limit else None
+    if cut is None or cut is tiles.layout:
+        return None
+    return {"id": image.absolute_url() + "/iiif-preview",
+            "type": "ImageService3", "profile": "level2",
+            "width": cut.width, "height": cut.height,
+            "label": _en("Preview, %d x %d pixels" % (cut.width,
+                                                      cut.height))}
+
+
+def probe_result(image, tiles, REQUEST):
+    """The AuthProbeResult2 for this request (a dict)."""
+    result = {"@context": AUTH_CONTEXT, "type": "AuthProbeResult2"}
+    try:
+        if tiles.layout is None:
+            raise resolution.Refused("This image has no tiles.")
+        seen = resolution.sight(image, tiles, REQUEST)
+        token = resolution._bearer(REQUEST)
+        user = getSecurityManager().getUser() if token is None else \
+            resolution.token_user(image, REQUEST, token)
+        may_view = resolution._allowed(None if token is None else user,
+                                       View, image)
+    except resolution.Refused as error:
+        result.update(status=401, heading=_en(PRIVATE_HEADING),
+                      note=_en(str(error)))
+        return result
+    if may_view and seen.full:
+        result["status"] = 200
+        return result
+    result["status"] = 401
+    substitute = preview_service(image, tiles) if may_view else None
+    if substitute is not None:
+        result.update(heading=_en(HEADING), note=_en(PREVIEW_NOTE),
+                      substitute=[substitute])
+    else:
+        result.update(heading=_en(PRIVATE_HEADING), note=_en(NOTE))
+    return result
+
+
+@zpublish
+@implementer(IBrowserPublisher)
+class Probe(Implicit):
+    """IMAGE/iiif/probe: public (its answer is a status, for anyone), so
+    that a client learns what a private image asks of it."""
+
+    security = ClassSecurityInfo()
+    security.declareObjectPublic()
+
+    def browserDefault(self, request):
+        return self, ("index_html",)
+
+    def publishTraverse(self, request, name):
+        if name == "index_html":
+            return self.index_html
+        raise NotFound("not found")
+
+    @security.public
+    @zpublish
+    def index_html(self, REQUEST=None, RESPONSE=None):
+        """The probe's answer (GET, HEAD; OPTIONS for CORS)."""
+        image = aq_parent(self)
+        method = REQUEST.get("REQUEST_METHOD", "GET")
+        # any page may ask (the spec's clients run anywhere): the answer
+        # is a status, and the token it reads is bound to its origin
+        RESPONSE.setHeader("Access-Control-Allow-Origin", "*")
+        if method == "OPTIONS":
+            RESPONSE.setHeader("Access-Control-Allow-Methods",
+                               "GET, HEAD, OPTIONS")
+            RESPONSE.setHeader("Access-Control-Allow-Headers",
+                               "Authorization, Accept")
+            RESPONSE.setHeader("Access-Control-Max-Age", "600")
+            RESPONSE.setStatus(204)
+            return b""
+        if method not in ("GET", "HEAD"):
+            RESPONSE.setStatus(405)
+            RESPONSE.setHeader("Allow", "GET, HEAD, OPTIONS")
+            return b""
+        body = json.dumps(probe_result(image, image.tile_set(), REQUEST),
+                          indent=2).encode("utf-8")
+        RESPONSE.setHeader("Content-Type", "application/ld+json;profile="
+                           '"%s"' % AUTH_CONTEXT)
+        RESPONSE.setHeader("Cache-Control", "private, no-store")
+        RESPONSE.setHeader("Vary", "Authorization, Cookie")
+        RESPONSE.setHeader("Content-Length", str(len(body)))
+        return b"" if method == "HEAD" else body
+
+
+InitializeClass(Probe)
+
+
+# ------------------------------------------------------ site-wide views
+
+_CLOSE_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8" />
+<title>%(title)s</title><link rel="icon" href="data:," /></head>
+<body><h1>%(title)s</h1><p>%(text)s</p>
+<script>window.close();</script></body></html>
+"""
+
+
+def _page(RESPONSE, title, text, status=200):
+    from html import escape
+    RESPONSE.setStatus(status)
+    RESPONSE.setHeader("Content-Type", "text/html; charset=utf-8")
+    RESPONSE.setHeader("Cache-Control", "no-store")
+    return _CLOSE_PAGE % {"title": escape(title), "text": escape(text)}
+
+
+def _logged_in(user):
+    return user is not None and user.getUserName() != "Anonymous User"
+
+
+class LoginView(BrowserView):
+    """The access service: anonymous is asked to log in (Zope's
+    challenge: 401 and the browser's Basic dialog, or the login form of
+    a cookie site); a logged-in user gets a page that closes itself."""
+
+    def __call__(self):
+        user = getSecurityManager().getUser()
+        if not _logged_in(user):
+            raise Unauthorized("Log in to see full resolution.")
+        back = self.request.form.get("came_from")
+        # a path of this site only (the viewer page's link): never a host
+        if isinstance(back, str) and back.startswith("/") and \
+                not back.startswith("//") and "\\" not in back and \
+                len(back) < 2000:
+            self.request.response.redirect(back)
+            return ""
+        return _page(self.request.response, "Logged in",
+                     "You are logged in as %s. This window closes itself; "
+                     "close it if it stays." % user.getUserName())
+
+
+class LogoutView(BrowserView):
+    """The logout service: the browser forgets its Basic credentials
+    (Zope's own way: a 401 with a new challenge), and the page says so.
+    Tokens already given expire on their own (tokens.LIFETIME)."""
+
+    def __call__(self):
+        response = self.request.response
+        response.setHeader("WWW-Authenticate",
+                           'basic realm="%s"' % response.realm, 1)
+        return _page(response, "Logged out",
+                     "You are logged out of this site. This window closes "
+                     "itself.", status=401)
+
+
+def token_message(context, request, message_id, origin):
+    """The AuthAccessToken2 or AuthAccessTokenError2 for this request."""
+    def error(profile, heading, note):
+        doc = {"@context": AUTH_CONTEXT, "type": "AuthAccessTokenError2",
+               "profile": profile, "heading": _en(heading),
+               "note": _en(note)}
+        if message_id is not None:
+            doc["messageId"] = message_id
+        return doc
+    if message_id is not None and not origin:
+        return error("invalidRequest", "Bad request",
+                     "The request names no origin.")
+    if origin and not _ORIGIN.fullmatch(origin):
+        return error("invalidOrigin", "Bad origin",
+                     "The origin is not one a page can have.")
+    user = getSecurityManager().getUser()
+    if not _logged_in(user):
+        return error("missingAspect", "Not logged in",
+                     "Log in to this site first.")
+    folder = aq_parent(user)
+    path = "/".join(folder.getPhysicalPath()) if folder is not None \
+        else "/acl_users"
+    try:
+        secret = tokens.secret_of(context)
+    except tokens.BadToken:
+        return error("unavailable", "Not available",
+                     "This site cannot give tokens now.")
+    doc = {"@context": AUTH_CONTEXT, "type": "AuthAccessToken2",
+           "accessToken": tokens.issue(secret, user.getId(), path,
+                                       origin or ""),
+           "expiresIn": tokens.LIFETIME}
+    if message_id is not None:
+        doc["messageId"] = message_id
+    return doc
+
+
+_TOKEN_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8" /><title>Token</title></head>
+<body><script>window.parent.postMessage(%s, %s);</script></body></html>
+"""
+
+
+class TokenView(BrowserView):
+    """The access token service. With messageId and origin (a browser
+    client's iframe): an HTML page that posts the token, or the error,
+    to that origin only. Without messageId: the same object as JSON
+    (for clients that are not in a browser). Never cached."""
+
+    def __call__(self):
+        form = self.request.form
+        response = self.request.response
+        message_id = form.get("messageId")
+        origin = form.get("origin")
+        if not isinstance(message_id, (str, type(None))) or \
+                not isinstance(origin, (str, type(None))):
+            message_id = origin = None
+        doc = token_message(self.context, self.request, message_id, origin)
+        response.setHeader("Cache-Control", "no-store")
+        if message_id is None:
+            response.setHeader("Content-Type", "application/json")
+            if doc["type"] == "AuthAccessTokenError2":
+                response.setStatus(401 if doc["profile"] == "missingAspect"
+                                   else 400)
+            return json.dumps(doc, indent=2)
+        response.setHeader("Content-Type", "text/html; charset=utf-8")
+        if doc.get("profile") in ("invalidOrigin", "invalidRequest"):
+            # no origin it could be posted to: a page that posts nothing
+            return _page(response, text_of(doc["heading"]),
+                         text_of(doc["note"]))
+        return _TOKEN_PAGE % (script_json(doc), script_json(origin))

@@ -1,0 +1,135 @@
+"""IIIF access tokens (Authorization Flow 2.0): short-lived, bound to the
+user and to the origin of the page that asked, signed with HMAC-SHA256
+by a secret of the site's own.
+
+The secret is made once, at the first start, and kept in the database's
+root (as identity.py keeps the database's id): every Zope client of one
+database signs and checks alike, and nothing on disc outside it holds
+the key. A token is no credential elsewhere: it names a user, and is
+honoured only while it is unexpired, its signature holds, the page that
+shows it is of its origin, and the user still exists.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import weakref
+
+import transaction
+from ZODB.POSException import ConflictError
+from ZODB.POSException import ReadOnlyError
+
+ROOT_KEY = "zoomifyimage.token-secret"
+LIFETIME = 300      # seconds; the spec's expiresIn
+VERSION = "zt1"
+
+_known = weakref.WeakKeyDictionary()   # DB -> its secret
+
+
+class BadToken(Exception):
+    """A token that is not honoured; the text says why (for the log and
+    the 401's text: it names nothing of the server)."""
+
+
+def make_secret(db):
+    """The secret of ``db``, made and committed (in a transaction of its
+    own) if it has none; None for a read-only database without one."""
+    secret = _known.get(db)
+    if secret is not None:
+        return secret
+    manager = transaction.TransactionManager()
+    connection = db.open(transaction_manager=manager)
+    try:
+        for _ in range(3):
+            manager.begin()
+            root = connection.root()
+            secret = root.get(ROOT_KEY)
+            if secret is None:
+                secret = root[ROOT_KEY] = secrets.token_bytes(32)
+                manager.get().note("Zoomify Image: the IIIF token key")
+                try:
+                    manager.commit()
+                except ConflictError:  # another client made it: read it
+                    manager.abort()
+                    secret = None
+                    continue
+            break
+    except ReadOnlyError:
+        secret = None
+    finally:
+        manager.abort()
+        connection.close()
+    if secret is not None:
+        _known[db] = secret
+    return secret
+
+
+def secret_of(obj):
+    """The secret of the database ``obj`` lives in."""
+    connection = obj._p_jar
+    db = connection.db()
+    secret = _known.get(db)
+    if secret is None:
+        secret = connection.root().get(ROOT_KEY) or make_secret(db)
+        if secret is None:
+            raise BadToken("this site cannot sign tokens")
+        _known[db] = secret
+    return secret
+
+
+def database_opened(event):
+    """At start-up: the secret exists before the first token is asked."""
+    make_secret(event.database)
+
+
+def _b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret, body):
+    return hmac.new(secret, body.encode("ascii"), hashlib.sha256).digest()
+
+
+def issue(secret, user_id, folder_path, origin, now=None, lifetime=None):
+    """A token for the user ``user_id`` of the user folder at
+    ``folder_path`` (its physical path as text) and the page origin
+    ``origin``."""
+    lifetime = LIFETIME if lifetime is None else lifetime
+    expires = int(now if now is not None else time.time()) + lifetime
+    payload = json.dumps({"u": user_id, "f": folder_path, "o": origin,
+                          "e": expires}, separators=(",", ":"),
+                         sort_keys=True)
+    body = VERSION + "." + _b64(payload.encode("utf-8"))
+    return body + "." + _b64(_sign(secret, body))
+
+
+def read(secret, token, now=None):
+    """(user id, user folder path, origin) of a token that is signed by
+    ``secret`` and unexpired; BadToken otherwise."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != VERSION or len(token) > 2048:
+        raise BadToken("not a token of this site")
+    body = parts[0] + "." + parts[1]
+    try:
+        signature = _unb64(parts[2])
+        payload = json.loads(_unb64(parts[1]))
+    except (ValueError, binascii.Error):
+        raise BadToken("not a token of this site") from None
+    if not hmac.compare_digest(signature, _sign(secret, body)):
+        raise BadToken("the token's signature does not hold")
+    try:
+        user, folder, origin = payload["u"], payload["f"], payload["o"]
+        expires = int(payload["e"])
+    except (KeyError, TypeError, ValueError):
+        raise BadToken("not a token of this site") from None
+    if expires <= (now if now is not None else time.time()):
+        raise BadToken("the token has expired")
+    return user, folder, origin
