@@ -112,6 +112,22 @@ class _RowDescription:
         return checked_description(self.values, self.where)
 
 
+def _rows_by_file(csv_path):
+    """{file as named, and its base name: _RowDescription} of a --metadata
+    CSV (read once, not once a file)."""
+    from .description_files import read_csv_rows
+    try:
+        rows = read_csv_rows(csv_path)
+    except ValueError as e:
+        raise ImportFailed(str(e)) from None
+    found = {}
+    for number, (name, values) in enumerate(rows):
+        row = _RowDescription(values, "%s, row %d" % (csv_path, number + 2))
+        found.setdefault(name, row)
+        found.setdefault(os.path.basename(name), row)
+    return found
+
+
 class BulkImport:
     """One Zope opened for many files (import_all)."""
 
@@ -131,6 +147,7 @@ class BulkImport:
         newSecurityManager(None, find_user(self.app, user))
         self.storage, self.quality = storage or "", quality or ""
         self.background = background
+        self.rows = _rows_by_file(metadata) if metadata else None
         self.metadata = metadata
 
     def close(self):
@@ -178,7 +195,7 @@ class BulkImport:
         folder = self._folder(item.folders)
         id = default_id(name)
         url = "/".join(folder.getPhysicalPath() + (id,))
-        if id in folder.objectIds():
+        if folder.hasObject(id):  # objectIds() is a list: O(n) an image
             there = folder._getOb(id)
             if IZoomifyImage.providedBy(there) and there.filename == name \
                     and there.original_size == os.path.getsize(item.path):
@@ -208,7 +225,17 @@ class BulkImport:
     def _description(self, item):
         if isinstance(item.description, _RowDescription):
             return item.description.checked()
-        return dict(description_for(item.path, self.metadata))
+        if self.rows is None:
+            return dict(description_for(item.path))  # a sidecar JSON
+        # the --metadata CSV's row, read once for all files
+        row = self.rows.get(item.path) or self.rows.get(
+            os.path.basename(item.path))
+        if row is None:
+            raise ImportFailed("%s: no row for %s (its file column names "
+                               "the image file)" % (
+                                   self.metadata,
+                                   os.path.basename(item.path)))
+        return row.checked()
 
     def _folder(self, names):
         """The folder at --path, and below it the tree's sub-folders
@@ -219,7 +246,7 @@ class BulkImport:
         folder = find_folder(self.app, self.path)
         for name in names:
             id = safe_id(name)
-            if id not in folder.objectIds():
+            if not folder.hasObject(id):
                 manage_addFolder(folder, id)
             child = folder._getOb(id)
             if not hasattr(child, "_setObject"):

@@ -570,7 +570,7 @@ class UploadView(BrowserView):
         if info["kind"] != "folder":
             return
         new_id = new_image_id(info)
-        if not info["id"] and new_id in self.context.objectIds():
+        if not info["id"] and self.context.hasObject(new_id):
             # an id made from the file name is refused, not changed into
             # photo-1: the same files added again must not become copies
             raise Refused(400, "%s: the id \"%s\" (from the file name) is "

@@ -10,6 +10,8 @@ import struct
 import subprocess
 import termios
 
+import pytest
+
 from tests.http_upload import get
 from tests.images import save
 from tests.images import smooth
@@ -109,3 +111,45 @@ def test_a_tree_into_a_running_site_then_a_rerun(tmp_path):
     finally:
         worker.stop()
         zeo.stop()
+
+
+def test_what_a_tree_and_a_list_name(tmp_path):
+    """Which files a run takes (no Zope needed): a tree's image files by
+    extension, hidden ones and others left alone and counted; a plain list
+    (paths relative to it, # comments); a CSV list's rows, each with its
+    description checked when its file is imported."""
+    from ZoomifyImage.bulk_import import _rows_by_file
+    from ZoomifyImage.bulk_import import items_of
+    from ZoomifyImage.importer import ImportFailed
+    tree = tmp_path / "tree"
+    (tree / "a" / "b").mkdir(parents=True)
+    (tree / ".hidden").mkdir()
+    for name in ["one.JPG", "a/two.tif", "a/b/three.png", "a/two.tif.json",
+                 "notes.txt", ".DS_Store", ".hidden/x.jpg"]:
+        (tree / name).write_bytes(b"x")
+    items, others = items_of([str(tree), "/elsewhere/single.jpg"])
+    assert [(os.path.relpath(i.path, str(tree)), i.folders)
+            for i in items[:-1]] == [
+        ("one.JPG", ()), ("a/two.tif", ("a",)),
+        ("a/b/three.png", ("a", "b"))]
+    assert items[-1].path == "/elsewhere/single.jpg"
+    assert others == 2  # the sidecar JSON and the notes
+    listed = tmp_path / "files.txt"
+    listed.write_text("# scans\none.jpg\n\nsub/two.png\n")
+    items, _ = items_of([], str(listed))
+    assert [i.path for i in items] == [str(tmp_path / "one.jpg"),
+                                       str(tmp_path / "sub" / "two.png")]
+    records = tmp_path / "records.csv"
+    records.write_text("file,creator,date\none.jpg,Anna,1901\n"
+                       "two.jpg,Bob,someday\n")
+    items, _ = items_of([], str(records))
+    assert items[0].description.checked()["creator"] == "Anna"
+    with pytest.raises(ImportFailed) as error:
+        items[1].description.checked()
+    assert str(error.value).startswith("%s, row 3: Date must be" % records)
+    rows = _rows_by_file(str(records))
+    assert rows["one.jpg"].checked()["date"] == "1901"
+    records.write_text("file,painter\none.jpg,x\n")
+    with pytest.raises(ImportFailed) as error:
+        items_of([], str(records))
+    assert "unknown column 'painter'" in str(error.value)
