@@ -256,6 +256,7 @@
           // refused for good (not an image, a taken id, a limit, no
           // permission): resuming cannot help; start afresh
           ui.box.classList.add("zoomify-upload-refused");
+          ui.bar.classList.add("bg-danger");
           end({ok: false});
         }
       }
