@@ -271,3 +271,18 @@ def test_the_written_relstorage_section_bounds_the_blob_cache(cluster,
         connection.close()
     finally:
         db.close()
+
+
+def test_a_client_without_the_shared_tile_root_does_not_start(cluster):
+    """A third client whose tile root is a directory of its own (the
+    share not mounted there) is refused at its start, saying so."""
+    settings = dict(cluster.settings, **{
+        "tile-root": tempfile.mkdtemp(prefix="zoomify-not-shared-")})
+    stray = ZopeServer(storage="filesystem", relstorage=cluster.postgres.dsn,
+                       settings=settings)
+    with pytest.raises(RuntimeError):
+        stray.start(timeout=30)
+    log = stray.log_text()
+    assert "tile-root %s is not the directory the other Zope clients of " \
+        "this database use" % settings["tile-root"] in log, log[-3000:]
+    assert stray.process.poll() is not None

@@ -132,7 +132,9 @@ def test_kill_9_during_a_retile(tmp_path, when):
 
 def test_two_processes_serve_whole_sets_while_a_retile_commits(tmp_path):
     zeo = ZEOServer().start()
-    settings = {"job-scan-seconds": "1"}
+    # the upload directory shared too, as every client of one database
+    settings = {"job-scan-seconds": "1",
+                "upload-dir": str(tmp_path / "uploads")}
     a = ZopeServer(storage="filesystem", zeo=zeo.address, settings=settings)
     b = ZopeServer(storage="filesystem", zeo=zeo.address, settings=settings)
     # one tile root on a shared disc

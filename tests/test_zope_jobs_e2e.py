@@ -23,6 +23,17 @@ FAST = {"background-megapixels": "1", "job-scan-seconds": "1"}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def shared(tmp_path, *settings, **more):
+    """Settings of a client of a shared database: the tile root and the
+    upload directory all its clients share (shared_dirs.py)."""
+    values = {"tile-root": str(tmp_path / "shared-tiles"),
+              "upload-dir": str(tmp_path / "shared-uploads")}
+    for each in settings:
+        values.update(each)
+    values.update(more)
+    return values
+
+
 @contextlib.contextmanager
 def site_of(home):
     """The application root of an instance whose Zope is not running,
@@ -100,15 +111,15 @@ def test_import_in_background_runs_at_next_start(tmp_path):
 
 def test_two_zope_processes_on_one_zeo_server(tmp_path):
     zeo = ZEOServer().start()
-    a = ZopeServer(zeo=zeo.address, settings=FAST)
-    b = ZopeServer(zeo=zeo.address, settings=FAST)
+    a = ZopeServer(zeo=zeo.address, settings=shared(tmp_path, FAST))
+    b = ZopeServer(zeo=zeo.address, settings=shared(tmp_path, FAST))
     try:
         a.start()
         b.start()
         # queue a job from the shell: both processes look for it, one runs it
         photo = big_jpeg(str(tmp_path / "shared.jpg"), 3000, 2000)
         script = import_command()
-        importer = ZopeServer(zeo=zeo.address)
+        importer = ZopeServer(zeo=zeo.address, settings=shared(tmp_path))
         result = subprocess.run([script, "--zope-conf", importer.conf,
                                  "--background", "--id", "shared", photo],
                                 capture_output=True, text=True)
@@ -139,8 +150,9 @@ def test_a_web_only_process_leaves_its_jobs_to_another(tmp_path):
     tiles nothing; the job waits in the database until a process with a
     worker starts on the same ZEO server, which runs it."""
     zeo = ZEOServer().start()
-    web = ZopeServer(zeo=zeo.address, settings=dict(FAST, workers="0"))
-    tiler = ZopeServer(zeo=zeo.address, settings=FAST)
+    web = ZopeServer(zeo=zeo.address,
+                     settings=shared(tmp_path, FAST, workers="0"))
+    tiler = ZopeServer(zeo=zeo.address, settings=shared(tmp_path, FAST))
     try:
         web.start()
         photo = big_jpeg(str(tmp_path / "big.jpg"), 1500, 1000)
