@@ -5,6 +5,8 @@ viewer of a private image receives (pages, headers, tiles, IIIF, the
 manifest, the original) names the image's uid, so that a former viewer
 cannot fetch its tiles from tile-url."""
 
+import pytest
+
 from tests.zope_fixtures import add
 from tests.zope_fixtures import browser
 from tests.zope_fixtures import product_config
@@ -17,8 +19,14 @@ NAMES = ("", "/view", "/ImageProperties.xml", "/TileGroup0/0-0-0.jpg",
          "/status_json", "/download")
 
 
-def test_a_viewer_never_learns_where_a_private_set_lies(folder, photo):
-    url = add(folder, photo, "p", storage="filesystem")
+@pytest.mark.parametrize("storage", ["filesystem", "s3"])
+def test_a_viewer_never_learns_where_a_private_set_lies(folder, photo,
+                                                        storage, request):
+    if storage == "s3":  # s3-tile-url: the bucket serves public sets
+        request.getfixturevalue("s3_settings")
+        request.getfixturevalue("zope_settings")(
+            **{"s3-tile-url": "https://bucket.example.org/tiles"})
+    url = add(folder, photo, "p", storage=storage)
     with zope_root() as app:
         image = app[folder]["p"]
         image.manage_permission("View", ["Manager"], acquire=0)

@@ -261,3 +261,26 @@ def test_a_credentials_file_without_keys_is_named(tmp_path):
         read_credentials(str(path))
     assert "s3-credentials-file %s" % path in str(info.value)
     assert "aws_secret_access_key" in str(info.value)
+
+
+def test_a_big_image_is_tiled_into_s3_by_a_worker(small_threshold, folder,
+                                                  tmp_path, s3_settings,
+                                                  seaweedfs):
+    """The background job's writer (it keeps its set over a retried
+    transaction) on S3: the set is placed, nothing is left 'writing'."""
+    from tests.zope_fixtures import add
+    from tests.zope_fixtures import job_status
+    from ZoomifyImage import jobs
+    url = add(folder, save(smooth(900, 700, 3), tmp_path / "big.png"),
+              id="big", storage="s3")
+    assert jobs.pool.wait(60)
+    assert job_status(folder, "big")["status"] == "ready"
+    b = fetch(url + "/ImageProperties.xml")
+    assert status(b) == 200 and 'WIDTH="900"' in b.contents
+    assert status(fetch(url + "/TileGroup0/0-0-0.jpg")) == 200
+    records = [k for k in seaweedfs.keys(prefix=s3_settings + "/")
+               if "/.sets/" in k]
+    client = seaweedfs.client()
+    texts = [client.get_object(Bucket=config.settings().s3_bucket, Key=k)
+             ["Body"].read().decode() for k in records]
+    assert len(texts) == 1 and not texts[0].startswith("writing")
