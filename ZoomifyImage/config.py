@@ -81,6 +81,10 @@ class Settings:
     s3_tile_url: str = ""            # where viewers fetch public sets
     preview_size: int = 0            # the longer side those without View
     #                                  Zoomify full resolution see; 0: all
+    # what who may view but not download the original gets: ("tier", N)
+    # the largest stored tier up to N pixels a side, ("iiif", SIZE) a
+    # IIIF size, ("none", None) nothing (downloads.py)
+    public_download: tuple = ("tier", 2000)
 
 
 def _whole(low, high=None):
@@ -213,6 +217,27 @@ def _preview(text):
     return check_limit(text.strip()) or 0
 
 
+def _public_download(text):
+    """none, tier N (pixels on the long side) or iiif SIZE (a IIIF Image
+    API size: !2000,2000, 2000, or pct:25)."""
+    words = text.split()
+    kind = words[0].lower() if words else ""
+    if kind == "none" and len(words) == 1:
+        return ("none", None)
+    if kind == "tier" and len(words) == 2:
+        return ("tier", _whole(1)(words[1]))
+    if kind == "iiif" and len(words) == 2:
+        from .iiif_request import IIIFError
+        from .iiif_request import parse_size
+        try:  # its syntax, on an image big enough for any size
+            parse_size(words[1], 1 << 16, 1 << 16, 1 << 40)
+        except IIIFError as e:
+            raise ValueError("not a IIIF size: %s" % e.message) from None
+        return ("iiif", words[1])
+    raise ValueError("must be none, tier PIXELS (tier 2000) or iiif SIZE "
+                     "(iiif !2000,2000)")
+
+
 # how each setting is read from its text in zope.conf
 PARSERS = {
     "storage": _choice(STORAGES),
@@ -253,6 +278,7 @@ PARSERS = {
     "s3_credentials_file": _optional_path,
     "s3_tile_url": _text,
     "preview_size": _preview,
+    "public_download": _public_download,
 }
 
 

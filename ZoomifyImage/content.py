@@ -21,6 +21,7 @@ from ZPublisher import zpublish
 from . import access
 from . import config
 from . import description as descriptions
+from . import downloads
 from . import jobs
 from . import originals
 from . import resolution
@@ -31,6 +32,8 @@ from .conflicts import NEW_LIFE
 from .conflicts import merge_states
 from .csrf import POST
 from .csrf import check_same_origin
+from .downloads import DOWNLOAD_ROLES
+from .downloads import DownloadOriginals
 from .interfaces import IZoomifyImage
 from .jobs import records as job_state
 from .originals import has_file
@@ -197,6 +200,8 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
     # who sees every tier of an image with a preview size (resolution.py)
     security.setPermissionDefault(resolution.FULL_RESOLUTION,
                                   resolution.FULL_RESOLUTION_ROLES)
+    # registered with Zope here (InitializeClass): not given with View
+    security.setPermissionDefault(DownloadOriginals, DOWNLOAD_ROLES)
 
     # facts of the image and its tiles
     width = height = 0
@@ -586,11 +591,16 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
     def getContentType(self):
         return self.content_type
 
-    @security.protected(View)
+    @security.protected(DownloadOriginals)
     @zpublish(methods=("GET", "HEAD"))
     def download(self, REQUEST=None, RESPONSE=None):
         """The original image file (with HTTP Range support)."""
-        return serving.download(self, REQUEST, RESPONSE)
+        # the publisher checks this method's permission only: the image's
+        # own View must hold too (a site may give Download to all)
+        downloads.check_view(self)
+        return serving.download(
+            self, REQUEST, RESPONSE,
+            public=downloads.anonymous_may_download_original(self))
 
     @security.private
     def original_file(self):

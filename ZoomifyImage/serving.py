@@ -317,9 +317,10 @@ def _file_name(name):
         or "download"
 
 
-def download(image, REQUEST, RESPONSE):
+def download(image, REQUEST, RESPONSE, public=False):
     """The original file of ``image`` (IZoomifyImage.download): 404 when
-    the image is not visible or has no original."""
+    the image is not visible or has no original. ``public``: anonymous
+    may download it too (else it stays out of shared caches)."""
     image.check_visible()
     path = image.original_file()
     if path is None:
@@ -328,11 +329,11 @@ def download(image, REQUEST, RESPONSE):
                            int(image.tiled_at))
     return send_original(
         image, path, image.filename or image.getId(), image.content_type,
-        etag, image.tiled_at, REQUEST, RESPONSE)
+        etag, image.tiled_at, REQUEST, RESPONSE, public)
 
 
 def send_original(obj, path, filename, content_type, etag, modified,
-                  REQUEST, RESPONSE):
+                  REQUEST, RESPONSE, public=False):
     """The original file with Range and If-Range (one range; several are
     answered with the whole file, as HTTP allows)."""
     size = os.path.getsize(path)
@@ -341,7 +342,7 @@ def send_original(obj, path, filename, content_type, etag, modified,
     RESPONSE.setHeader("Accept-Ranges", "bytes")
     RESPONSE.setHeader("ETag", etag)
     RESPONSE.setHeader("Last-Modified", rfc1123_date(modified or 0))
-    RESPONSE.setHeader("Cache-Control", cache_control(obj))
+    RESPONSE.setHeader("Cache-Control", cache_control(obj, public=public))
     RESPONSE.setHeader("Content-Disposition", make_content_disposition(
         "attachment", _file_name(filename)))
     if not_modified(REQUEST, etag, modified):

@@ -5,6 +5,8 @@ traverse(); it has its own module so that serving stays below iiif."""
 
 from ZPublisher.BaseRequest import UseTraversalDefault
 
+from .downloads import REDUCED_NAME
+from .downloads import ReducedDownload
 from .iiif import IIIFService
 from .iiif import Manifest
 from .iiif import PreviewService
@@ -34,6 +36,8 @@ def traverse(image, REQUEST, name):
         return IIIFService().__of__(image)
     if name == "iiif-preview":
         return PreviewService().__of__(image)
+    if name == REDUCED_NAME:  # what may be downloaded without the original
+        return ReducedDownload().__of__(image)
     if name == "manifest.json":
         return Manifest().__of__(image)
     raise UseTraversalDefault

@@ -35,6 +35,7 @@ from Products.PageTemplates.PageTemplateFile import PageTemplateFile
 from ZPublisher import zpublish
 
 from . import config
+from . import downloads
 from . import resolution
 from .description import DEFAULT_ATTRIBUTION_LABEL
 from .description import json_ld
@@ -321,7 +322,9 @@ class ViewerMixin:
     def _render_viewer_page(self, REQUEST, RESPONSE):
         self.check_visible()  # a failed first tiling: 404 to visitors
         status = self.current_status()
-        self._page_headers(RESPONSE)
+        # what this visitor may download: the original, a JPEG, nothing
+        offered = downloads.offer(self, site_path(self)) or ("", "")
+        self._page_headers(RESPONSE, downloads.differs_for_anonymous(self))
         viewer_html = self._viewer_html(status)
         seen = resolution.may_see(self)
         size = ""
@@ -341,8 +344,8 @@ class ViewerMixin:
             viewer_html=viewer_html,
             size=size,
             login_url=self._login_url(seen),
-            download_url=(site_path(self) + "/download"
-                          if self.has_original() else ""),
+            download_url=offered[0],
+            download_text=offered[1],
             css_url=self._resource_url("zoomify-viewer.css"),
             refresh=status in ("queued", "tiling"),
             manifest_url=(site_path(self) + "/manifest.json"
@@ -374,7 +377,7 @@ class ViewerMixin:
         return "%s/@@zoomify-iiif-login?came_from=%s" % (
             root, quote(site_path(self), safe="/"))
 
-    def _page_headers(self, RESPONSE):
+    def _page_headers(self, RESPONSE, personal=False):
         if RESPONSE is None:
             return
         # the publisher would put <base href="URL/"> into the page
@@ -383,9 +386,11 @@ class ViewerMixin:
         RESPONSE.setBase(None)
         # the status changes while tiling: always ask again; a page
         # that anonymous may not see stays out of shared caches
+        # (``personal``: the page offers this user more than anonymous)
         RESPONSE.setHeader("Cache-Control", "no-cache" if
                            anonymous_may_view(self) and
-                           not resolution.limit_of(self) else
+                           not resolution.limit_of(self) and
+                           not personal else
                            "private, no-cache")
 
     def _viewer_html(self, status):

@@ -19,6 +19,7 @@ from ZPublisher import zpublish
 from . import config
 from .csrf import POST
 from .csrf import check_same_origin
+from .downloads import may_download_original
 from .pyramid import TilingError
 from .rights import choices
 from .rights import name_of as rights_name
@@ -220,6 +221,9 @@ class EditTabMixin:
                 else ""),
             "error": without_server_paths(self.error),
             "filename": self.filename,
+            # the Edit tab links the original for those who may have it
+            "may_download": self.has_original() and
+            may_download_original(self),
             "original_size": size_text(self.original_size),
             "seconds": "%.1f" % self.tiling_seconds,
             "engine": self.engine_used,

@@ -44,6 +44,23 @@ def test_a_bad_value_is_named(name, value):
     assert "%s %s" % (name, value) in str(info.value)
 
 
+def test_public_download():
+    assert config.load({}).public_download == ("tier", 2000)
+    for text, value in (("none", ("none", None)),
+                        ("tier 1200", ("tier", 1200)),
+                        ("TIER 64", ("tier", 64)),
+                        ("iiif !2000,2000", ("iiif", "!2000,2000")),
+                        ("iiif 1200,", ("iiif", "1200,")),
+                        ("iiif pct:25", ("iiif", "pct:25"))):
+        assert config.load({"public-download": text}).public_download \
+            == value, text
+    for text in ("original", "tier", "tier 0", "tier big", "iiif",
+                 "iiif !2000", "iiif 2000x2000", "none 5", ""):
+        with pytest.raises(config.ConfigError) as info:
+            config.load({"public-download": text})
+        assert "public-download %s" % text in str(info.value)
+
+
 def test_an_unknown_name_is_named():
     with pytest.raises(config.ConfigError) as info:
         config.load({"tile_url": "https://x/"})  # underscore: a typo

@@ -69,7 +69,7 @@ def test_another_sites_origin_changes_no_property(folder, photo):
 VISITOR_NAMES = ("p", "p/view", "p/ImageProperties.xml",
                  "p/TileGroup0/0-0-0.jpg", "p/iiif/info.json",
                  "p/iiif/full/max/0/default.jpg", "p/manifest.json",
-                 "p/download", "p/status_json")
+                 "p/download.jpg", "p/status_json")
 
 
 def test_visitors_pages_are_not_management(folder, photo):

@@ -3,14 +3,14 @@ reaches HTML unescaped.
 
 One walk over every name the product publishes: the image's own methods
 (found on the class, so that a new one is walked too), its traversal names
-(tiles, v/SET, iiif, manifest.json, @@zoomify-upload, download), the
-folder's add form and uploader, and the ZMI tabs. Each gets markup in a
-path segment after it and in every query or form value it takes, by GET
-and POST, as anonymous and as the manager, on a public and a private
-image; the tus uploader gets it in every metadata field. Then every page
-is read again, since a change by POST (a title) may be shown later. An
-answer that is HTML (or says no type) must never hold the markup as it
-was sent.
+(tiles, v/SET, iiif, manifest.json, @@zoomify-upload, download,
+download.jpg), the folder's add form and uploader, and the ZMI tabs.
+Each gets markup in a path segment after it and in every query or form
+value it takes, by GET and POST, as anonymous and as the manager, on a
+public and a private image; the tus uploader gets it in every metadata
+field. Then every page is read again, since a change by POST (a title)
+may be shown later. An answer that is HTML (or says no type) must never
+hold the markup as it was sent.
 
 Real HTTP on loopback to this process's Zope (waitress over the
 publisher), in the test's own DemoStorage.
@@ -42,7 +42,7 @@ TRAVERSALS = (
     "ImageProperties.xml", "TileGroup0", "TileGroup0/0-0-0.jpg", "v",
     "v/SET", "iiif", "iiif/info.json", "iiif/full", "iiif/full/max",
     "iiif/full/max/0", "iiif/a/b/c/d", "manifest.json", "@@zoomify-upload",
-    "download", "status_json", "iiif/probe", "iiif/probe/x",
+    "download", "download.jpg", "status_json", "iiif/probe", "iiif/probe/x",
     "iiif-preview", "iiif-preview/info.json", "iiif-preview/full/max/0",
 )
 

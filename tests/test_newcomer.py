@@ -294,7 +294,7 @@ def add_damaged_big(folder, tmp_path):
     return url
 
 
-VISITOR_NAMES = ["", "/view", "/download",
+VISITOR_NAMES = ["", "/view", "/download.jpg",
                  "/ImageProperties.xml", "/TileGroup0/0-0-0.jpg",
                  "/iiif/info.json", "/iiif/full/max/0/default.jpg",
                  "/manifest.json"]

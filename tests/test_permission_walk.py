@@ -266,3 +266,24 @@ def test_access_lost_during_an_upload_stops_it(site):
         TUS, **{"Upload-Offset": str(half), "Content-Type": OCTETS}))
     assert r.status_code == 401
     assert state()["pub"]["small"] == before
+
+
+def test_only_those_with_the_download_permission_get_the_original(site):
+    """The original takes "Download Zoomify originals" beside View: the
+    editor (who may change images) and the viewer get the public JPEG
+    where they may view, never the original; the manager gets it."""
+    from tests.zope_fixtures import ADMIN
+    for folder, id in (("pub", "small"), ("priv", "secret")):
+        image = "%s/%s/%s" % (site, folder, id)
+        with zope_root(commit=False) as app:
+            with open(app[folder][id].original_file(), "rb") as f:
+                original = f.read()
+        for auth in (EDITOR, VIEWER, None):
+            r = requests.get(image + "/download", auth=auth)
+            assert r.status_code in (401, 403), (folder, auth)
+            assert original not in r.content
+        viewer = requests.get(image + "/download.jpg", auth=VIEWER)
+        assert viewer.status_code == 200
+        assert viewer.headers["Content-Type"] == "image/jpeg"
+        r = requests.get(image + "/download", auth=ADMIN)
+        assert r.status_code == 200 and r.content == original

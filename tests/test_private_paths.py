@@ -16,7 +16,7 @@ from tests.zope_fixtures import zope_root
 NAMES = ("", "/view", "/ImageProperties.xml", "/TileGroup0/0-0-0.jpg",
          "/iiif/info.json", "/iiif/full/max/0/default.jpg",
          "/iiif/0,0,256,256/256,/0/default.jpg", "/manifest.json",
-         "/status_json", "/download")
+         "/status_json", "/download", "/download.jpg")
 
 
 @pytest.mark.parametrize("storage", ["filesystem", "s3"])

@@ -10,7 +10,9 @@ import numpy
 import pytest
 from PIL import Image
 
+from tests.http_upload import authorization
 from tests.http_upload import get
+from tests.zope_fixtures import ADMIN
 from tests.zope_fixtures import ZopeServer
 
 
@@ -34,8 +36,10 @@ def slow_reader(server, path):
     """Ask for the file and read 1 KB of it, then nothing more."""
     sock = socket.create_connection(("127.0.0.1", server.port), 10)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-                  % path).encode())
+    # the original takes Download Zoomify originals: the manager's
+    sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  "Authorization: %s\r\n\r\n"
+                  % (path, authorization(ADMIN))).encode())
     sock.recv(1024)
     return sock
 
@@ -51,11 +55,13 @@ def test_slow_readers_do_not_hold_the_worker_threads(server):
         assert code == 200 and body[:2] == b"\xff\xd8"
         assert took < 2, "a tile took %.1f s behind 8 slow readers" % took
         # the whole original, and a range of it, as the wrapper sends them
-        code, headers, whole = get(server.url + "/big/download", timeout=20)
+        code, headers, whole = get(server.url + "/big/download", timeout=20,
+                                   auth=ADMIN)
         assert code == 200 and len(whole) == int(headers["Content-Length"])
         request = urllib.request.Request(server.url + "/big/download",
                                          headers={"Range": "bytes=1000-"
-                                                  "1999"})
+                                                  "1999", "Authorization":
+                                                  authorization(ADMIN)})
         with urllib.request.urlopen(request, timeout=20) as r:
             assert r.status == 206 and r.read() == whole[1000:2000]
     finally:

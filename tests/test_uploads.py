@@ -163,7 +163,8 @@ def test_small_upload_in_chunks_adds_the_image(server, folder_url):
     assert r.headers["X-Zoomify-Location"] == folder_url + "/small"
     status = requests.get(folder_url + "/small/status_json").json()
     assert status["status"] == "ready"
-    assert requests.get(folder_url + "/small/download").content == data
+    assert requests.get(folder_url + "/small/download",
+                        auth=ADMIN).content == data
     # HEAD still says complete (a client that lost the last answer); the
     # bytes themselves are gone from the upload directory
     assert offset(url) == len(data)
@@ -188,7 +189,8 @@ def test_wrong_offset_is_409_and_changes_nothing(server, folder_url):
     assert patch(url, 1000, data[1000:] + b"extra").status_code == 400
     assert offset(url) == 1000
     assert patch(url, 1000, data[1000:]).status_code == 204
-    assert requests.get(folder_url + "/photo/download").content == data
+    assert requests.get(folder_url + "/photo/download",
+                        auth=ADMIN).content == data
 
 
 def test_anonymous_gets_401_and_nothing_is_written(server, folder_url):
@@ -314,7 +316,8 @@ def test_all_bytes_but_no_image_yet_the_end_again_adds_it(server, folder_url):
     assert offset(url) == len(data) - 1
     assert patch(url, len(data) - 1, data[-1:]).status_code == 204
     assert offset(url) == len(data)
-    assert requests.get(folder_url + "/late/download").content == data
+    assert requests.get(folder_url + "/late/download",
+                        auth=ADMIN).content == data
 
 
 def test_an_image_gets_a_new_file(server, folder_url):
@@ -329,7 +332,7 @@ def test_an_image_gets_a_new_file(server, folder_url):
     assert create(image, len(second), auth=CAROL).status_code == 401
     assert patch(url, 0, second[:7000]).status_code == 204
     assert patch(url, 7000, second[7000:]).status_code == 204
-    assert requests.get(image + "/download").content == second
+    assert requests.get(image + "/download", auth=ADMIN).content == second
     assert "500" in requests.get(image + "/ImageProperties.xml").text
 
 
@@ -411,7 +414,7 @@ def test_200mb_upload_client_killed_halfway_resumes(server, folder_url,
     assert requests.get(image + "/status_json").json()["status"] in (
         "queued", "tiling", "ready")  # 67 megapixels: in the background
     digest = hashlib.sha256()
-    with requests.get(image + "/download", stream=True) as r:
+    with requests.get(image + "/download", stream=True, auth=ADMIN) as r:
         assert r.status_code == 200
         for block in r.iter_content(1 << 20):
             digest.update(block)
@@ -614,7 +617,7 @@ def test_patch_on_an_image_is_not_allowed(server, folder_url):
         assert r.status_code == 405, r.text[:200]
         assert "POST" in r.headers["Allow"]
         assert "ZoomifyImage at" not in r.text
-    assert requests.get(image + "/download").content == data
+    assert requests.get(image + "/download", auth=ADMIN).content == data
 
 
 def test_an_id_is_reserved_when_the_upload_is_created(server, folder_url):
@@ -643,7 +646,8 @@ def test_an_id_is_reserved_when_the_upload_is_created(server, folder_url):
     r = create(folder_url, len(data), auth=BOB, id="same")
     assert r.status_code == 201
     assert patch(r.headers["Location"], 0, data, auth=BOB).status_code == 204
-    assert requests.get(folder_url + "/same/download").content == data
+    assert requests.get(folder_url + "/same/download",
+                        auth=ADMIN).content == data
 
 
 @pytest.fixture(scope="module")
@@ -838,7 +842,7 @@ def test_a_full_disc_during_a_patch_is_507_and_resumable(tmp_path):
         os.remove(filler)  # room again: the upload goes on
         r = patch(url, kept, data[kept:])
         assert r.status_code == 204, r.text
-        assert requests.get(server.url + "/six/download"
+        assert requests.get(server.url + "/six/download", auth=ADMIN
                             ).content == data
         # another filesystem than the blobs': the upload was copied (issue
         # 26), as Zope said at start-up
@@ -918,8 +922,9 @@ def test_a_reserved_id_is_refused_to_the_add_form(server, folder_url,
     assert r.status_code == 400, r.status_code
     # the upload ends in its own image, with the id it reserved
     assert patch(url, 0, data).status_code == 204
-    assert requests.get(folder_url + "/kept/download").content == data
-    assert requests.get(folder_url + "/other/download").ok
+    assert requests.get(folder_url + "/kept/download",
+                        auth=ADMIN).content == data
+    assert requests.get(folder_url + "/other/download", auth=ADMIN).ok
 
 
 def blob_files(server):
@@ -955,7 +960,8 @@ def test_the_last_chunk_copies_nothing(server, folder_url, tmp_path):
     assert blob is not None, "the blob is a copy"
     assert os.stat(blob).st_nlink == 1  # the upload's name is gone
     assert sha256_file(blob) == hashlib.sha256(data).hexdigest()
-    assert requests.get(folder_url + "/linked/download").content == data
+    assert requests.get(folder_url + "/linked/download",
+                        auth=ADMIN).content == data
 
 
 def test_a_failed_take_loses_nothing(server, folder_url, tmp_path):
@@ -981,4 +987,5 @@ def test_a_failed_take_loses_nothing(server, folder_url, tmp_path):
     assert requests.get(folder_url + "/kept/status_json").status_code == 404
     r = patch(url, len(data) - 1, data[-1:])
     assert r.status_code == 204, r.text
-    assert requests.get(folder_url + "/kept/download").content == data
+    assert requests.get(folder_url + "/kept/download",
+                        auth=ADMIN).content == data

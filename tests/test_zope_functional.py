@@ -204,7 +204,7 @@ def test_bad_file_through_edit_keeps_everything(folder, photo, tmp_path):
     add_through_form(folder, photo, id="p", storage="filesystem")
     base = "%s/%s/p" % (BASE, folder)
     before = fetch(base + "/TileGroup0/0-0-0.jpg").contents
-    original = fetch(base + "/download").contents
+    original = fetch(base + "/download", login=True).contents
     bad = tmp_path / "truncated.png"
     data = open(save(smooth(500, 500), tmp_path / "w.png"), "rb").read()
     bad.write_bytes(data[:len(data) // 3])
@@ -217,7 +217,7 @@ def test_bad_file_through_edit_keeps_everything(folder, photo, tmp_path):
     assert status(b) == 400
     assert "truncated.png" in b.contents
     assert fetch(base + "/TileGroup0/0-0-0.jpg").contents == before
-    assert fetch(base + "/download").contents == original
+    assert fetch(base + "/download", login=True).contents == original
     with zope_root(commit=False) as app:
         image = app[folder]["p"]
         assert image.title == "" and image.width == 1300
@@ -228,17 +228,17 @@ def test_download_original_with_ranges(folder, photo):
     add_through_form(folder, photo, id="p")
     data = open(photo, "rb").read()
     url = "%s/%s/p/download" % (BASE, folder)
-    whole = fetch(url)
+    whole = fetch(url, login=True)
     assert status(whole) == 200
     assert whole.headers["Accept-Ranges"] == "bytes"
     assert "harbour.jpg" in whole.headers["Content-Disposition"]
-    b = browser(login=False)
+    b = browser(login=True)
     b.addHeader("Range", "bytes=10-99")
     b.open(url)
     assert status(b) == 206
     assert b.headers["Content-Range"] == "bytes 10-99/%d" % len(data)
     assert b.headers["Content-Length"] == "90"
-    b = browser(login=False)
+    b = browser(login=True)
     b.addHeader("Range", "bytes=%d-" % (len(data) + 5))
     b.open(url)
     assert status(b) == 416

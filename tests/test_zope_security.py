@@ -68,7 +68,7 @@ def test_a_server_path_in_the_edit_form_is_refused(folder, photo, tmp_path):
                  {"file": str(secret)})
         assert status(b) == 400, method
         assert facts(folder) == before
-    download = fetch("%s/%s/p/download" % (BASE, folder))
+    download = fetch("%s/%s/p/download" % (BASE, folder), login=True)
     assert download.contents == open(photo, "rb").read()
 
 
@@ -117,7 +117,7 @@ def test_changes_refuse_other_sites(folder, photo):
 
 # 4. only what visitors need is published ------------------------------------
 
-VISITOR_NAMES = {"index_html", "view", "embed", "status_json", "download",
+VISITOR_NAMES = {"index_html", "view", "embed", "status_json",
                  "ImageProperties.xml", "HEAD"}
 
 
@@ -273,7 +273,7 @@ def test_imported_zexp_without_the_tiles_is_tiled_again(folder, photo):
 def test_download_any_file_name(folder, tmp_path):
     photo = save(smooth(300, 200), tmp_path / "Hafen Ærø \"1\" 東京.png")
     add(folder, photo, "p")
-    b = fetch("%s/%s/p/download" % (BASE, folder))
+    b = fetch("%s/%s/p/download" % (BASE, folder), login=True)
     disposition = b.headers["Content-Disposition"]
     assert disposition.startswith("attachment;")
     assert "filename*=UTF-8''" in disposition
@@ -286,17 +286,20 @@ def test_download_if_range(folder, photo):
     add(folder, photo, "p")
     data = open(photo, "rb").read()
     url = "%s/%s/p/download" % (BASE, folder)
-    whole = fetch(url)
+    whole = fetch(url, login=True)
     etag = whole.headers["ETag"]
     assert etag
-    b = fetch(url, headers=[("Range", "bytes=0-9"), ("If-Range", etag)])
+    b = fetch(url, login=True,
+              headers=[("Range", "bytes=0-9"), ("If-Range", etag)])
     assert status(b) == 206 and b.headers["Content-Length"] == "10"
     # a changed file: the whole new file, not a piece of it
-    b = fetch(url, headers=[("Range", "bytes=0-9"), ("If-Range", '"old"')])
+    b = fetch(url, login=True,
+              headers=[("Range", "bytes=0-9"), ("If-Range", '"old"')])
     assert status(b) == 200
     assert b.headers["Content-Length"] == str(len(data))
-    b = fetch(url, headers=[("Range", "bytes=0-9"),
-                          ("If-Range", "Sat, 01 Jan 2000 00:00:00 GMT")])
+    b = fetch(url, login=True, headers=[
+        ("Range", "bytes=0-9"),
+        ("If-Range", "Sat, 01 Jan 2000 00:00:00 GMT")])
     assert status(b) == 200
 
 
