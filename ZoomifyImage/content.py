@@ -22,6 +22,7 @@ from . import access
 from . import config
 from . import description as descriptions
 from . import downloads
+from . import events
 from . import jobs
 from . import originals
 from . import resolution
@@ -373,6 +374,7 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         tiling.note_result(self, result)
         self._serve(store)
         self._tiling_needed = False
+        events.tiles_installed(self)  # IIIF Change Discovery
 
     def _serve(self, store):
         # the set of ``store`` is served from now on; the old one goes

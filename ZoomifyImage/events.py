@@ -9,18 +9,34 @@ through the image's declared hooks (interfaces.IZoomifyImage).
 (a move or a rename needs nothing: tile paths use a stable id)
 - removed: the filesystem tiles go when the transaction commits; a
   running job discards its set
+Each also tells IIIF Change Discovery's log (activity.py), as does a new
+tile set (tiles_installed) and a move or a rename (moved).
 """
 
+from . import activity
 from . import jobs
 
 
 def added(image, event):
     jobs.copied(image)  # a .zexp import has no copied event
     image.added()
+    activity.note(image, changed=False)  # a Create if visible (once)
 
 
 def modified(image, event):
     image.tile_if_needed()
+    activity.note(image)
+
+
+def moved(image, event):
+    """Renamed or moved (not added, not deleted): its URLs changed."""
+    if event.oldParent is not None and event.newParent is not None:
+        activity.note(image, changed=False)
+
+
+def tiles_installed(image):
+    """A new tile set is served (content.py; a background job too)."""
+    activity.note(image)
 
 
 def copied(image, event):
@@ -31,3 +47,4 @@ def copied(image, event):
 def removed(image, event):
     jobs.removed(image)
     image.removed()
+    activity.forget(image)
