@@ -237,3 +237,20 @@ def test_the_reduced_download_is_read_only(site, method):
         site[len(BASE):] + "/pub/download.jpg")
     assert head.status_int == 200 and head.body == b""
     assert head.headers["Content-Type"] == "image/jpeg"
+
+
+def test_the_public_download_keeps_to_the_preview(site, zope_settings):
+    """With a preview size (degraded access), who may not see full
+    resolution downloads no more than the viewer shows him: the largest
+    tier within his preview, never cached publicly."""
+    zope_settings(**{"preview-size": "256"})
+    b = get(site + "/pub/download.jpg")
+    assert status(b) == 200 and jpeg_size(b) == (175, 125)
+    assert _private(b.headers["Cache-Control"])
+    assert link(get(site + "/pub"))[1] == "Download 175 x 125 JPEG"
+    viewer = get(site + "/pub/download.jpg", VIEWER)
+    assert jpeg_size(viewer) == (175, 125)
+    # who sees full resolution gets the whole tier
+    assert jpeg_size(get(site + "/pub/download.jpg", ADMIN)) == (700, 500)
+    zope_settings(**{"public-download": "iiif !300,300"})
+    assert jpeg_size(get(site + "/pub/download.jpg")) == (175, 125)
