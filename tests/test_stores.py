@@ -696,6 +696,24 @@ class TestEveryStore:
         assert store.get("TileGroup0/0-0-2.jpg") == b"tile 2"
         assert kind.sets(store) == before
 
+    def test_a_writer_aborted_after_its_commit_changes_nothing(
+            self, kind, root, unique_id):
+        """A job's clean-up may abort its writer after the transaction
+        that installed the set committed (a step after the commit
+        failed): the committed set stays whole."""
+        store = kind.make(root, "ce" + unique_id)
+        writer = store.writer()
+        writer.put("TileGroup0/0-0-0.jpg", b"tile 0")
+        writer.put("ImageProperties.xml", b"<IMAGE_PROPERTIES />")
+        writer.finish()
+        transaction.commit()
+        before = kind.sets(store)
+        writer.abort()
+        assert kind.sets(store) == before
+        from ZoomifyImage.stores.filesystem import TILE_CACHE
+        TILE_CACHE.clear()
+        assert store.get("TileGroup0/0-0-0.jpg") == b"tile 0"
+
     def test_nothing_visible_before_commit(self, kind, root, unique_id, db):
         uid = "cd" + unique_id
         store = kind.make(root, uid)

@@ -389,6 +389,9 @@ class S3TileWriter(TileSink):
         self.prefix = set_prefix(self.uid, self.set_id)
         self.record = record_key(self.uid, self.set_id)
         self.keep_on_abort = False
+        # the database points at the set: nothing may remove it now (a
+        # job's clean-up may abort its writer after the commit)
+        self.committed = False
         self.failed = None
         self.pending = []
         self.lock = threading.Lock()
@@ -475,6 +478,8 @@ class S3TileWriter(TileSink):
         transaction.get().join(S3SetPlacement(self))
 
     def abort(self):
+        if self.committed:
+            return
         with self.lock:
             for future in self.pending:
                 future.cancel()
@@ -523,6 +528,13 @@ class S3SetPlacement(SetPlacement):
 
     def tpc_finish(self, txn):
         self.phase = FINISHED
+        self.writer.committed = True
+
+    def tpc_abort(self, txn):
+        super().tpc_abort(txn)
+        if self.phase == ENDED and self.placed:
+            # kept: the database committed pointing at it
+            self.writer.committed = True
 
     def _discard(self):
         if self.writer.keep_on_abort:
