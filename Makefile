@@ -108,7 +108,9 @@ lint: install
 
 .PHONY: lint
 test: install system lint
-	$(BIN)/python -m pytest -rs tests
+	# two processes, each taking whole test files (module-scoped servers
+	# stay in one process); the variants below are small and run in one
+	$(BIN)/python -m pytest -rs -n 2 --dist loadfile tests
 	# again without pyvips, as installed without the `vips` extra
 	PYTHONPATH=tests/without_pyvips $(BIN)/python -m pytest -q -rs \
 	    tests/test_layout.py tests/test_pixels.py tests/test_errors.py \

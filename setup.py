@@ -92,6 +92,8 @@ setup(
         "s3": ["boto3>=1.36"],
         "test": [
             "pytest",
+            # the suite in two processes, one test file each (make test)
+            "pytest-xdist",
             "psutil",
             "zope.testbrowser",
             "WebTest",
