@@ -1,5 +1,7 @@
 # make install: .venv with the product (editable) and everything the tests need
 # make test:    install what is missing, then run the whole test suite
+# make install-plone: .venv-plone, the same product with Plone 6.2 (the
+#               `plone` extra) for tests_plone/ and make start-plone
 
 PYTHON ?= python3
 VENV := .venv
@@ -28,6 +30,14 @@ PACKAGES := APT=$(APT) PYTHON=$(PYTHON) tools/system-packages
 
 .PHONY: install test clean start prerequisites static
 
+# Plone in a venv of its own: Zope initialises every installed Products.*
+# package at start-up, so Plone's in .venv would change the bare Zope
+# that the rest of the suite starts (and tests that bare Zope works
+# without Plone)
+PLONE_VENV := .venv-plone
+PLONE_BIN := $(PLONE_VENV)/bin
+PLONE_STAMP := $(PLONE_VENV)/.installed
+
 install: $(STAMP) static openjpeg
 
 prerequisites:
@@ -47,6 +57,20 @@ $(STAMP): setup.py pyproject.toml ZoomifyImage/pyramid/_boxmean.c
 	$(BIN)/pip install -q --no-deps 'iiif-prezi3==3.1.1'
 	@$(BIN)/python -c "from ZoomifyImage.pyramid import boxmean; print('make install: the box mean is', 'the C (_boxmean.c)' if boxmean.compiled else 'numpy (the C was not compiled)')"
 	touch $(STAMP)
+
+install-plone: $(PLONE_STAMP) static
+
+$(PLONE_STAMP): setup.py pyproject.toml ZoomifyImage/pyramid/_boxmean.c
+	@$(PACKAGES) build
+	test -x $(PLONE_BIN)/python || $(PYTHON) -m venv $(PLONE_VENV)
+	$(PLONE_BIN)/pip install -q --upgrade pip
+	$(PLONE_BIN)/pip install -q -e '.[plone,plone-test]'
+	touch $(PLONE_STAMP)
+
+.PHONY: install-plone test-plone
+# the Plone tests, in .venv-plone (tests_plone/conftest.py)
+test-plone: install-plone
+	$(PLONE_BIN)/python -m pytest -rs -p no:cacheprovider tests_plone
 
 # the viewers' JavaScript, from package-lock.json (no venv needed)
 static: $(OSD_STAMP) $(TUS_STAMP) $(MIRADOR_STAMP) $(OL_STAMP)
@@ -102,7 +126,7 @@ system:
 # the zopefoundation projects' lint (flake8 and isort with
 # force_single_line), as ruff rules: ruff.toml
 lint: install
-	$(BIN)/ruff check ZoomifyImage tests benchmarks
+	$(BIN)/ruff check ZoomifyImage tests tests_plone benchmarks
 	# no module but content.py reaches into the image (issue 24)
 	$(BIN)/python tools/check_image_privates.py ZoomifyImage
 
@@ -130,9 +154,11 @@ test: install system lint
 	PYTHONPATH=tests/without_boxmean_c $(BIN)/python -c "from ZoomifyImage.pyramid import boxmean; assert not boxmean.compiled"
 	PYTHONPATH=tests/without_boxmean_c $(BIN)/python -m pytest -q -rs \
 	    tests/test_pixels.py tests/test_modes.py tests/test_cli.py
+	# Plone 6.2 with the add-on, in its own venv
+	$(MAKE) test-plone
 
 clean:
-	rm -rf $(VENV) build *.egg-info node_modules $(OSD) $(TUS) $(MIRADOR) $(OL)
+	rm -rf $(VENV) $(PLONE_VENV) build *.egg-info node_modules $(OSD) $(TUS) $(MIRADOR) $(OL)
 	rm -f ZoomifyImage/pyramid/_boxmean*.so
 
 # make start: a Zope instance in var/instance, in the foreground

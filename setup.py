@@ -90,6 +90,28 @@ setup(
         # the S3 tile store (docs/s3.txt); 1.36 reads
         # request_checksum_calculation
         "s3": ["boto3>=1.36"],
+        # the Dexterity type for Plone 6.2 (ZoomifyImage/plone/); bare
+        # Zope needs none of it. `make install-plone` puts it in a venv
+        # of its own, .venv-plone, so that Plone's Products.* packages,
+        # which Zope initialises at every start, stay out of .venv
+        "plone": [
+            "Products.CMFPlone>=6.2,<6.3",
+            "plone.app.contenttypes",
+            "plone.restapi",
+            "plone.api",
+            # CMFPlone 6.2 asks plone.app.layout>=6.0.0a3, a pre-release
+            # bound, so pip takes Plone 7's alphas (7.0.0a6), which
+            # break the site's ZCML; 6.x is Plone 6.2's line
+            "plone.app.layout<7",
+        ],
+        # the Plone tests (tests_plone/, `make test-plone`)
+        "plone-test": [
+            "plone.app.testing",
+            "pytest-plone",
+            "pytest",
+            "zope.testbrowser",
+            "playwright",
+        ],
         "test": [
             "pytest",
             # the suite in two processes, one test file each (make test)

@@ -1,0 +1,48 @@
+"""The Zoomify Image type in a real Plone 6.2 site (plone.app.testing),
+through the real publisher with zope.testbrowser: added by Plone's add
+form, it is a provider of the deep-zoom face, tiled, and served by the
+same code as the Zope class."""
+
+import io
+import json
+
+from PIL import Image
+
+from tests_plone.helpers import browser
+from tests_plone.images import jpeg
+from ZoomifyImage.interfaces import IDeepZoomImage
+from ZoomifyImage.interfaces import ITileable
+
+
+def add_through_form(b, folder_url, title="A big map", data=None,
+                     filename="map.jpg", content_type="image/jpeg"):
+    b.open(folder_url + "/++add++ZoomifyImage")
+    b.getControl(name="form.widgets.IDublinCore.title").value = title
+    b.getControl(name="form.widgets.image").add_file(
+        io.BytesIO(jpeg() if data is None else data), content_type,
+        filename)
+    b.getControl("Save").click()
+    return b
+
+
+def test_add_through_the_form_and_see_tiles(functional):
+    app, portal = functional["app"], functional["portal"]
+    owner = browser(app, "owner")
+    owner.followRedirects = True
+    add_through_form(owner, portal.absolute_url())
+    url = portal.absolute_url() + "/a-big-map"
+    assert owner.url.removesuffix("/view") == url
+    assert "Item created" in owner.contents
+    assert 'id="zoomify-viewer"' in owner.contents
+    item = portal["a-big-map"]
+    assert IDeepZoomImage.providedBy(item) and ITileable.providedBy(item)
+    assert item.current_status() == "ready"
+    assert (item.width, item.height) == (600, 400)
+    owner.open(url + "/ImageProperties.xml")
+    assert 'WIDTH="600" HEIGHT="400"' in owner.contents
+    owner.open(url + "/TileGroup0/0-0-0.jpg")
+    tile = Image.open(io.BytesIO(owner.contents))
+    assert tile.format == "JPEG" and tile.size == (150, 100)  # the top tier
+    owner.open(url + "/iiif/info.json")
+    info = json.loads(owner.contents)
+    assert (info["width"], info["height"]) == (600, 400)
