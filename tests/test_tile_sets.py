@@ -38,31 +38,72 @@ def files_under(folder):
     return sorted(out)
 
 
+def stored(storage, uid):
+    """What the image has in its store outside the database, with what a
+    move or a rewrite changes: files (path, inode, size) of its directory
+    under the tile root, or keys (key, ETag, date) of its sets and their
+    records in the bucket."""
+    if storage == "filesystem":
+        return files_under(os.path.join(tile_root(), uid[:2], uid))
+    from ZoomifyImage.stores import s3
+    pages = s3.client().get_paginator("list_objects_v2").paginate(
+        Bucket=s3.bucket(), Prefix=s3.base_prefix())
+    return sorted((o["Key"], o["ETag"], o["LastModified"])
+                  for page in pages for o in page.get("Contents", ())
+                  if "/%s/" % uid in o["Key"])
+
+
+def sets_of(storage, uid):
+    """The names of the image's placed sets."""
+    if storage == "filesystem":
+        folder = os.path.join(tile_root(), uid[:2], uid)
+        return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    from ZoomifyImage.stores import s3
+    return sorted(name for owner, name in s3.records() if owner == uid)
+
+
+def unfinished(storage, uid):
+    """The image's sets still being written (or left so)."""
+    if storage == "filesystem":
+        partial = os.path.join(tile_root(), ".partial")
+        return [n for n in os.listdir(partial) if n.startswith(uid)]
+    from ZoomifyImage.stores import s3
+    return [name for owner, name in s3.records() if owner == uid and
+            s3.writing_since(s3.read_record(uid, name)) is not None]
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def storage(request):
+    """A store whose sets live outside the database."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_settings")
+    return request.param
+
+
 @pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage
-def test_undo_and_get_move_no_file(folder, photo, tmp_path):
-    add(folder, photo, storage="filesystem")
+def test_undo_and_get_move_no_file(folder, photo, tmp_path, storage):
+    add(folder, photo, storage=storage)
     with zope_root(commit=False) as app:
         uid = app[folder]["img"].uid
-    image_dir = os.path.join(tile_root(), uid[:2], uid)
     base = "%s/%s/img/" % (BASE, folder)
     old_tile = get(base + "TileGroup0/0-0-0.jpg")[2]
     note = "new file, set test " + folder
     new_file(folder, save(smooth(1200, 300, seed=5), tmp_path / "w.png"),
              note)
-    # both sets are on disc, each in its own directory
-    assert len(os.listdir(image_dir)) == 2
-    before = files_under(image_dir)
+    # both sets are stored, each in its own directory (under its prefix)
+    assert len(sets_of(storage, uid)) == 2
+    before = stored(storage, uid)
     undo(note)
-    assert files_under(image_dir) == before   # Undo moved the pointer
+    assert stored(storage, uid) == before   # Undo moved the pointer
     code, headers, body = get(base + "TileGroup0/0-0-0.jpg")
     assert code == 200 and body == old_tile
     assert b'WIDTH="700"' in get(base + "ImageProperties.xml")[2]
-    assert files_under(image_dir) == before   # and a GET moved nothing
+    assert stored(storage, uid) == before   # and a GET moved nothing
 
 
 def test_a_stale_reader_cannot_bring_back_the_old_set(folder, photo,
-                                                      tmp_path):
-    add(folder, photo, storage="filesystem")
+                                                      tmp_path, storage):
+    add(folder, photo, storage=storage)
     wsgi_app()
     import Zope2
     # a request that began before the retile committed (or a ZEO client
@@ -73,14 +114,12 @@ def test_a_stale_reader_cannot_bring_back_the_old_set(folder, photo,
     stale_image = stale.root()["Application"][folder]["img"]
     old_etag = stale_image.tile_set().etag
     new_file(folder, save(smooth(1200, 300, seed=5), tmp_path / "w.png"))
-    image_dir = os.path.join(tile_root(), stale_image.uid[:2],
-                             stale_image.uid)
-    before = files_under(image_dir)
+    before = stored(storage, stale_image.uid)
     # the stale reader still reads its own (old) set, whole, and moves
     # nothing: the new set stays where everyone else finds it
     assert stale_image._store.get("ImageProperties.xml").find(
         b'WIDTH="700"') > 0
-    assert files_under(image_dir) == before
+    assert stored(storage, stale_image.uid) == before
     manager.abort()
     stale.close()
     # everyone else gets the new set under the new ETag
@@ -115,10 +154,12 @@ def test_etag_and_viewer_version_name_the_set(folder, photo, tmp_path,
     assert second in get(url)[1]["ETag"]
 
 
-def test_failed_tiling_leaves_no_partial_directory(folder, photo, tmp_path):
-    add(folder, photo, storage="filesystem")
+def test_failed_tiling_leaves_no_partial_directory(folder, photo, tmp_path,
+                                                   storage):
+    add(folder, photo, storage=storage)
     with zope_root(commit=False) as app:
         uid = app[folder]["img"].uid
+    before = stored(storage, uid)
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
     from zExceptions import BadRequest
@@ -126,24 +167,23 @@ def test_failed_tiling_leaves_no_partial_directory(folder, photo, tmp_path):
         with zope_root() as app:
             with open(bad, "rb") as f:
                 app[folder]["img"].manage_upload(file=f)
-    partial = os.path.join(tile_root(), ".partial")
-    assert not [n for n in os.listdir(partial) if n.startswith(uid)]
+    assert unfinished(storage, uid) == []
+    assert stored(storage, uid) == before
 
 
-def test_a_rolled_back_savepoint_leaves_no_set(folder, photo, tmp_path):
-    add(folder, photo, storage="filesystem")
+def test_a_rolled_back_savepoint_leaves_no_set(folder, photo, tmp_path,
+                                               storage):
+    add(folder, photo, storage=storage)
     with zope_root(commit=False) as app:
         uid = app[folder]["img"].uid
-    image_dir = os.path.join(tile_root(), uid[:2], uid)
-    before = files_under(image_dir)
+    before = stored(storage, uid)
     with zope_root() as app:
         savepoint = transaction.savepoint()
         with open(save(smooth(900, 900), tmp_path / "sq.png"), "rb") as f:
             app[folder]["img"].manage_upload(file=f)
         savepoint.rollback()
-    assert files_under(image_dir) == before
-    partial = os.path.join(tile_root(), ".partial")
-    assert not [n for n in os.listdir(partial) if n.startswith(uid)]
+    assert stored(storage, uid) == before
+    assert unfinished(storage, uid) == []
     assert b'WIDTH="700"' in get("%s/%s/img/ImageProperties.xml"
                                  % (BASE, folder))[2]
 
@@ -202,7 +242,7 @@ def test_a_read_only_tile_root_is_a_clear_error(folder, photo,
 
 
 @pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage
-def test_undo_of_an_add_leaves_no_orphan(folder, photo):
+def test_undo_of_an_add_leaves_no_orphan(folder, photo, storage):
     import time
 
     from ZoomifyImage.sweep import sweep
@@ -211,21 +251,20 @@ def test_undo_of_an_add_leaves_no_orphan(folder, photo):
     with zope_root() as app:
         with open(photo, "rb") as f:
             manage_addZoomifyImage(app[folder], id="gone", file=f,
-                                   storage="filesystem")
+                                   storage=storage)
         transaction.get().note(note)
     with zope_root(commit=False) as app:
         uid = app[folder]["gone"].uid
         db = app._p_jar.db()
-    image_dir = os.path.join(tile_root(), uid[:2], uid)
     undo(note)
     with zope_root(commit=False) as app:
         assert "gone" not in app[folder].objectIds()
     # an Undo of the Undo may want it back within trash-days
     sweep(db, tile_root(), trash_days=30, grace=0)
-    assert os.path.isdir(image_dir)
+    assert len(sets_of(storage, uid)) == 1
     sweep(db, tile_root(), trash_days=30, grace=0,
           now=time.time() + 31 * 86400)
-    assert not os.path.exists(image_dir)
+    assert sets_of(storage, uid) == [] and stored(storage, uid) == []
 
 
 def test_a_takeover_spares_a_live_writer_of_the_same_image(small_threshold,
