@@ -1,12 +1,25 @@
-"""Degraded access in Chromium: a visitor who is not logged in sees the
-preview of an image with a preview size, drawn whole at every zoom and
-corner with no failed request, and the viewer asks no tile above it; the
-page offers the login. (The refusals themselves: test_degraded.py.)"""
+"""Degraded access and IIIF Authorization Flow 2.0 in Chromium.
+
+A visitor who is not logged in sees the preview of an image with a
+preview size, drawn whole at every zoom and corner with no failed
+request, and the viewer asks no tile above it; the page offers the
+login. (The refusals themselves: test_degraded.py.)
+
+The flow end to end, with the product's small spec-following client
+(static/zoomify-iiif-auth.js; Mirador 4.0.0 knows Auth 1.0 only):
+anonymous -> probe 401 with the preview as substitute -> the preview
+drawn -> the login window (the browser's Basic login, as a person types
+it) -> the token from the iframe -> probe 200 -> full resolution, every
+tile sent with the token; logout -> the preview again. No request of the
+client's page fails on the way."""
 
 import pytest
 
+from tests.browser_pages import WatchedPage
 from tests.browser_pages import assert_looks_like
+from tests.browser_pages import decode_png
 from tests.browser_pages import requested_tiles
+from tests.degraded_images import RESEARCHER
 from tests.degraded_images import degraded_image
 from tests.test_viewer_browser import Page
 from tests.zope_fixtures import chromium_missing
@@ -76,3 +89,127 @@ def test_the_iiif_viewer_reads_the_preview_service(server, chromium, folder,
         assert asked and all("/iiif-preview/" in u for u in asked), asked
     finally:
         page.close()
+
+
+RESOURCE = "/++resource++zoomifyimage/"
+PAGE = """<!DOCTYPE html><html><head><title>IIIF client</title>
+<link rel="icon" href="data:," /></head><body>
+<div id="client" data-height="500px"></div>
+<script src="%(r)sopenseadragon/openseadragon.min.js"></script>
+<script src="%(r)szoomify-iiif-auth.js"></script>
+<script>ZoomifyIIIFAuth.show(document.getElementById("client"),
+  "%(info)s", "%(r)sopenseadragon/images/");</script>
+</body></html>
+"""
+
+DRAWN = """async () => {
+  const v = ZoomifyIIIFAuth.clients.client.viewer;
+  const frame = () => new Promise(r => requestAnimationFrame(r));
+  const t0 = performance.now();
+  while (performance.now() - t0 < 15000) {
+    const item = v && v.world.getItemAt(0);
+    if (item && item.getFullyLoaded() && v.imageLoader.jobsInProgress === 0) {
+      await frame();
+      if (item.getFullyLoaded()) {
+        const box = v.viewport.viewportToViewerElementRectangle(
+          item.getBounds());
+        const ratio = OpenSeadragon.pixelDensityRatio;
+        return {png: v.drawer.canvas.toDataURL("image/png"),
+                box: [box.x * ratio, box.y * ratio,
+                      (box.x + box.width) * ratio,
+                      (box.y + box.height) * ratio],
+                width: item.source.width};
+      }
+    }
+    await frame();
+  }
+  throw new Error("the client's viewer did not finish loading");
+}"""
+
+ZOOM_IN = """(corner) => {
+  const v = ZoomifyIIIFAuth.clients.client.viewer;
+  const item = v.world.getItemAt(0);
+  v.viewport.zoomTo(v.viewport.imageToViewportZoom(1), null, true);
+  v.viewport.panTo(item.imageToViewportCoordinates(corner[0], corner[1]),
+                   true);
+  v.viewport.applyConstraints(true);
+}"""
+
+
+def _full_scale(url):
+    region, size = url.split("/iiif/")[1].split("/")[:2]
+    return region.count(",") == 3 and region.split(",")[2:] == \
+        size.split(",")
+
+
+def _state(page, state):
+    page.wait_for_function(
+        "(s) => document.getElementById('client').dataset.state === s",
+        arg=state, timeout=15000)
+
+
+def _drawn(watched, array):
+    data = watched.page.evaluate(DRAWN)
+    assert_looks_like(decode_png(data["png"], "RGB"), data["box"], array)
+    return data["width"]
+
+
+def test_anonymous_preview_login_full_resolution_logout(
+        server, chromium, folder, tmp_path):
+    from OFS.DTMLDocument import addDTMLDocument
+    path, array, layout, cut = degraded_image(folder, tmp_path, (2049, 1025))
+    with zope_root() as app:
+        addDTMLDocument(app[folder], "client", file=PAGE % {
+            "r": RESOURCE, "info": path + "/iiif/info.json"})
+    watched = WatchedPage(chromium)
+    page = watched.page
+    try:
+        # anonymous: the probe says 401 and offers the preview
+        page.goto(server + "/%s/client" % folder)
+        _state(page, "substitute")
+        assert _drawn(watched, array) == cut.width
+        heading = page.locator(".zoomify-auth-heading").inner_text()
+        assert heading == "Full resolution needs a login"
+        assert "preview" in page.locator(".zoomify-auth-note").inner_text()
+        tiles = [u for u in watched.urls if path + "/iiif" in u and
+                 u.endswith(".jpg")]
+        assert tiles and all("/iiif-preview/" in u for u in tiles)
+        # the access service, in a window of its own: the site's login
+        asked = []
+        page.context.on("request", lambda r: asked.append(r.url))
+        with page.context.expect_page() as opened:
+            page.locator(".zoomify-auth-login").click()
+        login = opened.value
+        login.wait_for_load_state()
+        (url,) = [u for u in asked if "/@@zoomify-iiif-login" in u]
+        assert url == server + "/@@zoomify-iiif-login?origin=" + \
+            server.replace(":", "%3A").replace("/", "%2F")
+        # the person logs in (Basic: what the browser's dialog sends)
+        with login.expect_event("close"):
+            # (the page closes itself: its load is never waited for)
+            login.goto(url.replace("http://", "http://%s:%s@" % RESEARCHER,
+                                   1), wait_until="commit")
+        # token from the iframe, probe 200: the full resolution
+        _state(page, "full")
+        assert _drawn(watched, array) == layout.width
+        page.evaluate(ZOOM_IN, [layout.width, layout.height])
+        _drawn(watched, array)
+        full = [u for u in watched.urls if path + "/iiif/" in u and
+                u.endswith(".jpg")]
+        # tiles at full scale (the region's own size), above the preview
+        assert [u for u in full if _full_scale(u)], full[-5:]
+        assert page.locator(".zoomify-auth-logout").is_visible()
+        # logout: a window of its own, the token forgotten, the preview
+        with page.context.expect_page() as opened:
+            page.locator(".zoomify-auth-logout").click()
+        logout = opened.value
+        logout.wait_for_load_state()
+        logged_out = [u for u in asked if "/@@zoomify-iiif-logout" in u]
+        assert logged_out
+        logout.close()  # the person closes it (a headless Chromium shows
+        #                 an error page for the 401 that asks to log in)
+        _state(page, "substitute")
+        assert _drawn(watched, array) == cut.width
+        watched.check_clean()
+    finally:
+        watched.close()

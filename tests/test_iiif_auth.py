@@ -3,7 +3,7 @@ image carries when anonymous may not see it whole, the probe's answers,
 the token service's postMessage page and JSON forms, and the tokens:
 honoured on tiles, IIIF and the probe; expired, of another origin, of
 another user, forged: refused. The flow in Chromium:
-test_iiif_auth_browser.py."""
+test_degraded_browser.py."""
 
 import json
 import re
