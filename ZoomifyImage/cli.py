@@ -220,7 +220,8 @@ def import_parser():
                         "attribution, rights, language, metadata:LABEL); "
                         "without it, from FILE.json or the JSON file of "
                         "FILE's name beside FILE, if there is one")
-    parser.add_argument("--storage", choices=("zodb", "filesystem"),
+    from .config import STORAGES  # the same kinds as zope.conf's
+    parser.add_argument("--storage", choices=STORAGES,
                         default=None, help="tile storage (default: the "
                         "site's, from zope.conf)")
     parser.add_argument("--quality", type=_positive, default=None,
