@@ -6,6 +6,7 @@
     IMAGE/manifest.json              Presentation API 3 manifest
     IMAGE/iiif/probe                 IIIF Auth 2.0 probe (iiif_auth.py)
     IMAGE/iiif-preview/...           the preview service (resolution.py)
+    IMAGE/about.json                 schema.org description (seeAlso)
 
 The View permission of the image guards all of it: the published objects
 acquire it from the image, and nothing is read or checked before the
@@ -33,6 +34,7 @@ from . import config
 from . import iiif_auth
 from . import resolution
 from .description import Description
+from .description import json_ld
 from .description import manifest_properties
 from .iiif_pixels import render
 from .iiif_pixels import spooled
@@ -68,6 +70,20 @@ DECODE_FACTOR = 2
 ORDER = ("@context", "id", "type", "label", "summary", "metadata",
          "requiredStatement", "rights", "navDate", "provider", "homepage",
          "seeAlso", "thumbnail", "items")
+
+
+def smallest(layout):
+    """(width, height) of the smallest tier: one stored tile."""
+    return next((w, h) for w, h in layout.tiers if w and h)
+
+
+def about(image, layout, url):
+    """The schema.org description of the image (IMAGE/about.json, a
+    dict): the viewer page's JSON-LD, with full URLs."""
+    return json_ld(describe(image), url,
+                   "%s/iiif/full/%d,%d/0/default.jpg"
+                   % ((url,) + smallest(layout)),
+                   url + "/manifest.json", layout.width, layout.height)
 
 
 def describe(image):
@@ -133,12 +149,10 @@ def manifest(image, layout, url, area):
     service (a dict, built by hand: see docs/iiif.txt)."""
     service = url + "/iiif"
     canvas = url + "/canvas/1"
-    about = describe(image)
-    props = manifest_properties(about, url, provider())
+    props = manifest_properties(describe(image), url, provider())
     label = props["label"]
     width, height = max_size(layout.width, layout.height, area)
-    # the smallest tier is one stored tile
-    small = next((w, h) for w, h in layout.tiers if w and h)
+    small = smallest(layout)
 
     def picture(w, h, size):
         return {"id": "%s/full/%s/0/default.jpg" % (service, size),
@@ -173,8 +187,15 @@ def manifest(image, layout, url, area):
         }],
     }
     doc.update(props)
-    # the order of IIIF's examples: descriptive properties first
-    return {name: doc[name] for name in ORDER if name in doc}
+    doc["seeAlso"] = [{"id": url + "/about.json", "type": "Dataset",
+                       "label": {"en": ["schema.org description"]},
+                       "format": "application/ld+json",
+                       "profile": "https://schema.org/"}]
+    # the order of IIIF's examples: descriptive properties first (any
+    # other property after them, never dropped)
+    ordered = {name: doc[name] for name in ORDER if name in doc}
+    ordered.update(doc)
+    return ordered
 
 
 # ------------------------------------------------------------------ HTTP
@@ -240,7 +261,9 @@ def _send_json(image, tiles, doc, context, REQUEST, RESPONSE,
     URL it is asked by): its ETag names its bytes and media type."""
     body = json.dumps(doc, indent=2).encode("utf-8")
     accept = REQUEST.get_header("Accept", "") or ""
-    if not accept or "application/ld+json" in accept:
+    if not context:
+        content_type = "application/ld+json"
+    elif not accept or "application/ld+json" in accept:
         content_type = 'application/ld+json;profile="%s"' % context
     else:
         content_type = "application/json"
@@ -493,16 +516,46 @@ class Manifest(_Published):
             tiles = _tiles(image)
         except IIIFError as error:
             return _error(image, error, RESPONSE)
-        url = image.absolute_url()
+        doc = self._document(image, tiles, image.absolute_url())
+        return _send_json(image, tiles, doc, self.context, REQUEST,
+                          RESPONSE)
+
+    context = PRESENTATION_CONTEXT
+
+    def _document(self, image, tiles, url):
         doc = manifest(image, tiles.layout, url, max_area())
         body = doc["items"][0]["items"][0]["items"][0]["body"]
-        doc = iiif_auth.with_auth(doc, PRESENTATION_CONTEXT, image, tiles,
-                                  url + "/iiif", body["service"][0])
-        return _send_json(image, tiles, doc, PRESENTATION_CONTEXT, REQUEST,
-                          RESPONSE)
+        return iiif_auth.with_auth(doc, PRESENTATION_CONTEXT, image, tiles,
+                                   url + "/iiif", body["service"][0])
 
 
 InitializeClass(Manifest)
+
+
+@zpublish
+@implementer(IBrowserPublisher)
+class About(Manifest):
+    """IMAGE/about.json: the schema.org description of the image, as the
+    viewer page holds it, for the manifest's seeAlso (with the same
+    rules: View, GET and HEAD, ETag, 503 while tiled, 404 without
+    tiles)."""
+
+    security = ClassSecurityInfo()
+    security.declareObjectProtected(View)
+
+    context = None  # plain application/ld+json
+
+    @security.protected(View)
+    @zpublish
+    def index_html(self, REQUEST=None, RESPONSE=None):
+        """The schema.org description of the image (every HTTP method)."""
+        return Manifest.index_html(self, REQUEST, RESPONSE)
+
+    def _document(self, image, tiles, url):
+        return about(image, tiles.layout, url)
+
+
+InitializeClass(About)
 
 
 @zpublish

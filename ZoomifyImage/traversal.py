@@ -7,6 +7,7 @@ from ZPublisher.BaseRequest import UseTraversalDefault
 
 from .downloads import REDUCED_NAME
 from .downloads import ReducedDownload
+from .iiif import About
 from .iiif import IIIFService
 from .iiif import Manifest
 from .iiif import PreviewService
@@ -40,4 +41,6 @@ def traverse(image, REQUEST, name):
         return ReducedDownload().__of__(image)
     if name == "manifest.json":
         return Manifest().__of__(image)
+    if name == "about.json":
+        return About().__of__(image)
     raise UseTraversalDefault

@@ -41,7 +41,8 @@ COMMON_PARAMS = ("title", "id", "storage", "quality", "viewer", "file",
 TRAVERSALS = (
     "ImageProperties.xml", "TileGroup0", "TileGroup0/0-0-0.jpg", "v",
     "v/SET", "iiif", "iiif/info.json", "iiif/full", "iiif/full/max",
-    "iiif/full/max/0", "iiif/a/b/c/d", "manifest.json", "@@zoomify-upload",
+    "iiif/full/max/0", "iiif/a/b/c/d", "manifest.json", "about.json",
+    "@@zoomify-upload",
     "download", "download.jpg", "status_json", "iiif/probe", "iiif/probe/x",
     "iiif-preview", "iiif-preview/info.json", "iiif-preview/full/max/0",
 )

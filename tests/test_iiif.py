@@ -388,7 +388,7 @@ def test_an_image_without_tiles_is_404(folder):
     with zope_root() as app:
         app[folder]._setObject("empty", ZoomifyImage("empty"))
     for path in ("iiif/info.json", "iiif/full/max/0/default.jpg",
-                 "manifest.json"):
+                 "manifest.json", "about.json"):
         answer = fetch("%s/%s/empty/%s" % (BASE, folder, path))
         assert status(answer) == 404, path
 
@@ -479,7 +479,7 @@ def test_private_images_answer_401_and_leak_nothing(folder, source):
              "iiif/full/max/0/default.gif", "iiif/nonsense", "manifest.json",
              # longer than any IIIF path (issue 23, L9: was 404)
              "iiif/a/b/c/d/e", "iiif/a/b/c/d/e/f", "manifest.json/x",
-             "manifest.json/x/y"]
+             "manifest.json/x/y", "about.json", "about.json/x"]
     for path in paths:
         answer = fetch(url + "/" + path, follow=False)
         assert status(answer) == 401, path
@@ -492,7 +492,7 @@ def test_private_images_answer_401_and_leak_nothing(folder, source):
     from tests.zope_fixtures import wsgi_app
     app = webtest.TestApp(wsgi_app())
     for path in ("iiif/info.json", "iiif/full/max/0/default.jpg",
-                 "manifest.json"):
+                 "manifest.json", "about.json"):
         for method in ("PATCH", "DELETE", "FOO"):
             answer = app.request(url[len(BASE):] + "/" + path,
                                  method=method, expect_errors=True)

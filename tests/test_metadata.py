@@ -128,6 +128,19 @@ def test_the_edit_tab_describes_the_image_everywhere(folder, photo):
                                 "label": {"en": ["Starry night"]},
                                 "format": "text/html", "language": ["en"]}]
     assert "provider" not in doc  # the site names none
+    assert doc["seeAlso"] == [{"id": url + "/about.json", "type": "Dataset",
+                               "label": {"en": ["schema.org description"]},
+                               "format": "application/ld+json",
+                               "profile": "https://schema.org/"}]
+    b = fetch(url + "/about.json")
+    assert status(b) == 200
+    assert b.headers["Content-Type"] == "application/ld+json"
+    about = json.loads(b.contents)
+    assert about["name"] == "Starry night" and about["url"] == url
+    assert about["license"] == CC_BY and about["dateCreated"] == "1889-06"
+    assert about["subjectOf"]["url"] == url + "/manifest.json"
+    assert fetch(about["thumbnailUrl"]).headers["Content-Type"] == \
+        "image/jpeg"
     info = json.loads(fetch(url + "/iiif/info.json").contents)
     assert info["rights"] == CC_BY
 
