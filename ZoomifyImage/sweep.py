@@ -33,6 +33,7 @@ from ZODB.POSException import POSKeyError
 from . import config
 from . import identity
 from . import lease
+from .cache import BoundedCache
 from .maintenance import scheduler
 from .stores.filesystem import LEGACY_SET
 from .stores.filesystem import OWNER_FILE
@@ -168,8 +169,9 @@ def sweep_s3(connection, trash_days, grace, now):
     (s3://...) of the sets removed."""
     from .stores import s3
     removed = []
-    for uid, name in list(s3.records()):
-        text = s3.read_record(uid, name)
+    versions = {}
+    for uid, name in list(s3.records(versions)):
+        text = _record_text(s3, uid, name, versions.get((uid, name)))
         if text is None:
             continue
         since = s3.writing_since(text)
@@ -203,6 +205,22 @@ def sweep_s3(connection, trash_days, grace, now):
         s3.remove_set(uid, name)
         removed.append(s3.location(uid, name))
     return removed
+
+
+# the records' texts read by earlier sweeps, by bucket, key and ETag: a
+# placed set's record is written twice in its life (placed, marked), so
+# a sweep over many sets lists them and reads only those that changed
+_RECORDS = BoundedCache(8 << 20, lambda text: len(text) + 100)
+
+
+def _record_text(s3, uid, name, etag):
+    key = (config.settings().s3_bucket, s3.record_key(uid, name), etag)
+    text = _RECORDS.get(key) if etag else None
+    if text is None:
+        text = s3.read_record(uid, name)
+        if text is not None and etag:
+            _RECORDS.put(key, text)
+    return text
 
 
 def _owner_words(owner):

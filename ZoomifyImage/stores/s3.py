@@ -173,8 +173,9 @@ def _missing(error):
     return _code(error) in ("NoSuchKey", "404", "NotFound")
 
 
-def records():
-    """(uid, set name) of every set record under s3-prefix."""
+def records(versions=None):
+    """(uid, set name) of every set record under s3-prefix; ``versions``,
+    a dict, gets each one's ETag (which changes when it is written)."""
     start = base_prefix() + RECORDS + "/"
     pages = client().get_paginator("list_objects_v2").paginate(
         Bucket=bucket(), Prefix=start)
@@ -182,6 +183,8 @@ def records():
         for entry in page.get("Contents", ()):
             parts = entry["Key"][len(start):].split("/")
             if len(parts) == 2 and all(parts):
+                if versions is not None:
+                    versions[tuple(parts)] = entry.get("ETag")
                 yield tuple(parts)
 
 
