@@ -1,6 +1,7 @@
 """The ZoomifyImage content class: an original image in a blob, and its
 Zoomify tiles in a tile store. It orchestrates; it never touches pixels."""
 
+import os
 import re
 import time
 import unicodedata
@@ -37,6 +38,7 @@ from .downloads import DOWNLOAD_ROLES
 from .downloads import DownloadOriginals
 from .interfaces import IZoomifyImage
 from .jobs import records as job_state
+from .originals import PendingUpload
 from .originals import has_file
 from .originals import new_original
 from .pyramid import TilingError
@@ -227,6 +229,7 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
     preview_size = None    # None: the site's preview-size (resolution.py)
 
     _original = None
+    _pending_upload = None   # a complete upload's id: its job takes it
     _store = None
     _tiling_needed = False
     _job = None
@@ -262,8 +265,16 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
     def _set_original(self, file, jar=None):
         """A new original file (an upload, an open file or bytes): ask for
         new tiles. ``jar``: the connection that will store it (of the
-        folder, for a new image)."""
-        original = new_original(file, jar or self._p_jar)
+        folder, for a new image). A PendingUpload stays where it is until
+        the background job takes it (take_pending_original)."""
+        if isinstance(file, PendingUpload):
+            original = originals.Original(
+                None, file.filename, os.fstat(file.fileno()).st_size,
+                originals.content_type_of(file.filename))
+            self._pending_upload = file.upload_id
+        else:
+            original = new_original(file, jar or self._p_jar)
+            self._pending_upload = None
         self._original = original.blob
         self.filename = original.filename
         self.original_size = original.size
@@ -272,7 +283,32 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         self._tiling_needed = True
 
     def _original_path(self):
+        if self._pending_upload is not None:
+            return originals.pending_path(self._pending_upload)
         return originals.open_path(self._original)
+
+    @security.private
+    def take_pending_original(self):
+        """(ITileable) The upload's file becomes the original, in the
+        job's transaction (a link where the blob directory allows, else a
+        copy, in the background); its file goes once that commits."""
+        upload_id = self._pending_upload
+        if upload_id is None:
+            return False
+        path = originals.pending_path(upload_id)
+        try:
+            file = originals.UploadOnDisc(path, self.filename)
+        except OSError:
+            raise TilingError(self.filename or self.getId(), "the uploaded "
+                              "file is gone from the upload directory "
+                              "before it was stored; add it again")
+        with file:
+            original = new_original(file, self._p_jar)
+        self._original = original.blob
+        self._pending_upload = None
+        transaction.get().addAfterCommitHook(originals.remove_taken,
+                                             args=(path,))
+        return True
 
     # -------------------------------------------------------------- tiling
 
@@ -284,7 +320,12 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         True or False decides instead)."""
         if not self._tiling_needed:
             return
-        if background is None:
+        if self._pending_upload is not None:
+            # its file is stored by the job: refused now if its header
+            # says so, tiled in the background in any case
+            self._is_big()
+            background = True
+        elif background is None:
             background = self._is_big()
         if background:
             self._tiling_needed = False
@@ -443,6 +484,12 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
     def copied(self):
         """This object is a fresh copy: give it its own id and tile set."""
         self._v_own_uid = True  # for added(), later in this request
+        if self._pending_upload is not None:
+            # the original's file is the other image's to take
+            self._pending_upload = None
+            self.status = "failed"
+            self.error = ("copied before its uploaded file was stored: "
+                          "copy the image again once it is ready")
         self._take_own_tiles()
 
     @security.private
@@ -478,6 +525,11 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
     def removed(self):
         if self._store is not None:
             self._store.release()
+        if self._pending_upload is not None:
+            # nothing will take its uploaded file now
+            transaction.get().addAfterCommitHook(
+                originals.remove_taken,
+                args=(originals.pending_path(self._pending_upload),))
 
     # ------------------------------------- editing (the Edit tab: zmi.py)
 

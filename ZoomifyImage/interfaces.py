@@ -32,6 +32,13 @@ class ITileable(Interface):
     def tiling_cancelled():
         """Whether cancel_tiling() was called."""
 
+    def take_pending_original():
+        """The job's first step: an original still in the upload directory
+        (an upload its request could not store without a copy:
+        originals.PendingUpload) becomes the object's own, in the job's
+        transaction; True if there was one. Raises TilingError when it is
+        gone."""
+
     def start_tiling():
         """An ITileWriter for a new set. The job commits the tiles as
         they come and keeps the writer's set across a retried commit

@@ -10,6 +10,7 @@ import secrets
 import shutil
 
 from ZODB.blob import Blob
+from ZODB.blob import BlobStorageMixin
 
 from .pyramid import TilingError
 
@@ -52,6 +53,43 @@ class UploadOnDisc(io.FileIO):
         self.filename = filename
 
 
+class PendingUpload(UploadOnDisc):
+    """A complete resumable upload that the request cannot make the blob
+    without copying it (commits_by_rename): the new image's background job
+    takes it (take_pending), and the request ends at once."""
+
+    def __init__(self, path, filename, upload_id):
+        super().__init__(path, filename)
+        self.upload_id = upload_id
+
+
+def pending_path(upload_id):
+    """The file of the complete upload ``upload_id`` (a PendingUpload's)."""
+    from . import config
+    return os.path.join(config.settings().upload_dir, upload_id + ".part")
+
+
+def commits_by_rename(jar, path):
+    """Whether the file ``path`` can become a blob of the storage of
+    ``jar`` with no copy in this transaction: a link into its temporary
+    blob directory (the same filesystem), and a commit that moves the file
+    by a rename (FileStorage, ZEO with a shared blob directory). A ZEO
+    client with a blob cache, and RelStorage, send the file to the server
+    at the commit: a copy, in the request that commits."""
+    directory = blob_temporary_directory(jar)
+    if directory is None:
+        return False
+    try:
+        if os.stat(path).st_dev != os.stat(directory).st_dev:
+            return False
+    except OSError:
+        return False
+    storage = jar.db().storage
+    storage = getattr(storage, "changes", storage)  # a DemoStorage's own
+    return isinstance(storage, BlobStorageMixin) or bool(
+        getattr(storage, "shared_blob_dir", False))
+
+
 def new_original(file, jar=None):
     """An upload (or an open file, or bytes) streamed into a new blob,
     never held whole in memory: an Original. A complete resumable upload
@@ -75,8 +113,22 @@ def new_original(file, jar=None):
         raise TilingError(name or "upload", "the file is empty")
     headers = getattr(file, "headers", None)
     content_type = (headers.get("content-type") if headers else "") or \
-        mimetypes.guess_type(name)[0] or "application/octet-stream"
+        content_type_of(name)
     return Original(blob, name, size, content_type)
+
+
+def content_type_of(name):
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def remove_taken(committed, path):
+    """After the commit that stored (or dropped) a PendingUpload's image:
+    its file goes."""
+    if committed:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
 
 
 def _copy_into(blob, file):

@@ -63,8 +63,10 @@ from .content import default_id
 from .csrf import check_same_origin
 from .interfaces import IZoomifyImage
 from .maintenance import scheduler
+from .originals import PendingUpload
 from .originals import UploadOnDisc
 from .originals import blob_temporary_directory
+from .originals import commits_by_rename
 from .web_errors import AnyBadRequest
 from .web_errors import BadRequest
 from .web_errors import NotFound
@@ -84,6 +86,7 @@ METADATA_KEYS = ("filename", "id", "title", "storage", "quality")
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_OPEN_UPLOADS = 10  # unfinished uploads one user may have at a time
 DISC_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+PENDING_DAYS = 30  # a complete upload waiting for its image's job
 
 
 def upload_dir():
@@ -187,6 +190,13 @@ class Upload:
         return (info is not None and not info.get("done")
                 and info.get("created", 0) < limit and self.size() == 0)
 
+    def waits_for_its_job(self, now):
+        """Complete, its file not yet taken by its image's background job
+        (a queue of thousands may take days): kept PENDING_DAYS."""
+        info = self.read_info() or {}
+        return bool(info.get("pending")) and os.path.exists(self.part) and \
+            self.last_activity() > now - PENDING_DAYS * 86400
+
     def remove(self):
         for path in (self.part, self.info_path):
             try:
@@ -211,6 +221,8 @@ def remove_expired(directory=None, now=None):
         upload = Upload(directory, upload_id)
         if upload.last_activity() > limit and not upload.empty_since(
                 empty_limit):
+            continue
+        if upload.waits_for_its_job(now):
             continue
         try:
             upload.lock()
@@ -278,8 +290,9 @@ def check_same_filesystem(db):
     if not same:
         logger.warning(
             "upload-dir %s is not on the filesystem of the blob directory "
-            "(%s): the last request of every upload copies the whole file "
-            "into the database; give upload-dir a directory on that "
+            "(%s): every upload's file is copied into the database, by "
+            "the new image's background job (in the last request for a "
+            "new file of an image); give upload-dir a directory on that "
             "filesystem (docs/uploads.txt)", upload_dir(), blobs)
     return same
 
@@ -662,14 +675,20 @@ class UploadView(BrowserView):
     def _finish(self, upload, info):
         """The last byte is here: add the image (or give the image its new
         file) in this request's transaction. The .part file goes when that
-        commits; a marker stays so that HEAD says the upload is complete."""
+        commits; a marker stays so that HEAD says the upload is complete.
+        No copy of the file in this request: it becomes the blob by a link
+        and renames (originals.take_by_link) where the storage allows
+        (commits_by_rename); else a new image's background job takes it
+        (a PendingUpload: the .part stays until then)."""
+        pending = False
         try:
             change = self._change_method()
             _finishing.upload_id = upload.id
-            # taken into the blob by a link, not copied, where the blob
-            # directory is on this filesystem (originals.take_by_link); the
-            # .part file goes only when the transaction commits
-            with UploadOnDisc(upload.part, info["filename"]) as f:
+            pending = info["kind"] == "folder" and not commits_by_rename(
+                self.context._p_jar, upload.part)
+            file = PendingUpload(upload.part, info["filename"], upload.id) \
+                if pending else UploadOnDisc(upload.part, info["filename"])
+            with file as f:
                 if info["kind"] == "folder":
                     new_id = change(
                         id=info["id"], file=f,
@@ -705,11 +724,14 @@ class UploadView(BrowserView):
         def committed(success):
             try:
                 if success:
-                    done = dict(info, done=True, location=location)
+                    done = dict(info, done=True, location=location,
+                                pending=pending)
                     upload.write_info(done)
-                    os.remove(upload.part)
-                    logger.info("upload %s complete: %r", upload.id,
-                                location)
+                    if not pending:  # else its job takes it
+                        os.remove(upload.part)
+                    logger.info("upload %s complete: %r%s", upload.id,
+                                location, " (its file stored by the "
+                                "background job)" if pending else "")
             except OSError:
                 logger.exception("upload %s: could not clean up",
                                  upload.id)

@@ -15,6 +15,7 @@ import pytest
 from tests.http_upload import get
 from tests.images import save
 from tests.images import smooth
+from tests.zope_fixtures import ADMIN
 from tests.zope_fixtures import ZEOServer
 from tests.zope_fixtures import ZopeServer
 from tests.zope_fixtures import import_command
@@ -42,6 +43,27 @@ def run_on_a_terminal(command):
     os.close(master)
     out = process.stdout.read().decode()
     return process.wait(), out, shown.decode(errors="replace")
+
+
+def tus_upload(folder_url, filename, data):
+    """A tus upload in two chunks, as admin; the last answer."""
+    import base64
+
+    import requests
+    tus = {"Tus-Resumable": "1.0.0"}
+    created = requests.post(folder_url + "/@@zoomify-upload", auth=ADMIN,
+                            headers=dict(tus, **{
+                                "Upload-Length": str(len(data)),
+                                "Upload-Metadata": "filename " + base64
+                                .b64encode(filename.encode()).decode()}))
+    assert created.status_code == 201, created.text
+    url = created.headers["Location"]
+    half = len(data) // 2
+    for offset, chunk in ((0, data[:half]), (half, data[half:])):
+        answer = requests.patch(url, data=chunk, auth=ADMIN, headers=dict(
+            tus, **{"Upload-Offset": str(offset), "Content-Type":
+                    "application/offset+octet-stream"}))
+    return answer
 
 
 def test_a_tree_into_a_running_site_then_a_rerun(tmp_path):
@@ -108,6 +130,22 @@ def test_a_tree_into_a_running_site_then_a_rerun(tmp_path):
         worker.wait_for("bulk/lake", ["ready", "failed"], timeout=60)
         manifest = get(worker.url + "/bulk/lake/manifest.json")[2]
         assert b"Anna Example" in manifest
+        # issue 26: a resumable upload into this ZEO client (its blob
+        # directory a cache: the commit would send the file to the server)
+        # ends without storing the file; the image's job stores it
+        data = open(tmp_path / "lake.png", "rb").read()
+        last = tus_upload(worker.url + "/bulk", "pier at noon.png", data)
+        assert last.status_code == 204, last.text
+        worker.wait_for("bulk/pier-at-noon", ["ready", "failed"],
+                        timeout=60)
+        assert worker.job_status("bulk/pier-at-noon")["status"] == "ready"
+        assert get(worker.url + "/bulk/pier-at-noon/download",
+                   auth=ADMIN)[2] == data
+        log = worker.log_text()
+        assert log.index("(its file stored by the background job)") < \
+            log.index("the uploaded file stored")
+        uploads = os.path.join(worker.home, "var", "uploads")
+        assert not [n for n in os.listdir(uploads) if n.endswith(".part")]
     finally:
         worker.stop()
         zeo.stop()

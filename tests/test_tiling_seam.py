@@ -56,6 +56,9 @@ class Sketch(Persistent):
     def tiling_cancelled(self):
         return self.cancelled
 
+    def take_pending_original(self):
+        return False  # its picture is on disc from the start
+
     def start_tiling(self):
         # in the database before the set is placed (its owner)
         self.next_store = make_store(self.storage, self.uid)

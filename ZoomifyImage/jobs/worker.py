@@ -238,6 +238,7 @@ def _run(image, job, stop):
     key, claim = job.key, job.claim
     sink = None
     try:
+        _take_pending(image, key)
         writer = image.start_tiling()
         # its last transaction may be tried again: the store keeps the
         # set until the job says (sink.abort())
@@ -270,6 +271,23 @@ def _run(image, job, stop):
         return
     forget(image._p_jar, key)
     logger.info("tiled %s in the background", key)
+
+
+def _take_pending(image, key):
+    """An upload its request could not store without a copy becomes the
+    image's original first, in a transaction of its own (tried again
+    after a conflict with an edit of the image)."""
+    def take(attempt):
+        if not image.take_pending_original():
+            return False
+        note(transaction.get(), image, "the uploaded file stored")
+
+    def give_up(error):
+        raise TilingError(image.filename or image.getId(), "could not store "
+                          "the uploaded file (%s); add it again" % error)
+
+    if retry_on_conflict(take, give_up=give_up):
+        logger.info("tiling job %s: the uploaded file stored", key)
 
 
 def _finish(image, job, claim, writer, result):
