@@ -76,9 +76,13 @@ def test_a_tree_into_a_running_site_then_a_rerun(tmp_path):
         save(smooth(300 + 10 * seed, 200, seed), tree / name)
     (tree / "broken.jpg").write_bytes(b"not an image at all " * 50)
     (tree / "notes.txt").write_text("left alone")
+    # the clients of one database share the tile root and the upload
+    # directory (shared_dirs.py)
+    shared = {"tile-root": str(tmp_path / "shared-tiles"),
+              "upload-dir": str(tmp_path / "shared-uploads")}
     zeo = ZEOServer().start()
-    worker = ZopeServer(zeo=zeo.address, settings=FAST)
-    importer = ZopeServer(zeo=zeo.address)  # its zope.conf only
+    worker = ZopeServer(zeo=zeo.address, settings=dict(FAST, **shared))
+    importer = ZopeServer(zeo=zeo.address, settings=shared)  # conf only
     command = [import_command(), "--zope-conf", importer.conf, "--path",
                "/bulk", str(tree)]
     try:
@@ -144,7 +148,7 @@ def test_a_tree_into_a_running_site_then_a_rerun(tmp_path):
         log = worker.log_text()
         assert log.index("(its file stored by the background job)") < \
             log.index("the uploaded file stored")
-        uploads = os.path.join(worker.home, "var", "uploads")
+        uploads = shared["upload-dir"]
         assert not [n for n in os.listdir(uploads) if n.endswith(".part")]
     finally:
         worker.stop()
