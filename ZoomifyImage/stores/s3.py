@@ -339,7 +339,19 @@ class S3TileStore(Persistent):
 
     def copy_from(self, other):
         from . import copy_tiles
-        copy_tiles(other, self.writer())
+        if getattr(other, "kind", None) != "s3" or not other.set_id:
+            copy_tiles(other, self.writer())
+            return
+        # within the service: each key copied by the service itself, the
+        # bytes never come through Zope (a paste of a big image)
+        writer = self.writer()
+        try:
+            for name in other.names():
+                writer.copy_key(name, other.key(name))
+        except BaseException:
+            writer.abort()
+            raise
+        writer.finish()
 
     def clear(self):
         """The image lets go of this store: its sets wait for the sweep
@@ -436,6 +448,17 @@ class S3TileWriter(TileSink):
 
     def put(self, name, data):
         self._submit(self._put, name, bytes(data))
+
+    def copy_key(self, name, source):
+        """The tile ``name`` copied from the key ``source`` of the same
+        bucket by the service (CopyObject)."""
+        self._submit(self._copy, name, source)
+
+    def _copy(self, name, source):
+        # the source's Content-Type and Cache-Control come along
+        client().copy_object(Bucket=self.bucket, Key=self.prefix + name,
+                             CopySource={"Bucket": self.bucket,
+                                         "Key": source})
 
     def put_file(self, name, path):
         self._submit(client().upload_file, path, self.bucket,
