@@ -31,23 +31,28 @@ def changed(folder, id="img"):
 
 
 class Elements(HTMLParser):
-    """Every start tag as (tag, attributes), and the scripts' text."""
+    """Every start tag as (tag, attributes), the scripts' text, and the
+    text of data blocks (<script type="application/ld+json">: data a
+    browser never runs)."""
 
     def __init__(self, text):
         super().__init__()
-        self.tags, self.scripts, self._in_script = [], [], False
+        self.tags, self.scripts, self.data_blocks = [], [], []
+        self._in = None
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
-        self._in_script = tag == "script"
+        kind = dict(attrs).get("type") or "text/javascript"
+        self._in = None if tag != "script" else self.scripts if kind in (
+            "text/javascript", "module") else self.data_blocks
 
     def handle_endtag(self, tag):
-        self._in_script = False
+        self._in = None
 
     def handle_data(self, data):
-        if self._in_script:
-            self.scripts.append(data)
+        if self._in is not None:
+            self._in.append(data)
 
     def find(self, tag, **attrs):
         return [a for t, a in self.tags if t == tag and all(
@@ -135,6 +140,9 @@ def test_title_is_escaped_everywhere(folder, photo):
     assert div["aria-label"] == shown
     # the only scripts are ours: the loader of the viewer
     assert len(html.scripts) == 1
+    # and the schema.org data has the title as text
+    (data,) = html.data_blocks
+    assert "<" not in data and json.loads(data)["name"] == shown
 
 
 def test_script_values_are_escaped(folder, photo):
