@@ -109,3 +109,24 @@ def requested_tiles(urls, path):
             assert path + "/v/" in url or match.group(5), url
             tiles.add(tuple(int(g) for g in match.groups()[:4]))
     return tiles
+
+
+# axe-core, from the npm package of package.json's devDependencies (make
+# install's npm ci): for the tests only, never copied into the product
+AXE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), "node_modules", "axe-core", "axe.min.js")
+
+
+def serious_accessibility_problems(page):
+    """axe-core's violations of impact "serious" or "critical" on the
+    page as it is now: a list of "rule: help (elements)"."""
+    assert os.path.exists(AXE), "axe-core is missing: run make install"
+    page.add_script_tag(path=AXE)
+    found = page.evaluate("""async () => {
+      const result = await axe.run(document);
+      return result.violations
+        .filter(v => v.impact === "serious" || v.impact === "critical")
+        .map(v => v.id + ": " + v.help + " (" +
+             v.nodes.map(n => n.html.slice(0, 120)).join(", ") + ")");
+    }""")
+    return found

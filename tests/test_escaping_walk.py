@@ -204,7 +204,9 @@ def test_no_published_name_echoes_markup(site, folder):
     # uploader, the list of unfinished uploads, any added later)
     views = product_views()
     assert {("zoomify-upload", "folder"), ("zoomify-upload", "image"),
-            ("zoomify-uploads", "folder")} <= set(views), views
+            ("zoomify-uploads", "folder"), ("collection.json", "folder"),
+            ("gallery", "folder"), ("zoomify-listing", "folder")} \
+        <= set(views), views
     params = {p: PAYLOAD for p in COMMON_PARAMS + ("done", "cancel")}
     for login in (False, True):
         for name, kind in views:

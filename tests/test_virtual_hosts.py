@@ -96,3 +96,28 @@ def test_the_edit_tab_refreshes_to_no_host_from_the_request(
     target = refresh.group(1).split("url=", 1)[1].strip()
     assert not re.match(r"^\s*(https?:)?//", target), target
     assert target.endswith("/%s/big/manage_main" % folder), target
+
+
+@pytest.mark.parametrize("prefix", [EVIL, SLASHES])
+def test_folder_pages_name_no_host_from_the_request(folder, prefix):
+    """The gallery (thumbnails, links, its style), the ZMI listing's
+    script (IJSPaths) and its facts (thumbnails): paths only."""
+    import json
+
+    from tests.images import smooth
+    add(folder, smooth(600, 400), "p")
+    gallery = fetch("%s%s/%s/gallery" % (BASE, prefix, folder))
+    assert status(gallery) == 200
+    listing = fetch("%s%s/%s/manage_main" % (BASE, prefix, folder),
+                    login=True)
+    assert status(listing) == 200
+    assert "zoomify-zmi-listing.js" in listing.contents
+    facts = fetch("%s%s/%s/@@zoomify-listing" % (BASE, prefix, folder),
+                  login=True)
+    thumbnail = json.loads(facts.contents)["images"]["p"]["thumbnail"]
+    assert "evil" not in gallery.contents.lower() or "_vh_evil" in prefix
+    urls = _loaded_urls(gallery.contents) + [thumbnail] + [
+        u for u in _loaded_urls(listing.contents) if "zoomify" in u]
+    assert len(urls) > 5
+    for url in urls:
+        assert not re.match(r"^\s*(https?:)?//", url), url

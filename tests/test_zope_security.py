@@ -157,6 +157,27 @@ def test_only_visitor_names_are_published(folder, photo):
         assert seen[name] in (401, 403, 404), name
 
 
+# a folder publishes its collection and gallery to visitors, the ZMI
+# listing's facts to managers, each by GET and HEAD only
+FOLDER_NAMES = {"collection.json": 200, "gallery": 200,
+                "@@zoomify-listing": 401}
+
+
+# (other methods never reach a view of a folder: Zope's WebDAV answers
+# them, as for any name that is no attribute of the folder)
+def test_folder_names_are_read_only(folder, photo):
+    add(folder, photo, "p")
+    for name, anonymous in FOLDER_NAMES.items():
+        assert status(fetch("%s/%s/%s" % (BASE, folder, name))) \
+            == anonymous, name
+        assert status(fetch("%s/%s/%s" % (BASE, folder, name),
+                            login=True)) == 200, name
+        response = request("/%s/%s" % (folder, name), "POST", login=True)
+        assert response.status_int == 405, (name, response.status_int)
+    with zope_root(commit=False) as app:
+        assert app[folder].objectIds() == ["p"]
+
+
 # 5. private tiles are never cached publicly ---------------------------------
 
 def versioned(image_url, version, name):

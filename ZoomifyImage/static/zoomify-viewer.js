@@ -55,8 +55,29 @@
       visibilityRatio: 0.5,
       crossOriginPolicy: false
     });
+    describeKeys(viewer);
     window.ZoomifyImage.viewers[settings.id] = viewer;
     return viewer;
+  }
+
+  // the keys, told to whoever reaches the viewer by the keyboard: the
+  // page's own line (the viewer page shows one, #zoomify-keys), else a
+  // line of the viewer's that only screen readers read
+  var KEYS = "Keyboard: + and \u2212 zoom, the arrow keys move, " +
+    "0 shows the whole image.";
+
+  function describeKeys(viewer) {
+    var hint = document.getElementById("zoomify-keys");
+    if (!hint) {
+      hint = document.createElement("span");
+      hint.id = viewer.element.id + "-keys";
+      // hidden as .zoomify-hidden is, also where our style is not loaded
+      hint.style.cssText = "position:absolute;width:1px;height:1px;" +
+        "overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap";
+      hint.textContent = KEYS;
+      viewer.element.appendChild(hint);
+    }
+    viewer.canvas.setAttribute("aria-describedby", hint.id);
   }
 
   function zoomifySource(settings) {

@@ -1,0 +1,134 @@
+"""What a folder shows of its contents to one requester: the images he
+may view that have tiles, the sub-folders he may view, in the folder's
+order, a page at a time; and a thumbnail of an image, always one of its
+stored tiers (never the original). The IIIF collection
+(iiif_collection.py), the gallery (gallery.py) and the ZMI listing
+(zmi_listing.py) read folders only through here.
+
+Images are known by their face (interfaces.IDeepZoomImage): tile_set(),
+current_status(), title_or_id()."""
+
+import dataclasses
+import math
+
+from AccessControl.Permissions import view as View
+from AccessControl.SecurityManagement import getSecurityManager
+from OFS.interfaces import IFolder
+
+from .interfaces import IDeepZoomImage
+from .serving import anonymous_may_view
+from .web_errors import BadRequest
+from .web_errors import MethodNotAllowed
+from .web_errors import NotFound
+
+# entries of one page of a collection or a gallery: a page is built from
+# the folder's records of that many objects
+PAGE_SIZE = 100
+# the longer side of a thumbnail in CSS pixels: the gallery's and the
+# IIIF collection's; the ZMI's row is smaller
+THUMBNAIL_SIDE = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    kind: str       # "image" or "folder"
+    obj: object     # the image or folder, wrapped in its folder
+
+
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    entries: tuple  # the Entries the requester may see, in order
+    public: bool    # anonymous sees the same (and the folder): shared
+                    # caches may keep it
+
+
+def _kind(obj):
+    if IDeepZoomImage.providedBy(obj):
+        return "image"
+    if IFolder.providedBy(obj):
+        return "folder"
+    return None
+
+
+def list_folder(folder):
+    """The Listing of ``folder`` for the current user: images with a tile
+    set to show (not those queued, being tiled or failed: they have no
+    manifest or thumbnail yet) and sub-folders, each one he may View.
+    ``public`` is False as soon as anyone might be shown something else:
+    the folder or any image or sub-folder in it is hidden from anonymous."""
+    check = getSecurityManager().checkPermission
+    public = anonymous_may_view(folder)
+    entries = []
+    for obj in folder.objectValues():
+        kind = _kind(obj)
+        if kind is None:
+            continue
+        if public and not anonymous_may_view(obj):
+            public = False
+        if not check(View, obj):
+            continue
+        if kind == "image" and obj.current_status() != "ready":
+            continue
+        entries.append(Entry(kind, obj))
+    return Listing(tuple(entries), public)
+
+
+def read_only(request):
+    """The folder's pages answer GET and HEAD only (a view's own
+    zpublish(methods=...) is not checked by the publisher: Five publishes
+    its bound __call__)."""
+    method = request.get("REQUEST_METHOD", "GET").upper()
+    if method not in ("GET", "HEAD"):
+        request.response.setHeader("Allow", "GET, HEAD")
+        raise MethodNotAllowed("%s is not allowed here (GET, HEAD)"
+                               % method)
+
+
+def page_count(count, size=PAGE_SIZE):
+    return max(1, math.ceil(count / size))
+
+
+def page_number(text, count, size=PAGE_SIZE):
+    """The page (1, 2, ...) a request's ``page`` names: BadRequest for
+    what is not a number, NotFound past the last page."""
+    if text in (None, ""):
+        return 1
+    try:
+        number = int(str(text))
+    except ValueError:
+        raise BadRequest("page must be a number")
+    if not 1 <= number <= page_count(count, size):
+        raise NotFound("there is no such page")
+    return number
+
+
+def page_of(entries, number, size=PAGE_SIZE):
+    start = (number - 1) * size
+    return entries[start:start + size]
+
+
+@dataclasses.dataclass(frozen=True)
+class Thumbnail:
+    path: str       # IMAGE/iiif/full/W,H/0/default.jpg, from the image
+    tier: tuple     # (W, H) of the stored tier it is
+    shown: tuple    # (width, height) in CSS pixels, within side x side
+    set_id: str     # the tile set (?v=: immutable in caches)
+
+
+def thumbnail(image, side=THUMBNAIL_SIDE):
+    """The Thumbnail of a ready ``image``: the smallest stored tier whose
+    longer side is at least ``side`` (the full size for a smaller image),
+    asked of the image's IIIF service at exactly that tier's size, which
+    it makes from that tier's stored tiles (one tile is sent as it is);
+    None when the image has no tile set."""
+    tiles = image.tile_set()
+    layout = tiles.layout
+    if layout is None:
+        return None
+    tier = next(((w, h) for w, h in layout.tiers
+                 if w and h and max(w, h) >= side), layout.tiers[-1])
+    scale = min(1.0, side / max(layout.width, layout.height))
+    shown = (max(1, round(layout.width * scale)),
+             max(1, round(layout.height * scale)))
+    return Thumbnail("iiif/full/%d,%d/0/default.jpg" % tier, tier, shown,
+                     tiles.set_id)
