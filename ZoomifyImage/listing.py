@@ -15,6 +15,7 @@ from AccessControl.Permissions import view as View
 from AccessControl.SecurityManagement import getSecurityManager
 from OFS.interfaces import IFolder
 
+from . import resolution
 from .interfaces import IDeepZoomImage
 from .serving import anonymous_may_view
 from .web_errors import BadRequest
@@ -50,12 +51,24 @@ def _kind(obj):
     return None
 
 
+def _same_for_anonymous(kind, obj):
+    """Anonymous gets what anyone gets of ``obj``: he may view it and, for
+    an image with a preview size, sees it whole (the thumbnail is the
+    same)."""
+    if not anonymous_may_view(obj):
+        return False
+    if kind == "image" and obj.tile_set().limit:
+        return resolution.anonymous_full(obj)
+    return True
+
+
 def list_folder(folder):
     """The Listing of ``folder`` for the current user: images with a tile
     set to show (not those queued, being tiled or failed: they have no
     manifest or thumbnail yet) and sub-folders, each one he may View.
     ``public`` is False as soon as anyone might be shown something else:
-    the folder or any image or sub-folder in it is hidden from anonymous."""
+    the folder or any image or sub-folder in it is hidden from anonymous,
+    or an image shows anonymous only its preview (resolution.py)."""
     check = getSecurityManager().checkPermission
     public = anonymous_may_view(folder)
     entries = []
@@ -63,7 +76,7 @@ def list_folder(folder):
         kind = _kind(obj)
         if kind is None:
             continue
-        if public and not anonymous_may_view(obj):
+        if public and not _same_for_anonymous(kind, obj):
             public = False
         if not check(View, obj):
             continue
@@ -125,10 +138,17 @@ def thumbnail(image, side=THUMBNAIL_SIDE):
     layout = tiles.layout
     if layout is None:
         return None
-    tier = next(((w, h) for w, h in layout.tiers
-                 if w and h and max(w, h) >= side), layout.tiers[-1])
-    scale = min(1.0, side / max(layout.width, layout.height))
-    shown = (max(1, round(layout.width * scale)),
-             max(1, round(layout.height * scale)))
+    tiers = layout.tiers
+    # an image with a preview size: never a tier the user may not see
+    # (his IIIF answer would be a 401), at most the preview's top tier
+    seen = resolution.sight(image, tiles)
+    if not seen.full:
+        if seen.cut is None:
+            return None
+        tiers = tiers[:seen.cut.num_tiers]
+    tier = next(((w, h) for w, h in tiers if w and h and max(w, h) >= side),
+                tiers[-1])
+    scale = min(1.0, side / max(tier))
+    shown = (max(1, round(tier[0] * scale)), max(1, round(tier[1] * scale)))
     return Thumbnail("iiif/full/%d,%d/0/default.jpg" % tier, tier, shown,
                      tiles.set_id)

@@ -246,3 +246,25 @@ def test_zmi_listing_facts(mixed):
     assert images["empty"] == {"status": "empty", "text": "no tiles"}
     # managers only
     assert status(fetch(BASE + "/%s/@@zoomify-listing" % mixed)) == 401
+
+
+def test_a_preview_size_bounds_the_thumbnail(folder, photo_tiles):
+    """An image with a preview size (resolution.py): a visitor without
+    full resolution gets a thumbnail within the preview, which his IIIF
+    service answers; the manager the usual one. The answer depends on
+    the user: private."""
+    with zope_root() as app:
+        add_prepared(app[folder], "p", photo_tiles, "Preview only")
+        app[folder]["p"].edit(preview_size=256)
+    b = fetch(BASE + "/%s/gallery" % folder)
+    (image,) = Gallery.of(b.contents).images
+    # 1200 x 800 cut at 256: the 150 x 100 tier
+    assert "/iiif/full/150,100/0/" in image["src"]
+    assert (image["width"], image["height"]) == ("150", "100")
+    assert get(BASE + image["src"])[0] == 200
+    assert b.headers["Cache-Control"] == "private, no-cache"
+    doc, headers = _doc("/%s/collection.json" % folder)
+    assert doc["items"][0]["thumbnail"][0]["width"] == 150
+    assert headers["Cache-Control"] == "private, no-cache"
+    doc, _ = _doc("/%s/collection.json" % folder, login=True)
+    assert doc["items"][0]["thumbnail"][0]["width"] == 300
