@@ -170,3 +170,12 @@ INSTANCE ?= var/instance
 start: install
 	$(BIN)/python -m ZoomifyImage.instance $(INSTANCE) --host $(HOST) --port $(PORT)
 	exec $(BIN)/runwsgi $(INSTANCE)/etc/zope.ini
+
+# make start-cluster: PostgreSQL, two Zope clients on it and nginx in
+# front (on HOST:PORT), in the foreground under honcho; docs/cluster.txt
+CLUSTER ?= var/cluster
+
+.PHONY: start-cluster
+start-cluster: install
+	test -x $(BIN)/honcho || $(BIN)/pip install -q -e '.[cluster]'
+	exec $(BIN)/python tools/start_cluster.py $(CLUSTER) --host $(HOST) --port $(PORT)

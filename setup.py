@@ -87,6 +87,9 @@ setup(
         "zeo": ["ZEO"],
         # several Zope clients on one PostgreSQL database (docs/cluster.txt)
         "relstorage": ["RelStorage>=4.0", "psycopg2-binary>=2.9"],
+        # make start-cluster: the above, run by a process manager
+        "cluster": ["RelStorage>=4.0", "psycopg2-binary>=2.9",
+                    "honcho>=2.0"],
         # the S3 tile store (docs/s3.txt); 1.36 reads
         # request_checksum_calculation
         "s3": ["boto3>=1.36"],

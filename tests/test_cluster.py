@@ -12,11 +12,9 @@ import pytest
 
 from tests import nginx_fixture
 from tests import postgres_fixture
+from tests.cluster_fixture import Cluster
 from tests.http_upload import get
 from tests.images import big_jpeg
-from tests.nginx_fixture import Nginx
-from tests.nginx_fixture import front_end_servers
-from tests.postgres_fixture import PostgreSQL
 from tests.zope_fixtures import ZopeServer
 from ZoomifyImage.pyramid import Layout
 
@@ -24,46 +22,7 @@ pytestmark = pytest.mark.skipif(
     bool(postgres_fixture.missing() or nginx_fixture.missing()),
     reason=str(postgres_fixture.missing() or nginx_fixture.missing()))
 
-# short intervals: jobs and the lease are looked at twice a second
-FAST = {"background-megapixels": "1", "job-scan-seconds": "0.5",
-        "maintenance-lease-seconds": "1.5",
-        "x-sendfile-header": "X-Accel-Redirect",
-        "x-sendfile-prefix": "/protected-tiles/"}
 LEASE_HELD = "holds the maintenance lease"
-
-
-class Cluster:
-
-    def __init__(self):
-        self.postgres = PostgreSQL().init()
-        # shared by the clients, as a mount of one network filesystem
-        self.tiles = tempfile.mkdtemp(prefix="zoomify-cluster-tiles-")
-        os.chmod(self.tiles, 0o755)  # nginx's workers read it
-        self.uploads = tempfile.mkdtemp(prefix="zoomify-cluster-uploads-")
-        self.settings = dict(FAST, **{"tile-root": self.tiles,
-                                      "upload-dir": self.uploads})
-        self.clients = [self.client() for _ in range(2)]
-        self.nginx = None
-
-    def client(self):
-        return ZopeServer(storage="filesystem", relstorage=self.postgres.dsn,
-                          settings=self.settings)
-
-    def start(self):
-        # the first makes the schema and the site; then the second
-        for client in self.clients:
-            client.start()
-        ports = [c.port for c in self.clients]
-        self.nginx = Nginx(lambda n: front_end_servers(
-            ports, self.tiles, n.prefix, n.port)).start()
-        return self
-
-    def stop(self):
-        if self.nginx is not None:
-            self.nginx.stop()
-        for client in self.clients:
-            client.stop()
-        self.postgres.remove()
 
 
 @pytest.fixture(scope="module")
