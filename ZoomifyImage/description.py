@@ -127,7 +127,7 @@ def check_date(value):
             "zone (1889-06-15T10:30:00Z), not %r" % text)
     try:
         _start(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # before the year 1 in UTC too
         raise ValueError("Date %r is not a day of the calendar." % text) \
             from None
     return text
@@ -146,8 +146,11 @@ def _start(text):
 
 
 def nav_date(text):
-    """IIIF's navDate for a checked date: an xsd:dateTime in UTC."""
-    return _start(text).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """IIIF's navDate for a checked date: an xsd:dateTime in UTC (by
+    hand: strftime writes the year 800 as '800', not xsd's '0800')."""
+    t = _start(text)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (
+        t.year, t.month, t.day, t.hour, t.minute, t.second)
 
 
 def check_pairs(pairs):

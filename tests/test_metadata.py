@@ -312,6 +312,23 @@ def test_rights_names_and_choices():
     assert len(offered) == 6 + 2 + 12 and all(offered.values())
 
 
+def test_navdate_is_an_xsd_datetime_in_utc():
+    from ZoomifyImage.description import check_date
+    from ZoomifyImage.description import nav_date
+    for date, expected in (
+            ("0800", "0800-01-01T00:00:00Z"),  # four digits, as xsd wants
+            ("1889", "1889-01-01T00:00:00Z"),
+            ("1889-06", "1889-06-01T00:00:00Z"),
+            ("2024-02-29", "2024-02-29T00:00:00Z"),
+            ("1889-06-15T10:30:00+01:00", "1889-06-15T09:30:00Z"),
+            ("1889-06-15T10:30Z", "1889-06-15T10:30:00Z")):
+        assert nav_date(check_date(date)) == expected, date
+    for date in ("0000", "0001-01-01T00:30:00+01:00", "1900-02-29"):
+        with pytest.raises(ValueError) as error:
+            check_date(date)
+        assert "is not a day of the calendar" in str(error.value)
+
+
 # ------------------------------------------------------------ zoomify-import
 
 def test_import_takes_a_csv_row_or_a_sidecar_json(tmp_path):
