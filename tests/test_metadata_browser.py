@@ -84,6 +84,7 @@ def test_the_edit_tab_description_is_shown_and_mirador_shows_it(
             licence = about.get_by_role("link", name="CC BY-SA 4.0")
             assert licence.get_attribute("href") == \
                 "http://creativecommons.org/licenses/by-sa/4.0/"
+            page.screenshot("metadata-viewer-page")
             page.check_clean()
         finally:
             page.close()
@@ -105,6 +106,7 @@ def test_the_edit_tab_description_is_shown_and_mirador_shows_it(
             rights.wait_for(timeout=20000)
             assert "creativecommons.org/licenses/by-sa/4.0/" in \
                 rights.inner_text()
+            page.screenshot("metadata-mirador")
             page.check_clean(allowed=MIRADOR_OWN_ERRORS)
         finally:
             page.close()
