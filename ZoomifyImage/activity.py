@@ -15,26 +15,34 @@ see it, ``paths`` the last known path of every image (a background job
 holds the image without its folders: it finds it again from the root by
 this path).
 
-What is noted (events.py calls these): an image that becomes visible to
-anonymous (its first tiles, or View given back) is a Create; a change of
-a visible one (title, new file, retile) an Update; a visible image
-deleted, made private, or whose tiling failed, a Delete; a rename or a
-move a Delete of the old URL and a Create of the new one. A change of
-who may view (the Security and Local roles tabs, on the image or any
-folder above it) is found after the request (reconcile): Zope sends no
-event for it.
+What is noted (events.py calls note and forget; each change only says
+which image to look at again, and the log is written after the commit
+from what was committed, in a transaction of its own): an image that
+becomes visible to anonymous (its first tiles, or View given back) is a
+Create; a change of a visible one (title, new file, retile) an Update;
+a visible image deleted or made private a Delete; a rename or a move a
+Delete of the old URL and a Create of the new one. A change of who may
+view (the Security and Local roles tabs, on the image or any folder
+above it) and an Undo are found by their request (after_request): Zope
+sends no event for them.
 """
 
+import logging
 import time
 
+import transaction
 from Acquisition import aq_parent
 from BTrees.Length import Length
 from BTrees.LOBTree import LOBTree
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
+from ZODB.POSException import ConflictError
+from ZODB.POSException import ReadOnlyError
 
 from .interfaces import IZoomifyImage
 from .serving import anonymous_may_view
+
+logger = logging.getLogger(__name__)
 
 ROOT_KEY = "zoomifyimage.activity"
 CREATE, UPDATE, DELETE = "Create", "Update", "Delete"
@@ -123,8 +131,8 @@ def _connection(obj):
     return jar
 
 
-def _path(image):
-    return "/".join(image.getPhysicalPath())
+def _path(obj):
+    return "/".join(obj.getPhysicalPath())
 
 
 def _visible(image):
@@ -132,85 +140,147 @@ def _visible(image):
     return image.tile_set().layout is not None and anonymous_may_view(image)
 
 
-def _once(log, kind, path, when=None):
-    """Add the event unless this transaction added the same one (a new
-    file is an edit and a new set: one Update)."""
-    import transaction
+# ----------------------------------------------- during the transaction
+#
+# The changes only say what to look at again; the log is written after
+# the commit, in a transaction of its own (_write), from what was
+# committed. So an Undo of a change never has to take the log back (it
+# failed once the log's BTree had split since), the endTime is after
+# the change is visible, and a transaction that aborts notes nothing.
+
+def _pending(obj):
+    """This transaction's list of things to note, made (with its
+    after-commit hook) at the first; None outside any database."""
+    connection = _connection(obj)
+    if connection is None:
+        return None
     txn = transaction.get()
-    noted = getattr(log, "_v_noted", None)
-    if noted is None or noted[0] is not txn:
-        noted = log._v_noted = (txn, set())
-    if (kind, path) not in noted[1]:
-        noted[1].add((kind, path))
-        log.add(kind, path, when)
-
-
-def _wrapped(image, log, connection):
-    """The image with its folders: as given, or found again from the root
-    by its last known path (a background job's image has none)."""
-    if aq_parent(image) is not None:
-        return image
-    path = log.paths.get(image.uid)
-    app = connection.root().get("Application")
-    if path is None or app is None:
-        return None
-    found = app.unrestrictedTraverse(path.lstrip("/"), None)
-    if found is None or getattr(found, "uid", None) != image.uid:
-        return None
-    return found
+    for hook, args, kws in txn.getAfterCommitHooks():
+        if hook is _write:
+            return args[1]
+    pending = []
+    txn.addAfterCommitHook(_write, (connection.db(), pending))
+    return pending
 
 
 def note(image, changed=True):
     """The image was added, changed, moved, or may have become visible or
-    invisible to anonymous: the events that says, if any. ``changed``:
-    its manifest or pixels changed (an Update when it stays visible)."""
-    connection = _connection(image)
-    if connection is None:
+    invisible to anonymous: noted after the commit. ``changed``: its
+    manifest or pixels changed (an Update when it stays visible)."""
+    pending = _pending(image)
+    if pending is not None:
+        path = _path(image) if aq_parent(image) is not None else None
+        pending.append(("note", image.uid, path, changed))
+
+
+def forget(image):
+    """The image is deleted: a Delete if anonymous saw it."""
+    pending = _pending(image)
+    if pending is not None:
+        pending.append(("forget", image.uid, None, False))
+
+
+def reconcile(obj):
+    """Who may view ``obj`` (an image or a folder, wrapped) may have
+    changed: every image in it is looked at again after the commit."""
+    pending = _pending(obj)
+    if pending is not None:
+        pending.append(("reconcile", None, _path(obj), False))
+
+
+# ----------------------------------------------------- after the commit
+
+def _write(committed, db, pending, attempts=5):
+    """The after-commit hook: the events of ``pending`` into the log, in
+    a transaction of its own (tried again after a conflict with another
+    writer of the log)."""
+    if not committed or not pending:
         return
+    manager = transaction.TransactionManager()
+    connection = db.open(transaction_manager=manager)
+    try:
+        for attempt in range(attempts):
+            manager.begin()
+            try:
+                apply(connection, pending)
+                manager.get().note("Zoomify Image: IIIF Change Discovery")
+                manager.commit()
+                return
+            except ConflictError:
+                manager.abort()
+        logger.error("IIIF Change Discovery: %d changes not noted after "
+                     "%d conflicts", len(pending), attempts)
+    except ReadOnlyError:
+        manager.abort()
+    finally:
+        manager.abort()
+        connection.close()
+
+
+def apply(connection, pending):
+    """Note ``pending`` [(what, uid, path, changed)] in the log of
+    ``connection``, from the committed state: each image once, changed
+    if any of its changes says so."""
     log = log_of(connection)
-    image = _wrapped(image, log, connection)
-    if image is None:
-        return
+    app = connection.root().get("Application")
+    seen = {}
+    for what, uid, path, changed in pending:
+        if what == "reconcile":
+            found = _find(app, path)
+            for image in images_in(found) if found is not None else ():
+                seen.setdefault(image.uid, [image, False])
+            continue
+        entry = seen.setdefault(uid, [None, False])
+        entry[1] = entry[1] or changed
+        if what == "forget":
+            entry[0] = "gone"
+        elif entry[0] is None or entry[0] == "gone":
+            # where it is now (a new image has no last known path yet)
+            image = _find(app, path or log.paths.get(uid))
+            if image is None or getattr(image, "uid", None) != uid:
+                image = "gone"
+            entry[0] = image
+    for uid, (image, changed) in seen.items():
+        if image == "gone":
+            _gone(log, uid)
+        elif image is not None:
+            _look_again(log, image, changed)
+
+
+def _find(app, path):
+    if app is None or path is None:
+        return None
+    path = path.strip("/")
+    return app.unrestrictedTraverse(path, None) if path else app
+
+
+def _gone(log, uid):
+    was = log.published.get(uid)
+    if was is not None:
+        log.add(DELETE, was)
+        del log.published[uid]
+    if uid in log.paths:
+        del log.paths[uid]
+
+
+def _look_again(log, image, changed):
     uid, path = image.uid, _path(image)
     if log.paths.get(uid) != path:
         log.paths[uid] = path
     was = log.published.get(uid)
     if _visible(image):
         if was is None:
-            _once(log, CREATE, path)
+            log.add(CREATE, path)
         elif was != path:  # renamed or moved: the old URL is gone
-            _once(log, DELETE, was)
-            _once(log, CREATE, path)
+            log.add(DELETE, was)
+            log.add(CREATE, path)
         elif changed:
-            _once(log, UPDATE, path)
+            log.add(UPDATE, path)
         if was != path:
             log.published[uid] = path
     elif was is not None:
-        _once(log, DELETE, was)
+        log.add(DELETE, was)
         del log.published[uid]
-
-
-def forget(image):
-    """The image is deleted: a Delete if anonymous saw it."""
-    connection = _connection(image)
-    if connection is None:
-        return
-    log = log_of(connection, create=False)
-    if log is None:
-        return
-    was = log.published.get(image.uid)
-    if was is not None:
-        _once(log, DELETE, was)
-        del log.published[image.uid]
-    if image.uid in log.paths:
-        del log.paths[image.uid]
-
-
-def reconcile(obj):
-    """Who may view ``obj`` (an image or a folder) may have changed: note
-    every image in it again."""
-    for image in images_in(obj):
-        note(image, changed=False)
 
 
 def images_in(obj):
@@ -226,15 +296,16 @@ def images_in(obj):
 
 
 # names of the methods that change who may do what (AccessControl's
-# RoleManager: Security and Local roles tabs, Ownership)
-_SECURITY_WORDS = ("permission", "role", "owner", "acquire")
+# RoleManager: Security and Local roles tabs, Ownership), and Undo
+_SECURITY_WORDS = ("permission", "role", "owner", "acquire", "undo")
 
 
 def after_request(event):
     """Before the request's transaction commits (IPubBeforeCommit): a
-    request that changed permissions or roles of an object notes the
-    images in it again (an image made private is a Delete, public again
-    a Create)."""
+    request that changed permissions or roles of an object has the
+    images in it looked at again (an image made private is a Delete,
+    public again a Create); an Undo, every image of the site (Zope sends
+    no event for either)."""
     request = event.request
     if request.get("REQUEST_METHOD", "GET") in ("GET", "HEAD"):
         return
@@ -244,8 +315,11 @@ def after_request(event):
             word in name.lower() for word in _SECURITY_WORDS):
         return
     target = getattr(published, "__self__", None)
-    if target is not None:
-        reconcile(target)
+    if target is None:
+        return
+    if "undo" in name.lower():
+        target = target.getPhysicalRoot()
+    reconcile(target)
 
 
 def database_opened(event):
@@ -253,9 +327,6 @@ def database_opened(event):
     feed) gets one, with a Create for each image anonymous may see, so
     that a harvester finds what was there before (in a transaction of
     its own; a walk of the whole site, once)."""
-    import transaction
-    from ZODB.POSException import ConflictError
-    from ZODB.POSException import ReadOnlyError
     manager = transaction.TransactionManager()
     connection = event.database.open(transaction_manager=manager)
     try:
@@ -266,7 +337,7 @@ def database_opened(event):
             return
         log = log_of(connection)
         for image in images_in(app):
-            note(image, changed=False)
+            _look_again(log, image, False)
         manager.get().note("Zoomify Image: the IIIF Change Discovery log "
                            "(%d images)" % len(log.published))
         manager.commit()

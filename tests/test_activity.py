@@ -286,3 +286,39 @@ def test_the_feed_is_a_published_name_of_folders(folder, where):
     assert ("iiif-activity", "folder") in product_views()
     base = BASE + ("/" + folder if where == "folder" else "")
     check_collection(get_json(base + FEED))
+
+
+@pytest.mark.file_storage  # Undo: see zope_fixtures.demo_storage
+def test_undo_of_a_delete_is_not_stopped_by_later_events(folder, photo):
+    """The log is written after each change's commit, in a transaction of
+    its own: an Undo of a deletion still works after many events since
+    (when the log was written in the change's transaction, an Undo
+    failed once the log's BTree had split), and an Undo through the
+    Undo tab notes the image that came back."""
+    import transaction
+
+    from tests.zope_fixtures import add_folder
+    from ZoomifyImage.activity import log_of
+    other = add_folder(folder + "-other")
+    add(folder, photo, "a")
+    with zope_root() as app:
+        app[folder].manage_delObjects(["a"])
+        transaction.get().note("activity undo test " + folder)
+    manifest = "/%s/a/manifest.json" % folder
+    assert feed(BASE + "/" + folder)[-1] == ("Delete", manifest)
+    add(other, photo, "b")
+    for i in range(40):  # many events since, in their own transactions
+        with zope_root() as app:
+            for j in range(10):
+                log_of(app._p_jar).add("Update", "/%s/x%d" % (other, j))
+    undo_tab = "Control_Panel/Database/main"
+    with zope_root(commit=False) as app:
+        entry = [e for e in app.unrestrictedTraverse(undo_tab)
+                 .undoable_transactions(0, 60)
+                 if ("activity undo test " + folder) in e["description"]]
+    b = post("%s/%s/manage_undo_transactions" % (BASE, undo_tab),
+             {"transaction_info:list": [entry[0]["id"]]})
+    assert status(b) == 200
+    assert status(fetch(BASE + manifest)) == 200
+    assert feed(BASE + "/" + folder) == [
+        ("Create", manifest), ("Delete", manifest), ("Create", manifest)]
