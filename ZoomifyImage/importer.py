@@ -3,6 +3,7 @@ the same constructor as the ZMI add form."""
 
 import os
 
+from . import config
 from .progress import tile_progress
 from .pyramid import TilingError
 
@@ -32,6 +33,10 @@ def open_zope(zope_conf):
             "the site is running (another process holds its database): "
             "stop it first (make start's Ctrl-C), or run the site over ZEO "
             "to import while it runs (docs/zeo.txt)") from None
+    except config.ConfigError as e:
+        # a setting refused at start-up (shared_dirs.py: a tile root or
+        # upload directory other than the site's): its one line
+        raise ImportFailed(str(e)) from None
     finally:
         lock_log.disabled = was_disabled
     return Zope2.app()

@@ -122,6 +122,14 @@ def test_a_tree_into_a_running_site_then_a_rerun(tmp_path):
         assert get(worker.url + "/bulk/broken/status_json")[0] == 404
         manifest = get(worker.url + "/bulk/lake/manifest.json")[2]
         assert b"Anna Example" in manifest
+        # a client whose upload directory is not the site's is told in
+        # one line, before anything is read
+        alone = ZopeServer(zeo=zeo.address)  # its own var/: not shared
+        result = subprocess.run(command[:2] + [alone.conf] + command[3:],
+                                capture_output=True, text=True)
+        assert result.returncode == 1
+        assert result.stderr.startswith("zoomify-import: error: tile-root ")
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         # the rerun, on a terminal: a bar of images, and nothing added
         code, out, shown = run_on_a_terminal(command)
         assert code == 1
