@@ -307,13 +307,28 @@ def front_end(tmp_path):
     httpd.server_close()
 
 
+@pytest.mark.parametrize("storage", ["filesystem", "s3"])
 def test_tiles_from_tile_url_on_another_origin(server, chromium, folder,
-                                               tmp_path, front_end):
+                                               tmp_path, storage, request):
+    """tile-url (a front-end serving the tile root), or s3-tile-url (the
+    bucket itself: SeaweedFS on another port, read by anonymous)."""
     array = colourful(1500, 1000, seed=1)
-    path = put_jpeg(folder, "fs", array, tmp_path, storage="filesystem")
+    if storage == "s3":
+        from tests.seaweedfs_fixture import PUBLIC_BUCKET
+        prefix = request.getfixturevalue("s3_settings")
+        seaweedfs = request.getfixturevalue("seaweedfs")
+        front_end = "%s/%s/%s/" % (seaweedfs.endpoint, PUBLIC_BUCKET,
+                                   prefix)
+        request.getfixturevalue("zope_settings")(
+            **{"s3-bucket": PUBLIC_BUCKET})
+        setting = "s3-tile-url"
+    else:
+        front_end = request.getfixturevalue("front_end")
+        setting = "tile-url"
+    path = put_jpeg(folder, "fs", array, tmp_path, storage=storage)
     page = Page(chromium)
     try:
-        with product_config(**{"tile-url": front_end}):
+        with product_config(**{setting: front_end}):
             (id,) = page.open(server + path)
         page.settle(id)
         page.check_clean()
