@@ -89,16 +89,16 @@ def reduced_size(layout, setting=None, area=None):
 
 def largest_tier(layout, limit, area):
     """(width, height) of the largest stored tier whose long side is at
-    most ``limit`` pixels and whose area is within ``area`` (maxArea):
-    its pixels are the tiles' own, nothing is resampled. A limit below
-    the smallest tier gives the smallest tier. (A size limit "by tier"
-    means this, here and wherever a largest size is set per visitor.)"""
-    fitting = [(w, h) for w, h in layout.tiers
-               if w and h and max(w, h) <= limit and
-               max_size(w, h, area) == (w, h)]
-    if not fitting:
-        fitting = [next((w, h) for w, h in layout.tiers if w and h)]
-    return fitting[-1]
+    most ``limit`` pixels (the tiers of resolution.cut_layout, as a
+    preview size counts them) and whose area is within ``area``
+    (maxArea): its pixels are the tiles' own, nothing is resampled. A
+    limit below the smallest tier gives the smallest tier."""
+    cut = resolution.cut_layout(layout, limit)
+    below = layout.tiers[:cut.num_tiers] if cut is not None else []
+    fitting = [(w, h) for w, h in below
+               if w and h and max_size(w, h, area) == (w, h)]
+    return fitting[-1] if fitting else \
+        next((w, h) for w, h in layout.tiers if w and h)
 
 
 def _iiif_request(layout, size, area):
