@@ -67,13 +67,16 @@ def _tree(top):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         relative = os.path.relpath(where, top)
         folders = () if relative == "." else tuple(relative.split(os.sep))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                items.append(Item(os.path.join(where, name), folders, None))
-            else:
-                others += 1
+        images = [name for name in sorted(files) if not name.startswith(
+            ".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS]
+        # sidecar JSONs (photo.jpg.json, photo.json) are read with their
+        # image: not counted as left alone
+        sidecars = {name + ".json" for name in images} | {
+            os.path.splitext(name)[0] + ".json" for name in images}
+        items += [Item(os.path.join(where, name), folders, None)
+                  for name in images]
+        others += len([name for name in files if not name.startswith(".")
+                       and name not in images and name not in sidecars])
     return items, others
 
 

@@ -179,7 +179,7 @@ def test_what_a_tree_and_a_list_name(tmp_path):
         ("one.JPG", ()), ("a/two.tif", ("a",)),
         ("a/b/three.png", ("a", "b"))]
     assert items[-1].path == "/elsewhere/single.jpg"
-    assert others == 2  # the sidecar JSON and the notes
+    assert others == 1  # the notes (the sidecar JSON goes with two.tif)
     listed = tmp_path / "files.txt"
     listed.write_text("# scans\none.jpg\n\nsub/two.png\n")
     items, _ = items_of([], str(listed))
