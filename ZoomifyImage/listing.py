@@ -57,7 +57,9 @@ def _same_for_anonymous(kind, obj):
     same)."""
     if not anonymous_may_view(obj):
         return False
-    if kind == "image" and obj.tile_set().limit:
+    # (the preview size itself, not tile_set(): that would load every
+    # image's store, not only those of the page)
+    if kind == "image" and resolution.limit_of(obj):
         return resolution.anonymous_full(obj)
     return True
 
