@@ -583,7 +583,7 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
 
     @security.protected(View)
     @zpublish(False)
-    def description(self):
+    def descriptive_metadata(self):
         """The image's descriptive metadata, with the site's rights and
         attribution where it sets none."""
         settings = config.settings()

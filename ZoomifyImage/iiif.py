@@ -90,7 +90,7 @@ def describe(image):
     """The image's description.Description: its own (an
     IDescriptiveMetadata), else its label and the site's rights."""
     if IDescriptiveMetadata.providedBy(image):
-        return image.description()
+        return image.descriptive_metadata()
     settings = config.settings()
     return Description(title=image.title_or_id(),
                        rights=settings.iiif_rights,

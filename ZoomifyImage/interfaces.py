@@ -106,9 +106,10 @@ class IDescriptiveMetadata(Interface):
     language = Attribute("the language tag of these texts ('': none)")
     metadata = Attribute("labelled pairs: a tuple of description.Pair")
 
-    def description():
+    def descriptive_metadata():
         """The description.Description of the image, the site's rights
-        and attribution where the image sets none."""
+        and attribution where the image sets none. (Not `description`:
+        Plone's and CMF's content have a text of that name.)"""
 
     def describe(**values):
         """Set the fields given (description.FIELDS) after checking all

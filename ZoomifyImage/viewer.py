@@ -272,7 +272,7 @@ class ViewerMixin:
             status=status,
             message=STATUS_TEXT.get(status, ""),
             viewer_html=self._viewer_html(status),
-            attribution=self.description().attribution,
+            attribution=self.descriptive_metadata().attribution,
             css_url=self._resource_url("zoomify-viewer.css"),
             manifest_url=(site_path(self) + "/manifest.json"
                           if status == "ready" else ""),
@@ -325,7 +325,11 @@ class ViewerMixin:
         # what this visitor may download: the original, a JPEG, nothing
         offered = downloads.offer(self, site_path(self)) or ("", "")
         self._page_headers(RESPONSE, downloads.differs_for_anonymous(self))
-        viewer_html = self._viewer_html(status)
+        # the viewer (role img, the title its name) is described by the
+        # summary under it, for screen readers
+        viewer_html = self._viewer_html(
+            status, "zoomify-summary" if self.descriptive_metadata().summary
+            else None)
         seen = resolution.may_see(self)
         size = ""
         if status == "ready" and self.width:
@@ -351,7 +355,7 @@ class ViewerMixin:
             manifest_url=(site_path(self) + "/manifest.json"
                           if status == "ready" else ""),
             share_html=self.share_html(),
-            about=about_of(self.description()),
+            about=about_of(self.descriptive_metadata()),
             json_ld=self._json_ld(status),
         )
 
@@ -360,7 +364,7 @@ class ViewerMixin:
         ready = status == "ready" and self.width
         here = site_path(self)
         return script_json(json_ld(
-            self.description(), here,
+            self.descriptive_metadata(), here,
             self.tiles_url(path_only=True) + "TileGroup0/0-0-0.jpg"
             if ready else None,
             here + "/manifest.json" if ready else None,
@@ -393,14 +397,15 @@ class ViewerMixin:
                            not personal else
                            "private, no-cache")
 
-    def _viewer_html(self, status):
+    def _viewer_html(self, status, described_by=None):
         if status != "ready":
             return ""
         if self.viewer == "flash" and config.settings().flash_viewer_url:
             return self.flash_tag(css_class="zoomify-page-viewer",
                                   width="100%", height="100%")
         return self.tag(css_class="zoomify-page-viewer",
-                        width="100%", height="100%")
+                        width="100%", height="100%",
+                        described_by=described_by)
 
     def _error_for_manager(self):
         """The last tiling error, for those who may retile; '' otherwise."""
@@ -422,13 +427,14 @@ class ViewerMixin:
     @security.protected(View)
     @zpublish(False)
     def tag(self, width=None, height=None, css_class=None, id=None,
-            navigator=True):
+            navigator=True, described_by=None):
         """HTML for an OpenSeadragon viewer of this image to put into any
         page: a container div and a script. Several on one page work.
 
         width, height: CSS lengths (a number means pixels; default 100%
         by 500px); css_class: more classes for the div; id: the div's id
-        (default: a new unique one).
+        (default: a new unique one); described_by: the id of an element
+        of the page that describes the image (aria-describedby).
         """
         style = "width:%s;height:%s" % (css_length(width, "100%"),
                                         css_length(height, "500px"))
@@ -469,10 +475,12 @@ class ViewerMixin:
             settings["iiif"] = "%s/%s/info.json?v=%s" % (
                 site_path(self), "iiif" if seen.full else "iiif-preview",
                 self.tiles_set())
+        described = (' aria-describedby="%s"' % _element_id(described_by)
+                     if described_by else "")
         return ('<div id="%s" class="%s" style="%s" role="img" '
-                'aria-label="%s"></div>\n<script>%s</script>\n'
+                'aria-label="%s"%s></div>\n<script>%s</script>\n'
                 % (element_id, escape(classes), style,
-                   escape(self.title_or_id()),
+                   escape(self.title_or_id()), described,
                    _LOADER % script_json(settings)))
 
     @security.protected(View)

@@ -149,6 +149,11 @@ def test_the_edit_tab_describes_the_image_everywhere(folder, photo):
     html = fetch(url).contents
     page = Elements(html)
     (about,) = page.find("aside", id="zoomify-about")
+    # the viewer (role img, named by the title) is described by the summary
+    (viewer,) = page.find("div", role="img")
+    assert viewer["aria-label"] == "Starry night"
+    assert viewer["aria-describedby"] == "zoomify-summary"
+    assert page.find("p", id="zoomify-summary")
     assert about["lang"] == "en"
     assert "<h2 id=\"zoomify-about-heading\">About this image</h2>" in html
     pairs = re.findall(r"<dt( lang=\"de\")?>([^<]*)</dt>\s*"
@@ -242,7 +247,8 @@ def test_the_site_rights_attribution_and_provider_are_the_defaults(
     assert not {"rights", "requiredStatement", "provider", "summary",
                 "metadata", "navDate"} & set(doc)
     assert doc["label"] == {"none": ["Plain"]}
-    assert "zoomify-about" not in fetch(url).contents
+    html = fetch(url).contents
+    assert "zoomify-about" not in html and "aria-describedby" not in html
     with product_config(**{
             "iiif-rights": "http://rightsstatements.org/vocab/InC/1.0/",
             "iiif-required-statement": "Example Museum",
@@ -418,7 +424,7 @@ def test_zoomify_import_describes_the_image(tmp_path, capsys):
     try:
         with db.transaction() as conn:
             image = conn.root()["Application"]["harbour"]
-            about = image.description()
+            about = image.descriptive_metadata()
             assert (about.title, about.creator) == ("The harbour",
                                                     "Anna Example")
             assert about.rights == \
