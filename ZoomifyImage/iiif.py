@@ -393,6 +393,7 @@ class IIIFService(_Published):
             RESPONSE.redirect(base + "/info.json")
             return b""
         tiles = _tiles(image)
+        seen = _sight(image, tiles, REQUEST)
         layout = self._layout(tiles)
         if segments == ("info.json",):
             info = image_info(image, layout, base, max_area(), self.preview)
@@ -407,10 +408,10 @@ class IIIFService(_Published):
         if len(segments) != 4:
             raise IIIFError(400, "an image request is {region}/{size}/"
                             "{rotation}/{quality}.{format}")
-        return self._image_response(image, tiles, layout, base, REQUEST,
-                                    RESPONSE)
+        return self._image_response(image, tiles, layout, seen, base,
+                                    REQUEST, RESPONSE)
 
-    def _image_response(self, image, tiles, layout, base, REQUEST,
+    def _image_response(self, image, tiles, layout, seen, base, REQUEST,
                         RESPONSE):
         settings = config.settings()
         area = settings.iiif_max_area
@@ -423,10 +424,6 @@ class IIIFService(_Published):
                 raise IIIFError(400, "the preview is at most %dx%d"
                                 % (layout.width, layout.height))
         else:
-            try:
-                seen = resolution.sight(image, tiles, REQUEST)
-            except resolution.Refused as error:
-                raise IIIFError(401, str(error)) from None
             if seen.limited:
                 # judged before anything is read, and nothing above the
                 # sight can be read: the one way to pixels is guarded
@@ -459,6 +456,15 @@ class IIIFService(_Published):
 
 
 InitializeClass(IIIFService)
+
+
+def _sight(image, tiles, REQUEST):
+    """What the request may see (resolution.py): its token, if it carries
+    one, is judged here for every IIIF request (401 when refused)."""
+    try:
+        return resolution.sight(image, tiles, REQUEST)
+    except resolution.Refused as error:
+        raise IIIFError(401, str(error)) from None
 
 
 def _anonymous_sees_tier(image, tiles, tier):
@@ -514,6 +520,7 @@ class Manifest(_Published):
             return answer
         try:
             tiles = _tiles(image)
+            _sight(image, tiles, REQUEST)  # a token is judged here too
         except IIIFError as error:
             return _error(image, error, RESPONSE)
         doc = self._document(image, tiles, image.absolute_url())

@@ -111,9 +111,23 @@ def issue(secret, user_id, folder_path, origin, now=None, lifetime=None):
     return body + "." + _b64(_sign(secret, body))
 
 
+# tokens whose signature held: a viewer sends the same one with every
+# tile, and checking it again (base64, JSON, HMAC) was most of what a
+# token cost a tile (benchmarks/bench_auth.py); the expiry is still
+# read every time. Bounded: emptied when full.
+_verified = {}
+VERIFIED_MAX = 4096
+
+
 def read(secret, token, now=None):
     """(user id, user folder path, origin) of a token that is signed by
     ``secret`` and unexpired; BadToken otherwise."""
+    now = time.time() if now is None else now
+    known = _verified.get((secret, token))
+    if known is not None:
+        if known[3] <= now:
+            raise BadToken("the token has expired")
+        return known[:3]
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != VERSION or len(token) > 2048:
         raise BadToken("not a token of this site")
@@ -130,6 +144,11 @@ def read(secret, token, now=None):
         expires = int(payload["e"])
     except (KeyError, TypeError, ValueError):
         raise BadToken("not a token of this site") from None
-    if expires <= (now if now is not None else time.time()):
+    if expires <= now:
         raise BadToken("the token has expired")
+    if not all(isinstance(v, str) for v in (user, folder, origin)):
+        raise BadToken("not a token of this site")
+    if len(_verified) >= VERIFIED_MAX:
+        _verified.clear()
+    _verified[(secret, token)] = (user, folder, origin, expires)
     return user, folder, origin

@@ -155,7 +155,11 @@ def test_a_token_opens_full_resolution(image):
 
 def _refused(web, path, headers):
     for url in (path + "/TileGroup0/0-0-0.jpg",
-                path + "/iiif/0,0,256,256/256,256/0/default.jpg"):
+                path + "/ImageProperties.xml",
+                path + "/iiif/0,0,256,256/256,256/0/default.jpg",
+                path + "/iiif/info.json", path + "/manifest.json",
+                path + "/iiif-preview/info.json",
+                path + "/iiif-preview/full/max/0/default.jpg"):
         got = web.get(url, headers=headers, expect_errors=True)
         assert got.status_int == 401, (url, got.status)
         assert not got.body.startswith(JPEG)
