@@ -12,7 +12,7 @@ from tests_plone.helpers import browser
 from tests_plone.helpers import status
 
 PARTS = ("/ImageProperties.xml", "/TileGroup0/0-0-0.jpg", "/iiif/info.json",
-         "/iiif/full/max/0/default.jpg", "/manifest.json", "/download")
+         "/iiif/full/max/0/default.jpg", "/manifest.json")
 
 
 def test_private_parts_answer_401_to_anonymous(functional):
@@ -27,13 +27,16 @@ def test_private_parts_answer_401_to_anonymous(functional):
         assert "Location" not in anonymous.headers, part
         assert anonymous.headers["Cache-Control"].startswith("private"), part
         assert "Access-Control-Allow-Origin" not in anonymous.headers
+    anonymous.open(url + "/download")
+    assert status(anonymous) == 401 and "Location" not in anonymous.headers
+    assert anonymous.headers["Cache-Control"].startswith("private")
     # the page itself: Plone's login form, as for any private item
     anonymous.open(url)
     assert status(anonymous) == 302
     assert "require_login" in anonymous.headers["Location"]
     # the owner sees them, never publicly cacheable
     owner = browser(app, "owner")
-    for part in PARTS:
+    for part in PARTS + ("/download",):
         owner.open(url + part)
         assert status(owner) == 200, part
         assert owner.headers["Cache-Control"].startswith("private"), part
@@ -53,6 +56,17 @@ def test_published_parts_are_public_and_cacheable(functional):
     anonymous.open(url)
     assert status(anonymous) == 200
     assert 'id="zoomify-viewer"' in anonymous.contents
+    # the original: "Download Zoomify originals", the owner's and the
+    # managers' unless the site gives it to more (as the Zope class)
+    assert 'id="zoomify-download"' not in anonymous.contents
+    anonymous.open(url + "/download")
+    assert status(anonymous) == 401
+    portal.manage_permission("Download Zoomify originals",
+                             ["Anonymous"], acquire=True)
+    transaction.commit()
+    anonymous.open(url + "/download")
+    assert status(anonymous) == 200
+    assert anonymous.headers["Cache-Control"].startswith("public")
     # retracted: private again at once
     with api.env.adopt_roles(["Manager"]):
         api.content.transition(obj=item, to_state="private")
@@ -70,7 +84,7 @@ def test_each_role_sees_the_parts_as_it_sees_the_item(functional):
     add_users(portal)
     private = add_item(portal, id="private")
     published = add_item(portal, id="published", state="published")
-    expected = {  # may view: private, published
+    expected = {  # may view (and download): private, published
         "member": (False, True), "editor": (True, True),
         "reviewer": (False, True), "manager": (True, True)}
     for user, (sees_private, sees_published) in expected.items():
@@ -80,9 +94,11 @@ def test_each_role_sees_the_parts_as_it_sees_the_item(functional):
             b.open(item.absolute_url())
             page = status(b)
             assert (page == 200) == sees, (user, item.id, page)
-            for part in PARTS:
+            for part in PARTS + ("/download",):
                 b.open(item.absolute_url() + part)
                 code = status(b)
+                if part == "/download":  # the owner's and the managers'
+                    sees = user == "manager"
                 if sees:
                     assert code == 200, (user, item.id, part, code)
                 else:

@@ -8,7 +8,9 @@ import json
 
 from PIL import Image
 
+from tests_plone.helpers import add_item
 from tests_plone.helpers import browser
+from tests_plone.helpers import status
 from tests_plone.images import jpeg
 from ZoomifyImage.interfaces import IDeepZoomImage
 from ZoomifyImage.interfaces import ITileable
@@ -46,3 +48,36 @@ def test_add_through_the_form_and_see_tiles(functional):
     owner.open(url + "/iiif/info.json")
     info = json.loads(owner.contents)
     assert (info["width"], info["height"]) == (600, 400)
+
+
+def test_the_view_shows_the_viewer_in_plones_page(functional):
+    app, portal = functional["app"], functional["portal"]
+    item = add_item(portal, title="Old <b>map</b>", state="published",
+                    description="A town in 1750",
+                    rights="Public domain, the city archive")
+    path = "/plone/map"
+    anonymous = browser(app)
+    anonymous.open(item.absolute_url())
+    page = anonymous.contents
+    assert anonymous.headers["Cache-Control"] == "no-cache"
+    # Plone's page: its title and description, our viewer inside
+    assert 'id="visual-portal-wrapper"' in page or "portal-header" in page
+    assert "Old &lt;b&gt;map&lt;/b&gt;" in page and "<b>map" not in page
+    assert "A town in 1750" in page
+    assert "Public domain, the city archive" in page
+    assert 'id="zoomify-viewer"' in page
+    assert '"tilesUrl": "%s/v/%s/"' % (path, item.tiles_set()) in page
+    assert "++resource++zoomifyimage/openseadragon/openseadragon.min.js" \
+        in page
+    # what a librarian copies: paths (the page's script adds the host)
+    assert 'value="%s/manifest.json"' % path in page
+    assert 'value="%s/iiif/info.json"' % path in page
+    assert '&lt;iframe src="%s/embed"' % path in page
+    assert "600 x 400 pixels" in page
+    # the embed page: the viewer alone
+    anonymous.open(item.absolute_url() + "/embed")
+    assert status(anonymous) == 200
+    assert 'id="zoomify-embed"' in anonymous.contents
+    assert "portal-header" not in anonymous.contents
+    assert anonymous.headers["Content-Security-Policy"] == \
+        "frame-ancestors *"  # over plone.protect's X-Frame-Options

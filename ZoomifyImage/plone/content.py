@@ -18,9 +18,12 @@ from zope.interface import implementer
 from .. import config
 from .. import jobs
 from .. import originals
+from .. import resolution
 from .. import serving
 from .. import tiling
 from .. import viewer as pages
+from ..downloads import DOWNLOAD_ROLES
+from ..downloads import DownloadOriginals
 from ..jobs import records as job_state
 from ..serving import anonymous_may_view
 from ..serving import tile_set_of
@@ -35,6 +38,11 @@ class ZoomifyImageItem(Item):
     """A Plone item whose primary image is served as a tile pyramid."""
 
     security = ClassSecurityInfo()
+    # as the Zope class's (registered with Zope by InitializeClass); the
+    # profile's rolemap.xml gives them in the site
+    security.setPermissionDefault(resolution.FULL_RESOLUTION,
+                                  resolution.FULL_RESOLUTION_ROLES)
+    security.setPermissionDefault(DownloadOriginals, DOWNLOAD_ROLES)
 
     # facts of the pyramid (the same names as the Zope class's)
     width = height = 0
@@ -97,7 +105,8 @@ class ZoomifyImageItem(Item):
         return tile_set_of(
             serving.image_key(self.uid), self.tiles_set(), self._store,
             self.tiled_at, anonymous_may_view(self),
-            (self.width, self.height, self.tile_size) if ready else None)
+            (self.width, self.height, self.tile_size) if ready else None,
+            resolution.limit_of(self))
 
     @security.private
     def tiles_set(self):

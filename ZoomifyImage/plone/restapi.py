@@ -40,3 +40,23 @@ class ZoomifyImageSerializer(SerializeToJson):
                                   include_items=include_items)
         result["zoomify"] = zoomify_json(self.context)
         return result
+
+
+# A request with "Accept: application/json" (a IIIF client asking for
+# info.json or the manifest) is a REST API request to plone.rest, whose
+# traversal answers 404 for any name below an item that is neither
+# content nor a service. The pyramid's names are therefore also the
+# item's GET services for that Accept: each gives what the item's own
+# traversal gives (the same objects, permissions and 401s). TileGroupN
+# is not among them: tiles are asked for as images, never as JSON.
+def _pyramid_name(name):
+    def service(item, request):
+        return item.__bobo_traverse__(request, name)
+    return service
+
+
+iiif = _pyramid_name("iiif")
+manifest = _pyramid_name("manifest.json")
+image_properties = _pyramid_name("ImageProperties.xml")
+versioned = _pyramid_name("v")
+# (download is a view: plone.rest finds it by its name)

@@ -4,13 +4,21 @@ come from the behaviors (profiles/default/types/ZoomifyImage.xml)."""
 from plone.namedfile.field import NamedBlobImage
 from plone.supermodel import model
 from zope import schema
-from zope.interface import Invalid
+from zope.schema import ValidationError
 
 from .. import config
 from .. import originals
 from .. import tiling
 from ..pyramid import TilingError
 from ..viewer import without_server_paths
+
+
+class NotTileable(ValidationError):
+    """The file cannot be tiled."""
+
+    def doc(self):
+        # the reason, for the form and the REST API's error
+        return self.args[0]
 
 
 def tileable(value):
@@ -21,7 +29,7 @@ def tileable(value):
         tiling.plan(originals.open_path(blob),
                     getattr(value, "filename", None) or "image", 256)
     except TilingError as e:
-        raise Invalid(without_server_paths(str(e)))
+        raise NotTileable(without_server_paths(str(e)))
     return True
 
 

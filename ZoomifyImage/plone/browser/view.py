@@ -5,11 +5,13 @@ other sites' iframes (the Zope class's www/embed.pt)."""
 
 import os
 
+from AccessControl.SecurityManagement import getSecurityManager
 from plone.api.portal import get as get_portal
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 
 from ... import config
+from ... import downloads
 from ... import serving
 from ... import viewer as pages
 from ...serving import anonymous_may_view
@@ -102,6 +104,9 @@ class ZoomifyImageView(BrowserView):
         return pages.site_path(self.context) + "/manifest.json"
 
     def download_url(self):
+        if not getSecurityManager().checkPermission(
+                downloads.DownloadOriginals, self.context):
+            return ""
         return pages.site_path(self.context) + "/download"
 
     def rights(self):
@@ -109,8 +114,7 @@ class ZoomifyImageView(BrowserView):
 
 
 class EmbedView(BrowserView):
-    """The viewer alone, for another site's <iframe> (no X-Frame-Options:
-    it is meant to be framed)."""
+    """The viewer alone, for another site's <iframe>."""
 
     template = ViewPageTemplateFile(os.path.join(WWW, "embed.pt"))
 
@@ -119,6 +123,11 @@ class EmbedView(BrowserView):
         item.check_visible()
         status = item.current_status()
         page_headers(item, self.request.response)
+        # any site may frame it: plone.protect sends X-Frame-Options
+        # SAMEORIGIN with every page, which frame-ancestors overrides in
+        # browsers (CSP Level 2)
+        self.request.response.setHeader(
+            "Content-Security-Policy", "frame-ancestors *")
         return self.template(
             title=item.title_or_id(),
             status=status,
@@ -134,10 +143,12 @@ class EmbedView(BrowserView):
 
 class Download(BrowserView):
     """ITEM/download: the original file, with Range (serving.py), as the
-    Zope class's; the View permission of the item (its workflow)."""
+    Zope class's: "Download Zoomify originals" (the page's permission)
+    and the item's View (its workflow) both."""
 
     def __call__(self):
         item = self.context
+        downloads.check_view(item)
         item.check_visible()
         path = item.original_file()
         if path is None:
@@ -147,4 +158,5 @@ class Download(BrowserView):
         return serving.send_original(
             item, path, item.filename or item.getId(),
             item.original_content_type(), etag, item.tiled_at,
-            self.request, self.request.response)
+            self.request, self.request.response,
+            public=downloads.anonymous_may_download_original(item))
