@@ -20,6 +20,7 @@ from ZODB.POSException import ReadOnlyError
 
 from . import config
 from .jobs import records
+from .jobs.worker import pool
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,12 @@ def lease_seconds():
 def holds(db):
     """True if this process holds the maintenance lease of ``db`` now:
     renewed if it held it, taken if nobody holds it (none yet, its holder
-    dead, or not renewed within maintenance-lease-seconds)."""
+    dead, or not renewed within maintenance-lease-seconds). Never in a
+    command that runs no jobs (zoomify-import): it would exit holding the
+    lease, and the servers of other machines would wait for it to run
+    out."""
+    if not pool.enabled:
+        return False
     with _lock:
         held = _hold(db)
         if held != _held.get(db):

@@ -77,3 +77,15 @@ def test_a_dead_holder_of_this_machine_loses_it_at_once(db, monkeypatch):
         assert lease.holds(db)
     assert lease.holds(db)  # at once, not SECONDS later
     assert holder(db) == records.process_id()
+
+
+def test_a_command_that_runs_no_jobs_never_takes_it(db, monkeypatch):
+    """zoomify-import opens the database as a server does: it must not
+    leave with the lease (the servers of other machines would wait for
+    it to run out)."""
+    from ZoomifyImage.jobs import pool
+    monkeypatch.setattr(pool, "enabled", False)
+    assert not lease.holds(db)
+    connection = db.open()
+    assert lease.ROOT_KEY not in connection.root()
+    connection.close()
