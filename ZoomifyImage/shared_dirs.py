@@ -131,8 +131,9 @@ def _check_one(connection, manager, ours, name, path):
             raise NotShared(
                 "%s %s is not the directory the other Zope clients of this "
                 "database use: it has no %s, which the first client wrote "
-                "there. Mount the shared directory at %s (docs/cluster.txt)"
-                % (name, path, MARKER, path))
+                "there. Mount the shared directory at %s; a directory moved "
+                "on purpose: move its %s with it (docs/cluster.txt)"
+                % (name, path, MARKER, path, MARKER))
         if marker[1] != recorded:
             raise NotShared(
                 "%s %s is not the directory the other Zope clients of this "
