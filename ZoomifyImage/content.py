@@ -267,6 +267,11 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
         new tiles. ``jar``: the connection that will store it (of the
         folder, for a new image). A PendingUpload stays where it is until
         the background job takes it (take_pending_original)."""
+        if self._pending_upload is not None:
+            # a file before this one that its job has not taken yet
+            transaction.get().addAfterCommitHook(
+                originals.remove_taken,
+                args=(originals.pending_path(self._pending_upload),))
         if isinstance(file, PendingUpload):
             original = originals.Original(
                 None, file.filename, os.fstat(file.fileno()).st_size,

@@ -291,9 +291,8 @@ def check_same_filesystem(db):
         logger.warning(
             "upload-dir %s is not on the filesystem of the blob directory "
             "(%s): every upload's file is copied into the database, by "
-            "the new image's background job (in the last request for a "
-            "new file of an image); give upload-dir a directory on that "
-            "filesystem (docs/uploads.txt)", upload_dir(), blobs)
+            "the image's background job; give upload-dir a directory on "
+            "that filesystem (docs/uploads.txt)", upload_dir(), blobs)
     return same
 
 
@@ -678,14 +677,14 @@ class UploadView(BrowserView):
         commits; a marker stays so that HEAD says the upload is complete.
         No copy of the file in this request: it becomes the blob by a link
         and renames (originals.take_by_link) where the storage allows
-        (commits_by_rename); else a new image's background job takes it
-        (a PendingUpload: the .part stays until then)."""
+        (commits_by_rename); else the image's background job takes it (a
+        PendingUpload: the .part stays until then)."""
         pending = False
         try:
             change = self._change_method()
             _finishing.upload_id = upload.id
-            pending = info["kind"] == "folder" and not commits_by_rename(
-                self.context._p_jar, upload.part)
+            pending = not commits_by_rename(self.context._p_jar,
+                                            upload.part)
             file = PendingUpload(upload.part, info["filename"], upload.id) \
                 if pending else UploadOnDisc(upload.part, info["filename"])
             with file as f:

@@ -9,6 +9,7 @@ import pty
 import struct
 import subprocess
 import termios
+import time
 
 import pytest
 
@@ -152,6 +153,21 @@ def test_a_tree_into_a_running_site_then_a_rerun(tmp_path):
         log = worker.log_text()
         assert log.index("(its file stored by the background job)") < \
             log.index("the uploaded file stored")
+        # and a new file for it, as the Edit tab sends one
+        second = open(tree / "map.png", "rb").read()
+        version = worker.job_status("bulk/pier-at-noon")["tiles_version"]
+        last = tus_upload(worker.url + "/bulk/pier-at-noon", "map.png",
+                          second)
+        assert last.status_code == 204, last.text
+        deadline = time.monotonic() + 60  # the old tiles are served till
+        while worker.job_status("bulk/pier-at-noon")["tiles_version"] == \
+                version and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert get(worker.url + "/bulk/pier-at-noon/download",
+                   auth=ADMIN)[2] == second
+        assert b'WIDTH="310"' in get(
+            worker.url + "/bulk/pier-at-noon/ImageProperties.xml")[2]
+        assert worker.log_text().count("the uploaded file stored") == 2
         uploads = shared["upload-dir"]
         assert not [n for n in os.listdir(uploads) if n.endswith(".part")]
     finally:
