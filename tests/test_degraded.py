@@ -176,3 +176,26 @@ def test_the_viewer_page_shows_the_preview(folder, tmp_path):
             viewer="iiif")
     page = web.get(path).text
     assert "/iiif-preview/info.json" in page
+
+
+def test_a_preview_never_names_where_the_tiles_lie(folder, tmp_path):
+    """With tile-url a front-end serves the tile root unchecked: who sees
+    the preview must not be sent there (every tier lies there), nor learn
+    the set's place (the uid) from any answer."""
+    array = colourful(2049, 1025, seed=5)
+    path = put_jpeg(folder, "fs", array, tmp_path, storage="filesystem")
+    with zope_root() as root:
+        image = root.unrestrictedTraverse(path.lstrip("/"))
+        image.manage_edit(preview_size="1200")
+        uid = image.uid
+    web = app()
+    with product_config(**{"tile-url": "https://tiles.example.org/"}):
+        for name in ("", "/view", "/embed", "/ImageProperties.xml",
+                     "/TileGroup0/0-0-0.jpg", "/iiif/info.json",
+                     "/iiif/probe", "/iiif-preview/info.json",
+                     "/iiif-preview/full/max/0/default.jpg",
+                     "/manifest.json", "/download.jpg"):
+            got = web.get(path + name)
+            assert uid.encode() not in got.body, name
+            assert uid not in str(got.headers), name
+            assert b"tiles.example.org" not in got.body, name

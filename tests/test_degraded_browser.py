@@ -13,6 +13,8 @@ it) -> the token from the iframe -> probe 200 -> full resolution, every
 tile sent with the token; logout -> the preview again. No request of the
 client's page fails on the way."""
 
+from urllib.parse import urlsplit
+
 import pytest
 
 from tests.browser_pages import WatchedPage
@@ -213,3 +215,44 @@ def test_anonymous_preview_login_full_resolution_logout(
         watched.check_clean()
     finally:
         watched.close()
+
+
+def test_the_viewer_page_login_link_brings_full_resolution(
+        server, chromium, folder, tmp_path):
+    path, array, layout, cut = degraded_image(folder, tmp_path, (2049, 1025))
+    page = Page(chromium)
+    try:
+        (id,) = page.open(server + path)
+        page.settle(id)
+        assert page.page.evaluate(
+            "(id) => ZoomifyImage.viewers[id].world.getItemAt(0)"
+            ".source.width", id) == cut.width
+        href = page.page.locator("#zoomify-login").get_attribute("href")
+        assert href == "/@@zoomify-iiif-login?came_from=" + path
+        # the link asks to log in (Zope's Basic challenge: a headless
+        # Chromium shows an error page for it); the person logs in (as
+        # the browser's dialog sends it) and comes back to the page
+        page.page.locator("#zoomify-login").click()
+        page.page.wait_for_load_state()
+        page.failures[:] = [f for f in page.failures
+                            if "/@@zoomify-iiif-login" not in f]
+        page.errors[:] = [e for e in page.errors
+                          if not e.endswith("(chrome-error://chromewebdata/)")]
+        page.page.goto(server.replace("http://", "http://%s:%s@"
+                                      % RESEARCHER) + href)
+        assert urlsplit(page.page.url).path == path
+        # (a URL with a name and password in it is never sent Basic
+        # credentials of its own accord: the page again, as the dialog's
+        # user would have it)
+        (id,) = page.open(server + path)
+        assert page.page.evaluate(
+            "(id) => ZoomifyImage.viewers[id].world.getItemAt(0)"
+            ".source.width", id) == layout.width
+        assert not page.page.locator("#zoomify-login").count()
+        page.move(id, image_zoom=1)
+        page.move(id, point=(layout.width, layout.height))
+        page.check_clean()
+        top = layout.num_tiers - 1
+        assert top in {t for _, t, _, _ in requested_tiles(page.urls, path)}
+    finally:
+        page.close()
