@@ -29,9 +29,13 @@ class Cluster:
         self.settings = dict(FAST, **{"tile-root": self.tiles,
                                       "upload-dir": self.uploads},
                              **settings)
-        self.clients = [self.client() for _ in range(2)]
         self.nginx = None
         self.fronts = []
+        try:
+            self.clients = [self.client() for _ in range(2)]
+        except BaseException:
+            self.postgres.remove()  # no server left behind
+            raise
 
     def client(self):
         return ZopeServer(storage="filesystem", relstorage=self.postgres.dsn,

@@ -82,8 +82,12 @@ class PostgreSQL:
         self._run("initdb", "-D", self.data, "-U", USER, "-A", "trust",
                   "-E", "UTF8", "--locale=C", "--no-sync")
         self.start()
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port),
-                  "-U", USER, DATABASE)
+        try:
+            self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port),
+                      "-U", USER, DATABASE)
+        except BaseException:
+            self.stop("immediate")  # no server left behind
+            raise
         return self
 
     def start(self, timeout=30):
