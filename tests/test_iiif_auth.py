@@ -258,3 +258,40 @@ def test_login_and_logout_pages(image):
     assert got.status_int == 401
     assert got.headers["WWW-Authenticate"].lower().startswith("basic")
     assert "logged out" in got.text
+
+
+def test_a_token_of_another_user_than_the_logged_in_one(image):
+    """A site that logs users in by cookie (PAS) can see a request that
+    is logged in as one user and carries another's token: refused. (A
+    plain Zope's Basic login and a token share the Authorization header,
+    so the request here is made in process, logged in as the manager.)"""
+    from ZoomifyImage import resolution
+    path = image[0]
+    web = app()
+    token = token_for(web, RESEARCHER)
+    with zope_root(commit=False) as root:
+        target = root.unrestrictedTraverse(path.lstrip("/"))
+        request = root.REQUEST
+        request._auth = "Bearer " + token
+        request.environ["HTTP_ORIGIN"] = ORIGIN
+        with pytest.raises(resolution.Refused, match="another user"):
+            resolution.sight(target, target.tile_set(), request)
+        # his own token is his
+        request._auth = "Bearer " + token_for(web, ("admin", "secret"))
+        assert resolution.sight(target, target.tile_set(), request).full
+
+
+def test_a_token_opens_the_probe_of_a_private_image(image, folder,
+                                                    tmp_path):
+    path = put_jpeg(folder, "closed", colourful(600, 400, seed=2), tmp_path)
+    with zope_root() as root:
+        root.unrestrictedTraverse(path.lstrip("/")).manage_permission(
+            "View", ["Manager"])
+    web = app()
+    assert web.get(path + "/iiif/probe").json["status"] == 401
+    admin = token_for(web, ("admin", "secret"))
+    assert web.get(path + "/iiif/probe", headers=bearer(admin)) \
+        .json["status"] == 200
+    visitor = token_for(web, VISITOR)
+    assert web.get(path + "/iiif/probe", headers=bearer(visitor)) \
+        .json["status"] == 401
