@@ -104,7 +104,8 @@ def test_an_image_added_without_an_id_is_named_without_extension(folder,
                                                                  photo):
     """The id is the file's name without its extension: the image is a
     viewer page (HTML), and /photo.jpg/iiif looked like the file. Through
-    the add form, as a browser without JavaScript posts it."""
+    the add form, as a browser without JavaScript posts it. The space
+    becomes '-' (content.safe_id: an id is a plain URL name)."""
     from tests.zope_fixtures import browser
     b = browser(login=True)
     b.open("%s/%s/manage_addProduct/ZoomifyImage/"
@@ -114,5 +115,5 @@ def test_an_image_added_without_an_id_is_named_without_extension(folder,
                                            "harbour view.png")
     b.getForm(index=0).submit()
     with zope_root(commit=False) as app:
-        assert "harbour view" in app[folder].objectIds()
-        assert app[folder]["harbour view"].title == "harbour view.png"
+        assert "harbour-view" in app[folder].objectIds()
+        assert app[folder]["harbour-view"].title == "harbour view.png"
