@@ -6,12 +6,14 @@ pytest-plone's fixtures_factory."""
 import pytest
 from pytest_plone import fixtures_factory
 
+from ZoomifyImage.plone.testing import ZOOMIFYIMAGE_PLONE_ACCEPTANCE_TESTING
 from ZoomifyImage.plone.testing import ZOOMIFYIMAGE_PLONE_FUNCTIONAL_TESTING
 from ZoomifyImage.plone.testing import ZOOMIFYIMAGE_PLONE_INTEGRATION_TESTING
 
 globals().update(fixtures_factory((
     (ZOOMIFYIMAGE_PLONE_FUNCTIONAL_TESTING, "functional"),
     (ZOOMIFYIMAGE_PLONE_INTEGRATION_TESTING, "integration"),
+    (ZOOMIFYIMAGE_PLONE_ACCEPTANCE_TESTING, "acceptance"),
 )))
 
 

@@ -6,6 +6,7 @@ from plone.app.testing import IntegrationTesting
 from plone.app.testing import PloneSandboxLayer
 from plone.app.testing import applyProfile
 from plone.testing import zope as zope_testing
+from plone.testing.zope import WSGI_SERVER_FIXTURE
 
 
 class ZoomifyImagePloneLayer(PloneSandboxLayer):
@@ -35,3 +36,7 @@ ZOOMIFYIMAGE_PLONE_INTEGRATION_TESTING = IntegrationTesting(
 ZOOMIFYIMAGE_PLONE_FUNCTIONAL_TESTING = FunctionalTesting(
     bases=(ZOOMIFYIMAGE_PLONE_FIXTURE,),
     name="ZoomifyImagePlone:Functional")
+# a real HTTP server on loopback, for Chromium
+ZOOMIFYIMAGE_PLONE_ACCEPTANCE_TESTING = FunctionalTesting(
+    bases=(ZOOMIFYIMAGE_PLONE_FIXTURE, WSGI_SERVER_FIXTURE),
+    name="ZoomifyImagePlone:Acceptance")
