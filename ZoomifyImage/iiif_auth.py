@@ -236,6 +236,19 @@ def _page(RESPONSE, title, text, status=200):
     return _CLOSE_PAGE % {"title": escape(title), "text": escape(text)}
 
 
+def local_path(value):
+    """``value`` if it is a path of this site (the viewer page's link),
+    else None: never a host. Browsers drop tab, CR and LF anywhere in a
+    URL, and so does the publisher's redirect (urlsplit): '/<TAB>/host'
+    is '//host', so no control character passes, nor a backslash
+    (read as '/')."""
+    if not isinstance(value, str) or not value.startswith("/") or \
+            len(value) >= 2000 or "\\" in value or \
+            any(ord(c) < 0x20 or ord(c) == 0x7f for c in value):
+        return None
+    return None if value.startswith("//") else value
+
+
 def _logged_in(user):
     return user is not None and user.getUserName() != "Anonymous User"
 
@@ -249,11 +262,8 @@ class LoginView(BrowserView):
         user = getSecurityManager().getUser()
         if not _logged_in(user):
             raise Unauthorized("Log in to see full resolution.")
-        back = self.request.form.get("came_from")
-        # a path of this site only (the viewer page's link): never a host
-        if isinstance(back, str) and back.startswith("/") and \
-                not back.startswith("//") and "\\" not in back and \
-                len(back) < 2000:
+        back = local_path(self.request.form.get("came_from"))
+        if back is not None:
             self.request.response.redirect(back)
             return ""
         return _page(self.request.response, "Logged in",
