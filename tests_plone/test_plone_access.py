@@ -14,6 +14,11 @@ from tests_plone.helpers import status
 PARTS = ("/ImageProperties.xml", "/TileGroup0/0-0-0.jpg", "/iiif/info.json",
          "/iiif/full/max/0/default.jpg", "/manifest.json")
 
+# the original's bytes under plone.namedfile's views of the file field
+ORIGINAL_NAMES = ("/@@download/image", "/@@download/image/map.jpg",
+                  "/@@display-file/image", "/@@images/image",
+                  "/@@images/image/original")
+
 
 def test_private_parts_answer_401_to_anonymous(functional):
     app, portal = functional["app"], functional["portal"]
@@ -61,6 +66,17 @@ def test_published_parts_are_public_and_cacheable(functional):
     assert 'id="zoomify-download"' not in anonymous.contents
     anonymous.open(url + "/download")
     assert status(anonymous) == 401
+    # nor under plone.namedfile's names for the file field
+    for name in ORIGINAL_NAMES:
+        anonymous.open(url + name)
+        code = status(anonymous)
+        assert code in (401, 404) or code == 302 and "require_login" in \
+            anonymous.headers["Location"], (name, code)
+        assert anonymous.contents[:2] != "\xff\xd8", name
+    # while Plone's scales (made from the tiles) stay public
+    anonymous.open(url + "/@@images/image/thumb")
+    assert status(anonymous) == 200
+    assert anonymous.headers["Content-Type"] == "image/jpeg"
     portal.manage_permission("Download Zoomify originals",
                              ["Anonymous"], acquire=True)
     transaction.commit()

@@ -7,8 +7,10 @@ import os
 
 from AccessControl.SecurityManagement import getSecurityManager
 from plone.api.portal import get as get_portal
+from plone.namedfile.scaling import ImageScaling
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+from zope.component import getMultiAdapter
 
 from ... import config
 from ... import downloads
@@ -160,3 +162,17 @@ class Download(BrowserView):
             item.original_content_type(), etag, item.tiled_at,
             self.request, self.request.response,
             public=downloads.anonymous_may_download_original(item))
+
+
+class Images(ImageScaling):
+    """ITEM/@@images: Plone's scales, made from the tiles (../scales.py),
+    for whoever may view the item. The field itself (@@images/image,
+    @@images/image.jpg) is the original's bytes: it is the download
+    view, with its permission ("Download Zoomify originals")."""
+
+    def publishTraverse(self, request, name):
+        stack = request.get("TraversalRequestNameStack")
+        scale_named = stack and stack[-1] not in self._ignored_stacks
+        if not scale_named and "-" not in name:  # not a scale's uid
+            return getMultiAdapter((self.context, request), name="download")
+        return super().publishTraverse(request, name)
