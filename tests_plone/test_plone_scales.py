@@ -38,3 +38,22 @@ def test_scales_are_made_from_the_tiles(functional):
         assert abs(thumb.size[0] / thumb.size[1] - 1.5) < 0.02  # its shape
         red, green, blue = thumb.getpixel((thumb.size[0] // 2, 5))
         assert red > 150 and blue < 50, (scale, red, green, blue)
+
+
+def test_scales_never_show_more_than_the_preview(functional):
+    """With a preview size, a scale (stored once, served to everyone by
+    its URL) is made from the tiers anonymous may see: @@images/image/large
+    of a 1200 x 800 item is no bigger than its 300 x 200 tier."""
+    app, portal = functional["app"], functional["portal"]
+    item = add_item(portal, id="limited", data=solid((0, 150, 0)),
+                    state="published")
+    item.preview_size = 300
+    transaction.commit()
+    anonymous = browser(app)
+    anonymous.open(item.absolute_url() + "/TileGroup0/0-0-0.jpg")
+    assert status(anonymous) == 200
+    for scale in ("large", "preview", "mini"):
+        anonymous.open(item.absolute_url() + "/@@images/image/" + scale)
+        assert status(anonymous) == 200, scale
+        shown = Image.open(io.BytesIO(anonymous.contents)).size
+        assert max(shown) <= 300, (scale, shown)

@@ -17,7 +17,19 @@ from zope.component import adapter
 
 from .. import config
 from .. import iiif_pixels
+from .. import resolution
 from .interfaces import IZoomifyImageItem
+
+
+def shared_layout(item, tiles):
+    """The pyramid a scale is made from. Plone stores one scale for
+    everyone (its URL names no user, and a listing shows it to anyone),
+    so never more than anonymous sees: the pyramid cut at the preview
+    size (resolution.py) unless anonymous has full resolution; None when
+    no tier fits."""
+    if tiles.limit and not resolution.anonymous_full(item):
+        return resolution.cut_layout(tiles.layout, tiles.limit)
+    return tiles.layout
 
 
 @adapter(IZoomifyImageItem)
@@ -26,17 +38,23 @@ class PyramidScaleFactory(DefaultImageScalingFactory):
     def get_raw_data(self, orig_value):
         # never the original's file: create_scale reads the tiles
         tiles = self.context.tile_set()
-        return tiles if tiles.layout is not None else None
+        if tiles.layout is None or shared_layout(self.context, tiles) is None:
+            return None
+        return tiles
 
     def create_scale(self, data, mode, height, width, **parameters):
-        layout = data.layout
+        layout = shared_layout(self.context, data)
+        # nothing above that pyramid is read (resolution.guarded)
+        get_tile = resolution.guarded(
+            resolution.Sight(layout is data.layout, layout, True),
+            data.store.get)
         w, h = layout.width, layout.height
         # big enough to cover the box asked (for the cropping modes too),
         # never bigger than the image
         factor = min(1.0, max((width or 0) / w, (height or 0) / h))
         size = (max(1, math.ceil(w * factor)), max(1, math.ceil(h * factor)))
         image = iiif_pixels.compose(
-            layout, data.store.get, (0, 0, w, h), size,
+            layout, get_tile, (0, 0, w, h), size,
             config.settings().iiif_max_area, set_key=data.etag)
         image = scalePILImage(image, width=width, height=height, mode=mode)
         if image.mode not in ("L", "RGB"):
