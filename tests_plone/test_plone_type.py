@@ -7,6 +7,7 @@ import io
 import json
 
 from PIL import Image
+from zope.interface.verify import verifyClass
 
 from tests_plone.helpers import add_item
 from tests_plone.helpers import browser
@@ -14,6 +15,8 @@ from tests_plone.helpers import status
 from tests_plone.images import jpeg
 from ZoomifyImage.interfaces import IDeepZoomImage
 from ZoomifyImage.interfaces import ITileable
+from ZoomifyImage.plone.content import ZoomifyImageItem
+from ZoomifyImage.plone.interfaces import IZoomifyImageItem
 
 
 def add_through_form(b, folder_url, title="A big map", data=None,
@@ -25,6 +28,13 @@ def add_through_form(b, folder_url, title="A big map", data=None,
         filename)
     b.getControl("Save").click()
     return b
+
+
+def test_the_class_provides_the_whole_face():
+    """A method added to the face (interfaces.py) must be added here."""
+    assert verifyClass(IZoomifyImageItem, ZoomifyImageItem)
+    assert verifyClass(IDeepZoomImage, ZoomifyImageItem)
+    assert verifyClass(ITileable, ZoomifyImageItem)
 
 
 def test_add_through_the_form_and_see_tiles(functional):

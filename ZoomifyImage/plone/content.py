@@ -174,6 +174,11 @@ class ZoomifyImageItem(Item):
         return getattr(self, "_job_deleted", False)
 
     @security.private
+    def take_pending_original(self):
+        # the image field always holds its file (no pending uploads here)
+        return False
+
+    @security.private
     def start_tiling(self):
         return self._target_store().writer()
 
