@@ -80,7 +80,8 @@ def published_names():
 def product_views():
     """The browser views the product registers (configure.zcml), found in
     the component registry, so that a view added later is walked too:
-    (name, "image" or "folder")."""
+    (name, "image", "folder" or "site")."""
+    from OFS.interfaces import IApplication
     from zope.component import getGlobalSiteManager
     from zope.interface import Interface
     from zope.publisher.interfaces.browser import IDefaultBrowserLayer
@@ -96,7 +97,10 @@ def product_views():
             getattr(b, "__module__", "") for b in factory]
         if not any(m.startswith("ZoomifyImage") for m in modules):
             continue
+        # the site's own (the IIIF auth services) are walked at the root:
+        # on a folder they are not found, and nothing would be walked
         kind = "image" if reg.required[0].isOrExtends(IZoomifyImage) \
+            else "site" if reg.required[0].isOrExtends(IApplication) \
             else "folder"
         views.add((reg.name, kind))
     return sorted(views)
@@ -205,16 +209,27 @@ def test_no_published_name_echoes_markup(site, folder):
     views = product_views()
     assert {("zoomify-upload", "folder"), ("zoomify-upload", "image"),
             ("zoomify-uploads", "folder"), ("collection.json", "folder"),
-            ("gallery", "folder"), ("zoomify-listing", "folder")} \
+            ("gallery", "folder"), ("zoomify-listing", "folder"),
+            ("iiif-activity", "folder"), ("zoomify-iiif-login", "site"),
+            ("zoomify-iiif-token", "site"), ("zoomify-iiif-logout", "site")} \
         <= set(views), views
-    params = {p: PAYLOAD for p in COMMON_PARAMS + ("done", "cancel")}
+    # the views' own parameters too (the login's way back, the token
+    # service's message id and origin, the pages)
+    params = {p: PAYLOAD for p in COMMON_PARAMS + (
+        "done", "cancel", "came_from", "messageId", "origin", "page")}
+    places = {"image": images, "folder": ["/" + folder], "site": [""]}
     for login in (False, True):
         for name, kind in views:
-            for where in (images if kind == "image" else ["/" + folder]):
+            for where in places[kind]:
                 url = "%s/@@%s" % (where, name)
                 walk.send("GET", url + "/" + segment, login)
                 walk.send("GET", url, login, params=params)
                 walk.send("POST", url, login, data=params)
+    # the token service's page with a good origin: the message id goes
+    # into its script
+    for login in (False, True):
+        walk.send("GET", "/@@zoomify-iiif-token", login,
+                  params={"messageId": PAYLOAD, "origin": site})
     assert not walk.echoes, "\n".join(walk.echoes)
     assert walk.requests > 800
 

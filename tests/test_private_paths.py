@@ -16,7 +16,11 @@ from tests.zope_fixtures import zope_root
 NAMES = ("", "/view", "/ImageProperties.xml", "/TileGroup0/0-0-0.jpg",
          "/iiif/info.json", "/iiif/full/max/0/default.jpg",
          "/iiif/0,0,256,256/256,/0/default.jpg", "/manifest.json",
-         "/status_json", "/download", "/download.jpg")
+         "/status_json", "/download", "/download.jpg", "/about.json",
+         "/iiif/probe", "/embed")
+# the folder's names that list it (thumbnails, manifests)
+FOLDER_NAMES = ("/collection.json", "/gallery", "/@@zoomify-listing",
+                "/@@iiif-activity", "/@@iiif-activity?page=0")
 
 
 @pytest.mark.parametrize("storage", ["filesystem", "s3"])
@@ -42,7 +46,13 @@ def test_a_viewer_never_learns_where_a_private_set_lies(folder, photo,
             assert uid not in headers, (name, headers)
             assert uid.encode() not in payload, name
             seen += 1
+        for name in FOLDER_NAMES:
+            b.open("/".join(url.split("/")[:-1]) + name)
+            assert status(b) == 200, name
+            assert uid not in str(b.headers), name
+            assert uid.encode() not in b._response.body, name
+            seen += 1
         # the versioned tile URLs the viewer page names
         b.open("%s/v/%s/TileGroup0/0-0-0.jpg" % (url, set_id))
         assert status(b) == 200 and uid not in str(b.headers)
-    assert seen == len(NAMES)
+    assert seen == len(NAMES) + len(FOLDER_NAMES)

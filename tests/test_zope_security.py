@@ -160,7 +160,7 @@ def test_only_visitor_names_are_published(folder, photo):
 # a folder publishes its collection and gallery to visitors, the ZMI
 # listing's facts to managers, each by GET and HEAD only
 FOLDER_NAMES = {"collection.json": 200, "gallery": 200,
-                "@@zoomify-listing": 401}
+                "@@zoomify-listing": 401, "@@iiif-activity": 200}
 
 
 # (other methods never reach a view of a folder: Zope's WebDAV answers
