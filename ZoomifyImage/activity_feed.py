@@ -15,6 +15,7 @@ folder as well).
 """
 
 import json
+import re
 import time
 
 from Products.Five.browser import BrowserView
@@ -25,6 +26,7 @@ from .web_errors import NotFound
 
 CONTEXT = "http://iiif.io/api/discovery/1/context.json"
 PAGE_SIZE = 100
+_PAGE = re.compile(r"[0-9]{1,9}")
 MAX_AGE = 60  # seconds a feed may be cached: new events show soon
 CONTENT_TYPE = 'application/ld+json;profile="%s"' % CONTEXT
 
@@ -80,8 +82,11 @@ class ActivityFeed(BrowserView):
         if page is None:
             doc = collection(url, events)
         else:
-            if not isinstance(page, str) or not page.isdigit() or \
-                    len(page) > 9 or int(page) >= events.pages():
+            # ASCII digits only: str.isdigit() takes '²', which int()
+            # refuses (a 500)
+            if not isinstance(page, str) or \
+                    not _PAGE.fullmatch(page) or \
+                    int(page) >= events.pages():
                 raise NotFound("There is no such page.")
             doc = page_of(url, events, int(page), request)
         body = json.dumps(doc, indent=1).encode("utf-8")

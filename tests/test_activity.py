@@ -254,6 +254,12 @@ def test_public_read_only_and_cached_briefly(folder, photo):
         assert r.headers["Access-Control-Allow-Origin"] == "*"
         head = app.head(url + query)
         assert head.status_int == 200 and head.body == b""
+    # a page that is not one: 404, for digits Python's int() refuses
+    # too (superscripts), and for a list
+    for query in ("?page=%C2%B2", "?page=%E2%91%A0", "?page=-1",
+                  "?page=9999999999", "?page:list=0"):
+        r = app.get(url + query, expect_errors=True)
+        assert r.status_int == 404, (query, r.status)
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         r = app.request(url, method=method, expect_errors=True)
         assert 400 <= r.status_int < 500, (method, r.status)
