@@ -68,8 +68,10 @@ from make_images import make  # noqa: E402
 from tests.nginx_fixture import USER  # noqa: E402
 from tests.nginx_fixture import Nginx  # noqa: E402
 from tests.nginx_fixture import wrk  # noqa: E402
+from tests.processes import cpu_seconds  # noqa: E402
+from tests.processes import free_port  # noqa: E402
+from tests.processes import status_kb  # noqa: E402
 from tests.zope_fixtures import ZopeServer  # noqa: E402
-from tests.zope_fixtures import free_port  # noqa: E402
 from ZoomifyImage.iiif_pixels import stored_tile  # noqa: E402
 from ZoomifyImage.pyramid import Layout  # noqa: E402
 
@@ -180,16 +182,7 @@ class IIPServer:
         return self
 
     def memory_kb(self):
-        total = 0
-        for pid in self.pids:
-            try:
-                with open("/proc/%d/status" % pid) as f:
-                    for line in f:
-                        if line.startswith("VmRSS:"):
-                            total += int(line.split()[1])
-            except OSError:
-                pass
-        return total
+        return sum(status_kb(pid) or 0 for pid in self.pids)
 
     def stop(self):
         for pid in self.pids:
@@ -241,20 +234,6 @@ def check(row):
                     row.label, got, path), file=sys.stderr)
 
 
-def cpu_seconds(pids):
-    """User and system CPU time of the processes so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])   # utime, stime
-    return total / tick
-
-
 def run(rows, connections, seconds, rounds):
     for row in rows:
         check(row)
@@ -265,9 +244,9 @@ def run(rows, connections, seconds, rounds):
                     r + 1, row.label, c, seconds), file=sys.stderr,
                     flush=True)
                 before = rss_mb(row.server)
-                cpu = cpu_seconds(row.server.pids)
+                cpu = cpu_seconds(*row.server.pids)
                 result = wrk(row.base, row.paths, seconds, c)
-                cpu = cpu_seconds(row.server.pids) - cpu
+                cpu = cpu_seconds(*row.server.pids) - cpu
                 result["rss"] = (before, rss_mb(row.server))
                 result["cpu_ms"] = 1000.0 * cpu / max(result["requests"], 1)
                 row.results.setdefault(c, []).append(result)

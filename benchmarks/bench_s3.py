@@ -46,6 +46,7 @@ sys.path.insert(0, HERE)
 
 from make_images import make  # noqa: E402
 
+from tests.processes import cpu_seconds  # noqa: E402
 from tests.seaweedfs_fixture import PUBLIC_BUCKET  # noqa: E402
 from tests.seaweedfs_fixture import SeaweedFS  # noqa: E402
 
@@ -110,9 +111,7 @@ def serve(function, names, threads, duration):
 
 
 def weed_cpu(seaweedfs):
-    with open("/proc/%d/stat" % seaweedfs.process.pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu_seconds(seaweedfs.process.pid)
 
 
 def main():

@@ -42,8 +42,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -52,15 +50,14 @@ import urllib.error
 import urllib.request
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+from tests import processes  # noqa: E402
+from tests.processes import free_port  # noqa: E402
+
 AUTH = ("admin", "admin")
 BLOCK = 1 << 20
 MB = float(1 << 20)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def authorization():
@@ -129,19 +126,11 @@ class Zope:
                            % self.home)
 
     def mb(self, field):
-        with open("/proc/%d/status" % self.process.pid) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024.0
+        kb = processes.status_kb(self.process.pid, field)
+        return None if kb is None else kb / 1024.0
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process, 30)
         self.log.close()
 
 

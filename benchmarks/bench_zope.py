@@ -43,7 +43,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -66,27 +65,11 @@ from bench_tiler import grid  # noqa: E402 (layout only)
 from bench_tiler import tier_sizes  # noqa: E402 (layout only)
 
 from tests.http_upload import post_form  # noqa: E402 (streamed from disk)
+from tests.processes import free_port  # noqa: E402
+from tests.processes import status_kb  # noqa: E402
 
 # --------------------------------------------------------------------------
 # The Zope process
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def proc_status_kb(pid, field):
-    """A field of /proc/PID/status in kB (VmRSS, VmHWM), or None."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
 
 def authorization():
     token = base64.b64encode(("%s:%s" % AUTH).encode()).decode()
@@ -156,7 +139,7 @@ class Zope:
     def mb(self, field="VmRSS"):
         if self.process is None:
             return None
-        kb = proc_status_kb(self.process.pid, field)
+        kb = status_kb(self.process.pid, field)
         return None if kb is None else kb / 1024.0
 
     def stop(self):

@@ -7,14 +7,12 @@ only its ports and paths are replaced (front_end_servers)."""
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 
+from tests import processes
+from tests.processes import free_port
 from tests.zope_fixtures import ZopeServer
-from tests.zope_fixtures import free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOCUMENTED = os.path.join(os.path.dirname(HERE), "docs", "nginx.conf")
@@ -115,17 +113,12 @@ class Nginx:
             [NGINX, "-p", self.prefix, "-e", self.prefix + "/error.log",
              "-c", self.conf, "-g", "daemon off;"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("nginx did not start: %s %s" % (
-                    self.process.stderr.read().decode(errors="replace"),
-                    self.error_log()))
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
+        if processes.listening(self.port, timeout, self.process):
+            return self
+        if self.process.poll() is not None:
+            raise RuntimeError("nginx did not start: %s %s" % (
+                self.process.stderr.read().decode(errors="replace"),
+                self.error_log()))
         self.stop()
         raise RuntimeError("nginx did not listen: " + self.error_log())
 
@@ -141,12 +134,7 @@ class Nginx:
         pids = subprocess.run(["ps", "-o", "pid=", "--ppid",
                                str(self.process.pid)],
                               capture_output=True, text=True).stdout.split()
-        total = 0
-        for pid in pids:
-            with open("/proc/%s/stat" % pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return processes.cpu_seconds(*pids)
 
     def error_log(self):
         try:
@@ -157,13 +145,7 @@ class Nginx:
             return ""
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # fast shutdown
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process, 10)   # SIGTERM: fast shutdown
         shutil.rmtree(self.prefix, ignore_errors=True)
 
 

@@ -10,10 +10,10 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
+
+from tests.processes import free_port
 
 
 def _programs():
@@ -41,12 +41,6 @@ def missing():
         except KeyError:
             return "no user %r to run PostgreSQL as" % RUN_AS
     return None
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PostgreSQL:
@@ -124,13 +118,3 @@ class PostgreSQL:
     def remove(self):
         self.stop("immediate")
         shutil.rmtree(self.home, ignore_errors=True)
-
-    def wait_for_port(self, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                return True
-            except OSError:
-                time.sleep(0.05)
-        return False

@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 
-from tests.zope_fixtures import free_port
+from tests.processes import free_port
 
 ACCESS_KEY = "zoomify-test-key"     # the site's: read and write
 SECRET_KEY = "zoomify-test-secret"

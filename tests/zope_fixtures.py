@@ -11,13 +11,14 @@ import base64
 import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from tests import processes
+from tests.processes import free_port
 
 ADMIN = ("admin", "secret")
 BASE = "http://localhost"   # the publisher's URL for zope.testbrowser
@@ -294,12 +295,6 @@ def import_command():
     return os.path.join(os.path.dirname(sys.executable), "zoomify-import")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ZopeServer:
     """`runwsgi` on an instance of its own, on 127.0.0.1."""
 
@@ -343,16 +338,11 @@ class ZopeServer:
             os.path.join(self.home, "server.log")).read()[-3000:])
 
     def memory_kb(self, field="VmRSS"):
-        with open("/proc/%d/status" % self.process.pid) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
+        return processes.status_kb(self.process.pid, field)
 
     def cpu_seconds(self):
         """The CPU time (user and system) the server has used so far."""
-        with open("/proc/%d/stat" % self.process.pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return processes.cpu_seconds(self.process.pid)
 
     def add(self, path, id):
         """Add an image through the ZMI add form, over HTTP."""
@@ -403,13 +393,7 @@ class ZopeServer:
         self.process.wait()
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process)
 
 
 class ZEOServer:
@@ -430,18 +414,12 @@ class ZEOServer:
         self.log = open(os.path.join(self.home, "zeo.log"), "wb")
         self.process = subprocess.Popen([runzeo, "-C", self.conf],
                                         stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
+        if processes.listening(self.port, timeout, pause=0.1):
+            return self
         raise RuntimeError("ZEO did not start")
 
     def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=20)
+        processes.stop(self.process)
 
 
 @contextlib.contextmanager
