@@ -37,6 +37,7 @@ from ZPublisher import zpublish
 
 from . import resolution
 from . import tokens
+from .listing import read_only
 from .viewer import script_json
 from .web_errors import NotFound
 
@@ -259,6 +260,7 @@ class LoginView(BrowserView):
     a cookie site); a logged-in user gets a page that closes itself."""
 
     def __call__(self):
+        read_only(self.request)  # a page to look at: GET and HEAD
         user = getSecurityManager().getUser()
         if not _logged_in(user):
             raise Unauthorized("Log in to see full resolution.")
@@ -277,6 +279,7 @@ class LogoutView(BrowserView):
     Tokens already given expire on their own (tokens.LIFETIME)."""
 
     def __call__(self):
+        read_only(self.request)
         response = self.request.response
         response.setHeader("WWW-Authenticate",
                            'basic realm="%s"' % response.realm, 1)
@@ -334,6 +337,7 @@ class TokenView(BrowserView):
     (for clients that are not in a browser). Never cached."""
 
     def __call__(self):
+        read_only(self.request)
         form = self.request.form
         response = self.request.response
         message_id = form.get("messageId")

@@ -299,3 +299,20 @@ def test_a_token_opens_the_probe_of_a_private_image(image, folder,
     visitor = token_for(web, VISITOR)
     assert web.get(path + "/iiif/probe", headers=bearer(visitor)) \
         .json["status"] == 401
+
+
+def test_the_site_services_answer_get_and_head_only(image):
+    """The login, token and logout services are read only: any other
+    method is 405 (they ran for all, a DELETE gave a token)."""
+    web = app()
+    for name in ("/@@zoomify-iiif-login", "/@@zoomify-iiif-token",
+                 "/@@zoomify-iiif-logout"):
+        for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS",
+                       "PROPFIND"):
+            got = web.request(name, method=method, expect_errors=True,
+                              headers={"Authorization": basic(RESEARCHER)})
+            assert got.status_int == 405, (name, method, got.status)
+            assert "accessToken" not in got.text
+        got = web.request(name, method="HEAD", expect_errors=True,
+                          headers={"Authorization": basic(RESEARCHER)})
+        assert got.status_int in (200, 401), (name, got.status)
