@@ -63,8 +63,11 @@ install-plone: $(PLONE_STAMP) static
 $(PLONE_STAMP): setup.py pyproject.toml ZoomifyImage/pyramid/_boxmean.c
 	@$(PACKAGES) build
 	test -x $(PLONE_BIN)/python || $(PYTHON) -m venv $(PLONE_VENV)
-	$(PLONE_BIN)/pip install -q --upgrade pip
-	$(PLONE_BIN)/pip install -q -e '.[plone,plone-test]'
+	# uv, not pip: about 290 packages, which pip fetches one after the
+	# other (5-6 min on a clean clone here) and uv at once (30 s)
+	$(PLONE_BIN)/pip install -q uv
+	$(PLONE_BIN)/uv pip install -q --python $(PLONE_BIN)/python \
+	    -e '.[plone,plone-test]'
 	touch $(PLONE_STAMP)
 
 .PHONY: install-plone test-plone
