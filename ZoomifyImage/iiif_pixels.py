@@ -130,6 +130,9 @@ def _decoded(get_tile, name, set_key):
     """The tile's pixels (loaded), from the cache when ``set_key`` (the
     set's identity) is given."""
     key = None if set_key is None else (set_key, name)
+    check = getattr(get_tile, "check", None)
+    if check is not None:  # a guarded reader (resolution.guarded): a
+        check(name)        # kept copy is no way around it
     if key is not None:
         tile = decoded_tiles.get(key)
         if tile is not None:

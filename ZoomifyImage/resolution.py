@@ -195,6 +195,9 @@ def guarded(seen, get_tile):
     def get(name, *older):
         check_tile(seen, name)
         return get_tile(name, *older)
+    # for what reads tiles from elsewhere first (iiif_pixels' decoded
+    # tiles): asked before any copy of the tile is used
+    get.check = functools.partial(check_tile, seen)
     return get
 
 

@@ -199,3 +199,32 @@ def test_a_preview_never_names_where_the_tiles_lie(folder, tmp_path):
             assert uid.encode() not in got.body, name
             assert uid not in str(got.headers), name
             assert b"tiles.example.org" not in got.body, name
+
+
+def test_tiles_kept_decoded_pass_the_guard_too():
+    """resolution.guarded is the one way to pixels: a tile above the
+    preview that a full-resolution answer left decoded in memory is
+    refused from there too (the decoded cache was read before the
+    guard)."""
+    import io
+
+    from PIL import Image
+
+    from ZoomifyImage import iiif_pixels
+    from ZoomifyImage import resolution
+    layout = Layout(1024, 1024, 256)
+    out = io.BytesIO()
+    Image.new("RGB", (256, 256), (200, 30, 30)).save(out, "JPEG")
+    tiles = {}
+    for tier, (w, h) in enumerate(layout.tiers):
+        for col in range(-(-w // 256)):
+            for row in range(-(-h // 256)):
+                tiles[layout.tile_name(tier, col, row)] = out.getvalue()
+    key = ("a set of test_degraded", id(tiles))
+    region, size = (0, 0, 300, 300), (200, 200)
+    # a user with full resolution: the top tier's tiles stay decoded
+    iiif_pixels.compose(layout, tiles.get, region, size, 10 ** 7, key)
+    seen = resolution.Sight(False, resolution.cut_layout(layout, 512), True)
+    with pytest.raises(resolution.Refused):
+        iiif_pixels.compose(layout, resolution.guarded(seen, tiles.get),
+                            region, size, 10 ** 7, key)
