@@ -146,10 +146,10 @@ def probe_result(image, tiles, REQUEST):
         if tiles.layout is None:
             raise resolution.Refused("This image has no tiles.")
         seen = resolution.sight(image, tiles, REQUEST)
-        token = resolution._bearer(REQUEST)
+        token = resolution.bearer_token(REQUEST)
         user = getSecurityManager().getUser() if token is None else \
             resolution.token_user(image, REQUEST, token)
-        may_view = resolution._allowed(None if token is None else user,
+        may_view = resolution.user_allowed(None if token is None else user,
                                        View, image)
     except resolution.Refused as error:
         result.update(status=401, heading=_en(PRIVATE_HEADING),

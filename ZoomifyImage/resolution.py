@@ -81,7 +81,8 @@ def cut_layout(layout, limit):
     return None
 
 
-def _bearer(REQUEST):
+def bearer_token(REQUEST):
+    """The request's IIIF access token (Authorization: Bearer), or None."""
     # Zope takes the header out of the request's environment into _auth
     # (where the user folders read it), so that no page can show it
     auth = getattr(REQUEST, "_auth", None) or ""
@@ -127,7 +128,9 @@ def token_user(image, REQUEST, token):
     return user.__of__(folder)
 
 
-def _allowed(user, permission, image):
+def user_allowed(user, permission, image):
+    """Whether ``user`` (None: the request's own) has ``permission`` on
+    ``image``, local roles and his user folder's reach counted."""
     if user is None:
         return getSecurityManager().checkPermission(permission, image)
     return user.allowed(image, rolesForPermissionOn(permission, image))
@@ -135,22 +138,22 @@ def _allowed(user, permission, image):
 
 def sight(image, tiles, REQUEST=None):
     """What the request may see of ``tiles`` (the image's TileSet)."""
-    token = _bearer(REQUEST)
+    token = bearer_token(REQUEST)
     limit = tiles.limit
     if token is None and not limit:
         return FULL
     user = token_user(image, REQUEST, token) if token is not None else None
     layout = tiles.layout
     if not limit or layout is None:
-        return FULL if user is None or _allowed(user, View, image) else \
+        return FULL if user is None or user_allowed(user, View, image) else \
             Sight(False, None, False)
     cut = cut_layout(layout, limit)
     if cut is layout:
         return Sight(True, None, True)
-    if _allowed(user, FULL_RESOLUTION, image) and \
-            (user is None or _allowed(user, View, image)):
+    if user_allowed(user, FULL_RESOLUTION, image) and \
+            (user is None or user_allowed(user, View, image)):
         return Sight(True, None, True)
-    if user is not None and not _allowed(user, View, image):
+    if user is not None and not user_allowed(user, View, image):
         cut = None
     return Sight(False, cut, True)
 
