@@ -73,25 +73,8 @@ def test_the_preview_draws_whole_without_a_failed_request(
         page.close()
 
 
-def test_the_iiif_viewer_reads_the_preview_service(server, chromium, folder,
-                                                   tmp_path):
-    path, array, layout, cut = degraded_image(folder, tmp_path, (2049, 1025))
-    with zope_root() as app:
-        app.unrestrictedTraverse(path.lstrip("/")).manage_edit(viewer="iiif")
-    page = Page(chromium)
-    try:
-        (id,) = page.open(server + path)
-        page.settle(id)
-        drawn, box = page.canvas(id)
-        assert_looks_like(drawn, box, array)
-        page.move(id, image_zoom=1)
-        page.move(id, point=(cut.width, cut.height))
-        page.check_clean()
-        asked = [u for u in page.urls if path + "/iiif" in u]
-        assert asked and all("/iiif-preview/" in u for u in asked), asked
-    finally:
-        page.close()
-
+# the preview's IIIF service in OpenSeadragon: the flow below draws the
+# substitute from it
 
 RESOURCE = "/++resource++zoomifyimage/"
 PAGE = """<!DOCTYPE html><html><head><title>IIIF client</title>
