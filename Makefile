@@ -174,6 +174,17 @@ start: install
 	$(BIN)/python -m ZoomifyImage.instance $(INSTANCE) --host $(HOST) --port $(PORT)
 	exec $(BIN)/runwsgi $(INSTANCE)/etc/zope.ini
 
+# make start-plone: a Plone 6.2 Classic UI site "Plone" with the Zoomify
+# Image add-on (made once, tools/plone_site.py) in var/plone-instance, on
+# HOST:PORT with ZOPE_ADMIN as make start; docs/plone.txt
+PLONE_INSTANCE ?= var/plone-instance
+
+.PHONY: start-plone
+start-plone: install-plone
+	$(PLONE_BIN)/python -m ZoomifyImage.instance $(PLONE_INSTANCE) --host $(HOST) --port $(PORT)
+	$(PLONE_BIN)/zconsole run $(PLONE_INSTANCE)/etc/zope.conf tools/plone_site.py
+	exec $(PLONE_BIN)/runwsgi $(PLONE_INSTANCE)/etc/zope.ini
+
 # make start-cluster: PostgreSQL, two Zope clients on it and nginx in
 # front (on HOST:PORT), in the foreground under honcho; docs/cluster.txt
 CLUSTER ?= var/cluster
