@@ -10,10 +10,17 @@ import os
 import re
 
 import numpy as np
+import pytest
 from PIL import Image
+
+from tests.zope_fixtures import chromium_missing
 
 SHOTS = os.environ.get("ZOOMIFY_SCREENSHOTS")
 TILE = re.compile(r"/TileGroup(\d+)/(\d+)-(\d+)-(\d+)\.jpg(\?v=\w+)?$")
+
+# a module's pytestmark, or a test's mark, where Chromium is needed
+needs_chromium = pytest.mark.skipif(chromium_missing() is not None,
+                                    reason=chromium_missing() or "")
 
 
 class WatchedPage:

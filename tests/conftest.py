@@ -11,6 +11,7 @@ from tests.zope_fixtures import CHROMIUM
 from tests.zope_fixtures import CHROMIUM_ARGS
 from tests.zope_fixtures import add_folder
 from tests.zope_fixtures import demo_storage
+from tests.zope_fixtures import local_server
 from tests.zope_fixtures import product_section
 
 # the photo fixture's picture, unless the test module sets PHOTO
@@ -57,6 +58,14 @@ def folder_url(server, unique_id):
     """A fresh folder in the Zope process of the test module's ``server``
     fixture (a ZopeServer): its URL."""
     return server.add_folder("f" + unique_id)
+
+
+@pytest.fixture(scope="module")
+def local_url():
+    """The test Zope of this process served on a loopback port, for a
+    browser (one per test module that asks for it): its URL."""
+    with local_server() as url:
+        yield url
 
 
 @pytest.fixture

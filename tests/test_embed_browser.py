@@ -6,26 +6,16 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 
-import pytest
-
 from tests.browser_pages import WatchedPage
 from tests.browser_pages import assert_looks_like
 from tests.browser_pages import decode_png
+from tests.browser_pages import needs_chromium
 from tests.images import colourful
 from tests.test_viewer_browser import CANVAS
 from tests.test_viewer_browser import SETTLE
-from tests.zope_fixtures import chromium_missing
-from tests.zope_fixtures import local_server
 from tests.zope_fixtures import put_jpeg
 
-pytestmark = pytest.mark.skipif(chromium_missing() is not None,
-                                reason=chromium_missing() or "")
-
-
-@pytest.fixture(scope="module")
-def server():
-    with local_server() as url:
-        yield url
+pytestmark = needs_chromium
 
 
 def other_site(html):
@@ -51,7 +41,7 @@ def other_site(html):
 
 
 def test_embed_in_another_sites_iframe_draws_the_image(
-        server, chromium, folder, tmp_path):
+        local_url, chromium, folder, tmp_path):
     array = colourful(900, 600, seed=3)
     path = put_jpeg(folder, "img", array, tmp_path, title="Harbour")
     # the snippet the viewer page offers, as another site pastes it
@@ -59,7 +49,7 @@ def test_embed_in_another_sites_iframe_draws_the_image(
         "<!DOCTYPE html><html><head><title>Elsewhere</title></head><body>"
         "<h1>A museum blog</h1><iframe id=f src=\"%s%s/embed\" width=640 "
         "height=420 style=\"border:0\"></iframe></body></html>"
-        % (server, path))
+        % (local_url, path))
     page = WatchedPage(chromium)
     try:
         page.page.goto(site.url)
@@ -106,14 +96,14 @@ def test_embed_in_another_sites_iframe_draws_the_image(
 
 
 def test_copy_button_puts_the_manifest_url_on_the_clipboard(
-        server, chromium, folder, tmp_path):
+        local_url, chromium, folder, tmp_path):
     path = put_jpeg(folder, "img", colourful(300, 200, seed=1), tmp_path)
     page = WatchedPage(chromium)
     try:
         page.context.grant_permissions(["clipboard-read",
-                                        "clipboard-write"], origin=server)
-        page.page.goto(server + path)
-        manifest = server + path + "/manifest.json"
+                                        "clipboard-write"], origin=local_url)
+        page.page.goto(local_url + path)
+        manifest = local_url + path + "/manifest.json"
         # the fields hold absolute URLs of the address the browser shows
         page.page.click("details.zoomify-share-box summary")
         field = page.page.locator("#zoomify-share-manifest")
@@ -122,7 +112,7 @@ def test_copy_button_puts_the_manifest_url_on_the_clipboard(
             manifest + "?manifest=" + manifest.replace(":", "%3A")
             .replace("/", "%2F"))
         snippet = page.page.locator("#zoomify-share-embed").input_value()
-        assert snippet.startswith('<iframe src="%s%s/embed"' % (server,
+        assert snippet.startswith('<iframe src="%s%s/embed"' % (local_url,
                                                                  path))
         # by the keyboard: focus the button, press Enter
         page.page.focus("button[data-zoomify-copy=zoomify-share-manifest]")

@@ -6,28 +6,20 @@ and the viewer page: no serious or critical violation."""
 import pytest
 
 from tests.browser_pages import WatchedPage
+from tests.browser_pages import needs_chromium
 from tests.browser_pages import serious_accessibility_problems
 from tests.prepared_images import add_prepared
 from tests.prepared_images import prepare
 from tests.zope_fixtures import ADMIN
-from tests.zope_fixtures import chromium_missing
-from tests.zope_fixtures import local_server
 from tests.zope_fixtures import zope_root
 
-pytestmark = pytest.mark.skipif(chromium_missing() is not None,
-                                reason=chromium_missing() or "")
+pytestmark = needs_chromium
 
 LOADED = ("() => Array.from(document.images).length && Array.from("
           "document.images).every(i => i.complete && i.naturalWidth)")
 ZOOM = "() => Object.values(ZoomifyImage.viewers)[0].viewport.getZoom(true)"
 CENTRE = ("() => Object.values(ZoomifyImage.viewers)[0].viewport"
           ".getCenter(true).x")
-
-
-@pytest.fixture(scope="module")
-def server():
-    with local_server() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +38,7 @@ def _tab_to(page, condition, presses=30):
     raise AssertionError("Tab never reached %s" % condition)
 
 
-def test_gallery_to_viewer_by_keyboard(server, chromium, folder,
+def test_gallery_to_viewer_by_keyboard(local_url, chromium, folder,
                                        pictures):
     with zope_root() as app:
         here = app[folder]
@@ -55,7 +47,7 @@ def test_gallery_to_viewer_by_keyboard(server, chromium, folder,
             add_prepared(here, "p%d" % n, pictures[n % 2], "Boat %d" % n)
     page = WatchedPage(chromium, viewport=(1000, 700))
     try:
-        page.page.goto("%s/%s/gallery" % (server, folder))
+        page.page.goto("%s/%s/gallery" % (local_url, folder))
         page.page.wait_for_function(LOADED, timeout=20000)
         shown = page.page.evaluate(
             "() => Array.from(document.images).map(i => [i.alt, "
@@ -70,7 +62,7 @@ def test_gallery_to_viewer_by_keyboard(server, chromium, folder,
         _tab_to(page.page, "e.querySelector && e.querySelector("
                 "'img[alt=\"Boat 2\"]')")
         page.page.keyboard.press("Enter")
-        page.page.wait_for_url("%s/%s/p2" % (server, folder))
+        page.page.wait_for_url("%s/%s/p2" % (local_url, folder))
         page.page.wait_for_function(
             "window.ZoomifyImage && Object.values(ZoomifyImage.viewers)"
             ".some(v => v.world.getItemCount() && v.world.getItemAt(0)"
@@ -102,7 +94,7 @@ def test_gallery_to_viewer_by_keyboard(server, chromium, folder,
         page.close()
 
 
-def test_zmi_listing_shows_thumbnail_and_status(server, chromium, folder,
+def test_zmi_listing_shows_thumbnail_and_status(local_url, chromium, folder,
                                                 pictures):
     from ZoomifyImage.content import ZoomifyImage
     with zope_root() as app:
@@ -117,7 +109,7 @@ def test_zmi_listing_shows_thumbnail_and_status(server, chromium, folder,
     page.page = context.new_page()
     page.page.on("response", page._response)
     try:
-        page.page.goto("%s/%s/manage_main" % (server, folder))
+        page.page.goto("%s/%s/manage_main" % (local_url, folder))
         badge = page.page.locator(
             "tr:has(input[value=boat]) .zoomify-zmi-status")
         badge.wait_for()

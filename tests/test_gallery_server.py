@@ -10,11 +10,10 @@ import sys
 import pytest
 
 from tests.browser_pages import WatchedPage
+from tests.browser_pages import needs_chromium
 from tests.zope_fixtures import ZopeServer
-from tests.zope_fixtures import chromium_missing
 
-pytestmark = pytest.mark.skipif(chromium_missing() is not None,
-                                reason=chromium_missing() or "")
+pytestmark = needs_chromium
 
 IMAGES = 50
 GROWTH_MB = 50

@@ -29,7 +29,6 @@ from tests.images import save
 from tests.zope_fixtures import BASE
 from tests.zope_fixtures import add
 from tests.zope_fixtures import chromium_missing
-from tests.zope_fixtures import local_server
 from tests.zope_fixtures import zope_root
 
 RESOURCES = os.path.join(os.path.dirname(os.path.dirname(__file__)),
@@ -45,12 +44,6 @@ def missing(*names):
             return "%s is not installed in ZoomifyImage/static: make " \
                    "install copies it from node_modules" % name
     return None
-
-
-@pytest.fixture(scope="module")
-def server():
-    with local_server() as url:
-        yield url
 
 
 def put_jpeg(folder, id, array, tmp_path, **settings):
@@ -70,9 +63,9 @@ def put_page(folder, id, html):
 class Page(WatchedPage):
     """A watched page that also refuses any request to another host."""
 
-    def __init__(self, chromium, server, viewport=(1000, 700)):
+    def __init__(self, chromium, local_url, viewport=(1000, 700)):
         super().__init__(chromium, viewport)
-        self.host = urlsplit(server).netloc
+        self.host = urlsplit(local_url).netloc
         self.page.on("request", self._request)
 
     def _request(self, request):
@@ -128,14 +121,14 @@ MIRADOR_CANVAS = """async () => {
 @pytest.mark.skipif(missing("mirador/mirador.min.js") is not None,
                     reason=missing("mirador/mirador.min.js") or "")
 def test_mirador_opens_the_manifest_and_draws_the_image(
-        server, chromium, folder, tmp_path):
+        local_url, chromium, folder, tmp_path):
     array = colourful(2400, 1500, seed=4)
     image = put_jpeg(folder, "harbour", array, tmp_path,
                      title="The harbour")
     path = put_page(folder, "mirador", MIRADOR_PAGE % "harbour")
-    page = Page(chromium, server)
+    page = Page(chromium, local_url)
     try:
-        page.page.goto(server + path)
+        page.page.goto(local_url + path)
         # Mirador shows the manifest's label as the window's title
         page.page.get_by_text("The harbour").first.wait_for(timeout=20000)
         page.page.wait_for_function(
@@ -151,10 +144,10 @@ def test_mirador_opens_the_manifest_and_draws_the_image(
         assert_looks_like(rgba, box, array)
         page.screenshot("mirador")
         page.check_clean(allowed=MIRADOR_OWN_ERRORS)
-        assert server + image + "/manifest.json" in page.urls
-        assert server + image + "/iiif/info.json" in page.urls
+        assert local_url + image + "/manifest.json" in page.urls
+        assert local_url + image + "/iiif/info.json" in page.urls
         tiles = [u for u in page.urls if u.startswith(
-            server + image + "/iiif/") and u.endswith(".jpg")]
+            local_url + image + "/iiif/") and u.endswith(".jpg")]
         assert tiles, page.urls
         assert not [u for u in page.urls if "/TileGroup" in u]
     finally:
@@ -227,10 +220,10 @@ OL_CANVAS = """() => {
 }"""
 
 
-def ol_page(chromium, server, folder, name, script):
+def ol_page(chromium, local_url, folder, name, script):
     path = put_page(folder, name, OL_PAGE % script)
-    page = Page(chromium, server)
-    page.page.goto(server + path)
+    page = Page(chromium, local_url)
+    page.page.goto(local_url + path)
     page.page.wait_for_function("window.olMap", timeout=20000)
     page.page.evaluate(OL_MOVE, [None, None])
     return page
@@ -266,7 +259,7 @@ def ol_shows_the_image_on_a_tour(page, array, name):
     page.check_clean()
 
 
-def zoomify_settings(server, folder, path):
+def zoomify_settings(local_url, folder, path):
     import json
 
     from ZoomifyImage.pyramid import Layout
@@ -274,7 +267,7 @@ def zoomify_settings(server, folder, path):
         image = app.unrestrictedTraverse(path.lstrip("/"))
         version = image.tiles_set()
         layout = Layout(image.width, image.height, image.tile_size)
-    return {"url": json.dumps(server + path + "/"), "version":
+    return {"url": json.dumps(local_url + path + "/"), "version":
             json.dumps(version), "width": layout.width,
             "height": layout.height}, layout
 
@@ -287,12 +280,12 @@ OL_SIZES = [(513, 513), (1025, 1027), (2049, 1025), (4100, 4100),
                     reason=missing("ol/ol.js") or "")
 @pytest.mark.parametrize("size", OL_SIZES)
 def test_openlayers_zoomify_asks_only_for_tiles_that_exist(
-        server, chromium, folder, tmp_path, size):
+        local_url, chromium, folder, tmp_path, size):
     width, height = size
     array = colourful(width, height, seed=width % 7)
     path = put_jpeg(folder, "ol%dx%d" % size, array, tmp_path)
-    settings, layout = zoomify_settings(server, folder, path)
-    page = ol_page(chromium, server, folder, "map", OL_ZOOMIFY % settings)
+    settings, layout = zoomify_settings(local_url, folder, path)
+    page = ol_page(chromium, local_url, folder, "map", OL_ZOOMIFY % settings)
     try:
         ol_shows_the_image_on_a_tour(page, array, "ol-zoomify-%dx%d" % size)
 
@@ -318,14 +311,14 @@ def test_openlayers_zoomify_asks_only_for_tiles_that_exist(
                     reason=missing("ol/ol.js") or "")
 @pytest.mark.parametrize("size", OL_SIZES)
 def test_stock_openlayers_zoomify_asks_for_missing_tiles(
-        server, chromium, folder, tmp_path, size):
+        local_url, chromium, folder, tmp_path, size):
     """Why zoomify-ol.js is there: the same tour with the stock source
     asks for edge tiles that a Zoomify set does not have."""
     width, height = size
     array = colourful(width, height, seed=2)
     path = put_jpeg(folder, "stock", array, tmp_path)
-    settings, layout = zoomify_settings(server, folder, path)
-    page = ol_page(chromium, server, folder, "map", OL_STOCK % settings)
+    settings, layout = zoomify_settings(local_url, folder, path)
+    page = ol_page(chromium, local_url, folder, "map", OL_STOCK % settings)
     try:
         ol_tour(page, width, height)
         assert page.failures
@@ -341,17 +334,17 @@ def test_stock_openlayers_zoomify_asks_for_missing_tiles(
                     reason=missing("ol/ol.js") or "")
 @pytest.mark.parametrize("size", OL_SIZES)
 def test_openlayers_iiif_without_a_failed_request(
-        server, chromium, folder, tmp_path, size):
+        local_url, chromium, folder, tmp_path, size):
     import json
     width, height = size
     array = colourful(width, height, seed=width % 5)
     path = put_jpeg(folder, "oliiif%dx%d" % size, array, tmp_path)
-    script = OL_IIIF % {"info": json.dumps(server + path +
+    script = OL_IIIF % {"info": json.dumps(local_url + path +
                                            "/iiif/info.json")}
-    page = ol_page(chromium, server, folder, "map", script)
+    page = ol_page(chromium, local_url, folder, "map", script)
     try:
         ol_shows_the_image_on_a_tour(page, array, "ol-iiif-%dx%d" % size)
-        asked = [u for u in page.urls if u.startswith(server + path +
+        asked = [u for u in page.urls if u.startswith(local_url + path +
                                                       "/iiif/")]
         assert len(asked) > 3
         assert not [u for u in page.urls if "/TileGroup" in u]

@@ -13,7 +13,6 @@ from tests.test_iiif_viewers import Page
 from tests.test_iiif_viewers import missing
 from tests.test_iiif_viewers import put_page
 from tests.zope_fixtures import ADMIN
-from tests.zope_fixtures import local_server
 from tests.zope_fixtures import put_jpeg
 
 pytestmark = pytest.mark.skipif(
@@ -36,14 +35,8 @@ window.mirador = Mirador.viewer({id: "viewer", windows: [
 """
 
 
-@pytest.fixture(scope="module")
-def server():
-    with local_server() as url:
-        yield url
-
-
 def test_the_edit_tab_description_is_shown_and_mirador_shows_it(
-        server, chromium, folder, tmp_path):
+        local_url, chromium, folder, tmp_path):
     path = put_jpeg(folder, "starry", colourful(600, 400, seed=2),
                     tmp_path, title="Starry night")
     context = chromium.new_context(
@@ -51,7 +44,7 @@ def test_the_edit_tab_description_is_shown_and_mirador_shows_it(
         http_credentials={"username": ADMIN[0], "password": ADMIN[1]})
     try:
         tab = context.new_page()
-        tab.goto(server + path + "/manage_main")
+        tab.goto(local_url + path + "/manage_main")
         tab.get_by_label("Summary").fill("Painted at Saint-R\u00e9my.")
         tab.get_by_label("Creator").fill("Vincent van Gogh")
         tab.get_by_label("Date").fill("1889-06")
@@ -69,9 +62,9 @@ def test_the_edit_tab_description_is_shown_and_mirador_shows_it(
         assert tab.get_by_label("Value 1").input_value() == "Oil on canvas"
 
         # the viewer page, as a visitor reads it
-        page = Page(chromium, server)
+        page = Page(chromium, local_url)
         try:
-            page.page.goto(server + path)
+            page.page.goto(local_url + path)
             about = page.page.get_by_role("complementary",
                                           name="About this image")
             assert about.is_visible()
@@ -91,9 +84,9 @@ def test_the_edit_tab_description_is_shown_and_mirador_shows_it(
 
         # Mirador: "About this item" and "Rights", from the manifest
         mirador = put_page(folder, "mirador", MIRADOR_PANELS % "starry")
-        page = Page(chromium, server)
+        page = Page(chromium, local_url)
         try:
-            page.page.goto(server + mirador)
+            page.page.goto(local_url + mirador)
             info = page.page.locator("aside").filter(
                 has_text="About this item").first
             info.get_by_text("Vincent van Gogh").wait_for(timeout=20000)

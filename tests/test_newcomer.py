@@ -10,6 +10,7 @@ import urllib.parse
 
 import pytest
 
+from tests.browser_pages import needs_chromium
 from tests.images import save
 from tests.images import smooth
 from tests.zope_fixtures import ADMIN
@@ -17,17 +18,12 @@ from tests.zope_fixtures import BASE
 from tests.zope_fixtures import ZopeServer
 from tests.zope_fixtures import add
 from tests.zope_fixtures import browser
-from tests.zope_fixtures import chromium_missing
 from tests.zope_fixtures import fetch
 from tests.zope_fixtures import import_command
-from tests.zope_fixtures import local_server
 from tests.zope_fixtures import product_config
 from tests.zope_fixtures import status
 from tests.zope_fixtures import zope_root
 from ZoomifyImage import jobs
-
-needs_chromium = pytest.mark.skipif(chromium_missing() is not None,
-                                    reason=chromium_missing() or "")
 
 
 @pytest.fixture(scope="module")
@@ -135,12 +131,6 @@ def test_bad_iiif_rights_stop_zope_at_start_up():
 
 # ------------------------------------------- Edit tab after Retile, Save
 
-@pytest.fixture(scope="module")
-def local():
-    with local_server() as url:
-        yield url
-
-
 def edit_tab_after(page, url, act):
     """Open the Edit tab, ``act`` on it, and look at it again after the
     page's own refresh (every 3 s while a job waits) has come."""
@@ -157,11 +147,11 @@ def edit_tab_after(page, url, act):
 
 @needs_chromium
 def test_edit_tab_keeps_showing_progress_after_retile_and_save(
-        small_threshold, folder, local, chromium, tmp_path):
+        small_threshold, folder, local_url, chromium, tmp_path):
     path = save(smooth(1500, 1000), tmp_path / "big.png")
     jobs.pool.pause()  # the job waits: the Edit tab refreshes itself
     add(folder, path, "big")
-    url = "%s/%s/big" % (local, folder)
+    url = "%s/%s/big" % (local_url, folder)
     context = chromium.new_context(
         http_credentials={"username": ADMIN[0], "password": ADMIN[1]})
     page = context.new_page()

@@ -15,6 +15,7 @@ import requests
 import transaction
 from ZODB.Connection import Connection
 
+from tests.browser_pages import needs_chromium
 from tests.images import save
 from tests.images import smooth
 from tests.test_uploads import create
@@ -24,7 +25,6 @@ from tests.zope_fixtures import ADMIN
 from tests.zope_fixtures import BASE
 from tests.zope_fixtures import add
 from tests.zope_fixtures import browser
-from tests.zope_fixtures import chromium_missing
 from tests.zope_fixtures import get
 from tests.zope_fixtures import local_server
 from tests.zope_fixtures import status
@@ -114,8 +114,7 @@ def test_add_form_with_the_filesystem_store(folder, photo):
     assert os.path.isdir(set_on_disc(folder, "formfs"))
 
 
-@pytest.mark.skipif(chromium_missing() is not None,
-                    reason=chromium_missing() or "")
+@needs_chromium
 def test_add_form_in_a_browser_with_the_filesystem_store(site, folder,
                                                          chromium, photo):
     """The add form as a browser with JavaScript sends it: through the

@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 import requests
 
+from tests.browser_pages import needs_chromium
 from tests.images import smooth
 from tests.zope_fixtures import ADMIN
 from tests.zope_fixtures import ZopeServer
-from tests.zope_fixtures import chromium_missing
 
-pytestmark = pytest.mark.skipif(chromium_missing() is not None,
-                                reason=chromium_missing() or "")
+pytestmark = needs_chromium
 
 # small chunks: many requests, so that the test can act in the middle of
 # an upload that loopback finishes in a second or two

@@ -16,24 +16,16 @@ from PIL import Image
 from tests.browser_pages import WatchedPage
 from tests.browser_pages import assert_looks_like
 from tests.browser_pages import decode_png
+from tests.browser_pages import needs_chromium
 from tests.browser_pages import requested_tiles
 from tests.images import colourful
-from tests.zope_fixtures import chromium_missing
-from tests.zope_fixtures import local_server
 from tests.zope_fixtures import product_config
 from tests.zope_fixtures import put_jpeg
 from tests.zope_fixtures import tile_root
 from tests.zope_fixtures import zope_root
 from ZoomifyImage.pyramid import Layout
 
-pytestmark = pytest.mark.skipif(chromium_missing() is not None,
-                                reason=chromium_missing() or "")
-
-
-@pytest.fixture(scope="module")
-def server():
-    with local_server() as url:
-        yield url
+pytestmark = needs_chromium
 
 
 class Page(WatchedPage):
@@ -108,7 +100,7 @@ CANVAS = """(id) => {
 @pytest.mark.parametrize("size", [(513, 513), (2049, 1025), (3000, 40),
                                   (1300, 700), (1500, 3)])
 def test_every_level_and_corner_without_a_failed_tile(
-        server, chromium, folder, tmp_path, size):
+        local_url, chromium, folder, tmp_path, size):
     width, height = size
     array = colourful(width, height, seed=width % 7)
     path = put_jpeg(folder, "i%dx%d" % size, array, tmp_path,
@@ -116,7 +108,7 @@ def test_every_level_and_corner_without_a_failed_tile(
     layout = Layout(width, height)
     page = Page(chromium)
     try:
-        (id,) = page.open(server + path)
+        (id,) = page.open(local_url + path)
         page.settle(id)
         drawn, box = page.canvas(id)
         assert_looks_like(drawn, box, array)
@@ -159,7 +151,7 @@ def test_every_level_and_corner_without_a_failed_tile(
         page.close()
 
 
-def test_two_viewers_on_one_page(server, chromium, folder, tmp_path):
+def test_two_viewers_on_one_page(local_url, chromium, folder, tmp_path):
     from OFS.DTMLDocument import addDTMLDocument
     red = colourful(900, 600, seed=0)
     blue = colourful(700, 1100, seed=2)
@@ -174,7 +166,7 @@ def test_two_viewers_on_one_page(server, chromium, folder, tmp_path):
             "css_class='second')\">\n</body></html>\n"))
     page = Page(chromium)
     try:
-        ids = page.open(server + "/%s/two" % folder)
+        ids = page.open(local_url + "/%s/two" % folder)
         assert sorted(ids) == ["one", "two"]
         for id, array in (("one", red), ("two", blue)):
             page.settle(id)
@@ -193,7 +185,7 @@ def test_two_viewers_on_one_page(server, chromium, folder, tmp_path):
 
 
 def test_a_snippet_copied_before_tile_urls_named_the_set(
-        server, chromium, folder, tmp_path):
+        local_url, chromium, folder, tmp_path):
     """An embed snippet pasted into a page before tilesUrl named the set
     (tilesUrl IMAGE/, version SET) still shows the image, and still asks
     its tiles with the set's version (?v=SET)."""
@@ -208,7 +200,7 @@ def test_a_snippet_copied_before_tile_urls_named_the_set(
             "</body></html>\n" % version))
     page = Page(chromium)
     try:
-        (id,) = page.open(server + "/%s/pasted" % folder)
+        (id,) = page.open(local_url + "/%s/pasted" % folder)
         page.settle(id)
         drawn, box = page.canvas(id)
         assert_looks_like(drawn, box, array)
@@ -221,13 +213,13 @@ def test_a_snippet_copied_before_tile_urls_named_the_set(
         page.close()
 
 
-def test_phone_sized_page(server, chromium, folder, tmp_path):
+def test_phone_sized_page(local_url, chromium, folder, tmp_path):
     array = colourful(2400, 1600, seed=4)
     path = put_jpeg(folder, "phone", array, tmp_path,
                     title="A long title that has to wrap on a phone screen")
     page = Page(chromium, viewport=(390, 740))
     try:
-        (id,) = page.open(server + path)
+        (id,) = page.open(local_url + path)
         page.settle(id)
         box = page.page.evaluate(
             "(id) => document.getElementById(id).getBoundingClientRect()"
@@ -252,13 +244,13 @@ def test_phone_sized_page(server, chromium, folder, tmp_path):
         page.close()
 
 
-def test_wheel_keyboard_and_full_page(server, chromium, folder, tmp_path):
+def test_wheel_keyboard_and_full_page(local_url, chromium, folder, tmp_path):
     array = colourful(1800, 1200, seed=5)
     path = put_jpeg(folder, "controls", array, tmp_path)
     page = Page(chromium)
     zoom = "(id) => ZoomifyImage.viewers[id].viewport.getZoom(false)"
     try:
-        (id,) = page.open(server + path)
+        (id,) = page.open(local_url + path)
         page.settle(id)
         home = page.page.evaluate(zoom, id)
         box = page.page.locator("#" + id).bounding_box()
@@ -308,7 +300,7 @@ def front_end(tmp_path):
 
 
 @pytest.mark.parametrize("storage", ["filesystem", "s3"])
-def test_tiles_from_tile_url_on_another_origin(server, chromium, folder,
+def test_tiles_from_tile_url_on_another_origin(local_url, chromium, folder,
                                                tmp_path, storage, request):
     """tile-url (a front-end serving the tile root), or s3-tile-url (the
     bucket itself: SeaweedFS on another port, read by anonymous)."""
@@ -329,7 +321,7 @@ def test_tiles_from_tile_url_on_another_origin(server, chromium, folder,
     page = Page(chromium)
     try:
         with product_config(**{setting: front_end}):
-            (id,) = page.open(server + path)
+            (id,) = page.open(local_url + path)
         page.settle(id)
         page.check_clean()
         tiles = [u for u in page.urls if "/TileGroup" in u]
@@ -352,7 +344,7 @@ def test_tiles_from_tile_url_on_another_origin(server, chromium, folder,
 @pytest.mark.parametrize("size", [(513, 513), (2049, 1025), (3001, 7),
                                   (6000, 4001)])
 def test_iiif_viewer_reaches_every_corner_without_a_failed_request(
-        server, chromium, folder, tmp_path, size):
+        local_url, chromium, folder, tmp_path, size):
     width, height = size
     array = colourful(width, height, seed=width % 5)
     path = put_jpeg(folder, "iiif%dx%d" % size, array, tmp_path)
@@ -361,7 +353,7 @@ def test_iiif_viewer_reaches_every_corner_without_a_failed_request(
             viewer="iiif")
     page = Page(chromium)
     try:
-        (id,) = page.open(server + path)
+        (id,) = page.open(local_url + path)
         page.settle(id)
         drawn, box = page.canvas(id)
         assert_looks_like(drawn, box, array)
