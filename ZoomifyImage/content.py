@@ -51,6 +51,7 @@ from .web_errors import AnyBadRequest
 from .web_errors import BadRequest
 from .zmi import EditTabMixin
 from .zmi import check_viewer
+from .zmi import rights_options
 from .zmi import shown
 
 AddZoomifyImages = "Add Zoomify Images"
@@ -58,15 +59,23 @@ MANY_WITHOUT_SCRIPT = ("Without JavaScript the form adds one file at a "
                        "time: choose one file, or turn JavaScript on to "
                        "add several at once.")
 
-manage_addZoomifyImageForm = DTMLFile("www/addForm", globals())
+# the description an image may be given as it is added (add form, upload
+# metadata); the rest on its Edit tab
+ADD_DESCRIPTION = ("summary", "creator", "date", "rights")
+
+manage_addZoomifyImageForm = DTMLFile("www/addForm", globals(),
+                                      rights_options=rights_options)
 # the ZMI's add menu links to the form by this name
 manage_addZoomifyImageForm._setName("manage_addZoomifyImageForm")
 
 
 @zpublish(methods=POST)
 def manage_addZoomifyImage(self, id="", file=None, title="", storage="",
-                           quality="", REQUEST=None):
-    """Add a ZoomifyImage from an uploaded image file and tile it."""
+                           quality="", REQUEST=None, summary="", creator="",
+                           date="", rights=""):
+    """Add a ZoomifyImage from an uploaded image file and tile it, with
+    the description given (ADD_DESCRIPTION; empty: none, the site's
+    rights)."""
     check_same_origin(REQUEST)
     if REQUEST is not None:
         # not into a folder that hides its contents from the user: the
@@ -78,15 +87,30 @@ def manage_addZoomifyImage(self, id="", file=None, title="", storage="",
         if len(file) > 1:
             return _add_failed(self.this(), REQUEST, MANY_WITHOUT_SCRIPT)
         file = file[0] if file else None
+    try:
+        description = added_description(summary=summary, creator=creator,
+                                        date=date, rights=rights)
+    except ValueError as e:
+        return _add_failed(self.this(), REQUEST, str(e))
     return add_image(self.this(), file, id, title, storage, quality,
-                     REQUEST=REQUEST)
+                     REQUEST=REQUEST, description=description)
+
+
+def added_description(**values):
+    """The checked description of ADD_DESCRIPTION's ``values`` (the empty
+    ones left out), or ValueError naming the field."""
+    return descriptions.check({name: str(values[name]) for name in
+                               ADD_DESCRIPTION if values.get(name)})
 
 
 def add_image(container, file, id="", title="", storage="", quality="",
-              background=None, progress=None, REQUEST=None):
+              background=None, progress=None, REQUEST=None,
+              description=None):
     """What the add form does, for Python callers too (zoomify-import):
     ``background`` True or False says where the image is tiled (None:
-    by its size), ``progress(done, total)`` follows tiling here."""
+    by its size), ``progress(done, total)`` follows tiling here;
+    ``description``: checked values (description.check) the image has
+    from the start."""
     try:
         given = has_file(file)
     except ValueError as e:
@@ -102,6 +126,8 @@ def add_image(container, file, id="", title="", storage="", quality="",
         image = ZoomifyImage(id, title, storage=storage or None,
                              quality=quality or None)
         image._set_original(file, container._p_jar)
+        for name, value in (description or {}).items():
+            setattr(image, name, value)
         # the added event tiles it (events.py), as asked here
         image._v_tiling = (background, progress)
         container._setObject(id, image)

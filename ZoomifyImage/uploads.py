@@ -3,7 +3,8 @@
 FOLDER/@@zoomify-upload creates an upload that becomes a new Zoomify
 Image in FOLDER; IMAGE/@@zoomify-upload one that becomes the image's new
 file. The client POSTs the size (Upload-Length) and Upload-Metadata
-(filename; id and title, storage and quality for a new image), gets
+(filename; id and title, storage and quality, and summary, creator, date
+and rights for a new image), gets
 ``Location: .../@@zoomify-upload/UPLOAD-ID``, and PATCHes the bytes there
 in chunks, each well under the request body limit (waitress's
 max_request_body_size). After a failure it asks HEAD for Upload-Offset
@@ -56,6 +57,8 @@ from zope.publisher.interfaces.browser import IBrowserPublisher
 from . import access
 from . import config
 from . import lease
+from .content import ADD_DESCRIPTION
+from .content import added_description
 from .content import check_quality
 from .content import check_storage
 from .content import check_title
@@ -80,7 +83,8 @@ TUS_EXTENSIONS = "creation,termination"
 OCTETS = "application/offset+octet-stream"
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 COPY = 1 << 20  # bytes copied at a time: memory stays flat
-METADATA_KEYS = ("filename", "id", "title", "storage", "quality")
+METADATA_KEYS = ("filename", "id", "title", "storage", "quality") + \
+    ADD_DESCRIPTION
 # control characters (C0, DEL, C1) and the Unicode line and paragraph
 # separators: never in a name or a title, and they would forge log lines
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -596,6 +600,11 @@ class UploadView(BrowserView):
             checkValidId(self.context, new_id)
         except (ValueError, AnyBadRequest) as e:
             raise Refused(400, plain_text(e))
+        try:
+            added_description(**info)
+        except ValueError as e:
+            # before any byte is sent, on the file's own line
+            raise Refused(400, "%s: %s" % (info["filename"], plain_text(e)))
 
     def _patch(self, upload, info):
         request = self.request
@@ -692,7 +701,9 @@ class UploadView(BrowserView):
                     new_id = change(
                         id=info["id"], file=f,
                         title=info["title"], storage=info["storage"],
-                        quality=info["quality"], REQUEST=None)
+                        quality=info["quality"], REQUEST=None,
+                        **{name: info.get(name, "")
+                           for name in ADD_DESCRIPTION})
                     location = "%s/%s" % (self.context.absolute_url(),
                                           new_id)
                 else:

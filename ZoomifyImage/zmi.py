@@ -74,6 +74,19 @@ def form_pairs(labels, values, languages):
     return list(zip(labels, values, languages))
 
 
+def rights_options(current=""):
+    """The rights a form offers ([{uri, name}]): first "" for the site's
+    (iiif-rights), then rights.choices(), and ``current`` where it is
+    another valid URI (the Edit tab keeps it)."""
+    site = config.settings().iiif_rights
+    options = [("", "The site's: %s" % (rights_name(site) or site)
+                if site else "None (the site sets none)")]
+    options += choices()
+    if current and current not in dict(options):
+        options.append((current, rights_name(current) or current))
+    return [{"uri": uri, "name": name} for uri, name in options]
+
+
 class EditTabMixin:
     """The Edit tab of ZoomifyImage (content.py)."""
 
@@ -158,19 +171,11 @@ class EditTabMixin:
         """What the Edit tab's "Description" shows: the values, the
         labelled pairs with empty rows to add more, the rights to choose
         from."""
-        site = config.settings().iiif_rights
-        options = [("", "The site's: %s" % (rights_name(site) or site)
-                    if site else "None (the site sets none)")]
-        options += choices()
-        if self.rights and self.rights not in dict(options):
-            options.append((self.rights, rights_name(self.rights)
-                            or self.rights))
         rows = [{"label": p.label, "value": p.value,
                  "language": p.language} for p in self.metadata]
         rows += [{"label": "", "value": "", "language": ""}] * 3
         statement = config.settings().iiif_required_statement
-        return {"rights": [{"uri": uri, "name": name}
-                           for uri, name in options], "pairs": rows,
+        return {"rights": rights_options(self.rights), "pairs": rows,
                 "site_attribution": "the site's: " + statement
                 if statement else ""}
 

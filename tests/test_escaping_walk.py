@@ -257,7 +257,8 @@ def test_changes_with_markup_are_never_shown_raw(site, folder):
     walk.send("POST", "/%s/manage_addProduct/ZoomifyImage/"
               "manage_addZoomifyImage" % folder, True,
               data={"id": PAYLOAD, "title": PAYLOAD, "storage": PAYLOAD,
-                    "quality": PAYLOAD},
+                    "quality": PAYLOAD, "summary": PAYLOAD,
+                    "creator": PAYLOAD, "date": PAYLOAD, "rights": PAYLOAD},
               files={"file": (PAYLOAD + ".png", b"not an image")})
     walk.send("POST", "/%s/manage_addProduct/ZoomifyImage/"
               "manage_addZoomifyImage" % folder, True,
@@ -265,7 +266,8 @@ def test_changes_with_markup_are_never_shown_raw(site, folder):
               files={"file": (PAYLOAD + ".png", _png())})
     # the uploader with markup in every metadata field
     for n, field in enumerate(("filename", "title", "id", "storage",
-                               "quality", "filetype", PAYLOAD)):
+                               "quality", "summary", "creator", "date",
+                               "rights", "filetype", PAYLOAD)):
         meta = {"filename": "m.png", "title": "t", "id": "m%d" % n}
         meta[field] = PAYLOAD
         body = _png()

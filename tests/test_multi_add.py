@@ -7,6 +7,7 @@ test_upload_browser.py."""
 
 import base64
 import io
+import os
 
 import pytest
 from PIL import Image
@@ -136,3 +137,88 @@ def test_the_plain_form_takes_one_file(folder):
                    upload_files=[("file", "Lake view.jpg", jpeg(3))])
     assert one.status_int == 302, one.text[:300]
     assert ids(folder) == ["Lake-view"]
+
+
+DESCRIPTION = {"summary": "The pier at dawn, from the lighthouse.",
+               "creator": "Anna Example", "date": "1901-06",
+               "rights": "https://creativecommons.org/licenses/by-sa/4.0/"}
+
+
+def shows_description(app, folder, id):
+    """The description as the image's manifest shows it."""
+    manifest = app.get("/%s/%s/manifest.json" % (folder, id)).json
+    return {"summary": manifest["summary"], "rights": manifest["rights"],
+            "navDate": manifest["navDate"],
+            "metadata": manifest["metadata"]}
+
+
+SHOWN = {"summary": {"none": [DESCRIPTION["summary"]]},
+         "rights": "http://creativecommons.org/licenses/by-sa/4.0/",
+         "navDate": "1901-06-01T00:00:00Z",
+         "metadata": [
+             {"label": {"en": ["Creator"]}, "value": {"none": [
+                 "Anna Example"]}},
+             {"label": {"en": ["Date"]}, "value": {"none": ["1901-06"]}}]}
+
+
+def test_the_add_form_describes_what_it_adds(folder):
+    """The add form offers summary, creator, date and rights (the site's
+    first, then the licences and statements of rights.py); the plain form
+    and each tus upload give them to the images they add; a bad value is
+    refused naming the field, nothing added (a tus upload at its
+    creation, before any byte is sent, on the file's own line)."""
+    from ZoomifyImage.uploads import upload_dir
+    app = TestApp(wsgi_app())
+    form = app.get("/%s/manage_addProduct/ZoomifyImage/"
+                   "manage_addZoomifyImageForm" % folder, headers=AUTH)
+    fields = form.html.find("form", action="manage_addZoomifyImage")
+    assert fields["data-zoomify-fields"].split() == [
+        "id", "title", "storage", "quality", "summary", "creator", "date",
+        "rights"]
+    options = [(o["value"], o.text) for o in
+               fields.find("select", attrs={"name": "rights"})("option")]
+    assert options[0] == ("", "None (the site sets none)")
+    assert ("http://creativecommons.org/licenses/by-sa/4.0/",
+            "CC BY-SA 4.0") in options
+    assert ("http://rightsstatements.org/vocab/InC/1.0/",
+            "In Copyright") in options
+    for name in ("summary", "creator", "date"):
+        assert fields.find(attrs={"name": name}) is not None, name
+    # the plain form
+    url = "/%s/manage_addProduct/ZoomifyImage/manage_addZoomifyImage" \
+        % folder
+    added = app.post(url, dict(DESCRIPTION, id=""), headers=AUTH,
+                     status="*", upload_files=[("file", "Lake view.jpg",
+                                                jpeg(3))])
+    assert added.status_int == 302, added.text[:300]
+    assert shows_description(app, folder, "Lake-view") == SHOWN
+    bad = app.post(url, dict(DESCRIPTION, id="", date="June 1901"),
+                   headers=AUTH, status="*",
+                   upload_files=[("file", "pier.jpg", jpeg(4))])
+    assert bad.status_int == 400
+    assert "Date must be an ISO 8601 date" in bad.html.find(
+        id="zoomify-error").text
+    assert ids(folder) == ["Lake-view"]
+    # the uploader: each file with the form's description
+    for seed, name in enumerate(["pier.jpg", "crane.jpg"]):
+        answer = tus_add(app, folder, name, jpeg(seed), **DESCRIPTION)
+        assert answer.status_int == 204, answer.text
+        assert shows_description(app, folder, name[:-4]) == SHOWN
+    before = sorted(os.listdir(upload_dir()))
+    for field, value, says in (
+            ("rights", "CC BY 4.0", "rights must be a Creative Commons"),
+            ("date", "1901-13", "is not a day of the calendar"),
+            ("creator", "<b>Anna</b>", "cannot contain < or >")):
+        refused = app.post("/%s/@@zoomify-upload" % folder, status="*",
+                           headers=dict(TUS, **AUTH, **{
+                               "Upload-Length": "1000",
+                               "Upload-Metadata": meta(
+                                   filename="boats.jpg", **dict(
+                                       DESCRIPTION, **{field: value}))}))
+        assert refused.status_int == 400, field
+        assert "Location" not in refused.headers
+        line = refused.text
+        assert line.startswith("boats.jpg: ") and says in line, line
+        assert "\n" not in line.strip()
+    assert sorted(os.listdir(upload_dir())) == before  # no upload made
+    assert ids(folder) == ["Lake-view", "crane", "pier"]

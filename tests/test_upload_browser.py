@@ -342,7 +342,8 @@ def test_five_files_one_damaged(server, folder_url, chromium, tmp_path):
     """Issue 27: five files chosen at once, one of them cut off: each is an
     upload of its own with its own line; four are added under their file
     names without the extension, the damaged one's line says which file
-    and why, and the page stays to show it."""
+    and why, and the page stays to show it. The description given on
+    the form goes with every file (the upload's metadata)."""
     names = ["photo12000", "harbour", "map 1", "broken", "last"]
     paths = [ppm(tmp_path / (name + ".ppm"), 300, 200, seed)
              for seed, name in enumerate(names)]
@@ -352,6 +353,8 @@ def test_five_files_one_damaged(server, folder_url, chromium, tmp_path):
     try:
         open_add_form(b, folder_url)
         b.page.fill("#title", "ignored with several files")
+        b.page.fill("#zoomify-creator", "Anna Example")
+        b.page.select_option("#zoomify-rights", label="No Known Copyright")
         b.page.set_input_files("#file", paths)
         assert b.page.is_disabled("#id") and b.page.is_disabled("#title")
         assert b.page.is_visible(".zoomify-many-hint")
@@ -376,6 +379,12 @@ def test_five_files_one_damaged(server, folder_url, chromium, tmp_path):
                           paths[names.index(name)])
         assert requests.get(folder_url + "/" + id + "/status_json"
                             ).json()["status"] == "ready"
+        manifest = requests.get(folder_url + "/" + id + "/manifest.json"
+                                ).json()
+        assert manifest["rights"] == \
+            "http://rightsstatements.org/vocab/NKC/1.0/"
+        assert {"label": {"en": ["Creator"]}, "value": {
+            "none": ["Anna Example"]}} in manifest["metadata"]
     assert summary.startswith("4 of 5 files added; 1 not added")
     assert requests.get(folder_url + "/broken/status_json"
                         ).status_code == 404
