@@ -23,33 +23,42 @@ def make(db):
     """The id of ``db``, made and committed (in a transaction of its own)
     if it has none; None for a read-only database without one."""
     ident = _known.get(db)
-    if ident is not None:
-        return ident
+    if ident is None:
+        ident = made_once(db, ROOT_KEY, lambda: uuid.uuid4().hex,
+                          "Zoomify Image: the database's id")
+        if ident is not None:
+            _known[db] = ident
+    return ident
+
+
+def made_once(db, key, new, note):
+    """The value under ``key`` in ``db``'s root: ``new()`` committed there
+    in a transaction of its own if there is none (two clients starting at
+    once: the one that loses reads the other's); None for a read-only
+    database without one. The database's id, the token key."""
     manager = transaction.TransactionManager()
     connection = db.open(transaction_manager=manager)
     try:
         for _ in range(3):
             manager.begin()
             root = connection.root()
-            ident = root.get(ROOT_KEY)
-            if ident is None:
-                ident = root[ROOT_KEY] = uuid.uuid4().hex
-                manager.get().note("Zoomify Image: the database's id")
+            value = root.get(key)
+            if value is None:
+                value = root[key] = new()
+                manager.get().note(note)
                 try:
                     manager.commit()
                 except ConflictError:  # another client made it: read it
                     manager.abort()
-                    ident = None
+                    value = None
                     continue
-            break
+            return value
+        return None
     except ReadOnlyError:
-        ident = None
+        return None
     finally:
         manager.abort()
         connection.close()
-    if ident is not None:
-        _known[db] = ident
-    return ident
 
 
 def of(connection):

@@ -19,9 +19,7 @@ import secrets
 import time
 import weakref
 
-import transaction
-from ZODB.POSException import ConflictError
-from ZODB.POSException import ReadOnlyError
+from . import identity
 
 ROOT_KEY = "zoomifyimage.token-secret"
 LIFETIME = 300      # seconds; the spec's expiresIn
@@ -39,32 +37,12 @@ def make_secret(db):
     """The secret of ``db``, made and committed (in a transaction of its
     own) if it has none; None for a read-only database without one."""
     secret = _known.get(db)
-    if secret is not None:
-        return secret
-    manager = transaction.TransactionManager()
-    connection = db.open(transaction_manager=manager)
-    try:
-        for _ in range(3):
-            manager.begin()
-            root = connection.root()
-            secret = root.get(ROOT_KEY)
-            if secret is None:
-                secret = root[ROOT_KEY] = secrets.token_bytes(32)
-                manager.get().note("Zoomify Image: the IIIF token key")
-                try:
-                    manager.commit()
-                except ConflictError:  # another client made it: read it
-                    manager.abort()
-                    secret = None
-                    continue
-            break
-    except ReadOnlyError:
-        secret = None
-    finally:
-        manager.abort()
-        connection.close()
-    if secret is not None:
-        _known[db] = secret
+    if secret is None:
+        secret = identity.made_once(db, ROOT_KEY,
+                                    lambda: secrets.token_bytes(32),
+                                    "Zoomify Image: the IIIF token key")
+        if secret is not None:
+            _known[db] = secret
     return secret
 
 
