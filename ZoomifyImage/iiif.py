@@ -48,8 +48,10 @@ from .interfaces import IDescriptiveMetadata
 from .serving import allow_other_sites
 from .serving import anonymous_may_view
 from .serving import cache_control
+from .serving import json_media_type
 from .serving import not_modified
 from .serving import remaining_names
+from .serving import send_document
 from .serving import take_remaining_names
 
 IMAGE_CONTEXT = "http://iiif.io/api/image/3/context.json"
@@ -260,13 +262,8 @@ def _send_json(image, tiles, doc, context, REQUEST, RESPONSE,
     never immutable (it also changes with the title, the settings and the
     URL it is asked by): its ETag names its bytes and media type."""
     body = json.dumps(doc, indent=2).encode("utf-8")
-    accept = REQUEST.get_header("Accept", "") or ""
-    if not context:
-        content_type = "application/ld+json"
-    elif not accept or "application/ld+json" in accept:
-        content_type = 'application/ld+json;profile="%s"' % context
-    else:
-        content_type = "application/json"
+    content_type = json_media_type(REQUEST, context) if context \
+        else "application/ld+json"
     digest = hashlib.sha1(content_type.encode() + body).hexdigest()[:12]
     etag = tiles.etag[:-1] + "-" + digest + '"'
     modified = max(tiles.tiled_at, getattr(image, "_p_mtime", 0) or 0)
@@ -278,12 +275,8 @@ def _send_json(image, tiles, doc, context, REQUEST, RESPONSE,
     RESPONSE.setHeader("Last-Modified", rfc1123_date(modified or 0))
     RESPONSE.setHeader("Cache-Control",
                        cache_control(image, public=tiles.public))
-    if not_modified(REQUEST, etag, modified):
-        RESPONSE.setStatus(304)
-        return b""
-    RESPONSE.setHeader("Content-Type", content_type)
-    RESPONSE.setHeader("Content-Length", str(len(body)))
-    return b"" if REQUEST.get("REQUEST_METHOD") == "HEAD" else body
+    return send_document(REQUEST, RESPONSE, body, content_type, etag,
+                         modified)
 
 
 # a viewer asks the same tile URLs of every image of the same size: the

@@ -35,7 +35,8 @@ from .listing import page_of
 from .listing import read_only
 from .listing import thumbnail
 from .serving import allow_other_sites
-from .serving import not_modified
+from .serving import json_media_type
+from .serving import send_document
 from .web_errors import BadRequest
 from .web_errors import NotFound
 from .web_errors import plain_text
@@ -128,12 +129,7 @@ def send(public, doc, request, response):
     """The document as JSON-LD (or JSON, as the client accepts), with an
     ETag of its bytes; Cache-Control by who may see the same."""
     body = json.dumps(doc, indent=1, ensure_ascii=False).encode("utf-8")
-    accept = request.get_header("Accept", "") or ""
-    if not accept or "application/ld+json" in accept:
-        content_type = 'application/ld+json;profile="%s"' \
-            % PRESENTATION_CONTEXT
-    else:
-        content_type = "application/json"
+    content_type = json_media_type(request, PRESENTATION_CONTEXT)
     etag = '"zc-%s"' % hashlib.sha1(content_type.encode() + body) \
         .hexdigest()[:16]
     allow_other_sites(None, response, public)
@@ -146,11 +142,4 @@ def send(public, doc, request, response):
         # another user, or the same after logging in, sees other items:
         # only the browser keeps it, and asks again each time
         response.setHeader("Cache-Control", "private, no-cache")
-    # If-None-Match only: the document has no date of its own
-    if request.get_header("If-None-Match", "") and \
-            not_modified(request, etag, 0):
-        response.setStatus(304)
-        return b""
-    response.setHeader("Content-Type", content_type)
-    response.setHeader("Content-Length", str(len(body)))
-    return b"" if request.get("REQUEST_METHOD") == "HEAD" else body
+    return send_document(request, response, body, content_type, etag)

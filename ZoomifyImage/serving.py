@@ -257,6 +257,31 @@ def not_modified(REQUEST, etag, modified):
     return False
 
 
+def json_media_type(REQUEST, context):
+    """JSON-LD with the profile of ``context`` where the client takes it
+    or says nothing, plain JSON for one that asks for JSON only (as the
+    IIIF specs ask)."""
+    accept = REQUEST.get_header("Accept", "") or ""
+    if not accept or "application/ld+json" in accept:
+        return 'application/ld+json;profile="%s"' % context
+    return "application/json"
+
+
+def send_document(REQUEST, RESPONSE, body, content_type, etag,
+                  modified=None):
+    """The end of the answer of a document whose ETag and caching are
+    set: 304 when the client has it, else its type, length and bytes
+    (none for HEAD). Without ``modified`` (a document with no date of
+    its own) only If-None-Match tells."""
+    if modified is not None or REQUEST.get_header("If-None-Match", ""):
+        if not_modified(REQUEST, etag, modified or 0):
+            RESPONSE.setStatus(304)
+            return b""
+    RESPONSE.setHeader("Content-Type", content_type)
+    RESPONSE.setHeader("Content-Length", str(len(body)))
+    return b"" if REQUEST.get("REQUEST_METHOD") == "HEAD" else body
+
+
 def anonymous_may_view(obj):
     """True if a visitor who is not logged in may view ``obj``."""
     return "Anonymous" in rolesForPermissionOn(View, obj)
