@@ -20,6 +20,7 @@ from tests.images import smooth
 from tests.images import snapshot
 from tests.zope_fixtures import BASE
 from tests.zope_fixtures import add
+from tests.zope_fixtures import add_by_form
 from tests.zope_fixtures import browser
 from tests.zope_fixtures import fetch
 from tests.zope_fixtures import job_status
@@ -227,23 +228,10 @@ def test_bad_quality_leaves_nothing_behind(tmp_path):
 
 # --------------------------------------------------------------- in Zope
 
-def add_through_form(folder, path, id):
-    b = browser()
-    b.open("%s/%s/manage_addProduct/ZoomifyImage/manage_addZoomifyImageForm"
-           % (BASE, folder))
-    form = b.getForm(action="manage_addZoomifyImage")
-    form.getControl(name="id").value = id
-    with open(path, "rb") as f:
-        form.getControl(name="file").add_file(f, "image/png",
-                                              os.path.basename(path))
-        form.submit()
-    return b
-
-
 def test_zope_refuses_a_wide_image_at_once(folder, tmp_path, zope_settings):
     zope_settings(**{"max-tiling-memory": "64MB"})
     path = wide_png(tmp_path / "wide.png", 400000, 256)
-    b = add_through_form(folder, path, "wide")
+    b = add_by_form(folder, path, "wide")
     assert status(b) == 400
     assert "wide.png: the image is 400000 pixels wide" in b.contents
     assert "max-tiling-memory (64 MB)" in b.contents

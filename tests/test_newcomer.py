@@ -17,6 +17,7 @@ from tests.zope_fixtures import ADMIN
 from tests.zope_fixtures import BASE
 from tests.zope_fixtures import ZopeServer
 from tests.zope_fixtures import add
+from tests.zope_fixtures import add_by_form
 from tests.zope_fixtures import browser
 from tests.zope_fixtures import fetch
 from tests.zope_fixtures import import_command
@@ -330,21 +331,9 @@ def noise(tmp_path, side=1500):
     return save(pixels, tmp_path / "noise.png")  # tiles of over 1 MB
 
 
-def add_by_form(folder, path, id, storage="filesystem"):
-    b = browser()
-    b.open("%s/%s/manage_addProduct/ZoomifyImage/"
-           "manage_addZoomifyImageForm" % (BASE, folder))
-    b.getControl(name="id").value = id
-    b.getControl(name="storage").value = [storage]
-    with open(path, "rb") as f:
-        b.getControl(name="file").add_file(f, "image/png", "noise.png")
-        b.getForm(action="manage_addZoomifyImage").submit()
-    return b
-
-
 def test_a_full_disc_is_told_without_server_paths(folder, tmp_path,
                                                   full_tile_root):
-    b = add_by_form(folder, noise(tmp_path), "full")
+    b = add_by_form(folder, noise(tmp_path), "full", storage="filesystem")
     assert status(b) == 400
     assert "No space left on device" in b.contents
     assert full_tile_root not in b.contents
@@ -370,7 +359,7 @@ def test_a_file_where_the_tile_root_needs_a_directory(folder, tmp_path,
     (root / ".partial").write_text("not a directory")
     zope_settings(**{"tile-root": str(root)})
     b = add_by_form(folder, save(smooth(300, 200), tmp_path / "s.png"),
-                    "blocked")
+                    "blocked", storage="filesystem")
     assert status(b) == 400
     assert "cannot write tiles under the tile root" in b.contents
     assert "tile-root" in b.contents  # the setting to look at

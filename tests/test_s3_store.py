@@ -20,6 +20,7 @@ from tests.seaweedfs_fixture import PUBLIC_BUCKET
 from tests.test_viewer_pages import Elements
 from tests.test_viewer_pages import settings_of
 from tests.zope_fixtures import BASE
+from tests.zope_fixtures import add_by_form
 from tests.zope_fixtures import browser
 from tests.zope_fixtures import fetch
 from tests.zope_fixtures import status
@@ -27,20 +28,6 @@ from tests.zope_fixtures import zope_root
 from ZoomifyImage import config
 
 PHOTO = {"width": 700, "height": 500, "name": "photo.jpg", "quality": 90}
-
-
-def add_through_the_form(folder, photo, id, storage="s3"):
-    """The ZMI's add form through the publisher; the testbrowser."""
-    b = browser()
-    b.open("%s/%s/manage_addProduct/ZoomifyImage/manage_addZoomifyImageForm"
-           % (BASE, folder))
-    form = b.getForm(action="manage_addZoomifyImage")
-    form.getControl(name="id").value = id
-    form.getControl(name="storage").value = [storage]
-    with open(photo, "rb") as f:
-        form.getControl(name="file").add_file(f, "image/jpeg", "photo.jpg")
-        form.submit()
-    return b
 
 
 def viewer_settings(url):
@@ -68,7 +55,7 @@ def jpeg_size(data):
 
 def test_an_image_on_s3_is_served_by_zope(folder, photo, s3_settings,
                                           seaweedfs):
-    b = add_through_the_form(folder, photo, "ons3")
+    b = add_by_form(folder, photo, "ons3", storage="s3")
     assert status(b) == 200
     url = "%s/%s/ons3" % (BASE, folder)
     with zope_root(commit=False) as app:
@@ -105,7 +92,7 @@ def test_an_image_on_s3_is_served_by_zope(folder, photo, s3_settings,
 
 def test_a_retile_is_a_new_set_and_the_old_one_waits(folder, photo,
                                                      s3_settings, seaweedfs):
-    add_through_the_form(folder, photo, "again")
+    add_by_form(folder, photo, "again", storage="s3")
     with zope_root(commit=False) as app:
         first = app[folder]["again"].tiles_set()
     with zope_root() as app:
@@ -126,7 +113,7 @@ def test_a_public_set_is_fetched_straight_from_the_bucket(folder, photo,
                                                           zope_settings):
     public = "%s/%s/%s" % (seaweedfs.endpoint, PUBLIC_BUCKET, s3_settings)
     zope_settings(**{"s3-bucket": PUBLIC_BUCKET, "s3-tile-url": public})
-    add_through_the_form(folder, photo, "pub")
+    add_by_form(folder, photo, "pub", storage="s3")
     url = "%s/%s/pub" % (BASE, folder)
     tiles = viewer_settings(url)["tilesUrl"]
     assert tiles.startswith(public + "/")
@@ -154,7 +141,7 @@ def test_a_public_set_is_fetched_straight_from_the_bucket(folder, photo,
 def test_the_private_bucket_serves_nothing_to_visitors(folder, photo,
                                                        seaweedfs,
                                                        s3_settings):
-    add_through_the_form(folder, photo, "priv")
+    add_by_form(folder, photo, "priv", storage="s3")
     key = [k for k in seaweedfs.keys(prefix=s3_settings + "/")
            if k.endswith("TileGroup0/0-0-0.jpg")][0]
     code, data = get_url("%s/%s/%s" % (seaweedfs.endpoint,
@@ -167,7 +154,7 @@ def test_a_bucket_that_refuses_keeps_the_previous_tiles(folder, photo,
                                                         s3_settings,
                                                         zope_settings,
                                                         seaweedfs):
-    add_through_the_form(folder, photo, "keep")
+    add_by_form(folder, photo, "keep", storage="s3")
     url = "%s/%s/keep" % (BASE, folder)
     old_tile = fetch(url + "/TileGroup0/0-0-0.jpg")._response.body
     zope_settings(**{"s3-bucket": "no-such-bucket"})
@@ -213,28 +200,20 @@ def test_credentials_from_the_environment(folder, photo, seaweedfs,
     zope_settings(**{"s3-credentials-file": ""})
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    assert status(add_through_the_form(folder, photo, "env")) == 200
+    assert status(add_by_form(folder, photo, "env", storage="s3")) == 200
     assert status(fetch("%s/%s/env/TileGroup0/0-0-0.jpg"
                         % (BASE, folder))) == 200
     # wrong ones: refused, and said so
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not the secret")
     from ZoomifyImage.stores import s3
     monkeypatch.setattr(s3, "_client", None)
-    b = add_through_the_form(folder, photo, "wrong")
+    b = add_by_form(folder, photo, "wrong", storage="s3")
     assert status(b) == 400 and "cannot write tiles" in b.contents
 
 
 def test_s3_without_a_bucket_is_refused(folder, photo, zope_settings):
     zope_settings(**{"s3-bucket": ""})
-    b = browser()
-    b.raiseHttpErrors = False
-    b.open("%s/%s/manage_addProduct/ZoomifyImage/manage_addZoomifyImageForm"
-           % (BASE, folder))
-    b.getControl(name="id").value = "nobucket"
-    b.getControl(name="storage").value = ["s3"]
-    with open(photo, "rb") as f:
-        b.getControl(name="file").add_file(f, "image/jpeg", "photo.jpg")
-        b.getForm(action="manage_addZoomifyImage").submit()
+    b = add_by_form(folder, photo, "nobucket", storage="s3")
     assert status(b) == 400
     assert "S3 tile storage is not set up" in b.contents
     with zope_root(commit=False) as app:

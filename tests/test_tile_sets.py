@@ -10,6 +10,7 @@ from tests.images import save
 from tests.images import smooth
 from tests.zope_fixtures import BASE
 from tests.zope_fixtures import add
+from tests.zope_fixtures import add_by_form
 from tests.zope_fixtures import browser
 from tests.zope_fixtures import get
 from tests.zope_fixtures import tile_root
@@ -227,14 +228,7 @@ def test_a_read_only_tile_root_is_a_clear_error(folder, photo,
     import subprocess
     subprocess.run(["mount", "-o", "remount,ro", small_tile_root],
                    check=True)
-    b = browser()
-    b.open("%s/%s/manage_addProduct/ZoomifyImage/"
-           "manage_addZoomifyImageForm" % (BASE, folder))
-    b.getControl(name="id").value = "ro"
-    b.getControl(name="storage").value = ["filesystem"]
-    with open(photo, "rb") as f:
-        b.getControl(name="file").add_file(f, "image/png", "photo.png")
-        b.getForm(action="manage_addZoomifyImage").submit()
+    b = add_by_form(folder, photo, "ro", storage="filesystem")
     assert int(b.headers["status"].split()[0]) == 400
     assert "Read-only file system" in b.contents
     with zope_root(commit=False) as app:

@@ -24,7 +24,7 @@ from tests.test_uploads import patch
 from tests.zope_fixtures import ADMIN
 from tests.zope_fixtures import BASE
 from tests.zope_fixtures import add
-from tests.zope_fixtures import browser
+from tests.zope_fixtures import add_by_form
 from tests.zope_fixtures import get
 from tests.zope_fixtures import local_server
 from tests.zope_fixtures import status
@@ -97,15 +97,7 @@ def test_tus_new_file_of_a_filesystem_image(site, folder, photo):
 
 
 def test_add_form_with_the_filesystem_store(folder, photo):
-    b = browser()
-    b.open("%s/%s/manage_addProduct/ZoomifyImage/manage_addZoomifyImageForm"
-           % (BASE, folder))
-    form = b.getForm(action="manage_addZoomifyImage")
-    form.getControl(name="id").value = "formfs"
-    form.getControl(name="storage").value = ["filesystem"]
-    with open(photo, "rb") as f:
-        form.getControl(name="file").add_file(f, "image/png", "photo.png")
-        form.submit()
+    b = add_by_form(folder, photo, "formfs", storage="filesystem")
     assert status(b) == 200
     base = "%s/%s/formfs/" % (BASE, folder)
     code, headers, body = get(base + "ImageProperties.xml")

@@ -11,6 +11,7 @@ from PIL import Image
 from tests.images import save
 from tests.images import smooth
 from tests.zope_fixtures import BASE
+from tests.zope_fixtures import add_by_form
 from tests.zope_fixtures import browser
 from tests.zope_fixtures import fetch
 from tests.zope_fixtures import status
@@ -21,25 +22,9 @@ from ZoomifyImage.pyramid import Layout
 PHOTO = {"width": 1300, "height": 700, "name": "harbour.jpg", "quality": 92}
 
 
-def add_through_form(folder, path, id="", title="", storage=""):
-    b = browser()
-    b.open("%s/%s/manage_addProduct/ZoomifyImage/manage_addZoomifyImageForm"
-           % (BASE, folder))
-    form = b.getForm(action="manage_addZoomifyImage")
-    form.getControl(name="id").value = id
-    form.getControl(name="title").value = title
-    if storage:
-        form.getControl(name="storage").value = [storage]
-    with open(path, "rb") as f:
-        form.getControl(name="file").add_file(f, "image/jpeg",
-                                              os.path.basename(path))
-        form.submit()
-    return b
-
-
 @pytest.mark.parametrize("storage", ["zodb", "filesystem"])
 def test_add_through_zmi_and_serve_tiles(folder, photo, storage):
-    b = add_through_form(folder, photo, id="harbour", title="The harbour",
+    b = add_by_form(folder, photo, id="harbour", title="The harbour",
                          storage=storage)
     assert b.url.endswith("/%s/manage_main" % folder)
     assert "harbour" in b.contents
@@ -76,7 +61,7 @@ def test_add_through_zmi_and_serve_tiles(folder, photo, storage):
 
 
 def test_caching_headers_and_304(folder, photo):
-    add_through_form(folder, photo, id="p")
+    add_by_form(folder, photo, id="p")
     url = "%s/%s/p/TileGroup0/0-0-0.jpg" % (BASE, folder)
     first = fetch(url)
     etag = first.headers["ETag"]
@@ -96,7 +81,7 @@ def test_caching_headers_and_304(folder, photo):
 
 
 def test_retile_changes_etag_but_not_urls(folder, photo, tmp_path):
-    add_through_form(folder, photo, id="p")
+    add_by_form(folder, photo, id="p")
     url = "%s/%s/p/TileGroup0/0-0-0.jpg" % (BASE, folder)
     etag = fetch(url).headers["ETag"]
     b = browser()
@@ -114,7 +99,7 @@ def test_retile_changes_etag_but_not_urls(folder, photo, tmp_path):
 
 
 def test_title_change_does_not_retile(folder, photo):
-    add_through_form(folder, photo, id="p")
+    add_by_form(folder, photo, id="p")
     url = "%s/%s/p/TileGroup0/0-0-0.jpg" % (BASE, folder)
     etag = fetch(url).headers["ETag"]
     b = browser()
@@ -147,7 +132,7 @@ BAD_NAMES = [
 
 @pytest.mark.parametrize("storage", ["zodb", "filesystem"])
 def test_bad_tile_names_are_404(folder, photo, storage):
-    add_through_form(folder, photo, id="p", storage=storage)
+    add_by_form(folder, photo, id="p", storage=storage)
     base = "%s/%s/p/" % (BASE, folder)
     for name in BAD_NAMES:
         b = fetch(base + name)
@@ -155,7 +140,7 @@ def test_bad_tile_names_are_404(folder, photo, storage):
 
 
 def test_internal_methods_are_not_published(folder, photo):
-    add_through_form(folder, photo, id="p")
+    add_by_form(folder, photo, id="p")
     base = "%s/%s/p/" % (BASE, folder)
     assert status(fetch(base + "status_json")) == 200
     for name in ["job", "_current_job", "_install", "_store", "_original"]:
@@ -163,9 +148,9 @@ def test_internal_methods_are_not_published(folder, photo):
 
 
 def test_no_reading_other_images_tiles(folder, photo, tmp_path):
-    add_through_form(folder, photo, id="a", storage="filesystem")
+    add_by_form(folder, photo, id="a", storage="filesystem")
     small = save(smooth(100, 100), tmp_path / "small.png")
-    add_through_form(folder, small, id="b", storage="filesystem")
+    add_by_form(folder, small, id="b", storage="filesystem")
     with zope_root(commit=False) as app:
         uid_a = app[folder]["a"].uid
     base = "%s/%s/b/" % (BASE, folder)
@@ -176,7 +161,7 @@ def test_no_reading_other_images_tiles(folder, photo, tmp_path):
 
 
 def test_private_image_tiles_refuse_anonymous(folder, photo):
-    add_through_form(folder, photo, id="secret")
+    add_by_form(folder, photo, id="secret")
     url = "%s/%s/secret" % (BASE, folder)
     assert status(fetch(url + "/TileGroup0/0-0-0.jpg")) == 200
     with zope_root() as app:
@@ -193,7 +178,7 @@ def test_private_image_tiles_refuse_anonymous(folder, photo):
 def test_bad_file_through_add_form_adds_nothing(folder, tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg at all" * 100)
-    b = add_through_form(folder, str(bad), id="broken")
+    b = add_by_form(folder, str(bad), id="broken")
     assert status(b) == 400
     assert "broken.jpg" in b.contents and "not an image" in b.contents
     with zope_root(commit=False) as app:
@@ -201,7 +186,7 @@ def test_bad_file_through_add_form_adds_nothing(folder, tmp_path):
 
 
 def test_bad_file_through_edit_keeps_everything(folder, photo, tmp_path):
-    add_through_form(folder, photo, id="p", storage="filesystem")
+    add_by_form(folder, photo, id="p", storage="filesystem")
     base = "%s/%s/p" % (BASE, folder)
     before = fetch(base + "/TileGroup0/0-0-0.jpg").contents
     original = fetch(base + "/download", login=True).contents
@@ -225,7 +210,7 @@ def test_bad_file_through_edit_keeps_everything(folder, photo, tmp_path):
 
 
 def test_download_original_with_ranges(folder, photo):
-    add_through_form(folder, photo, id="p")
+    add_by_form(folder, photo, id="p")
     data = open(photo, "rb").read()
     url = "%s/%s/p/download" % (BASE, folder)
     whole = fetch(url, login=True)
@@ -245,7 +230,7 @@ def test_download_original_with_ranges(folder, photo):
 
 
 def test_switching_storage_moves_tiles(folder, photo):
-    add_through_form(folder, photo, id="p", storage="zodb")
+    add_by_form(folder, photo, id="p", storage="zodb")
     url = "%s/%s/p/TileGroup0/1-0-0.jpg" % (BASE, folder)
     before = fetch(url).contents
     b = browser()
@@ -273,7 +258,7 @@ def test_switching_storage_moves_tiles(folder, photo):
 
 
 def test_quality_override_retiles(folder, photo):
-    add_through_form(folder, photo, id="p")
+    add_by_form(folder, photo, id="p")
     url = "%s/%s/p/TileGroup0/2-0-0.jpg" % (BASE, folder)
     size = len(fetch(url).contents)
     b = browser()
@@ -284,7 +269,7 @@ def test_quality_override_retiles(folder, photo):
 
 
 def test_x_sendfile_header_for_a_front_end(folder, photo, zope_settings):
-    add_through_form(folder, photo, id="p", storage="filesystem")
+    add_by_form(folder, photo, id="p", storage="filesystem")
     zope_settings(**{"x-sendfile-header": "X-Accel-Redirect",
                      "x-sendfile-prefix": "/protected-tiles/"})
     b = fetch("%s/%s/p/TileGroup0/1-0-0.jpg" % (BASE, folder))

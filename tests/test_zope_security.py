@@ -11,6 +11,7 @@ from tests.images import save
 from tests.images import smooth
 from tests.zope_fixtures import BASE
 from tests.zope_fixtures import add
+from tests.zope_fixtures import add_by_form
 from tests.zope_fixtures import body
 from tests.zope_fixtures import browser
 from tests.zope_fixtures import fetch
@@ -337,13 +338,7 @@ def test_damaged_image_is_refused_unless_the_site_accepts_it(
         folder, tmp_path, zope_settings):
     from tests.test_errors import flipped_jpeg
     bad = flipped_jpeg(tmp_path)
-    b = browser()
-    b.open("%s/%s/manage_addProduct/ZoomifyImage/manage_addZoomifyImageForm"
-           % (BASE, folder))
-    b.getControl(name="id").value = "bad"
-    with open(bad, "rb") as f:
-        b.getControl(name="file").add_file(f, "image/jpeg", "flipped.jpg")
-        b.getForm(action="manage_addZoomifyImage").submit()
+    b = add_by_form(folder, bad, "bad")
     assert status(b) == 400
     assert "flipped.jpg" in b.contents and "damaged" in b.contents
     with zope_root(commit=False) as app:

@@ -10,6 +10,7 @@ that use them (folder, photo, demo storage, settings) are in conftest.py.
 import base64
 import contextlib
 import json
+import mimetypes
 import os
 import subprocess
 import sys
@@ -174,6 +175,27 @@ def add_folder(name):
             app.manage_delObjects([name])
         manage_addFolder(app, name)
     return name
+
+
+def add_by_form(folder, path, id="", storage="", title=""):
+    """Add the file at ``path`` through the ZMI's add form (the plain form,
+    through the publisher, as the manager); the testbrowser on the page
+    it answered (its status: status(b))."""
+    b = browser()
+    b.open("%s/%s/manage_addProduct/ZoomifyImage/"
+           "manage_addZoomifyImageForm" % (BASE, folder))
+    form = b.getForm(action="manage_addZoomifyImage")
+    form.getControl(name="id").value = id
+    if title:
+        form.getControl(name="title").value = title
+    if storage:
+        form.getControl(name="storage").value = [storage]
+    with open(path, "rb") as f:
+        form.getControl(name="file").add_file(
+            f, mimetypes.guess_type(str(path))[0] or "image/jpeg",
+            os.path.basename(path))
+        form.submit()
+    return b
 
 
 def add(folder, image, id="img", storage="zodb", title="", **settings):
