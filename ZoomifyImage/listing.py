@@ -13,6 +13,8 @@ import math
 
 from AccessControl.Permissions import view as View
 from AccessControl.SecurityManagement import getSecurityManager
+from Acquisition import aq_base
+from DateTime import DateTime
 from OFS.interfaces import IFolder
 
 from . import resolution
@@ -22,6 +24,9 @@ from .web_errors import BadRequest
 from .web_errors import MethodNotAllowed
 from .web_errors import NotFound
 
+# CMF's (Plone's) permission to list content out of its publication
+# dates; by name, so that a plain Zope needs no CMF (Manager only there)
+ACCESS_INACTIVE = "Access inactive portal content"
 # entries of one page of a collection or a gallery: a page is built from
 # the folder's records of that many objects
 PAGE_SIZE = 100
@@ -64,23 +69,38 @@ def _same_for_anonymous(kind, obj):
     return True
 
 
+def _active(obj, now):
+    """False for content whose publication dates hide it now (CMF's and
+    Plone's effective and expiration dates: an embargo, an expired
+    item). View is no guide there: a published item is viewable by its
+    URL before its date, and only listings leave it out (Plone's
+    catalog), so ours do too."""
+    is_effective = getattr(aq_base(obj), "isEffective", None)
+    return is_effective is None or bool(is_effective(now))
+
+
 def list_folder(folder):
     """The Listing of ``folder`` for the current user: images with a tile
     set to show (not those queued, being tiled or failed: they have no
     manifest or thumbnail yet) and sub-folders, each one he may View.
     ``public`` is False as soon as anyone might be shown something else:
     the folder or any image or sub-folder in it is hidden from anonymous,
-    or an image shows anonymous only its preview (resolution.py)."""
+    or an image shows anonymous only its preview (resolution.py).
+    Content out of its publication dates is left out, but for those who
+    may see inactive content (Plone's permission)."""
     check = getSecurityManager().checkPermission
     public = anonymous_may_view(folder)
+    now = DateTime()
+    inactive_seen = check(ACCESS_INACTIVE, folder)
     entries = []
     for obj in folder.objectValues():
         kind = _kind(obj)
         if kind is None:
             continue
-        if public and not _same_for_anonymous(kind, obj):
+        active = _active(obj, now)
+        if public and not (active and _same_for_anonymous(kind, obj)):
             public = False
-        if not check(View, obj):
+        if not check(View, obj) or not (active or inactive_seen):
             continue
         if kind == "image" and obj.current_status() != "ready":
             continue

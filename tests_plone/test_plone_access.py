@@ -120,3 +120,41 @@ def test_each_role_sees_the_parts_as_it_sees_the_item(functional):
                 else:
                     assert code in (401, 403), (user, item.id, part, code)
                     assert "Location" not in b.headers
+
+
+def test_listings_keep_plones_publication_dates(functional):
+    """A published item whose effective date is still to come (an
+    embargo), or whose expiration date is past, is left out of the
+    folder's IIIF collection and gallery for anonymous, as Plone's own
+    listings leave it out; a manager still finds it."""
+    from DateTime import DateTime
+    app, portal = functional["app"], functional["portal"]
+    add_item(portal, id="shown", title="Shown map", state="published")
+    future = add_item(portal, id="embargoed", title="Embargoed map",
+                      state="published")
+    future.setEffectiveDate(DateTime() + 30)
+    past = add_item(portal, id="expired", title="Expired map",
+                    state="published")
+    past.setExpirationDate(DateTime() - 1)
+    future.reindexObject()
+    past.reindexObject()
+    transaction.commit()
+    anonymous = browser(app)
+    for name in ("/collection.json", "/gallery"):
+        anonymous.open(portal.absolute_url() + name)
+        assert status(anonymous) == 200, name
+        text = _text(anonymous)
+        assert "Shown map" in text, name
+        for hidden in ("embargoed", "Embargoed map", "expired",
+                       "Expired map"):
+            assert hidden not in text, (name, hidden)
+    owner = browser(app, "owner")
+    owner.open(portal.absolute_url() + "/collection.json")
+    assert "Embargoed map" in _text(owner)
+    assert "private" in owner.headers["Cache-Control"]
+
+
+def _text(b):
+    contents = b.contents
+    return contents.decode("utf-8") if isinstance(contents, bytes) \
+        else contents
