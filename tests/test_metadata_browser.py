@@ -105,3 +105,50 @@ def test_the_edit_tab_description_is_shown_and_mirador_shows_it(
             page.close()
     finally:
         context.close()
+
+
+MIRADOR_COLLECTION = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Mirador</title></head>
+<body style="margin: 0">
+<div id="viewer" style="position: absolute; inset: 0"></div>
+<script src="/++resource++zoomifyimage/mirador/mirador.min.js"></script>
+<script>
+window.mirador = Mirador.viewer({id: "viewer", windows: [
+    {manifestId: "%s/collection.json"}]});
+</script>
+</body></html>
+"""
+
+
+def test_mirador_opens_a_folders_collection(local_url, chromium, folder,
+                                            tmp_path):
+    """Issue 27: a folder's collection.json opened in Mirador (the copy
+    the product ships) is a collection: its dialog lists the folder's
+    images by title, and one chosen opens in the window, with no failed
+    request."""
+    titles = ["Harbour at dawn", "Pier", "Lighthouse"]
+    for seed, title in enumerate(titles):
+        put_jpeg(folder, "image%d" % seed, colourful(240, 160, seed=seed),
+                 tmp_path, title=title)
+    mirador = put_page(folder, "mirador", MIRADOR_COLLECTION % (
+        local_url + "/" + folder))
+    page = Page(chromium, local_url)
+    try:
+        page.page.goto(local_url + mirador)
+        # a window on the collection: "No item selected", and the button
+        page.page.get_by_role("button", name="show collection").click(
+            timeout=20000)
+        dialog = page.page.get_by_role("dialog")
+        dialog.get_by_text("Lighthouse").wait_for(timeout=20000)
+        assert dialog.get_by_text("3 manifests").is_visible()
+        items = dialog.get_by_role("menuitem").all_inner_texts()
+        assert items == titles, items
+        page.screenshot("mirador-collection")
+        dialog.get_by_role("menuitem", name="Pier").click()
+        page.page.get_by_role("heading", name="Pier").wait_for(
+            timeout=20000)
+        page.check_clean(allowed=MIRADOR_OWN_ERRORS)
+        assert local_url + "/%s/collection.json" % folder in page.urls
+        assert local_url + "/%s/image1/manifest.json" % folder in page.urls
+    finally:
+        page.close()
