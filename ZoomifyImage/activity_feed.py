@@ -22,6 +22,7 @@ from Products.Five.browser import BrowserView
 from ZPublisher import zpublish
 
 from .activity import log_of
+from .listing import read_only
 from .web_errors import NotFound
 
 CONTEXT = "http://iiif.io/api/discovery/1/context.json"
@@ -68,12 +69,7 @@ class ActivityFeed(BrowserView):
     @zpublish(methods=("GET", "HEAD"))
     def __call__(self):
         request, response = self.request, self.request.response
-        method = request.get("REQUEST_METHOD", "GET")
-        if method not in ("GET", "HEAD"):
-            response.setStatus(405)
-            response.setHeader("Allow", "GET, HEAD")
-            response.setHeader("Content-Type", "text/plain; charset=utf-8")
-            return "GET or HEAD only.\n"
+        read_only(request)
         context = self.context
         physical = "/".join(context.getPhysicalPath())
         events = Events(log_of(context._p_jar, create=False), physical)
@@ -94,7 +90,7 @@ class ActivityFeed(BrowserView):
         response.setHeader("Cache-Control", "public, max-age=%d" % MAX_AGE)
         response.setHeader("Access-Control-Allow-Origin", "*")
         response.setHeader("Content-Length", str(len(body)))
-        return b"" if method == "HEAD" else body
+        return b"" if request.get("REQUEST_METHOD") == "HEAD" else body
 
 
 def _page_ref(url, number):
