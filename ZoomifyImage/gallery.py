@@ -24,6 +24,7 @@ from .listing import page_number
 from .listing import page_of
 from .listing import read_only
 from .listing import thumbnail
+from .serving import page_cache_control
 from .viewer import RESOURCE
 from .viewer import site_path
 
@@ -97,8 +98,8 @@ class GalleryView(BrowserView):
         response.setBase(None)
         # new images appear, others go: always ask again; a page that
         # another visitor sees otherwise stays out of shared caches
-        response.setHeader("Cache-Control", "no-cache" if listing.public
-                           else "private, no-cache")
+        response.setHeader("Cache-Control",
+                           page_cache_control(listing.public))
         body = self.template(
             title=title,
             page_title=title + (" (page %d)" % number if number > 1

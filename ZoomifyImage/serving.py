@@ -336,6 +336,13 @@ def cache_control(obj, REQUEST=None, version=None, public=None,
     return "public, max-age=%d" % max_age
 
 
+def page_cache_control(shared):
+    """Cache-Control of a page that changes (a status, a listing): asked
+    again each time, and out of shared caches unless ``shared`` (anonymous
+    gets the same page)."""
+    return "no-cache" if shared else "private, no-cache"
+
+
 def _file_name(name):
     # a header value: no quotes, backslashes or control characters
     return "".join(c for c in name if c not in '"\\' and c.isprintable()) \

@@ -41,6 +41,7 @@ from .description import DEFAULT_ATTRIBUTION_LABEL
 from .description import json_ld
 from .jobs.records import active_job
 from .serving import anonymous_may_view
+from .serving import page_cache_control
 from .serving import without_server_paths
 from .web_errors import NotFound
 
@@ -391,11 +392,9 @@ class ViewerMixin:
         # the status changes while tiling: always ask again; a page
         # that anonymous may not see stays out of shared caches
         # (``personal``: the page offers this user more than anonymous)
-        RESPONSE.setHeader("Cache-Control", "no-cache" if
-                           anonymous_may_view(self) and
-                           not resolution.limit_of(self) and
-                           not personal else
-                           "private, no-cache")
+        RESPONSE.setHeader("Cache-Control", page_cache_control(
+            anonymous_may_view(self) and not resolution.limit_of(self) and
+            not personal))
 
     def _viewer_html(self, status, described_by=None):
         if status != "ready":
