@@ -46,3 +46,7 @@ class Forbidden(_Escaped, zExceptions.Forbidden):
 
 class MethodNotAllowed(_Escaped, zExceptions.MethodNotAllowed):
     pass
+
+
+class ServiceUnavailable(_Escaped, zExceptions.HTTPServiceUnavailable):
+    pass

@@ -284,3 +284,35 @@ def test_a_preview_size_bounds_the_thumbnail(folder, photo_tiles):
     assert headers["Cache-Control"] == "private, no-cache"
     doc, _ = _doc("/%s/collection.json" % folder, login=True)
     assert doc["items"][0]["thumbnail"][0]["width"] == 300
+
+
+def test_big_folders_are_listed_a_few_at_a_time(folder, small, monkeypatch):
+    """A listing reads every object of its folder (2.8 s for 10,000
+    images): of a big folder only listing.BIG_LISTINGS run at once, one
+    more is 503 with Retry-After, so a flood of anonymous gallery or
+    collection requests cannot hold all of Zope's threads. Folders under
+    BIG_FOLDER objects are never held back."""
+    from ZoomifyImage import listing
+    with zope_root() as app:
+        add_many(app[folder], 3, small)
+    monkeypatch.setattr(listing, "BIG_FOLDER", 3)
+    monkeypatch.setattr(listing, "LISTING_WAIT", 0.01)
+    held = 0
+    while listing.BIG_LISTINGS.acquire(blocking=False):  # all busy
+        held += 1
+    try:
+        assert held >= 1
+        for name in ("collection.json", "collection.json?page=1",
+                     "gallery"):
+            b = fetch("%s/%s/%s" % (BASE, folder, name))
+            assert status(b) == 503, name
+            assert int(b.headers["Retry-After"]) > 0
+            assert "try again" in b.contents
+        # a small folder is not held back
+        monkeypatch.setattr(listing, "BIG_FOLDER", 4)
+        assert status(fetch("%s/%s/gallery" % (BASE, folder))) == 200
+        monkeypatch.setattr(listing, "BIG_FOLDER", 3)
+    finally:
+        for _ in range(held):
+            listing.BIG_LISTINGS.release()
+    assert status(fetch("%s/%s/collection.json" % (BASE, folder))) == 200
