@@ -328,14 +328,67 @@ def _section():
 def settings():
     """The site's Settings. Read once; read again only if the section was
     replaced or changed (the tests set values in it): comparing a dozen
-    strings is all a tile request pays."""
+    strings is all a tile request pays. Where the current site keeps
+    values of its own (a Plone site's control panel: set_site_values),
+    they replace zope.conf's."""
     global _loaded
     section, instancehome = _section()
     loaded = _loaded
     if loaded is None or loaded[0] != section or loaded[1] != instancehome:
         loaded = _loaded = (dict(section), instancehome,
                             load(section, instancehome))
-    return loaded[2]
+    source = _site_values
+    if source is None:
+        return loaded[2]
+    texts = source()
+    return _with_site_values(loaded[2], texts) if texts else loaded[2]
+
+
+# a function that gives the current site's own settings as a tuple of
+# (name, text) pairs, each text as zope.conf would spell it, or None
+_site_values = None
+_with_site = {}    # (id of Settings, texts) -> (it, with them): parsed once
+
+
+def set_site_values(function):
+    """Let ``function`` give the current site's own settings (see
+    settings()); None: zope.conf's alone."""
+    global _site_values
+    _site_values = function
+
+
+def check_site_values(texts, base=None):
+    """A site's own settings, checked by the parsers zope.conf's are:
+    {name: value}; raises ConfigError naming the first bad one (its
+    zope.conf name) and why."""
+    values = {}
+    for name, text in texts:
+        try:
+            values[name] = PARSERS[name](str(text))
+        except ValueError as e:
+            raise ConfigError("%s %s: %s" % (
+                name.replace("_", "-"), text, e)) from None
+    base = base or settings()
+    if values.get("storage") == "s3" and not base.s3_bucket:
+        raise ConfigError("storage s3: s3-bucket is not set in zope.conf")
+    return values
+
+
+def _with_site_values(base, texts):
+    key = (id(base), texts)
+    found = _with_site.get(key)
+    if found is None or found[0] is not base:
+        try:
+            mixed = dataclasses.replace(
+                base, **check_site_values(texts, base))
+        except ConfigError:
+            # stored past the checks (an import): zope.conf's, not a
+            # site that answers nothing
+            mixed = base
+        if len(_with_site) > 100:
+            _with_site.clear()
+        found = _with_site[key] = (base, mixed)
+    return found[1]
 
 
 def database_opened(event):

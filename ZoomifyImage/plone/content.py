@@ -30,6 +30,8 @@ from ..serving import tile_set_of
 from ..stores import make_store
 from ..traversal import traverse
 from . import pas
+from .controlpanel import current_site_path
+from .controlpanel import site_of
 from .interfaces import IZoomifyImageItem
 
 
@@ -68,6 +70,7 @@ class ZoomifyImageItem(Item):
     _tiled_from = None     # the NamedBlobImage the tiles were cut from
     _tiled_quality = None
     _tiled_storage = None
+    _site_path = None      # for the site's settings in a worker
 
     def __init__(self, id=None, **kwargs):
         super().__init__(id, **kwargs)
@@ -180,11 +183,15 @@ class ZoomifyImageItem(Item):
 
     @security.private
     def start_tiling(self):
-        return self._target_store().writer()
+        # (a background worker has no current site: the site's settings
+        # need it, controlpanel.py)
+        with site_of(self, self._site_path):
+            return self._target_store().writer()
 
     @security.private
     def cut_tiles(self, sink, progress=None):
-        return tiling.cut_original(self, sink, progress)
+        with site_of(self, self._site_path):
+            return tiling.cut_original(self, sink, progress)
 
     @security.private
     def install_tiles(self, writer, result):
@@ -224,6 +231,7 @@ class ZoomifyImageItem(Item):
                 self._original_path(), self.filename or self.getId(),
                 self.tile_size))
         if background:
+            self._site_path = current_site_path()
             jobs.new_job(self)
             return
         store = self._target_store()

@@ -7,3 +7,10 @@ PROFILE = "profile-ZoomifyImage.plone:default"
 
 def reimport_type(context):
     context.runImportStepFromProfile(PROFILE, "typeinfo")
+
+
+def add_settings(context):
+    """1001 -> 1002: the site's settings (controlpanel.py) and their
+    control panel."""
+    context.runImportStepFromProfile(PROFILE, "plone.app.registry")
+    context.runImportStepFromProfile(PROFILE, "controlpanel")

@@ -1,0 +1,162 @@
+"""The site's Zoomify Image settings in Site Setup (plone/controlpanel.py):
+saved through the real form, checked by config.py's parsers (a bad value
+is the form's error at its field, nothing saved), used by the type in
+place of zope.conf's; uninstalling leaves the items readable."""
+
+import io
+
+import transaction
+from PIL import Image
+from plone.base.utils import get_installer
+from plone.registry.interfaces import IRegistry
+from zope.component import getUtility
+
+from tests_plone.helpers import add_item
+from tests_plone.helpers import browser
+from tests_plone.helpers import status
+from tests_plone.images import jpeg
+from tests_plone.test_plone_type import add_through_form
+from ZoomifyImage import jobs
+
+PANEL = "/@@zoomifyimage-settings"
+
+
+def save(b, **fields):
+    b.open("http://nohost/plone" + PANEL)
+    for name, value in fields.items():
+        if name == "storage":  # a select
+            b.getControl(name="form.widgets.storage:list").value = [value]
+        else:
+            b.getControl(name="form.widgets.%s" % name).value = value
+    b.getControl("Save").click()
+    return b
+
+
+def manager(app, portal):
+    b = browser(app, "owner")
+    b.followRedirects = True
+    return b
+
+
+def registry_value(name):
+    transaction.begin()  # (what the publisher committed)
+    return getUtility(IRegistry).get("zoomifyimage." + name)
+
+
+def configlet_ids(portal):
+    return [a.getId() for a in portal.portal_controlpanel.listActions()]
+
+
+def test_site_setup_lists_it_and_only_managers_open_it(functional):
+    app, portal = functional["app"], functional["portal"]
+    # (Site Setup's overview lists portal_controlpanel's configlets;
+    # rendering it costs seconds)
+    assert "zoomifyimage" in configlet_ids(portal)
+    b = manager(app, portal)
+    b.open(portal.absolute_url() + PANEL)
+    assert "Zoomify Image settings" in b.contents
+    assert "JPEG quality of the tiles" in b.contents
+    anonymous = browser(app)
+    anonymous.open(portal.absolute_url() + PANEL)
+    assert status(anonymous) == 302  # to the login form
+    assert "require_login" in anonymous.headers["Location"]
+
+
+def test_a_bad_value_names_its_field_and_nothing_is_saved(functional):
+    app, portal = functional["app"], functional["portal"]
+    b = manager(app, portal)
+    save(b, quality="55")
+    assert "Changes saved" in b.contents
+    assert registry_value("quality") == 55
+    for field, value, reason in (
+            ("quality", "101", "must be from 1 to 100"),
+            ("max_tiling_memory", "lots", "not a size"),
+            ("public_download", "everything", "must be none, tier PIXELS"),
+            ("preview_size", "-3", "at least 256 pixels")):
+        # with a good value beside it, which is not saved either
+        save(b, **{"quality": "60", field: value})
+        assert "There were some errors" in b.contents, field
+        # config.py's reason, at the field
+        at_field = b.contents.split('id="formfield-form-widgets-%s"'
+                                    % field)[1].split('id="formfield-')[0]
+        assert reason in at_field, (field, at_field)
+        # nothing of this save kept: the good quality neither
+        assert registry_value("quality") == 55, field
+        assert registry_value(field) in (None, "", 55), field
+    # s3 needs its bucket in zope.conf (the test's has none)
+    save(b, storage="s3")
+    assert "Tile storage s3 needs s3-bucket in zope.conf" in b.contents
+    assert registry_value("storage") is None
+
+
+def test_the_type_uses_the_sites_values(functional):
+    app, portal = functional["app"], functional["portal"]
+    b = manager(app, portal)
+    save(b, quality="20", max_megapixels="1")
+    assert "Changes saved" in b.contents
+    # the limit: a 1.2-megapixel file is refused by the add form
+    add_through_form(b, portal.absolute_url(), title="Too big",
+                     data=jpeg(1200, 1000))
+    assert "There were some errors" in b.contents
+    assert "megapixel" in b.contents.lower()
+    assert "too-big" not in portal.objectIds()
+    # the quality: the tiles are encoded at the site's 20, not zope.conf's
+    item = add_item(portal, state="published")
+    b.open(item.absolute_url() + "/TileGroup0/0-0-0.jpg")
+    tile = Image.open(io.BytesIO(b.contents))
+    assert tile.quantization == quantization(20)
+    # empty again: zope.conf's (80)
+    save(b, quality="", max_megapixels="")
+    assert registry_value("quality") is None
+    other = add_item(portal, id="other")
+    b.open(other.absolute_url() + "/TileGroup0/0-0-0.jpg")
+    assert Image.open(io.BytesIO(b.contents)).quantization == \
+        quantization(80)
+
+
+def quantization(quality):
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "JPEG", quality=quality)
+    return Image.open(out).quantization
+
+
+def test_background_tiling_uses_the_sites_values(functional):
+    """A worker thread has no current site: it tiles with the item's
+    site's values all the same."""
+    app, portal = functional["app"], functional["portal"]
+    registry = getUtility(IRegistry)
+    registry["zoomifyimage.background_megapixels"] = 1
+    registry["zoomifyimage.quality"] = 20
+    transaction.commit()
+    item = add_item(portal, data=jpeg(1500, 1000), state="published")
+    assert item.current_status() in ("queued", "tiling", "ready")
+    assert item.tiling_job() is not None  # over the site's 1 megapixel
+    assert jobs.pool.wait(60)
+    transaction.begin()  # what the worker committed
+    assert portal["map"].current_status() == "ready"
+    b = browser(app)
+    b.open(item.absolute_url() + "/TileGroup0/0-0-0.jpg")
+    assert Image.open(io.BytesIO(b.contents)).quantization == \
+        quantization(20)
+
+
+def test_uninstall_leaves_the_items_readable(functional):
+    app, portal = functional["app"], functional["portal"]
+    item = add_item(portal, state="published")
+    url = item.absolute_url()
+    get_installer(portal).uninstall_product("ZoomifyImage.plone")
+    transaction.commit()
+    assert "ZoomifyImage" not in portal.portal_types.objectIds()
+    assert getUtility(IRegistry).get("zoomifyimage.quality") is None
+    assert "zoomifyimage" not in configlet_ids(portal)
+    b = manager(app, portal)
+    b.open(portal.absolute_url() + PANEL)
+    assert status(b) == 404  # the view is the add-on layer's
+    anonymous = browser(app)
+    for part in ("/ImageProperties.xml", "/TileGroup0/0-0-0.jpg",
+                 "/iiif/info.json", "/manifest.json"):
+        anonymous.open(url + part)
+        assert status(anonymous) == 200, part
+    b.open(url + "/download")
+    assert status(b) == 200
+    assert b.contents == jpeg()
