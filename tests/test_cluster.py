@@ -93,10 +93,12 @@ def test_added_through_one_client_is_served_by_the_other(cluster, tmp_path):
     assert_served(cluster.nginx.url, "big", 1500, 1000)
 
 
-def worker_of(clients, key_part):
-    """The client whose log says it started tiling a job of the image."""
-    for client in clients:
-        for line in client.log_text().splitlines():
+def worker_of(clients, key_part, since=None):
+    """The client whose log says it started tiling a job of the image
+    (``since``: in what it logged after those offsets, one a client)."""
+    for n, client in enumerate(clients):
+        text = client.log_text()[since[n] if since else 0:]
+        for line in text.splitlines():
             if "tiling job" in line and "started by" in line and \
                     key_part in line:
                 return client
@@ -114,11 +116,13 @@ def test_kill_9_of_a_client_mid_job_and_of_the_lease_holder(cluster,
     layout = Layout(6000, 4000)
     # through the holder, whose own worker most likely takes the job
     # (else the holder is killed after it: one restart more)
+    # (the logs tell of the other tests' jobs too)
+    since = [len(c.log_text()) for c in clients]
     holders[0].add(path, "huge")
     deadline = time.monotonic() + 30
     worker = None
     while worker is None and time.monotonic() < deadline:
-        worker = worker_of(clients, "")
+        worker = worker_of(clients, "", since)
         time.sleep(0.05)
     assert worker is not None
     assert clients[0].job_status("huge")["status"] == "tiling", \
@@ -130,7 +134,7 @@ def test_kill_9_of_a_client_mid_job_and_of_the_lease_holder(cluster,
     assert get(other.url + "/huge/ImageProperties.xml")[0] == 404
     other.wait_for("huge", ["ready", "failed"], timeout=90)
     assert other.job_status("huge")["status"] == "ready"
-    assert worker_of([other], "") is other
+    assert worker_of([other], "", [since[clients.index(other)]]) is other
     assert_served(cluster.nginx.url, "huge", 6000, 4000)
     columns, rows = layout.grids[-1]
     code, _, body = get(other.url + "/huge/" + layout.tile_name(
