@@ -58,9 +58,15 @@ threads = 4
 # spools the whole body to disk first, then answers 413 beyond this
 max_request_body_size = %(max_body)d
 
+# a request that finds the database gone: reads tried again for a few
+# seconds, then 503 with Retry-After (database_unavailable.py)
+[filter:database_unavailable]
+use = call:ZoomifyImage.database_unavailable:filter_factory
+
 [pipeline:main]
 pipeline =
     egg:Zope#httpexceptions
+    database_unavailable
     zope
 
 [loggers]

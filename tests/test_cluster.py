@@ -208,6 +208,31 @@ def test_postgresql_restarted_while_a_viewer_reads(cluster, tmp_path):
     assert_served(cluster.nginx.url, "after", 800, 600)
 
 
+def test_a_read_while_postgresql_is_down_is_retried_or_a_503(cluster):
+    """A read that finds the database gone is tried again for a few
+    seconds (PostgreSQL restarting), then answered 503 with Retry-After
+    and nothing of the server: never a bare 500."""
+    a, b = cluster.clients
+    assert get(a.url + "/", timeout=10)[0] == 200
+    cluster.postgres.stop()
+    try:
+        code, headers, body = get(a.url + "/", timeout=30)
+        assert code == 503, (code, body[:500])
+        assert int(headers["Retry-After"]) > 0
+        for detail in (b"psycopg", b"relstorage", b"Traceback", b"5432",
+                       b"Operational", str(cluster.postgres.port).encode()):
+            assert detail not in body, body
+        # a read that arrives while it is down, and it comes back
+        answers = []
+        reader = threading.Thread(target=lambda: answers.append(
+            get(b.url + "/", timeout=30)))
+        reader.start()
+    finally:
+        cluster.postgres.start()
+    reader.join()
+    assert answers[0][0] == 200, answers[0][:1] + (answers[0][2][:500],)
+
+
 def test_the_written_relstorage_section_bounds_the_blob_cache(cluster,
                                                               tmp_path):
     """--relstorage writes a RelStorage section that opens on the real
