@@ -224,6 +224,8 @@ class EditTabMixin:
             "job_error": without_server_paths(
                 job.error if job is not None and job.status == "failed"
                 else ""),
+            "job_warning": without_server_paths(
+                job.warning if job is not None else ""),
             "error": without_server_paths(self.error),
             "filename": self.filename,
             # the Edit tab links the original for those who may have it

@@ -321,13 +321,15 @@ class ZopeServer:
     """`runwsgi` on an instance of its own, on 127.0.0.1."""
 
     def __init__(self, storage="zodb", zeo=None, settings=None,
-                 relstorage=None):
+                 relstorage=None, blob_cache_size=None):
         from ZoomifyImage.instance import write_instance
         self.home = tempfile.mkdtemp(prefix="zoomify-server-")
         self.port = free_port()
+        more = {"blob_cache_size": blob_cache_size} if blob_cache_size \
+            else {}
         self.conf, self.ini = write_instance(self.home, port=self.port,
                                              admin=ADMIN, zeo=zeo,
-                                             relstorage=relstorage)
+                                             relstorage=relstorage, **more)
         settings = dict(settings or {}, storage=storage)
         text = open(self.conf).read()
         if "tile-root" in settings:  # in place of the instance's own

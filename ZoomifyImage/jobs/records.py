@@ -45,6 +45,7 @@ class TilingJob(Persistent):
     user = None          # who asked for it (max-queued-jobs counts them)
     claim = None         # the current claim's token
     beat = None          # the current claim's Beat
+    warning = ""         # said to the manager: the blob cache too small
 
     def __init__(self, key, original_id=None):
         self.key = key

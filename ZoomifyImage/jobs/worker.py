@@ -16,6 +16,7 @@ import transaction
 from ZODB.POSException import ConflictError
 from ZODB.POSException import POSKeyError
 
+from .. import blob_cache
 from .. import config
 from .. import stores
 from ..pyramid import TilingError
@@ -239,6 +240,12 @@ def _run(image, job, stop):
     sink = None
     try:
         _take_pending(image, key)
+        # an original its client's blob cache cannot hold: said before
+        # the copy into the cache begins (blob_cache.py)
+        job.warning = blob_cache.warning(image._p_jar.db(),
+                                         image.original_size)
+        if job.warning:
+            logger.warning("tiling job %s: %s", key, job.warning)
         writer = image.start_tiling()
         # its last transaction may be tried again: the store keeps the
         # set until the job says (sink.abort())
