@@ -16,6 +16,7 @@ from PIL import Image
 
 from tests.images import save
 from tests.images import smooth
+from tests.seaweedfs_fixture import BUCKET
 from tests.seaweedfs_fixture import PUBLIC_BUCKET
 from tests.test_viewer_pages import Elements
 from tests.test_viewer_pages import settings_of
@@ -263,3 +264,89 @@ def test_a_big_image_is_tiled_into_s3_by_a_worker(small_threshold, folder,
     texts = [client.get_object(Bucket=config.settings().s3_bucket, Key=k)
              ["Body"].read().decode() for k in records]
     assert len(texts) == 1 and not texts[0].startswith("writing")
+
+
+def test_a_job_taken_from_a_dead_worker_removes_its_s3_set(
+        small_threshold, folder, tmp_path, s3_settings, seaweedfs):
+    """A worker that died mid-job left its set 'writing' in the bucket:
+    the worker that takes the job over removes it at once (not the sweep
+    6 hours later); a set another writer of the same image is writing
+    meanwhile (a retile in a request) stays."""
+    import threading
+
+    from tests.zope_fixtures import add
+    from tests.zope_fixtures import job_status
+    from ZoomifyImage import jobs
+    from ZoomifyImage import stores
+    from ZoomifyImage.jobs import records
+    from ZoomifyImage.stores.s3 import S3TileStore
+    jobs.pool.pause()
+    add(folder, save(smooth(900, 700, 3), tmp_path / "big.png"), id="big",
+        storage="s3")
+    with zope_root() as app:
+        image = app[folder]["big"]
+        uid, job = image.uid, image.tiling_job()
+        key, db = job.key, app._p_jar.db()
+    written = {}
+
+    def dead_worker():  # a thread that writes some tiles, then is gone
+        writer = S3TileStore(uid).writer()
+        writer.put("TileGroup0/0-0-0.jpg", b"a tile of the dead worker")
+        writer._wait()
+        written["dead"] = writer
+    thread = threading.Thread(target=dead_worker, name="zoomify-dead")
+    thread.start()
+    thread.join()
+    dead = written["dead"]
+    with zope_root() as app:
+        job = app[folder]["big"].tiling_job()
+        # the job's owner: that thread of this process
+        job.status, job.attempts = "tiling", 1
+        job.owner = "%s:zoomify-dead" % records.process_id()
+        job.temp_dir = stores.relative_to_root(dead.unfinished)
+    live = S3TileStore(uid).writer()
+    live.put("TileGroup0/0-0-0.jpg", b"a tile of a live writer")
+    try:
+        live._wait()
+        jobs.run_job(db, key)
+        assert job_status(folder, "big")["status"] == "ready"
+        keys = seaweedfs.keys(prefix=s3_settings + "/")
+        assert not [k for k in keys if dead.set_id in k], keys
+        assert live.prefix + "TileGroup0/0-0-0.jpg" in keys
+    finally:
+        live.abort()
+    assert not [k for k in seaweedfs.keys(prefix=s3_settings + "/")
+                if live.set_id in k]
+
+
+def test_zoomify_import_into_a_site_on_s3(seaweedfs, tmp_path, unique_id):
+    """zoomify-import --storage s3 into a site whose storage is S3: the
+    tiles go into the bucket, and the site serves them."""
+    import subprocess
+
+    from tests.http_upload import get
+    from tests.zope_fixtures import ZopeServer
+    from tests.zope_fixtures import import_command
+    prefix = "run-%s/%s-import" % (seaweedfs.port, unique_id)
+    # not started: the command opens its Data.fs
+    site = ZopeServer(storage="s3", settings=seaweedfs.settings(prefix=prefix))
+    photo = save(smooth(900, 600), tmp_path / "imported.png")
+    result = subprocess.run(
+        [import_command(), "--zope-conf", site.conf, "--storage", "s3",
+         "--id", "imported", photo], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "added /imported" in result.stdout
+    keys = seaweedfs.keys(prefix=prefix + "/")
+    assert [k for k in keys if k.endswith("/TileGroup0/0-0-0.jpg")], keys
+    assert not [k for k in keys if "/.sets/" in k and seaweedfs.client()
+                .get_object(Bucket=BUCKET, Key=k)["Body"].read()
+                .startswith(b"writing")]
+    site.start()
+    try:
+        code, _, data = get(site.url + "/imported/ImageProperties.xml")
+        assert code == 200 and b'WIDTH="900" HEIGHT="600"' in data
+        code, _, data = get(site.url + "/imported/TileGroup0/0-0-0.jpg")
+        assert code == 200 and data[:2] == b"\xff\xd8"
+        assert get(site.url + "/imported/status_json")[0] == 200
+    finally:
+        site.stop()

@@ -57,6 +57,7 @@ def claim(connection, key):
         transaction.abort()  # its worker is alive
         return None
     took_over = job.status == "tiling"  # from a worker that died
+    dead_owner = job.owner
     if not is_current(image, key):
         job.end("stopped", "the image was deleted or given a new file "
                 "before the job ran")
@@ -82,7 +83,7 @@ def claim(connection, key):
         # ours now, taken from a dead worker: an unfinished set of the
         # image whose writer is dead is the dead attempt's, recorded or
         # not (a live writer's, such as a retile in a request, stays)
-        stores.remove_unfinished(uid=image.uid)
+        stores.remove_unfinished(uid=image.uid, owner=dead_owner)
     if job.status != "tiling":
         logger.warning("tiling job %s %s: %s", key, job.status, job.error)
         forget(connection, key)

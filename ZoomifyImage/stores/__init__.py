@@ -1,9 +1,12 @@
 """Tile stores: ZODB (an OOBTree of tile records), the filesystem, or an
 S3 bucket."""
 
+import logging
 import os
 
 from .. import config
+
+logger = logging.getLogger("ZoomifyImage")
 
 
 def make_store(kind, uid):
@@ -20,14 +23,24 @@ def make_store(kind, uid):
                      % kind)
 
 
-def remove_unfinished(uid=None, keep=()):
+def remove_unfinished(uid=None, keep=(), owner=None):
     """Remove the unfinished sets whose writers died: of the image ``uid``
-    whatever their age, else all but those in ``keep``. Only the
-    filesystem store leaves any behind (the ZODB's go with their
-    transaction; the S3 store's, which no lock tells alive, go by their
-    age in the sweep)."""
+    whatever their age, else all but those in ``keep``. The filesystem
+    store's writers hold a lock that tells; the ZODB's sets go with their
+    transaction; the S3 store's records name their writer, so a job taken
+    from a dead worker (``owner``) removes that worker's sets of the image
+    at once (other dead writers' go by their age, in the sweep)."""
     from .filesystem import remove_unfinished
     remove_unfinished(uid, keep)
+    if uid and owner and config.settings().s3_bucket:
+        from . import s3
+        try:
+            for set_name in s3.remove_unfinished(uid, owner):
+                logger.info("removed the unfinished tile set %s of a "
+                            "dead worker", s3.location(uid, set_name))
+        except Exception:
+            logger.exception("could not remove the unfinished tile sets "
+                             "of %s in the S3 bucket (the sweep will)", uid)
 
 
 def relative_to_root(path):

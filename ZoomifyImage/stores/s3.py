@@ -234,16 +234,54 @@ def record_text(owner, placed, marked=None):
     return text
 
 
+def writing_text(owner, now=None):
+    """An unfinished set's record: "writing", the time its writer last
+    said it lives, and the writer (the job's owner: process id and
+    thread), by which a job taken from a dead worker finds its set."""
+    return "%s %.3f %s" % (WRITING, time.time() if now is None else now,
+                           owner)
+
+
 def writing_since(text):
     """When the writer of an unfinished set last said it lives, or None
     if the record is not an unfinished set's."""
     words = text.split()
-    if len(words) == 2 and words[0] == WRITING:
+    # (records of older releases name no writer)
+    if len(words) in (2, 3) and words[0] == WRITING:
         try:
             return float(words[1])
         except ValueError:
             return None
     return None
+
+
+def writer_of(text):
+    """The writer an unfinished set's record names, or None."""
+    words = text.split()
+    if len(words) == 3 and writing_since(text) is not None:
+        return words[2]
+    return None
+
+
+def remove_unfinished(uid, owner):
+    """Remove the unfinished sets of the image ``uid`` that ``owner`` (a
+    job's dead worker) was writing: a job taken over need not leave them
+    to the sweep's UNFINISHED_SECONDS. Another writer's (a retile in a
+    request) stays. The names of the sets removed."""
+    start = "%s%s/%s/" % (base_prefix(), RECORDS, uid)
+    pages = client().get_paginator("list_objects_v2").paginate(
+        Bucket=bucket(), Prefix=start)
+    removed = []
+    for page in pages:
+        for entry in page.get("Contents", ()):
+            set_name = entry["Key"][len(start):]
+            if "/" in set_name or not set_name:
+                continue
+            text = read_record(uid, set_name)
+            if text is not None and writer_of(text) == owner:
+                remove_set(uid, set_name)
+                removed.append(set_name)
+    return removed
 
 
 def remove_set(uid, set_name, name=None, prefix=None, record=None):
@@ -413,6 +451,10 @@ class S3TileWriter(TileSink):
         self.pool = ThreadPoolExecutor(UPLOADERS,
                                        thread_name_prefix="zoomify-s3")
         self.beat = 0.0
+        # who writes: the job's owner when a worker writes (a thread's
+        # name, with the process's id, whatever thread it is)
+        from ..jobs.records import worker_name
+        self.owner = worker_name()
         self._heartbeat()
 
     @property
@@ -427,7 +469,7 @@ class S3TileWriter(TileSink):
         if now - self.beat < HEARTBEAT_SECONDS:
             return
         self.beat = now
-        self._call(self.write_record, "%s %.3f" % (WRITING, now))
+        self._call(self.write_record, writing_text(self.owner, now))
 
     def _call(self, function, *args, **kw):
         try:
@@ -566,7 +608,7 @@ class S3SetPlacement(SetPlacement):
         if self.writer.keep_on_abort:
             # unplaced again, for the next attempt (or writer.abort())
             if self.placed:
-                self.writer.write_record("%s %.3f" % (WRITING, time.time()))
+                self.writer.write_record(writing_text(self.writer.owner))
         else:
             self.writer.abort()
         self.placed = False
