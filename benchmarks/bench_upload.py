@@ -111,17 +111,8 @@ class Zope:
         self.log = open(os.path.join(self.home, "server.log"), "ab")
         self.process = subprocess.Popen([runwsgi, self.ini], cwd=self.home,
                                         stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.url + "/", timeout=2).close()
-                return self
-            except urllib.error.HTTPError:
-                return self
-            except OSError:
-                if self.process.poll() is not None:
-                    break
-                time.sleep(0.2)
+        if processes.answering(self.url + "/", timeout, self.process):
+            return self
         raise RuntimeError("Zope did not start, see %s/server.log"
                            % self.home)
 

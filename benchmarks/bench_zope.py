@@ -65,6 +65,7 @@ from bench_tiler import grid  # noqa: E402 (layout only)
 from bench_tiler import tier_sizes  # noqa: E402 (layout only)
 
 from tests.http_upload import post_form  # noqa: E402 (streamed from disk)
+from tests.processes import answering  # noqa: E402
 from tests.processes import free_port  # noqa: E402
 from tests.processes import status_kb  # noqa: E402
 
@@ -118,17 +119,8 @@ class Zope:
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen([runwsgi, self.ini], cwd=self.home,
                                         stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                urllib.request.urlopen(self.url + "/", timeout=2).close()
-                return
-            except urllib.error.HTTPError:
-                return   # it answers
-            except OSError:
-                time.sleep(0.2)
+        if answering(self.url + "/", timeout, self.process):
+            return
         self.stop()
         raise RuntimeError("Zope did not start; the end of %s:\n%s"
                            % (self.log_path, self.log_tail(40)))

@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 
 def free_port():
@@ -26,6 +28,24 @@ def listening(port, timeout, process=None, pause=0.05):
             return False
         try:
             socket.create_connection(("127.0.0.1", port), 1).close()
+            return True
+        except OSError:
+            time.sleep(pause)
+    return False
+
+
+def answering(url, timeout, process=None, pause=0.2):
+    """True once ``url`` gets an HTTP answer (any status: the server is
+    up); False after ``timeout`` seconds, or as soon as ``process`` has
+    exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return False
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return True
+        except urllib.error.HTTPError:
             return True
         except OSError:
             time.sleep(pause)

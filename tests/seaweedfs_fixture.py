@@ -12,9 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
+from tests import processes
 from tests.processes import free_port
 
 ACCESS_KEY = "zoomify-test-key"     # the site's: read and write
@@ -92,19 +91,15 @@ class SeaweedFS:
                                         stderr=subprocess.STDOUT,
                                         cwd=self.home)
         deadline = time.monotonic() + timeout
-        while True:
+        # the S3 gateway answers (403: no credentials)
+        if not processes.answering(self.endpoint + "/", timeout,
+                                   self.process, pause=0.1):
             if self.process.poll() is not None:
-                raise RuntimeError("weed server stopped:\n" + self.log_text())
-            try:
-                urllib.request.urlopen(self.endpoint + "/", timeout=1)
-            except urllib.error.HTTPError:
-                break  # the S3 gateway answers (403: no credentials)
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("weed server did not start in %ds:"
-                                       "\n%s" % (timeout, self.log_text()))
-                time.sleep(0.1)
+                raise RuntimeError("weed server stopped:\n"
+                                   + self.log_text())
+            self.stop()
+            raise RuntimeError("weed server did not start in %ds:\n%s"
+                               % (timeout, self.log_text()))
         self.up = time.monotonic() - deadline + timeout
         s3 = self.client()
         # the filer takes a moment to accept its first bucket

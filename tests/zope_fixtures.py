@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 from tests import processes
 from tests.processes import free_port
@@ -346,17 +345,8 @@ class ZopeServer:
         self.log = open(os.path.join(self.home, "server.log"), "ab")
         self.process = subprocess.Popen([runwsgi, self.ini],
                                         stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.url + "/", timeout=2)
-                return self
-            except urllib.error.HTTPError:
-                return self
-            except OSError:
-                if self.process.poll() is not None:
-                    break
-                time.sleep(0.2)
+        if processes.answering(self.url + "/", timeout, self.process):
+            return self
         self.stop()
         raise RuntimeError("Zope did not start:\n" + open(
             os.path.join(self.home, "server.log")).read()[-3000:])
