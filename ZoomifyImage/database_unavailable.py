@@ -10,7 +10,9 @@ the publisher (zope.ini's pipeline, written by instance.py): a GET or
 HEAD is published again a few times over some seconds (a restart takes
 about one), then, as any other request that meets the database gone, is
 answered 503 with Retry-After and a text that names nothing of the
-server. The log gets one line, not a traceback per request.
+server. (A ZEO client has waited for its server before it raises: its
+requests get the 503 at once.) The log gets one line, not a traceback
+per request.
 """
 
 import logging
@@ -27,21 +29,23 @@ TEXT = (b"The site's database cannot be reached for a moment. "
 
 
 def disconnected_errors():
-    """The exception classes that say the database connection is lost:
-    the PostgreSQL driver's (RelStorage's disconnected_exceptions for
-    psycopg2), and ZEO's ClientDisconnected; those installed."""
-    found = []
+    """(retried, answered) exception classes that say the database
+    connection is lost, those installed: the PostgreSQL driver's
+    (RelStorage's disconnected_exceptions for psycopg2), tried again;
+    ZEO's ClientDisconnected, answered at once (the client has waited
+    its wait-timeout for the server already)."""
+    retried, answered = [], []
     try:
         import psycopg2
-        found += [psycopg2.OperationalError, psycopg2.InterfaceError]
+        retried += [psycopg2.OperationalError, psycopg2.InterfaceError]
     except ImportError:
         pass
     try:
         from ZEO.Exceptions import ClientDisconnected
-        found.append(ClientDisconnected)
+        answered.append(ClientDisconnected)
     except ImportError:
         pass
-    return tuple(found)
+    return tuple(retried), tuple(retried + answered)
 
 
 class DatabaseUnavailable:
@@ -50,7 +54,7 @@ class DatabaseUnavailable:
     def __init__(self, app, delays=RETRY_DELAYS):
         self.app = app
         self.delays = delays
-        self.errors = disconnected_errors()
+        self.retried, self.errors = disconnected_errors()
 
     def __call__(self, environ, start_response):
         if not self.errors:
@@ -65,7 +69,8 @@ class DatabaseUnavailable:
                 return self.app(dict(environ), start_response)
             except self.errors as e:
                 error = e
-            if attempt >= len(delays):
+            if attempt >= len(delays) or not isinstance(error,
+                                                         self.retried):
                 break
             time.sleep(delays[attempt])
             attempt += 1
