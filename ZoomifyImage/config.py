@@ -212,9 +212,27 @@ def _provider(text):
     return "%s %s" % (url, name)
 
 
+def check_preview_size(value):
+    """A preview size from a form: None (the site's), 0 (none) or pixels
+    from the tile size up; ValueError otherwise (the Edit tab's and the
+    preview-size setting's)."""
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError("the preview size must be a number of pixels, "
+                         "not %r" % (value,)) from None
+    if number and number < 256:
+        raise ValueError("the preview size must be 0 (none) or at least "
+                         "256 pixels, not %d" % number)
+    if number < 0:
+        raise ValueError("the preview size cannot be negative")
+    return number
+
+
 def _preview(text):
-    from .resolution import check_limit
-    return check_limit(text.strip()) or 0
+    return check_preview_size(text.strip()) or 0
 
 
 def _public_download(text):

@@ -585,7 +585,7 @@ class ZoomifyImage(ViewerMixin, EditTabMixin, SimpleItem):
             self.viewer = viewer
             changed = True
         if preview_size is not False:  # "": the site's preview size
-            preview_size = resolution.check_limit(preview_size)
+            preview_size = config.check_preview_size(preview_size)
             if preview_size != self.preview_size:
                 self.preview_size = preview_size
                 changed = True

@@ -50,24 +50,6 @@ def limit_of(image):
     return config.settings().preview_size if own is None else own
 
 
-def check_limit(value):
-    """A preview size from a form: None (the site's), 0 (none) or pixels
-    from the tile size up; ValueError otherwise."""
-    if value in (None, ""):
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValueError("the preview size must be a number of pixels, "
-                         "not %r" % (value,)) from None
-    if number and number < 256:
-        raise ValueError("the preview size must be 0 (none) or at least "
-                         "256 pixels, not %d" % number)
-    if number < 0:
-        raise ValueError("the preview size cannot be negative")
-    return number
-
-
 @functools.lru_cache(maxsize=1024)
 def cut_layout(layout, limit):
     """The Layout of the largest tier of ``layout`` with no side above
