@@ -3,9 +3,9 @@ a tile root and an upload directory, as docs/cluster.txt describes: for
 tests/test_cluster.py and benchmarks/bench_cluster.py."""
 
 import os
-import tempfile
 import threading
 
+from tests import processes
 from tests.nginx_fixture import Nginx
 from tests.nginx_fixture import front_end_servers
 from tests.postgres_fixture import PostgreSQL
@@ -23,9 +23,11 @@ class Cluster:
     def __init__(self, **settings):
         self.postgres = PostgreSQL().init()
         # shared by the clients, as a mount of one network filesystem
-        self.tiles = tempfile.mkdtemp(prefix="zoomify-cluster-tiles-")
+        self.tiles = processes.scratch_dir("zoomify-cluster-tiles-",
+                                           self.running)
         os.chmod(self.tiles, 0o755)  # nginx's workers read it
-        self.uploads = tempfile.mkdtemp(prefix="zoomify-cluster-uploads-")
+        self.uploads = processes.scratch_dir("zoomify-cluster-uploads-",
+                                             self.running)
         self.settings = dict(FAST, **{"tile-root": self.tiles,
                                       "upload-dir": self.uploads},
                              **settings)
@@ -57,6 +59,10 @@ class Cluster:
             ports, self.tiles, n.prefix, n.port)).start()
         self.fronts.append(nginx)
         return nginx
+
+    def running(self):
+        """True while one of its Zope clients runs."""
+        return any(c.running() for c in getattr(self, "clients", ()))
 
     def stop(self, kill=False):
         """Stop everything (``kill``: the clients by kill -9, when how

@@ -4,6 +4,7 @@ tests/http_upload.py, test images in tests/images.py."""
 
 import pytest
 
+from tests import processes
 from tests.images import ENGINES
 from tests.images import save
 from tests.images import smooth
@@ -22,6 +23,15 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "file_storage: the test changes the shared FileStorage "
         "of the test Zope, not a DemoStorage of its own")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_server_directories():
+    """The temporary directories of the servers a test module started
+    (their var/, logs, tile roots) go at its end, once they are stopped
+    (tests/processes.py); they piled up in /tmp, gigabytes a day."""
+    yield
+    processes.remove_scratch()
 
 
 @pytest.fixture(params=ENGINES)

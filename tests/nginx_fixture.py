@@ -54,7 +54,8 @@ def zope_behind_nginx(storage="filesystem", accel=True, **settings):
     own, nginx's workers may read (an instance's home is 0700), and whose
     tile answers name the file for nginx (X-Accel-Redirect) as
     docs/nginx.conf says, unless ``accel`` is false."""
-    tile_root = tempfile.mkdtemp(prefix="zoomify-tiles-")
+    tile_root = processes.scratch_dir("zoomify-tiles-",
+                                      lambda: server.running())
     os.chmod(tile_root, 0o755)
     if accel:
         settings.setdefault("x-sendfile-header", "X-Accel-Redirect")

@@ -1,11 +1,15 @@
 """The servers that tests and benchmarks start (Zope, ZEO, nginx,
 PostgreSQL, SeaweedFS): a free port, waiting for one to listen, stopping
-one, and what /proc says of their CPU and memory."""
+one, their temporary directories (removed when they are done), and what
+/proc says of their CPU and memory."""
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -89,3 +93,33 @@ def status_kb(pid, field="VmRSS"):
     except OSError:
         return None
     return None
+
+
+# the directories the servers of this process were given (their var/,
+# logs, tile roots), each with a function that says whether its server
+# may still use it; remove_scratch removes those no longer used: at the
+# end of each test module (conftest.py) and of the process
+_scratch = []
+
+
+def scratch_dir(prefix, in_use=None):
+    """A new temporary directory for a server, removed by remove_scratch
+    once ``in_use()`` is false (None: once the test module that made it
+    is over)."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    _scratch.append((path, in_use))
+    return path
+
+
+def remove_scratch(final=False):
+    """Remove the scratch directories no server uses now (``final``: all
+    of them, at the process's exit)."""
+    for entry in list(_scratch):
+        path, in_use = entry
+        if not final and in_use is not None and in_use():
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        _scratch.remove(entry)
+
+
+atexit.register(remove_scratch, final=True)

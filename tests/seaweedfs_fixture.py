@@ -5,6 +5,7 @@ a data directory of its own. Its S3 gateway knows one key pair (the
 site's) and lets anonymous visitors read the bucket PUBLIC_BUCKET only,
 as a bucket that s3-tile-url serves would be set up."""
 
+import glob
 import json
 import os
 import shutil
@@ -87,9 +88,16 @@ class SeaweedFS:
                                     else "", port)
                  for name, port in ports.items()]
         self.log = open(os.path.join(self.home, "weed.log"), "wb")
+        # its unix sockets and glog files go into its home, removed with
+        # it (killed, it removes nothing itself); the master's and the
+        # volume's gRPC sockets are always in /tmp: stop() removes them
+        args += ["-filer.localSocket=%s/filer.sock" % self.home,
+                 "-s3.localSocket=%s/s3.sock" % self.home]
+        self.ports = list(ports.values())
         self.process = subprocess.Popen(args, stdout=self.log,
                                         stderr=subprocess.STDOUT,
-                                        cwd=self.home)
+                                        cwd=self.home, env=dict(
+                                            os.environ, TMPDIR=self.home))
         deadline = time.monotonic() + timeout
         # the S3 gateway answers (403: no credentials)
         if not processes.answering(self.endpoint + "/", timeout,
@@ -149,4 +157,7 @@ class SeaweedFS:
             self.process.wait()
         if self.process is not None:
             self.log.close()
+            for port in self.ports:
+                for name in glob.glob("/tmp/seaweedfs-*-%d.sock" % port):
+                    os.remove(name)
         shutil.rmtree(self.home, ignore_errors=True)

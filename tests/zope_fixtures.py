@@ -30,7 +30,8 @@ def instance_home():
     global _home
     if _home is None:
         from ZoomifyImage.instance import write_instance
-        _home = tempfile.mkdtemp(prefix="zoomify-zope-")
+        # this process's Zope uses it till the process ends
+        _home = processes.scratch_dir("zoomify-zope-", lambda: True)
         write_instance(_home, admin=ADMIN)
     return _home
 
@@ -204,13 +205,15 @@ def add(folder, image, id="img", storage="zodb", title="", **settings):
     ``settings`` are more arguments of manage_addZoomifyImage
     (quality)."""
     from ZoomifyImage.content import manage_addZoomifyImage
-    if not isinstance(image, (str, os.PathLike)):
-        from tests.images import save
-        image = save(image, os.path.join(tempfile.mkdtemp(), id + ".png"))
-    with zope_root() as app:
-        with open(image, "rb") as f:
-            manage_addZoomifyImage(app[folder], id=id, file=f, title=title,
-                                   storage=storage, **settings)
+    with tempfile.TemporaryDirectory() as scratch:
+        if not isinstance(image, (str, os.PathLike)):
+            from tests.images import save
+            image = save(image, os.path.join(scratch, id + ".png"))
+        with zope_root() as app:
+            with open(image, "rb") as f:
+                manage_addZoomifyImage(app[folder], id=id, file=f,
+                                       title=title, storage=storage,
+                                       **settings)
     return "%s/%s/%s" % (BASE, folder, id)
 
 
@@ -322,7 +325,7 @@ class ZopeServer:
     def __init__(self, storage="zodb", zeo=None, settings=None,
                  relstorage=None, blob_cache_size=None):
         from ZoomifyImage.instance import write_instance
-        self.home = tempfile.mkdtemp(prefix="zoomify-server-")
+        self.home = processes.scratch_dir("zoomify-server-", self.running)
         self.port = free_port()
         more = {"blob_cache_size": blob_cache_size} if blob_cache_size \
             else {}
@@ -409,12 +412,18 @@ class ZopeServer:
     def stop(self):
         processes.stop(self.process)
 
+    def running(self):
+        """True while its process runs (its home is kept till the end of
+        the test module that made it, then removed: processes.py)."""
+        return self.process is not None and self.process.poll() is None
+
 
 class ZEOServer:
     """A ZEO server (FileStorage with blobs) on 127.0.0.1."""
 
     def __init__(self):
-        self.home = tempfile.mkdtemp(prefix="zoomify-zeo-")
+        self.home = processes.scratch_dir("zoomify-zeo-", self.running)
+        self.process = None
         self.port = free_port()
         self.address = "127.0.0.1:%d" % self.port
         self.conf = os.path.join(self.home, "zeo.conf")
@@ -434,6 +443,9 @@ class ZEOServer:
 
     def stop(self):
         processes.stop(self.process)
+
+    def running(self):
+        return self.process is not None and self.process.poll() is None
 
 
 @contextlib.contextmanager
