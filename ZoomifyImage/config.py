@@ -375,6 +375,13 @@ def set_site_values(function):
     _site_values = function
 
 
+# a site's own settings (a Plone site's control panel, which its Site
+# Administrators edit) may lower these, never raise them: they guard the
+# process that every site of the Zope shares (memory, request threads)
+OPERATORS_CEILINGS = ("max_megapixels", "max_tiling_memory",
+                      "background_megapixels")
+
+
 def check_site_values(texts, base=None):
     """A site's own settings, checked by the parsers zope.conf's are:
     {name: value}; raises ConfigError naming the first bad one (its
@@ -389,6 +396,12 @@ def check_site_values(texts, base=None):
     base = base or settings()
     if values.get("storage") == "s3" and not base.s3_bucket:
         raise ConfigError("storage s3: s3-bucket is not set in zope.conf")
+    for name in OPERATORS_CEILINGS:
+        if name in values and values[name] > getattr(base, name):
+            raise ConfigError("%s %s: more than zope.conf's %s, which a "
+                              "site may lower but not raise" % (
+                                  name.replace("_", "-"), values[name],
+                                  getattr(base, name)))
     return values
 
 

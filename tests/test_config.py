@@ -92,3 +92,28 @@ def test_a_bad_setting_stops_zope_at_start_up():
     with pytest.raises(RuntimeError) as info:
         server.start(timeout=60)
     assert "cache-max-age abc" in str(info.value)
+
+
+def test_a_site_may_lower_the_operators_limits_never_raise_them():
+    """A Plone site's own settings (its control panel, Site
+    Administrators') replace zope.conf's, but the limits that guard the
+    process every site shares (image size, tiling memory, tiling in the
+    request) are the operator's ceiling: above it, refused with the
+    reason, and a value stored past the form is not used."""
+    base = config.load({"max-megapixels": "500", "max-tiling-memory": "1GB",
+                        "background-megapixels": "20"}, None)
+    lower = config.check_site_values((("max_megapixels", "100"),
+                                      ("max_tiling_memory", "512MB"),
+                                      ("background_megapixels", "0")), base)
+    assert lower == {"max_megapixels": 100,
+                     "max_tiling_memory": 512 * 1024 ** 2,
+                     "background_megapixels": 0}
+    for name, text in (("max_megapixels", "20000"),
+                       ("max_tiling_memory", "64GB"),
+                       ("background_megapixels", "100000")):
+        with pytest.raises(config.ConfigError) as refused:
+            config.check_site_values(((name, text),), base)
+        assert name.replace("_", "-") in str(refused.value)
+        assert "zope.conf" in str(refused.value)
+        mixed = config._with_site_values(base, ((name, text),))
+        assert getattr(mixed, name) == getattr(base, name), name

@@ -46,6 +46,8 @@ def checked(name):
             return True
         try:
             config.PARSERS[name](str(value))
+            # the operator's limits too (a site lowers them only)
+            config.check_site_values(((name, str(value)),))
         except ValueError as e:
             raise BadSetting(str(e))
         return True
