@@ -4,27 +4,19 @@ image inside Plone's page, at the whole view and at full resolution,
 with no failed request and no script error."""
 
 import io
-import os
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from tests.browser_pages import WatchedPage
 from tests.browser_pages import assert_looks_like
 from tests.browser_pages import decode_png
+from tests.browser_pages import needs_chromium
+from tests.zope_fixtures import CHROMIUM
+from tests.zope_fixtures import CHROMIUM_ARGS
 from tests_plone.helpers import add_item
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run",
-                 "--disable-sync", "--disable-quic"]
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM),
-    reason="Chromium is not installed (%s); make test installs it with "
-           "apt-get" % CHROMIUM)
+pytestmark = needs_chromium
 
 SETTLE = """async () => {
   const v = ZoomifyImage.viewers["zoomify-viewer"];
