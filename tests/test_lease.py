@@ -5,6 +5,7 @@ renewed it for maintenance-lease-seconds. The processes are played by
 process ids in this process; the kill -9 of a real holder is in
 test_cluster.py."""
 
+import os
 import time
 
 import pytest
@@ -89,3 +90,32 @@ def test_a_command_that_runs_no_jobs_never_takes_it(db, monkeypatch):
     connection = db.open()
     assert lease.ROOT_KEY not in connection.root()
     connection.close()
+
+
+def test_a_dead_holder_is_known_dead_after_another_start_removed_its_file(
+        db):
+    """Each starting process removes the lock files of this machine's dead
+    processes (they would pile up): the holder that died before two
+    restarts (kill -9, then a server started and stopped) has no file any
+    more, and is still known dead at once, not taken for a process of
+    another machine that waits out the lease (test_faults' kill -9: the
+    start-up sweep never ran)."""
+    import subprocess
+    import sys
+    say_id = ("from ZoomifyImage.jobs import records; "
+              "print(records.process_id())")
+
+    def process():
+        return subprocess.run([sys.executable, "-c", say_id], check=True,
+                              capture_output=True, text=True).stdout.strip()
+    dead = process()   # exits: its lock is free, its file stays
+    process()          # another start removes the dead one's file
+    assert not os.path.exists(os.path.join(records._lock_dir(), dead))
+    connection = db.open()
+    connection.root()[lease.ROOT_KEY] = lease.Lease()
+    connection.root()[lease.ROOT_KEY].holder = dead
+    import transaction
+    transaction.commit()
+    connection.close()
+    assert lease.holds(db)
+    assert holder(db) == records.process_id()

@@ -35,6 +35,7 @@ import transaction
 
 from .. import config
 from ..maintenance import scheduler
+from . import records
 from .records import ACTIVE
 from .records import MAX_ATTEMPTS  # noqa: F401
 from .records import STALE_SECONDS  # noqa: F401
@@ -155,6 +156,7 @@ def scan_seconds():
 
 def _scan_again():
     if pool.db is not None and pool.enabled and not pool.stopping:
+        records.keep_lock()
         pool.scan(pool.db)
 
 

@@ -110,20 +110,73 @@ def process_id():
     """This process's id, made at its first claim. It holds a lock on a
     file of that name in this machine's temporary directory for its whole
     life: another process of this machine that can take the lock knows
-    the owner died (kill -9), without waiting for the heartbeat."""
+    the owner died (kill -9), without waiting for the heartbeat. The id
+    begins with the directory's own id (_directory_id), so that a
+    process sharing the directory whose file is gone (removed by a later
+    start, below) is still known dead, not taken for another machine's."""
     if "id" not in _process:
-        ident = uuid.uuid4().hex
         try:
             os.makedirs(_lock_dir(), exist_ok=True)
+            ident = _directory_id() + uuid.uuid4().hex
             lock = open(os.path.join(_lock_dir(), ident), "a")
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             _process["lock"] = lock
         except OSError:
             logger.warning("no process lock in %s: a dead process's jobs "
                            "wait for the heartbeat", _lock_dir())
+            ident = uuid.uuid4().hex  # no lock: judged by heartbeat only
         _process["id"] = ident
         _remove_dead_locks()
     return _process["id"]
+
+
+DIRECTORY_ID = ".directory"
+
+
+def _directory_id():
+    """The id of the lock directory, made once by the first process that
+    uses it (8 letters and digits)."""
+    path = os.path.join(_lock_dir(), DIRECTORY_ID)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path) as f:
+            ident = f.read().strip()
+        if len(ident) != 8 or not ident.isalnum():
+            # being written by another process, or damaged
+            raise OSError("no directory id in %s" % path)
+        return ident
+    ident = uuid.uuid4().hex[:8]
+    with os.fdopen(fd, "w") as f:
+        f.write(ident)
+    return ident
+
+
+def _shares_this_directory(ident):
+    """True if ``ident`` is the id of a process whose lock file is (or
+    was) in this machine's lock directory."""
+    ours = process_id()
+    return "lock" in _process and len(ident) == 40 and ident[:8] == ours[:8]
+
+
+def keep_lock():
+    """Our lock file and the directory's id, touched (a cleaner of old
+    temporary files must not take them from a process that runs for
+    weeks), or made again if one took them anyway. From the job scan."""
+    if "lock" not in _process:
+        return
+    path = os.path.join(_lock_dir(), _process["id"])
+    try:
+        os.utime(os.path.join(_lock_dir(), DIRECTORY_ID))
+        if os.path.exists(path):
+            os.utime(path)
+            return
+        lock = open(path, "a")
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _process["lock"].close()
+        _process["lock"] = lock
+    except OSError:
+        logger.warning("the process lock %s could not be kept", path)
 
 
 def _remove_dead_locks():
@@ -170,8 +223,13 @@ def owner_is_dead(owner):
     path = os.path.join(_lock_dir(), ident)
     try:
         lock = open(path, "r")
+    except FileNotFoundError:
+        # a process of this directory holds its file while it lives: gone,
+        # it died and a later start removed the file; else it is another
+        # machine's (or an older release's) process
+        return _shares_this_directory(ident)
     except OSError:
-        return False  # another machine's (or an older release's) process
+        return False
     with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
