@@ -63,7 +63,7 @@ def main(address, key, mode, offset):
     records.STALE_SECONDS = STALE_SECONDS
     worker.BEAT_SECONDS = BEAT_SECONDS
     # the tile root is not part of these tests (no unfinished sets)
-    stores.remove_unfinished = lambda uid=None, keep=(): None
+    stores.remove_unfinished = lambda uid=None, keep=(), owner=None: None
     host, port = address.rsplit(":", 1)
     db = ZODB.DB(ClientStorage((host, int(port))))
     if mode == "try":
