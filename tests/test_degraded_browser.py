@@ -20,22 +20,14 @@ import pytest
 from tests.browser_pages import WatchedPage
 from tests.browser_pages import assert_looks_like
 from tests.browser_pages import decode_png
+from tests.browser_pages import needs_chromium
 from tests.browser_pages import requested_tiles
 from tests.degraded_images import RESEARCHER
 from tests.degraded_images import degraded_image
 from tests.test_viewer_browser import Page
-from tests.zope_fixtures import chromium_missing
-from tests.zope_fixtures import local_server
 from tests.zope_fixtures import zope_root
 
-pytestmark = pytest.mark.skipif(chromium_missing() is not None,
-                                reason=chromium_missing() or "")
-
-
-@pytest.fixture(scope="module")
-def server():
-    with local_server() as url:
-        yield url
+pytestmark = needs_chromium
 
 
 def _names(layout):
@@ -50,11 +42,11 @@ def _names(layout):
     ((513, 513), 300), ((2049, 1025), 1200), ((3001, 7), 1200),
     ((6000, 4001), 1200)])
 def test_the_preview_draws_whole_without_a_failed_request(
-        server, chromium, folder, tmp_path, size, limit):
+        local_url, chromium, folder, tmp_path, size, limit):
     path, array, layout, cut = degraded_image(folder, tmp_path, size, limit)
     page = Page(chromium)
     try:
-        (id,) = page.open(server + path)
+        (id,) = page.open(local_url + path)
         page.settle(id)
         drawn, box = page.canvas(id)
         assert_looks_like(drawn, box, array)
@@ -140,7 +132,7 @@ def _drawn(watched, array):
 
 
 def test_anonymous_preview_login_full_resolution_logout(
-        server, chromium, folder, tmp_path):
+        local_url, chromium, folder, tmp_path):
     from OFS.DTMLDocument import addDTMLDocument
     path, array, layout, cut = degraded_image(folder, tmp_path, (2049, 1025))
     with zope_root() as app:
@@ -150,7 +142,7 @@ def test_anonymous_preview_login_full_resolution_logout(
     page = watched.page
     try:
         # anonymous: the probe says 401 and offers the preview
-        page.goto(server + "/%s/client" % folder)
+        page.goto(local_url + "/%s/client" % folder)
         _state(page, "substitute")
         assert _drawn(watched, array) == cut.width
         heading = page.locator(".zoomify-auth-heading").inner_text()
@@ -167,8 +159,8 @@ def test_anonymous_preview_login_full_resolution_logout(
         login = opened.value
         login.wait_for_load_state()
         (url,) = [u for u in asked if "/@@zoomify-iiif-login" in u]
-        assert url == server + "/@@zoomify-iiif-login?origin=" + \
-            server.replace(":", "%3A").replace("/", "%2F")
+        assert url == local_url + "/@@zoomify-iiif-login?origin=" + \
+            local_url.replace(":", "%3A").replace("/", "%2F")
         # the person logs in (Basic: what the browser's dialog sends)
         with login.expect_event("close"):
             # (the page closes itself: its load is never waited for)
@@ -201,11 +193,11 @@ def test_anonymous_preview_login_full_resolution_logout(
 
 
 def test_the_viewer_page_login_link_brings_full_resolution(
-        server, chromium, folder, tmp_path):
+        local_url, chromium, folder, tmp_path):
     path, array, layout, cut = degraded_image(folder, tmp_path, (2049, 1025))
     page = Page(chromium)
     try:
-        (id,) = page.open(server + path)
+        (id,) = page.open(local_url + path)
         page.settle(id)
         assert page.page.evaluate(
             "(id) => ZoomifyImage.viewers[id].world.getItemAt(0)"
@@ -221,13 +213,13 @@ def test_the_viewer_page_login_link_brings_full_resolution(
                             if "/@@zoomify-iiif-login" not in f]
         page.errors[:] = [e for e in page.errors
                           if not e.endswith("(chrome-error://chromewebdata/)")]
-        page.page.goto(server.replace("http://", "http://%s:%s@"
+        page.page.goto(local_url.replace("http://", "http://%s:%s@"
                                       % RESEARCHER) + href)
         assert urlsplit(page.page.url).path == path
         # (a URL with a name and password in it is never sent Basic
         # credentials of its own accord: the page again, as the dialog's
         # user would have it)
-        (id,) = page.open(server + path)
+        (id,) = page.open(local_url + path)
         assert page.page.evaluate(
             "(id) => ZoomifyImage.viewers[id].world.getItemAt(0)"
             ".source.width", id) == layout.width
