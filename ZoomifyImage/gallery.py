@@ -18,6 +18,7 @@ from OFS.interfaces import IFolder
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 
+from .listing import is_site_root
 from .listing import list_folder
 from .listing import page_count
 from .listing import page_number
@@ -64,6 +65,8 @@ def _pages(here, number, count):
 def _up(folder):
     """The gallery of the folder above, if the visitor may see it."""
     parent = aq_parent(aq_inner(folder))
+    if is_site_root(folder):  # a Plone site: Zope's root is not its
+        return ""
     if parent is None or not IFolder.providedBy(parent) or not \
             getSecurityManager().checkPermission(View, parent):
         return ""

@@ -26,6 +26,13 @@ from .web_errors import MethodNotAllowed
 from .web_errors import NotFound
 from .web_errors import ServiceUnavailable
 
+try:  # Plone's (CMF's) content, where it is installed
+    from Products.CMFCore.interfaces import IContentish
+    from Products.CMFCore.interfaces import IFolderish
+    from Products.CMFCore.interfaces import ISiteRoot
+except ImportError:  # bare Zope
+    IContentish = IFolderish = ISiteRoot = None
+
 # CMF's (Plone's) permission to list content out of its publication
 # dates; by name, so that a plain Zope needs no CMF (Manager only there)
 ACCESS_INACTIVE = "Access inactive portal content"
@@ -57,12 +64,25 @@ class Listing:
                     # caches may keep it
 
 
-def _kind(obj):
+def _kind(obj, content_only=False):
     if IDeepZoomImage.providedBy(obj):
         return "image"
-    if IFolder.providedBy(obj):
+    if IFolder.providedBy(obj) and (
+            not content_only or IContentish.providedBy(obj)):
         return "folder"
     return None
+
+
+def is_site_root(folder):
+    """A CMF (Plone) site: the top of what its listings show."""
+    return ISiteRoot is not None and ISiteRoot.providedBy(folder)
+
+
+def _content_only(folder):
+    """A CMF (Plone) site or folder holds its machinery beside its
+    content, as OFS folders too (acl_users, portal_catalog...; anonymous
+    may View most): only its content folders are listed."""
+    return IFolderish is not None and IFolderish.providedBy(folder)
 
 
 def _same_for_anonymous(kind, obj):
@@ -127,8 +147,9 @@ def _listing(folder):
     now = DateTime()
     inactive_seen = check(ACCESS_INACTIVE, folder)
     entries = []
+    content_only = _content_only(folder)
     for obj in folder.objectValues():
-        kind = _kind(obj)
+        kind = _kind(obj, content_only)
         if kind is None:
             continue
         active = _active(obj, now)
