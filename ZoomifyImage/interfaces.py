@@ -13,6 +13,8 @@ class ITileable(Interface):
                             "from: a new original changes it, and a job "
                             "that started from another is no longer "
                             "current")
+    original_size = Attribute("bytes of the original file (a worker "
+                              "warns of one its blob cache cannot hold)")
 
     def tiling_job():
         """The current or last background TilingJob, or None."""
@@ -140,7 +142,6 @@ class IZoomifyImage(IDeepZoomImage, ITileable, IDescriptiveMetadata):
     engine_used = Attribute("the engine that decoded the original")
     error = Attribute("why the last tiling failed, or ''")
     filename = Attribute("the original file's name")
-    original_size = Attribute("bytes of the original file")
     content_type = Attribute("the original file's media type")
     tiled_at = Attribute("when the set served was made (Last-Modified)")
 

@@ -34,6 +34,7 @@ class Sketch(Persistent):
         self.uid = uuid.uuid4().hex
         self.original_id = "first"
         self.path = path
+        self.original_size = os.path.getsize(path)
         self.storage = storage
         self.store = self.next_store = None
         self.job = None

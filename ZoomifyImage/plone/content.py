@@ -82,6 +82,11 @@ class ZoomifyImageItem(Item):
     def filename(self):
         return getattr(self.image, "filename", None) or ""
 
+    @property
+    def original_size(self):
+        # (ITileable's: the worker's blob-cache warning)
+        return getattr(self.image, "size", 0) or 0
+
     @security.private
     def original_content_type(self):
         # (Dexterity's content_type() is the item's own MIME type)
