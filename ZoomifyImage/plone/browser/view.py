@@ -60,8 +60,8 @@ def viewer_html(item, element_id, css_class="zoomify-page-viewer"):
 def page_headers(item, response):
     # the status changes while tiling; a page anonymous may not see
     # stays out of shared caches
-    response.setHeader("Cache-Control", "no-cache" if anonymous_may_view(
-        item) else "private, no-cache")
+    response.setHeader("Cache-Control",
+                       serving.page_cache_control(anonymous_may_view(item)))
 
 
 class ZoomifyImageView(BrowserView):
