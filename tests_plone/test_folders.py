@@ -87,6 +87,16 @@ def test_collection_and_gallery_of_plone_folders(functional):
     assert ids_in_collection(json.loads(anonymous.contents)) == ["inner"]
     assert anonymous.headers["Cache-Control"].startswith("public")
     assert anonymous.headers["Access-Control-Allow-Origin"] == "*"
+    # a private folder's collection, asked by anonymous (a IIIF client):
+    # a 401 it can tell from a collection, never a login page, never
+    # shared; its gallery is a page: Plone's login form
+    anonymous.open(url + "/hidden/collection.json")
+    assert status(anonymous) == 401
+    assert "Location" not in anonymous.headers
+    assert anonymous.headers["Cache-Control"].startswith("private")
+    anonymous.open(url + "/hidden/gallery")
+    assert status(anonymous) == 302
+    assert "require_login" in anonymous.headers["Location"]
     # the site itself: its content folders, not its tools (acl_users,
     # portal_catalog... are OFS folders too, and anonymous may View most)
     anonymous.open(portal.absolute_url() + "/collection.json")
