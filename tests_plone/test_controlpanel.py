@@ -160,3 +160,23 @@ def test_uninstall_leaves_the_items_readable(functional):
     b.open(url + "/download")
     assert status(b) == 200
     assert b.contents == jpeg()
+
+
+def test_a_site_of_version_1001_gets_the_settings_by_its_upgrade(
+        functional):
+    portal = functional["portal"]
+    setup = portal.portal_setup
+    profile = "ZoomifyImage.plone:default"
+    registry = getUtility(IRegistry)
+    # as a site installed before the control panel: no records, no
+    # configlet, profile version 1001
+    for name in [n for n in registry.records.keys()
+                 if n.startswith("zoomifyimage.")]:
+        del registry.records[name]
+    portal.portal_controlpanel.unregisterConfiglet("zoomifyimage")
+    setup.setLastVersionForProfile(profile, "1001")
+    assert "zoomifyimage" not in configlet_ids(portal)
+    setup.upgradeProfile(profile)
+    assert setup.getLastVersionForProfile(profile) == ("1002",)
+    assert registry.get("zoomifyimage.quality", "missing") is None
+    assert "zoomifyimage" in configlet_ids(portal)
