@@ -3,10 +3,17 @@ saved through the real form, checked by config.py's parsers (a bad value
 is the form's error at its field, nothing saved), used by the type in
 place of zope.conf's; uninstalling leaves the items readable."""
 
+import ast
+import base64
 import io
+import json
+import urllib.error
+import urllib.request
 
 import transaction
 from PIL import Image
+from plone.app.testing import SITE_OWNER_NAME
+from plone.app.testing import SITE_OWNER_PASSWORD
 from plone.base.utils import get_installer
 from plone.registry.interfaces import IRegistry
 from zope.component import getUtility
@@ -85,7 +92,8 @@ def test_a_bad_value_names_its_field_and_nothing_is_saved(functional):
         assert registry_value(field) in (None, "", 55), field
     # s3 needs its bucket in zope.conf (the test's has none)
     save(b, storage="s3")
-    assert "Tile storage s3 needs s3-bucket in zope.conf" in b.contents
+    assert "s3-bucket is not set in zope.conf" in b.contents.split(
+        'id="formfield-form-widgets-storage"')[1].split('id="formfield-')[0]
     assert registry_value("storage") is None
 
 
@@ -180,3 +188,49 @@ def test_a_site_of_version_1001_gets_the_settings_by_its_upgrade(
     assert setup.getLastVersionForProfile(profile) == ("1002",)
     assert registry.get("zoomifyimage.quality", "missing") is None
     assert "zoomifyimage" in configlet_ids(portal)
+
+
+def rest(acceptance, method, path, body=None):
+    """plone.restapi over real HTTP on loopback, as the site's owner."""
+    url = "http://%s:%s/plone%s" % (acceptance["host"], acceptance["port"],
+                                    path)
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data, {
+        "Authorization": "Basic " + base64.b64encode(("%s:%s" % (
+            SITE_OWNER_NAME, SITE_OWNER_PASSWORD)).encode()).decode(),
+        "Accept": "application/json",
+        "Content-Type": "application/json"}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_the_rest_api_reads_and_checks_the_settings(acceptance):
+    """@controlpanels/zoomifyimage (what a Volto site would edit): the
+    same fields and the same checks as the form."""
+    code, body = rest(acceptance, "GET", "/@controlpanels/zoomifyimage")
+    assert code == 200, body
+    panel = json.loads(body)
+    assert panel["title"] == "Zoomify Image"
+    assert "quality" in panel["schema"]["properties"]
+    assert panel["data"]["quality"] is None
+    code, _ = rest(acceptance, "PATCH", "/@controlpanels/zoomifyimage",
+                   {"quality": 35})
+    assert code == 204, _
+    code, body = rest(acceptance, "PATCH", "/@controlpanels/zoomifyimage",
+                      {"quality": 101, "public_download": "tier 500"})
+    assert code == 400
+    errors = json.loads(body)["message"]
+    assert {"field": "quality", "message": "must be from 1 to 100",
+            "error": "ValidationError"} in eval_errors(errors)
+    code, body = rest(acceptance, "GET", "/@controlpanels/zoomifyimage")
+    data = json.loads(body)["data"]
+    assert data["quality"] == 35 and data["public_download"] is None
+
+
+def eval_errors(message):
+    # plone.restapi's BadRequest carries the list of errors as its text
+    return message if isinstance(message, list) else \
+        ast.literal_eval(message)

@@ -23,8 +23,6 @@ from zope.component.hooks import getSite
 from zope.component.hooks import setSite
 from zope.component.interfaces import ISite
 from zope.interface import Interface
-from zope.interface import Invalid
-from zope.interface import invariant
 from zope.schema import ValidationError
 
 from .. import config
@@ -63,7 +61,7 @@ class IZoomifyImageSettings(Interface):
         description="Where new tiles are kept: zodb, filesystem or s3 (s3 "
                     "needs its bucket in zope.conf). Empty: zope.conf's.",
         values=config.STORAGES,
-        required=False)
+        required=False, constraint=checked("storage"))
     quality = schema.Int(
         title="JPEG quality of the tiles",
         description="1 to 100. Empty: zope.conf's.",
@@ -94,12 +92,6 @@ class IZoomifyImageSettings(Interface):
                     "its original: none, tier PIXELS (tier 2000) or iiif "
                     "SIZE (iiif !2000,2000). Empty: zope.conf's.",
         required=False, constraint=checked("public_download"))
-
-    @invariant
-    def s3_needs_a_bucket(data):
-        if getattr(data, "storage", None) == "s3" and \
-                not config.settings().s3_bucket:
-            raise Invalid("Tile storage s3 needs s3-bucket in zope.conf.")
 
 
 NAMES = tuple(IZoomifyImageSettings.names())
