@@ -148,6 +148,31 @@ def test_background_tiling_uses_the_sites_values(functional):
         quantization(20)
 
 
+def test_preview_size_and_public_download_of_the_site(functional):
+    """What anonymous sees of a published 600 x 400 item follows the
+    site's preview-size and public-download."""
+    app, portal = functional["app"], functional["portal"]
+    item = add_item(portal, state="published")
+    url = item.absolute_url()
+    anonymous = browser(app)
+    anonymous.open(url + "/download.jpg")  # zope.conf's: tier 2000
+    assert Image.open(io.BytesIO(anonymous.contents)).size == (600, 400)
+    registry = getUtility(IRegistry)
+    registry["zoomifyimage.preview_size"] = "256"
+    registry["zoomifyimage.public_download"] = "tier 200"
+    transaction.commit()
+    anonymous.open(url + "/ImageProperties.xml")
+    assert 'WIDTH="150" HEIGHT="100"' in anonymous.contents
+    anonymous.open(url + "/iiif/full/max/0/default.jpg")
+    assert status(anonymous) == 401
+    anonymous.open(url + "/download.jpg")
+    assert Image.open(io.BytesIO(anonymous.contents)).size == (150, 100)
+    registry["zoomifyimage.public_download"] = "none"
+    transaction.commit()
+    anonymous.open(url + "/download.jpg")
+    assert status(anonymous) == 404
+
+
 def test_uninstall_leaves_the_items_readable(functional):
     app, portal = functional["app"], functional["portal"]
     item = add_item(portal, state="published")
