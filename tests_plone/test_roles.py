@@ -131,3 +131,21 @@ def test_each_role_on_a_private_and_a_published_item(functional):
                     wrong.append("%s, %s item, %s: %s" % (
                         user, state, part, problem))
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_validator_of_a_private_part_gets_no_304(functional):
+    """Anonymous who has an owner's ETag and date of a private item's
+    part (a shared proxy, a leaked URL) is refused, not told 'not
+    modified'."""
+    app, portal = functional["app"], functional["portal"]
+    url = add_item(portal).absolute_url()
+    owner = browser(app, "owner")
+    for part in ("tile", "info", "region", "manifest", "download"):
+        owner.open(url + PARTS[part])
+        assert status(owner) == 200, part
+        anonymous = browser(app)
+        anonymous.addHeader("If-None-Match", owner.headers["ETag"])
+        anonymous.addHeader("If-Modified-Since",
+                            owner.headers["Last-Modified"])
+        anonymous.open(url + PARTS[part])
+        assert status(anonymous) == 401, part
