@@ -48,13 +48,17 @@ $(STAMP): setup.py pyproject.toml ZoomifyImage/pyramid/_boxmean.c
 	@echo "make install: Debian packages for the C box mean"
 	@$(PACKAGES) build
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[vips,tiff,jp2,slide,heif,s3,test]'
+	# uv, as .venv-plone: one downloader and one cache for both venvs,
+	# so make test's Plone stage fetches no wheel the first one did
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip install -q --python $(BIN)/python \
+	    -e '.[vips,tiff,jp2,slide,heif,s3,test]'
 	# the IIIF Presentation 3 models the tests check manifests with: its
 	# metadata pins Pillow <= 12.0.0 for an image helper we never call, so
 	# it goes in without its dependencies (pydantic and requests are in the
 	# test extra), beside our Pillow
-	$(BIN)/pip install -q --no-deps 'iiif-prezi3==3.1.1'
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps \
+	    'iiif-prezi3==3.1.1'
 	@$(BIN)/python -c "from ZoomifyImage.pyramid import boxmean; print('make install: the box mean is', 'the C (_boxmean.c)' if boxmean.compiled else 'numpy (the C was not compiled)')"
 	touch $(STAMP)
 
