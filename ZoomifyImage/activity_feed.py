@@ -8,10 +8,11 @@ activity.py.
                                activities oldest first, partOf, prev, next
 
 Only images anonymous may see are in the log, so the feed is the same for
-everyone: public, cached briefly. A folder's feed has the events of the
-images below it (a move out of it is a Delete there); the site's has all.
-Either reads its own pages only (activity.py keeps the events of each
-folder as well).
+everyone: public, cached briefly. A folder anonymous may not view has
+its feed guarded as its other views (View: 401), and never public. A
+folder's feed has the events of the images below it (a move out of it
+is a Delete there); the site's has all. Either reads its own pages only
+(activity.py keeps the events of each folder as well).
 """
 
 import json
@@ -23,6 +24,7 @@ from ZPublisher import zpublish
 
 from .activity import log_of
 from .listing import read_only
+from .serving import anonymous_may_view
 from .web_errors import NotFound
 
 CONTEXT = "http://iiif.io/api/discovery/1/context.json"
@@ -87,7 +89,12 @@ class ActivityFeed(BrowserView):
             doc = page_of(url, events, int(page), request)
         body = json.dumps(doc, indent=1).encode("utf-8")
         response.setHeader("Content-Type", CONTENT_TYPE)
-        response.setHeader("Cache-Control", "public, max-age=%d" % MAX_AGE)
+        # a folder anonymous may not view: its feed (the same public
+        # events) is still no shared cache's to give, which would tell
+        # anyone the folder exists
+        response.setHeader("Cache-Control", "%s, max-age=%d" % (
+            "public" if anonymous_may_view(context) else "private",
+            MAX_AGE))
         response.setHeader("Access-Control-Allow-Origin", "*")
         response.setHeader("Content-Length", str(len(body)))
         return b"" if request.get("REQUEST_METHOD") == "HEAD" else body

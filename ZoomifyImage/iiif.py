@@ -235,8 +235,12 @@ def _preflight(image, RESPONSE):
     _cors(image, RESPONSE)
     if anonymous_may_view(image):
         RESPONSE.setHeader("Access-Control-Allow-Methods", ALLOWED_METHODS)
+        # Authorization: an Auth 2.0 client on another site sends its
+        # token (a bearer, bound to its origin: no cookie or Basic
+        # credentials go with "*", so nothing else is opened)
         RESPONSE.setHeader("Access-Control-Allow-Headers",
-                           "Accept, If-None-Match, If-Modified-Since")
+                           "Accept, Authorization, If-None-Match, "
+                           "If-Modified-Since")
         RESPONSE.setHeader("Access-Control-Max-Age", "86400")
     RESPONSE.setHeader("Allow", ALLOWED_METHODS)
     RESPONSE.setStatus(204)
@@ -427,7 +431,11 @@ class IIIFService(_Published):
                     raise IIIFError(401, str(error)) from None
                 get_tile = resolution.guarded(seen, get_tile)
                 public = public and _anonymous_sees_tier(image, tiles, tier)
-        _cors(image, RESPONSE, public)
+        # a token that was honoured (sight refuses any other) is shown by
+        # a page of its own origin: that page may read the answer, which
+        # stays private in caches
+        _cors(image, RESPONSE,
+              public or resolution.bearer_token(REQUEST) is not None)
         RESPONSE.setHeader("Link", '<%s>;rel="profile", <%s/%s>;rel='
                            '"canonical"' % (PROFILE_URI, base,
                                             request.canonical))

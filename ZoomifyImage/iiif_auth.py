@@ -21,6 +21,7 @@ credentials, once given there, are sent for every path of the site.
 
 import json
 import re
+from urllib.parse import urlsplit
 
 from AccessControl import Unauthorized
 from AccessControl.class_init import InitializeClass
@@ -45,6 +46,12 @@ AUTH_CONTEXT = "http://iiif.io/api/auth/2/context.json"
 LOGIN = "@@zoomify-iiif-login"
 TOKEN = "@@zoomify-iiif-token"
 LOGOUT = "@@zoomify-iiif-logout"
+# the access service's cookie: what the token service's iframe carries
+# when the client's page is on another site (browsers send no Basic
+# credentials to a cross-site frame). Sent to the token service's path
+# only, HttpOnly, SameSite=None (a cross-site frame) and so Secure:
+# browsers keep it on https and on loopback http only
+COOKIE = "zoomify_iiif_access"
 # an origin as postMessage takes it: scheme, host, port; nothing more
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|"
                      r"https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
@@ -254,6 +261,39 @@ def _logged_in(user):
     return user is not None and user.getUserName() != "Anonymous User"
 
 
+def _cookie_path(context):
+    return urlsplit(site_url(context) + "/" + TOKEN).path
+
+
+def _cookie_user(context, request):
+    """The user the access cookie names, or None (no cookie, forged,
+    expired, of a user who is gone or has logged out since)."""
+    value = request.cookies.get(COOKIE)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        user_id, folder, _, generation = tokens.read(
+            tokens.secret_of(context), value, kind=tokens.COOKIE_VERSION)
+        return resolution.named_user(context, user_id, folder, generation)
+    except (tokens.BadToken, resolution.Refused):
+        return None
+
+
+def _give_cookie(context, response, user):
+    path = _folder_path(user)
+    try:
+        secret = tokens.secret_of(context)
+    except tokens.BadToken:
+        return
+    value = tokens.issue(
+        secret, user.getId(), path, "", lifetime=tokens.COOKIE_LIFETIME,
+        generation=tokens.generation(context._p_jar, user.getId(), path),
+        kind=tokens.COOKIE_VERSION)
+    response.setCookie(COOKIE, value, path=_cookie_path(context),
+                       max_age=tokens.COOKIE_LIFETIME, secure=True,
+                       http_only=True, same_site="None")
+
+
 class LoginView(BrowserView):
     """The access service: anonymous is asked to log in (Zope's
     challenge: 401 and the browser's Basic dialog, or the login form of
@@ -264,6 +304,7 @@ class LoginView(BrowserView):
         user = getSecurityManager().getUser()
         if not _logged_in(user):
             raise Unauthorized("Log in to see full resolution.")
+        _give_cookie(self.context, self.request.response, user)
         back = local_path(self.request.form.get("came_from"))
         if back is not None:
             self.request.response.redirect(back)
@@ -273,14 +314,30 @@ class LoginView(BrowserView):
                      "close it if it stays." % user.getUserName())
 
 
+def _folder_path(user):
+    """The physical path of the user folder of ``user``, as text."""
+    folder = aq_parent(user)
+    return "/".join(folder.getPhysicalPath()) if folder is not None \
+        else "/acl_users"
+
+
 class LogoutView(BrowserView):
-    """The logout service: the browser forgets its Basic credentials
+    """The logout service: every token the user was given is revoked at
+    once (tokens.revoke), the browser forgets its Basic credentials
     (Zope's own way: a 401 with a new challenge), and the page says so.
-    Tokens already given expire on their own (tokens.LIFETIME)."""
+    (A GET changes the database here: the spec opens the service as a
+    page, and what a forged link could do is log a user out.)"""
 
     def __call__(self):
         read_only(self.request)
         response = self.request.response
+        for user in (getSecurityManager().getUser(),
+                     _cookie_user(self.context, self.request)):
+            if _logged_in(user):
+                tokens.revoke(self.context._p_jar, user.getId(),
+                              _folder_path(user))
+        response.expireCookie(COOKIE, path=_cookie_path(self.context),
+                              secure=True, http_only=True, same_site="None")
         response.setHeader("WWW-Authenticate",
                            'basic realm="%s"' % response.realm, 1)
         return _page(response, "Logged out",
@@ -305,19 +362,20 @@ def token_message(context, request, message_id, origin):
                      "The origin is not one a page can have.")
     user = getSecurityManager().getUser()
     if not _logged_in(user):
+        user = _cookie_user(context, request)
+    if not _logged_in(user):
         return error("missingAspect", "Not logged in",
                      "Log in to this site first.")
-    folder = aq_parent(user)
-    path = "/".join(folder.getPhysicalPath()) if folder is not None \
-        else "/acl_users"
+    path = _folder_path(user)
     try:
         secret = tokens.secret_of(context)
     except tokens.BadToken:
         return error("unavailable", "Not available",
                      "This site cannot give tokens now.")
+    generation = tokens.generation(context._p_jar, user.getId(), path)
     doc = {"@context": AUTH_CONTEXT, "type": "AuthAccessToken2",
            "accessToken": tokens.issue(secret, user.getId(), path,
-                                       origin or ""),
+                                       origin or "", generation=generation),
            "expiresIn": tokens.LIFETIME}
     if message_id is not None:
         doc["messageId"] = message_id
@@ -326,8 +384,23 @@ def token_message(context, request, message_id, origin):
 
 _TOKEN_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8" /><title>Token</title></head>
-<body><script>window.parent.postMessage(%s, %s);</script></body></html>
+<body>%s<script>if (!window.askingAccess) \
+window.parent.postMessage(%s, %s);</script></body></html>
 """
+# Browsers that block third-party cookies (Safari, Firefox, Chromium)
+# send the access cookie to no frame of another site's page: the frame
+# asks for its own cookies (the Storage Access API; granted at once
+# where the user allowed it, or after a prompt) and loads again, once,
+# to post what it then knows
+_ASK_ACCESS = """<script>
+if (window.parent !== window && document.requestStorageAccess) {
+  window.askingAccess = true;
+  var again = function (v) {
+    location.replace(location.href + "&zoomify-access=" + v); };
+  document.requestStorageAccess().then(function () { again("1"); },
+                                        function () { again("0"); });
+}
+</script>"""
 
 
 class TokenView(BrowserView):
@@ -358,4 +431,6 @@ class TokenView(BrowserView):
             # no origin it could be posted to: a page that posts nothing
             return _page(response, text_of(doc["heading"]),
                          text_of(doc["note"]))
-        return _TOKEN_PAGE % (script_json(doc), script_json(origin))
+        ask = _ASK_ACCESS if doc.get("profile") == "missingAspect" and \
+            "zoomify-access" not in form else ""
+        return _TOKEN_PAGE % (ask, script_json(doc), script_json(origin))

@@ -82,9 +82,10 @@ def token_user(image, REQUEST, token):
     """The user a request's token names, wrapped in his user folder;
     Refused when the token is not honoured: forged, expired, of another
     origin than the page's, of a user who is gone, or of another user
-    than the one the request is logged in as."""
+    than the one the request is logged in as, or given before the user
+    last logged out."""
     try:
-        user_id, folder_path, origin = tokens.read(
+        user_id, folder_path, origin, generation = tokens.read(
             tokens.secret_of(image), token)
     except tokens.BadToken as error:
         raise Refused(str(error)) from None
@@ -99,8 +100,17 @@ def token_user(image, REQUEST, token):
     if current is not None and current.getUserName() != "Anonymous User" \
             and current.getId() != user_id:
         raise Refused("the token belongs to another user")
+    return named_user(image, user_id, folder_path, generation)
+
+
+def named_user(obj, user_id, folder_path, generation):
+    """The user a token or the access cookie names, wrapped in his user
+    folder; Refused when he is gone or has logged out since it was
+    given (his generation moved on: tokens.revoke)."""
+    if generation != tokens.generation(obj._p_jar, user_id, folder_path):
+        raise Refused("the token's user has logged out since")
     try:
-        folder = image.getPhysicalRoot().unrestrictedTraverse(
+        folder = obj.getPhysicalRoot().unrestrictedTraverse(
             folder_path.strip("/") or "acl_users")
         user = folder.getUserById(user_id)
     except (LookupError, AttributeError):

@@ -7,7 +7,11 @@ root (as identity.py keeps the database's id): every Zope client of one
 database signs and checks alike, and nothing on disc outside it holds
 the key. A token is no credential elsewhere: it names a user, and is
 honoured only while it is unexpired, its signature holds, the page that
-shows it is of its origin, and the user still exists.
+shows it is of its origin, the user still exists, and he has not logged
+out since it was given: each user has a generation number (a BTree in
+the database's root, made at start-up like the secret), signed into his
+tokens and bumped by the logout service, which revokes every token he
+was given before at once, on every Zope client of the database.
 """
 
 import base64
@@ -19,11 +23,18 @@ import secrets
 import time
 import weakref
 
+from BTrees.OOBTree import OOBTree
+
 from . import identity
 
 ROOT_KEY = "zoomifyimage.token-secret"
 LIFETIME = 300      # seconds; the spec's expiresIn
 VERSION = "zt1"
+# the access service's cookie (iiif_auth.py): signed alike, but of its
+# own kind, so that neither is ever taken for the other
+COOKIE_VERSION = "zc1"
+COOKIE_LIFETIME = 8 * 3600
+GENERATIONS_KEY = "zoomifyimage.token-generations"
 
 _known = weakref.WeakKeyDictionary()   # DB -> its secret
 
@@ -60,8 +71,30 @@ def secret_of(obj):
 
 
 def database_opened(event):
-    """At start-up: the secret exists before the first token is asked."""
+    """At start-up: the secret and the generations exist before the
+    first token is asked (a logout then changes a BTree, never the
+    root, where other start-up writes would conflict)."""
     make_secret(event.database)
+    identity.made_once(event.database, GENERATIONS_KEY, OOBTree,
+                       "Zoomify Image: the IIIF token generations")
+
+
+def generation(connection, user_id, folder_path):
+    """The user's token generation in ``connection``'s database (0 until
+    his first logout)."""
+    tree = connection.root().get(GENERATIONS_KEY)
+    return 0 if tree is None else tree.get((folder_path, user_id), 0)
+
+
+def revoke(connection, user_id, folder_path):
+    """Every token given to the user so far is refused from now on (in
+    the caller's transaction)."""
+    root = connection.root()
+    tree = root.get(GENERATIONS_KEY)
+    if tree is None:  # a database opened before the tree existed
+        tree = root[GENERATIONS_KEY] = OOBTree()
+    key = (folder_path, user_id)
+    tree[key] = tree.get(key, 0) + 1
 
 
 def _b64(data):
@@ -76,16 +109,17 @@ def _sign(secret, body):
     return hmac.new(secret, body.encode("ascii"), hashlib.sha256).digest()
 
 
-def issue(secret, user_id, folder_path, origin, now=None, lifetime=None):
+def issue(secret, user_id, folder_path, origin, now=None, lifetime=None,
+          generation=0, kind=VERSION):
     """A token for the user ``user_id`` of the user folder at
-    ``folder_path`` (its physical path as text) and the page origin
-    ``origin``."""
+    ``folder_path`` (its physical path as text), the page origin
+    ``origin`` and the user's current ``generation``."""
     lifetime = LIFETIME if lifetime is None else lifetime
     expires = int(now if now is not None else time.time()) + lifetime
     payload = json.dumps({"u": user_id, "f": folder_path, "o": origin,
-                          "e": expires}, separators=(",", ":"),
-                         sort_keys=True)
-    body = VERSION + "." + _b64(payload.encode("utf-8"))
+                          "e": expires, "g": generation},
+                         separators=(",", ":"), sort_keys=True)
+    body = kind + "." + _b64(payload.encode("utf-8"))
     return body + "." + _b64(_sign(secret, body))
 
 
@@ -97,17 +131,18 @@ _verified = {}
 VERIFIED_MAX = 4096
 
 
-def read(secret, token, now=None):
-    """(user id, user folder path, origin) of a token that is signed by
-    ``secret`` and unexpired; BadToken otherwise."""
+def read(secret, token, now=None, kind=VERSION):
+    """(user id, user folder path, origin, generation) of a token that
+    is signed by ``secret`` and unexpired; BadToken otherwise (the
+    generation is the caller's to compare: it changes at logout)."""
     now = time.time() if now is None else now
     known = _verified.get((secret, token))
     if known is not None:
         if known[3] <= now:
             raise BadToken("the token has expired")
-        return known[:3]
+        return known[:3] + known[4:]
     parts = token.split(".")
-    if len(parts) != 3 or parts[0] != VERSION or len(token) > 2048:
+    if len(parts) != 3 or parts[0] != kind or len(token) > 2048:
         raise BadToken("not a token of this site")
     body = parts[0] + "." + parts[1]
     try:
@@ -119,14 +154,15 @@ def read(secret, token, now=None):
         raise BadToken("the token's signature does not hold")
     try:
         user, folder, origin = payload["u"], payload["f"], payload["o"]
-        expires = int(payload["e"])
+        expires, generation = int(payload["e"]), payload["g"]
     except (KeyError, TypeError, ValueError):
         raise BadToken("not a token of this site") from None
     if expires <= now:
         raise BadToken("the token has expired")
-    if not all(isinstance(v, str) for v in (user, folder, origin)):
+    if not all(isinstance(v, str) for v in (user, folder, origin)) or \
+            type(generation) is not int:
         raise BadToken("not a token of this site")
     if len(_verified) >= VERIFIED_MAX:
         _verified.clear()
-    _verified[(secret, token)] = (user, folder, origin, expires)
-    return user, folder, origin
+    _verified[(secret, token)] = (user, folder, origin, expires, generation)
+    return user, folder, origin, generation

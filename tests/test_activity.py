@@ -178,7 +178,8 @@ def test_only_what_anonymous_may_see(folder, photo):
     add(folder, photo, "pub")
     assert feed(BASE + "/" + folder) == [
         ("Create", "/%s/pub/manifest.json" % folder)]
-    assert feed("%s/%s/priv" % (BASE, folder)) == []
+    # the private folder's feed: refused as its other views are
+    assert status(fetch("%s/%s/priv%s" % (BASE, folder, FEED))) == 401
     # a new file for the private image: still nothing
     with zope_root() as app:
         app[folder]["priv"]["secret"].edit(title="Still secret")
@@ -266,6 +267,34 @@ def test_public_read_only_and_cached_briefly(folder, photo):
     # the same for the manager: nothing private is in it
     b = fetch(BASE + url, login=True)
     assert json.loads(b.contents)["totalItems"] == 1
+
+
+def test_a_private_folders_feed_tells_nothing(folder):
+    """A folder anonymous may not view: its feed is refused (401, as its
+    collection.json), never an empty feed that tells it exists; whom may
+    view it gets it, never publicly cached."""
+    import webtest
+    from OFS.Folder import manage_addFolder
+
+    from tests.zope_fixtures import wsgi_app
+    with zope_root() as app:
+        manage_addFolder(app[folder], "closed")
+        app[folder]["closed"].manage_permission("View", ["Manager"],
+                                                acquire=0)
+    web = webtest.TestApp(wsgi_app())
+    for query in ("", "?page=0", "?page=7"):
+        got = web.get("/%s/closed%s%s" % (folder, FEED, query),
+                      expect_errors=True)
+        assert got.status_int == 401, (query, got.status)
+        assert "OrderedCollection" not in got.text
+        assert "public" not in got.headers.get("Cache-Control", "")
+    # a folder that does not exist: 404 (and so does a page of it)
+    assert web.get("/%s/nothing%s" % (folder, FEED),
+                   expect_errors=True).status_int == 404
+    b = fetch("%s/%s/closed%s" % (BASE, folder, FEED), login=True)
+    assert status(b) == 200
+    assert json.loads(b.contents)["type"] == "OrderedCollection"
+    assert b.headers["Cache-Control"].startswith("private")
 
 
 def test_a_site_gets_its_log_with_what_was_there(folder, photo, zodb):

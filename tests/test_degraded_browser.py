@@ -231,3 +231,50 @@ def test_the_viewer_page_login_link_brings_full_resolution(
         assert top in {t for _, t, _, _ in requested_tiles(page.urls, path)}
     finally:
         page.close()
+
+
+def test_a_client_page_of_another_site_runs_the_flow(
+        local_url, chromium, folder, tmp_path):
+    """The spec's clients live on other sites: a page of another origin
+    (localhost against the server's 127.0.0.1, another site to the
+    browser) probes with the token in a CORS request (a preflight for
+    its Authorization header), gets the token from the iframe's
+    postMessage, and draws the full resolution with no failed request."""
+    from OFS.DTMLDocument import addDTMLDocument
+    path, array, layout, cut = degraded_image(folder, tmp_path, (2049, 1025))
+    with zope_root() as app:
+        addDTMLDocument(app[folder], "client", file=PAGE % {
+            "r": RESOURCE, "info": local_url + path + "/iiif/info.json"})
+    other = local_url.replace("127.0.0.1", "localhost")
+    watched = WatchedPage(chromium)
+    page = watched.page
+    # Chromium sends no cookie to another site's frame: the token
+    # service's frame asks for its own (the Storage Access API), which
+    # the person allows (here: granted beforehand, as a browser does
+    # for a site the user allowed)
+    page.context.grant_permissions(["storage-access"])
+    try:
+        page.goto(other + "/%s/client" % folder)
+        _state(page, "substitute")
+        assert _drawn(watched, array) == cut.width
+        asked = []
+        page.context.on("request", lambda r: asked.append(r.url))
+        with page.context.expect_page() as opened:
+            page.locator(".zoomify-auth-login").click()
+        login = opened.value
+        login.wait_for_load_state()
+        (url,) = [u for u in asked if "/@@zoomify-iiif-login" in u]
+        assert url.startswith(local_url + "/@@zoomify-iiif-login?origin=")
+        with login.expect_event("close"):
+            login.goto(url.replace("http://", "http://%s:%s@" % RESEARCHER,
+                                   1), wait_until="commit")
+        _state(page, "full")
+        assert _drawn(watched, array) == layout.width
+        page.evaluate(ZOOM_IN, [layout.width, layout.height])
+        _drawn(watched, array)
+        full = [u for u in watched.urls if u.startswith(
+            local_url + path + "/iiif/") and u.endswith(".jpg")]
+        assert [u for u in full if _full_scale(u)], full[-5:]
+        watched.check_clean()
+    finally:
+        watched.close()

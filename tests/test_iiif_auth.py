@@ -316,3 +316,85 @@ def test_the_site_services_answer_get_and_head_only(image):
         got = web.request(name, method="HEAD", expect_errors=True,
                           headers={"Authorization": basic(RESEARCHER)})
         assert got.status_int in (200, 401), (name, got.status)
+
+
+def test_logout_revokes_the_users_tokens_at_once(image):
+    """A token given before the user logs out is refused right after,
+    long before it would expire; another user's token still holds, and
+    a token given after a new login is honoured."""
+    path, _, layout, cut = image
+    web = app()
+    token = token_for(web, RESEARCHER)
+    other = token_for(web, ("admin", "secret"))
+    high = path + "/" + above(layout, cut)[-1]
+    assert web.get(path + "/iiif/probe", headers=bearer(token)) \
+        .json["status"] == 200
+    got = web.get("/@@zoomify-iiif-logout", expect_errors=True,
+                  headers={"Authorization": basic(RESEARCHER)})
+    assert got.status_int == 401 and "logged out" in got.text
+    assert web.get(path + "/iiif/probe", headers=bearer(token)) \
+        .json["status"] == 401
+    _refused(web, path, bearer(token))
+    assert web.get(high, headers=bearer(token),
+                   expect_errors=True).status_int == 401
+    assert web.get(path + "/iiif/probe", headers=bearer(other)) \
+        .json["status"] == 200
+    fresh = token_for(web, RESEARCHER)
+    assert web.get(high, headers=bearer(fresh)).body.startswith(JPEG)
+
+
+def test_a_client_on_another_site_is_answered_by_cors(image):
+    """What a client page of another origin needs: the preflight of an
+    image request allows its Authorization header, and the answers it
+    reads with its token say Access-Control-Allow-Origin (never with
+    credentials: no cookie or Basic login goes with '*')."""
+    path, _, layout, cut = image
+    web = app()
+    url = path + "/iiif/full/max/0/default.jpg"
+    pre = web.options(url, headers={
+        "Origin": ORIGIN, "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization"})
+    assert pre.status_int == 204
+    assert "Authorization" in pre.headers["Access-Control-Allow-Headers"]
+    assert pre.headers["Access-Control-Allow-Origin"] == "*"
+    token = token_for(web, RESEARCHER)
+    got = web.get(url, headers=bearer(token))
+    assert got.body.startswith(JPEG)
+    assert got.headers["Access-Control-Allow-Origin"] == "*"
+    assert got.headers["Cache-Control"].startswith("private")
+    for answer in (pre, got, web.get(path + "/iiif/info.json"),
+                   web.get(path + "/iiif/probe", headers=bearer(token))):
+        assert "Access-Control-Allow-Credentials" not in answer.headers
+        assert answer.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_the_access_cookie_opens_the_token_service(image):
+    """The access service leaves a cookie for the token service only
+    (another site's frame gets no Basic credentials); logout revokes
+    and clears it."""
+    web = app()
+    login = web.get("/@@zoomify-iiif-login", params={"origin": ORIGIN},
+                    headers={"Authorization": basic(RESEARCHER)})
+    (cookie,) = [v for k, v in login.headerlist if k == "Set-Cookie"]
+    attributes = {a.strip().split("=")[0].lower() for a in
+                  cookie.split(";")[1:]}
+    assert {"path", "secure", "httponly", "samesite"} <= attributes
+    assert "Path=/@@zoomify-iiif-token" in cookie
+    assert "SameSite=None" in cookie
+    value = cookie.split(";")[0].split("=", 1)[1]
+    # the cookie alone gets a token; it is no token itself
+    jar = {"Cookie": "zoomify_iiif_access=" + value}
+    message, _ = posted(web.get("/@@zoomify-iiif-token", params={
+        "messageId": "c1", "origin": ORIGIN}, headers=jar).text)
+    assert message["type"] == "AuthAccessToken2"
+    assert web.get(image[0] + "/iiif/probe", headers=bearer(
+        value)).json["status"] == 401
+    # logout with the cookie: it is revoked, and so is the token
+    out = web.get("/@@zoomify-iiif-logout", headers=jar,
+                  expect_errors=True)
+    assert "zoomify_iiif_access=deleted" in out.headers["Set-Cookie"]
+    assert web.get(image[0] + "/iiif/probe", headers=bearer(
+        message["accessToken"])).json["status"] == 401
+    again, _ = posted(web.get("/@@zoomify-iiif-token", params={
+        "messageId": "c2", "origin": ORIGIN}, headers=jar).text)
+    assert again["profile"] == "missingAspect"
