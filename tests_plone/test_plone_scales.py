@@ -57,3 +57,26 @@ def test_scales_never_show_more_than_the_preview(functional):
         assert status(anonymous) == 200, scale
         shown = Image.open(io.BytesIO(anonymous.contents)).size
         assert max(shown) <= 300, (scale, shown)
+
+
+def test_a_scale_reads_only_the_tier_it_needs(functional):
+    """Plone's preview and large are 400:65536 and 800:65536 (no height
+    bound): the scale is made from the tier just finer than the width
+    asked, not from the full image (which, for a 600-megapixel item,
+    composed a 30000 x 20000 canvas: 2.7 GB and 25 s a scale)."""
+    from ZoomifyImage import iiif_pixels
+    app, portal = functional["app"], functional["portal"]
+    item = add_item(portal, id="wide", data=solid((0, 0, 150),
+                                                  (2400, 1600)))
+    owner = browser(app, "owner")
+    for scale, box in (("preview", 400), ("large", 800)):
+        iiif_pixels.decoded_tiles.clear()
+        owner.open(item.absolute_url() + "/@@images/image/" + scale)
+        assert status(owner) == 200, scale
+        shown = Image.open(io.BytesIO(owner.contents)).size
+        assert shown[0] == box and abs(shown[1] - box * 2 / 3) < 1, (
+            scale, shown)
+        # what was decoded: a tier at most twice the scale's width (4
+        # bytes a pixel), not the 2400 x 1600 of the full image
+        assert iiif_pixels.decoded_tiles.size <= 4 * (2 * box) ** 2, (
+            scale, iiif_pixels.decoded_tiles.size)

@@ -12,6 +12,8 @@ import io
 import math
 
 from plone.namedfile.scaling import DefaultImageScalingFactory
+from plone.scale.scale import MAX_HEIGHT
+from plone.scale.scale import get_scale_mode
 from plone.scale.scale import scalePILImage
 from zope.component import adapter
 
@@ -32,6 +34,27 @@ def shared_layout(item, tiles):
     return tiles.layout
 
 
+def source_factor(w, h, width, height, mode):
+    """The scale of the image a scale is cut from: what plone.scale will
+    bring it to, never above 1. Plone's named scales have no height bound
+    (preview is 400:65536): plone.scale drops a height from MAX_HEIGHT up,
+    and so does this, or a 400 px preview was made from the whole image.
+    'scale' fits the box (the smaller factor); the cropping modes cover
+    it (the larger; 'contain' without a height is a square)."""
+    if height is not None and (height >= MAX_HEIGHT or height <= 0):
+        height = None
+    if width is not None and width <= 0:
+        width = None
+    mode = get_scale_mode(mode)
+    if mode == "contain" and height is None:
+        height = width
+    factors = [side / whole for side, whole in ((width, w), (height, h))
+               if side]
+    if not factors:
+        return 1.0
+    return min(1.0, (min if mode == "scale" else max)(factors))
+
+
 @adapter(IZoomifyImageItem)
 class PyramidScaleFactory(DefaultImageScalingFactory):
 
@@ -49,9 +72,7 @@ class PyramidScaleFactory(DefaultImageScalingFactory):
             resolution.Sight(layout is data.layout, layout, True),
             data.store.get)
         w, h = layout.width, layout.height
-        # big enough to cover the box asked (for the cropping modes too),
-        # never bigger than the image
-        factor = min(1.0, max((width or 0) / w, (height or 0) / h))
+        factor = source_factor(w, h, width, height, mode)
         size = (max(1, math.ceil(w * factor)), max(1, math.ceil(h * factor)))
         image = iiif_pixels.compose(
             layout, get_tile, (0, 0, w, h), size,
