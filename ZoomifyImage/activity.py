@@ -39,7 +39,7 @@ from persistent import Persistent
 from ZODB.POSException import ConflictError
 from ZODB.POSException import ReadOnlyError
 
-from .interfaces import IZoomifyImage
+from .interfaces import IDeepZoomImage
 from .serving import anonymous_may_view
 
 logger = logging.getLogger(__name__)
@@ -284,8 +284,9 @@ def _look_again(log, image, changed):
 
 
 def images_in(obj):
-    """``obj`` if it is an image, or every image below it (wrapped)."""
-    if IZoomifyImage.providedBy(obj):
+    """``obj`` if it is an image (the Zope class or the Plone item), or
+    every image below it (wrapped)."""
+    if IDeepZoomImage.providedBy(obj):
         yield obj
         return
     values = getattr(obj, "objectValues", None)

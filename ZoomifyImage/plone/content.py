@@ -15,6 +15,7 @@ from AccessControl.class_init import InitializeClass
 from plone.dexterity.content import Item
 from zope.interface import implementer
 
+from .. import activity
 from .. import config
 from .. import jobs
 from .. import originals
@@ -291,6 +292,7 @@ class ZoomifyImageItem(Item):
         self.error = ""
         self.tiled_at = time.time()
         self.tiles_version += 1
+        activity.note(self)  # IIIF Change Discovery (a job's too)
 
 
 InitializeClass(ZoomifyImageItem)

@@ -3,18 +3,37 @@ configure.zcml) keeps its tiles in step, as ../events.py does for the
 Zope class: added (the add form, a paste: a copy gets its own set),
 modified (a new image, quality or storage: new tiles), removed (the
 filesystem set goes after the sweep's wait, so an Undo finds it). A
-rename or move needs nothing: tile paths use the item's stable uid."""
+rename or move needs nothing: tile paths use the item's stable uid.
 
+Each also tells IIIF Change Discovery's log (../activity.py), as the
+Zope class's do, and so does a workflow transition (it changes who may
+View: published is a Create, retracted a Delete) and a new tile set
+(content.py, a background job's too)."""
+
+from .. import activity
 from .. import jobs
 
 
 def added(item, event):
     jobs.copied(item)
     item.tile_if_needed()
+    activity.note(item, changed=False)  # a Create if visible (once)
 
 
 def modified(item, event):
     item.tile_if_needed()
+    activity.note(item)
+
+
+def moved(item, event):
+    """Renamed or moved (not added, not deleted): its URLs changed."""
+    if event.oldParent is not None and event.newParent is not None:
+        activity.note(item, changed=False)
+
+
+def transitioned(item, event):
+    """A workflow transition: who may View it may have changed."""
+    activity.note(item, changed=False)
 
 
 def copied(item, event):
@@ -25,3 +44,4 @@ def copied(item, event):
 def removed(item, event):
     jobs.removed(item)
     item.removed()
+    activity.forget(item)
