@@ -1,7 +1,8 @@
 """Chromium (Debian's, by Playwright) on a published Zoomify Image's page
 in Plone, served over real HTTP on loopback: OpenSeadragon draws the
 image inside Plone's page, at the whole view and at full resolution,
-with no failed request and no script error."""
+with no failed request and no script error; and in the full-screen view,
+filling the window."""
 
 import io
 
@@ -48,6 +49,12 @@ FULL_RESOLUTION = """() => {
   v.viewport.applyConstraints(true);
 }"""
 
+FILLS = """() => {
+  const r = document.getElementById("zoomify-viewer").getBoundingClientRect();
+  return {width: r.width, height: r.height, bottom: r.bottom,
+          windowWidth: window.innerWidth, windowHeight: window.innerHeight};
+}"""
+
 
 def picture(width=1400, height=900):
     """Bands of colour and a gradient: a wrong tile shows."""
@@ -88,6 +95,21 @@ def test_openseadragon_draws_in_the_plone_page(acceptance):
             # the finest tier's tiles were asked for: TileGroupN/2-*-*.jpg
             assert any("/3-" in u for u in tiles), tiles
             page.screenshot("plone-view")
+            # the full-screen view: the viewer fills the window
+            page.page.click("#zoomify-fullscreen-link")
+            page.page.wait_for_function(
+                "window.ZoomifyImage && ZoomifyImage.viewers"
+                "['zoomify-viewer'] && ZoomifyImage.viewers"
+                "['zoomify-viewer'].world.getItemCount()", timeout=20000)
+            page.page.evaluate(SETTLE)
+            box = page.page.evaluate(FILLS)
+            assert box["width"] == box["windowWidth"], box
+            assert box["height"] > 0.85 * box["windowHeight"], box
+            assert box["bottom"] <= box["windowHeight"], box
+            data = page.page.evaluate(CANVAS)
+            assert_looks_like(decode_png(data["png"], "RGB"), data["box"],
+                              array)
+            page.screenshot("plone-fullscreen")
             page.check_clean()
         finally:
             page.close()

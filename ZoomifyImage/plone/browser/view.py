@@ -8,6 +8,7 @@ import os
 from AccessControl.SecurityManagement import getSecurityManager
 from plone.api.portal import get as get_portal
 from plone.namedfile.scaling import ImageScaling
+from Products.CMFCore.permissions import ModifyPortalContent
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from zope.component import getMultiAdapter
@@ -16,6 +17,7 @@ from ... import config
 from ... import downloads
 from ... import serving
 from ... import viewer as pages
+from ...listing import read_only
 from ...serving import anonymous_may_view
 from ...web_errors import NotFound
 
@@ -57,6 +59,19 @@ def viewer_html(item, element_id, css_class="zoomify-page-viewer"):
            resource_url("zoomify-viewer.js")))
 
 
+def progress_text(item):
+    """The background job's progress, for the page the add and edit
+    forms lead to (it refreshes itself until the viewer is there), or
+    ''."""
+    if item.current_status() not in ("queued", "tiling"):
+        return ""
+    done, total = item.progress() or (0, 0)
+    if not total:
+        return "Tiling in the background: waiting for a worker."
+    return "Tiling in the background: %d %% (%d of %d tiles)" % (
+        100 * done // total, done, total)
+
+
 def page_headers(item, response):
     # the status changes while tiling; a page anonymous may not see
     # stays out of shared caches
@@ -79,9 +94,16 @@ class ZoomifyImageView(BrowserView):
         return pages.STATUS_TEXT.get(self.status(), "")
 
     def progress(self):
-        if self.status() not in ("queued", "tiling"):
+        return progress_text(self.context)
+
+    def error(self):
+        """The last tiling's reason, for those who may edit the item
+        (never anonymous: it is the server's business), or ''."""
+        error = self.context.tiling_error()
+        if not error or not getSecurityManager().checkPermission(
+                ModifyPortalContent, self.context):
             return ""
-        return pages.progress_text(self.context)
+        return pages.without_server_paths(error)
 
     def viewer(self):
         return viewer_html(self.context, "zoomify-viewer")
@@ -96,6 +118,11 @@ class ZoomifyImageView(BrowserView):
         if self.status() == "ready" and item.width:
             return "%d x %d pixels" % (item.width, item.height)
         return ""
+
+    def fullscreen_url(self):
+        if self.status() != "ready":
+            return ""
+        return pages.site_path(self.context) + "/@@zoomify-fullscreen"
 
     def css_url(self):
         return resource_url("zoomify-viewer.css")
@@ -141,6 +168,40 @@ class EmbedView(BrowserView):
                           if status == "ready" else ""),
             refresh=status in ("queued", "tiling"),
         )
+
+
+class FullscreenView(BrowserView):
+    """@@zoomify-fullscreen: the viewer filling the window, without
+    Plone's chrome, under the title and a link back to the item."""
+
+    template = ViewPageTemplateFile("fullscreen.pt")
+
+    def __call__(self):
+        read_only(self.request)
+        item = self.context
+        item.check_visible()
+        status = item.current_status()
+        page_headers(item, self.request.response)
+        waiting = status in ("queued", "tiling")
+        body = self.template(
+            title=item.title_or_id(),
+            back_url=pages.site_path(item),
+            status=status,
+            message=pages.STATUS_TEXT.get(status, ""),
+            progress=progress_text(item),
+            # (the class of the whole window's height)
+            viewer_html=viewer_html(item, "zoomify-viewer",
+                                    "zoomify-page-viewer zoomify-fill"),
+            css_url=resource_url("zoomify-viewer.css"),
+            refresh=waiting,
+        )
+        if self.request.get("REQUEST_METHOD") == "HEAD":
+            response = self.request.response
+            response.setHeader("Content-Type", "text/html; charset=utf-8")
+            response.setHeader("Content-Length",
+                               str(len(body.encode("utf-8"))))
+            return b""
+        return body
 
 
 class Download(BrowserView):
