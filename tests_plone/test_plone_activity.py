@@ -52,7 +52,13 @@ def test_publish_retract_delete_in_the_feed(functional):
     assert len(activities(app)) == 5
 
 
-def test_added_published_is_a_create(functional):
+def test_added_published_is_a_create_renamed_a_delete_and_create(
+        functional):
     app, portal = functional["app"], functional["portal"]
-    add_item(portal, id="other", state="published")
+    item = add_item(portal, id="other", state="published")
     assert activities(app) == [("Create", "/plone/other/manifest.json")]
+    with api.env.adopt_user(username=SITE_OWNER_NAME):
+        api.content.rename(obj=item, new_id="renamed")
+    transaction.commit()
+    assert activities(app)[1:] == [("Delete", "/plone/other/manifest.json"),
+                                   ("Create", "/plone/renamed/manifest.json")]
