@@ -70,8 +70,10 @@ $(PLONE_STAMP): setup.py pyproject.toml ZoomifyImage/pyramid/_boxmean.c
 	# uv, not pip: about 290 packages, which pip fetches one after the
 	# other (5-6 min on a clean clone here) and uv at once (30 s)
 	$(PLONE_BIN)/pip install -q uv
+	# with pyvips, as bare Zope: without it a JPEG over 100 megapixels is
+	# refused (docs/plone.txt)
 	$(PLONE_BIN)/uv pip install -q --python $(PLONE_BIN)/python \
-	    -e '.[plone,plone-test]'
+	    -e '.[plone,plone-test,vips]'
 	touch $(PLONE_STAMP)
 
 .PHONY: install-plone test-plone

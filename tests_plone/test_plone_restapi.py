@@ -76,6 +76,6 @@ def test_rest_refuses_a_file_that_cannot_be_tiled(functional):
                       "content-type": "image/jpeg"}}
     b.post(portal.absolute_url(), json.dumps(body), "application/json")
     assert status(b) == 400
-    assert "broken.jpg: cannot read the image header" in json.loads(
+    assert "broken.jpg: cannot read the image" in json.loads(
         b.contents)["message"]
     assert "broken" not in portal.objectIds()
