@@ -81,7 +81,7 @@ class SeaweedFS:
                 "-ip.bind=127.0.0.1", "-filer", "-s3",
                 "-s3.port=%d" % self.port, "-s3.config=" + config,
                 "-s3.port.iceberg=0", "-s3.port.lance=0",
-                "-master.volumeSizeLimitMB=64", "-volume.max=8",
+                "-master.volumeSizeLimitMB=64", "-volume.max=32",
                 "-metricsPort=0"]
         args += ["-%s.port%s=%d" % (name.split(".")[0],
                                     ".grpc" if name.endswith(".grpc")
