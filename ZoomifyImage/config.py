@@ -62,7 +62,8 @@ class Settings:
     upload_expiry_hours: int = 24    # abandoned partial uploads go then
     upload_empty_expiry_minutes: int = 60  # uploads that got no byte go
     upload_user_quota: int = 0       # bytes one user's open uploads may
-    #                                  promise; 0: upload-max-size
+    #                                  promise; 0: half the disc's room
+    #                                  for uploads (uploads.py)
     upload_free_reserve: str = ""    # kept free: a size or N%; default
     #                                  the larger of 1GB and 5%
     upload_dir: str = ""             # default INSTANCE/var/uploads
