@@ -260,8 +260,10 @@ class BulkImport:
 
 
 def _naming(error, path):
-    """The message of ``error`` beginning with the file's path."""
-    message = str(error)
+    """The message of ``error`` beginning with the file's path (its
+    plain text: a terminal's line, not HTML)."""
+    from .web_errors import plain_text
+    message = plain_text(error)
     base = os.path.basename(path)
     if message.startswith(path):
         return message

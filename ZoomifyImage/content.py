@@ -26,6 +26,7 @@ from . import downloads
 from . import events
 from . import jobs
 from . import originals
+from . import reserved_ids
 from . import resolution
 from . import serving
 from . import tiling
@@ -123,6 +124,7 @@ def add_image(container, file, id="", title="", storage="", quality="",
         id, title = default_id(file.filename), title or file.filename
     savepoint = transaction.savepoint()
     try:
+        reserved_ids.check(container, id)
         image = ZoomifyImage(id, title, storage=storage or None,
                              quality=quality or None)
         image._set_original(file, container._p_jar)

@@ -135,6 +135,7 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
     from .content import default_id
     from .pyramid.sources import check_readable_file
     from .web_errors import AnyBadRequest
+    from .web_errors import plain_text
 
     try:
         check_readable_file(filename)
@@ -161,8 +162,8 @@ def import_file(zope_conf, path, filename, id="", title="", storage=None,
                     title=title, storage=storage or "",
                     quality=quality or "", background=background,
                     progress=report)
-            except AnyBadRequest as e:
-                raise ImportFailed("%s: %s" % (filename, e))
+            except AnyBadRequest as e:  # its plain text: not HTML
+                raise ImportFailed("%s: %s" % (filename, plain_text(e)))
         image = folder._getOb(new_id)
         if description:
             image.describe(**description)

@@ -57,6 +57,7 @@ from zope.publisher.interfaces.browser import IBrowserPublisher
 from . import access
 from . import config
 from . import lease
+from . import reserved_ids
 from .content import ADD_DESCRIPTION
 from .content import added_description
 from .content import check_quality
@@ -592,6 +593,9 @@ class UploadView(BrowserView):
             raise Refused(400, "%s: the id \"%s\" (from the file name) is "
                           "already in use in this folder; rename the file or "
                           "give the image an id." % (info["filename"], new_id))
+        message = reserved_ids.refusal(self.context, new_id)
+        if message:
+            raise Refused(400, "%s: %s" % (info["filename"], message))
         try:
             if info["storage"]:
                 check_storage(info["storage"])

@@ -184,6 +184,19 @@ def test_a_tree_into_a_running_site_then_a_rerun(tmp_path, site):
     assert worker.log_text().count("the uploaded file stored") == 2
     uploads = shared["upload-dir"]
     assert not [n for n in os.listdir(uploads) if n.endswith(".part")]
+    # a file whose id would hide a page of the folder (FOLDER/gallery)
+    # is refused, the reserved name in its line; the gallery answers
+    named = tmp_path / "named"
+    named.mkdir()
+    save(smooth(40, 30, 3), named / "gallery.jpg")
+    result = subprocess.run(command[:-1] + [str(named)],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        'zoomify-import: refused: %s: The id "gallery" is reserved: it is '
+        "the name of a page of the folder (gallery), which the image would "
+        "hide. Choose another id." % (named / "gallery.jpg"))
+    assert get(worker.url + "/bulk/gallery")[0] == 200
 
 
 def test_what_a_tree_and_a_list_name(tmp_path):

@@ -19,6 +19,8 @@ from tests.zope_fixtures import wsgi_app
 from tests.zope_fixtures import zope_root
 from ZoomifyImage.content import MANY_WITHOUT_SCRIPT
 from ZoomifyImage.content import default_id
+from ZoomifyImage.web_errors import AnyBadRequest
+from ZoomifyImage.web_errors import plain_text
 
 TUS = {"Tus-Resumable": "1.0.0"}
 AUTH = {"Authorization": "Basic " + base64.b64encode(
@@ -222,3 +224,36 @@ def test_the_add_form_describes_what_it_adds(folder):
         assert "\n" not in line.strip()
     assert sorted(os.listdir(upload_dir())) == before  # no upload made
     assert ids(folder) == ["Lake-view", "crane", "pier"]
+
+
+def test_a_folder_view_name_is_refused(folder):
+    """An image must not take the name of one of the folder's own pages
+    (FOLDER/gallery, FOLDER/collection.json...): it would hide it. The
+    add form, a tus upload of gallery.jpg and a rename are refused with
+    the reserved name in the message; the gallery still answers."""
+    app = TestApp(wsgi_app())
+    url = "/%s/manage_addProduct/ZoomifyImage/manage_addZoomifyImage" \
+        % folder
+    for id in ("gallery", "collection.json", "iiif-activity"):
+        form = app.post(url, {"id": id}, headers=AUTH, status="*",
+                        upload_files=[("file", "a.jpg", jpeg(1))])
+        assert form.status_int == 400
+        assert ('The id &#34;%s&#34; is reserved' % id in form.text
+                or 'The id &quot;%s&quot; is reserved' % id in form.text), \
+            form.text[-2000:]
+    upload = tus_add(app, folder, "gallery.jpg", jpeg(2))
+    assert upload.status_int == 400
+    assert upload.text.startswith(
+        'gallery.jpg: The id "gallery" is reserved'), upload.text
+    assert ids(folder) == []
+    # renamed onto the name: refused, the image keeps its own
+    assert tus_add(app, folder, "harbour.jpg", jpeg(3)).status_int == 204
+    with zope_root(commit=False) as root:
+        with pytest.raises(AnyBadRequest) as refused:
+            root[folder].manage_renameObject("harbour", "gallery")
+        assert '"gallery" is reserved' in plain_text(refused.value)
+    assert ids(folder) == ["harbour"]
+    gallery = app.get("/%s/gallery" % folder)
+    assert gallery.status_int == 200
+    assert "text/html" in gallery.headers["Content-Type"]
+    assert "/%s/harbour" % folder in gallery.text
