@@ -91,3 +91,38 @@ def test_a_file_that_cannot_be_tiled_is_refused_by_the_form(functional):
                      content_type="text/plain")
     assert "There were some errors" in owner.contents
     assert "text" not in portal.objectIds()
+
+
+def damaged_png(width=1500, height=1000):
+    """A PNG whose header is sound and whose image data has 64 zeroed
+    bytes: only decoding its rows tells it is damaged."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (width, height),
+                    bytes(range(256)) * (width * height * 3 // 256 + 1)
+                    ).save(out, "PNG")
+    data = bytearray(out.getvalue())
+    start = data.index(b"IDAT") + 4 + 200
+    data[start:start + 64] = bytes(64)
+    return bytes(data)
+
+
+def test_a_damaged_image_in_the_edit_form_keeps_the_previous_tiles(
+        functional):
+    app, portal = functional["app"], functional["portal"]
+    item = add_item(portal)
+    url, old_set = item.absolute_url(), item.tiles_set()
+    owner = browser(app, "owner")
+    owner.open(url + "/edit")
+    owner.getControl(name="form.widgets.image.action").value = ["replace"]
+    owner.getControl(name="form.widgets.image").add_file(
+        io.BytesIO(damaged_png()), "image/png", "damaged.png")
+    owner.getControl("Save").click()
+    # the form again, with the reason; nothing saved
+    assert status(owner) == 200
+    assert "There were some errors" in owner.contents
+    assert "damaged.png: the image data is damaged" in owner.contents
+    assert portal["map"].tiles_set() == old_set
+    assert portal["map"].current_status() == "ready"
+    assert properties(owner, url)[1].count('WIDTH="600" HEIGHT="400"') == 1
+    owner.open(url + "/download")  # the original
+    assert Image.open(io.BytesIO(owner.contents)).format == "JPEG"
