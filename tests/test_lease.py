@@ -119,3 +119,27 @@ def test_a_dead_holder_is_known_dead_after_another_start_removed_its_file(
     connection.close()
     assert lease.holds(db)
     assert holder(db) == records.process_id()
+
+
+def test_a_live_process_keeps_its_lock_when_a_cleaner_took_the_files():
+    """A cleaner of old temporary files removed the lock directory's id
+    and our lock file: the job scan's keep_lock makes our lock file
+    again (held: we are not taken for dead); the id is not made again."""
+    import fcntl
+    ours = records.process_id()
+    directory = records._lock_dir()
+    id_file = os.path.join(directory, records.DIRECTORY_ID)
+    with open(id_file) as f:
+        directory_id = f.read()
+    os.remove(id_file)
+    os.remove(os.path.join(directory, ours))
+    try:
+        records.keep_lock()
+        assert not os.path.exists(id_file)
+        with open(os.path.join(directory, ours)) as lock:
+            with pytest.raises(OSError):  # held by us: alive to others
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        # the other test processes of this machine go on under this id
+        with open(id_file, "w") as f:
+            f.write(directory_id)

@@ -162,15 +162,23 @@ def _shares_this_directory(ident):
 def keep_lock():
     """Our lock file and the directory's id, touched (a cleaner of old
     temporary files must not take them from a process that runs for
-    weeks), or made again if one took them anyway. From the job scan."""
+    weeks); our lock file made again if one took it anyway (the
+    directory too). From the job scan."""
     if "lock" not in _process:
         return
     path = os.path.join(_lock_dir(), _process["id"])
     try:
+        # a directory id made again is another one: the processes that
+        # went on under the old one are then judged as other machines'
+        # (by heartbeat), which is safe; so it is only touched
         os.utime(os.path.join(_lock_dir(), DIRECTORY_ID))
+    except OSError:
+        pass
+    try:
         if os.path.exists(path):
             os.utime(path)
             return
+        os.makedirs(_lock_dir(), exist_ok=True)
         lock = open(path, "a")
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         _process["lock"].close()
